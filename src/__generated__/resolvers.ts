@@ -1,0 +1,598 @@
+import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
+import type { TenantRow, UserRow, ViewerParent } from '../modules/tenancy/rows.js';
+import type { ConversationRow } from '../modules/conversations/rows.js';
+import type { Connection, Edge } from '../graphql/connection.js';
+import type { MessageRow } from '../modules/messages/rows.js';
+import type { RequestContext } from '../server/request-context.js';
+export type Maybe<T> = T | null;
+export type InputMaybe<T> = T | null | undefined;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
+export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
+/** All built-in and custom scalars, mapped to their actual values */
+export type Scalars = {
+  ID: { input: string; output: string; }
+  String: { input: string; output: string; }
+  Boolean: { input: boolean; output: boolean; }
+  Int: { input: number; output: number; }
+  Float: { input: number; output: number; }
+  /** An instant in time, as an ISO 8601 string in UTC. */
+  DateTime: { input: string; output: string; }
+};
+
+export type ArchiveConversationInput = {
+  id: Scalars['ID']['input'];
+};
+
+export type ArchiveConversationPayload = {
+  __typename?: 'ArchiveConversationPayload';
+  conversation: Conversation;
+};
+
+/** A thread of messages inside a tenant. */
+export type Conversation = Node & {
+  __typename?: 'Conversation';
+  /** Archived conversations stay readable but are hidden by `archived: false` filters. */
+  archived: Scalars['Boolean']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  createdBy: User;
+  id: Scalars['ID']['output'];
+  /** The newest message, or null when there is none. */
+  lastMessage: Maybe<Message>;
+  /** Number of messages in the conversation. */
+  messageCount: Scalars['Int']['output'];
+  /** Messages, newest first. `first` defaults to 20, at most 100. */
+  messages: MessageConnection;
+  title: Scalars['String']['output'];
+};
+
+
+/** A thread of messages inside a tenant. */
+export type ConversationMessagesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type ConversationConnection = {
+  __typename?: 'ConversationConnection';
+  edges: Array<ConversationEdge>;
+  nodes: Array<Conversation>;
+  pageInfo: PageInfo;
+  /** Number of conversations matching the filter. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ConversationEdge = {
+  __typename?: 'ConversationEdge';
+  cursor: Scalars['String']['output'];
+  node: Conversation;
+};
+
+/** Narrows `Query.conversations`. */
+export type ConversationFilter = {
+  /** Only archived (true) or only active (false) conversations. */
+  archived?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Case-insensitive substring of the title. */
+  titleContains?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type CreateConversationInput = {
+  /** 1 to 200 characters. */
+  title: Scalars['String']['input'];
+};
+
+export type CreateConversationPayload = {
+  __typename?: 'CreateConversationPayload';
+  conversation: Conversation;
+};
+
+export type InviteUserInput = {
+  displayName: Scalars['String']['input'];
+  /** Email of the new member; must not already be a member of this tenant. */
+  email: Scalars['String']['input'];
+  /** Defaults to MEMBER. */
+  role?: InputMaybe<UserRole>;
+};
+
+export type InviteUserPayload = {
+  __typename?: 'InviteUserPayload';
+  user: User;
+};
+
+/** A message posted to a conversation. */
+export type Message = Node & {
+  __typename?: 'Message';
+  author: User;
+  /** 1 to 10,000 characters. */
+  body: Scalars['String']['output'];
+  conversation: Conversation;
+  createdAt: Scalars['DateTime']['output'];
+  id: Scalars['ID']['output'];
+};
+
+export type MessageConnection = {
+  __typename?: 'MessageConnection';
+  edges: Array<MessageEdge>;
+  nodes: Array<Message>;
+  pageInfo: PageInfo;
+  /** Number of messages in the conversation. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type MessageEdge = {
+  __typename?: 'MessageEdge';
+  cursor: Scalars['String']['output'];
+  node: Message;
+};
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** Archives a conversation. NOT_FOUND when the id is unknown to the caller's tenant. */
+  archiveConversation: ArchiveConversationPayload;
+  /** Starts a conversation created by the caller. */
+  createConversation: CreateConversationPayload;
+  /** Adds a member to the caller's tenant. Only ADMINs may invite (FORBIDDEN otherwise). */
+  inviteUser: InviteUserPayload;
+  /** Posts a message as the caller. NOT_FOUND when the conversation is unknown to the caller's tenant. */
+  postMessage: PostMessagePayload;
+  /** Changes a conversation's title. NOT_FOUND when the id is unknown to the caller's tenant. */
+  renameConversation: RenameConversationPayload;
+};
+
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type MutationArchiveConversationArgs = {
+  input: ArchiveConversationInput;
+};
+
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type MutationCreateConversationArgs = {
+  input: CreateConversationInput;
+};
+
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type MutationInviteUserArgs = {
+  input: InviteUserInput;
+};
+
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type MutationPostMessageArgs = {
+  input: PostMessageInput;
+};
+
+
+/** Write operations. Each request is one all-or-nothing transaction. */
+export type MutationRenameConversationArgs = {
+  input: RenameConversationInput;
+};
+
+/** An object with a globally unique, opaque id that `Query.node` resolves. */
+export type Node = {
+  /** Opaque global id. Ids of another tenant's objects resolve to nothing. */
+  id: Scalars['ID']['output'];
+};
+
+/** Where a page of a connection ends, for keyset (cursor) pagination. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  /** Pass as `after` to fetch the next page; null on an empty page. */
+  endCursor: Maybe<Scalars['String']['output']>;
+  /** Whether more items follow this page. */
+  hasNextPage: Scalars['Boolean']['output'];
+};
+
+export type PostMessageInput = {
+  /** 1 to 10,000 characters. */
+  body: Scalars['String']['input'];
+  conversationId: Scalars['ID']['input'];
+};
+
+export type PostMessagePayload = {
+  __typename?: 'PostMessagePayload';
+  message: Message;
+};
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type Query = {
+  __typename?: 'Query';
+  /** One conversation; null when it does not exist or belongs to another tenant. */
+  conversation: Maybe<Conversation>;
+  /** Conversations of the caller's tenant, newest first. `first` defaults to 20, at most 100. */
+  conversations: ConversationConnection;
+  /** Fetches any object by its global id; null when it does not exist or belongs to another tenant. */
+  node: Maybe<Node>;
+  /** Members of the caller's tenant, oldest first. `first` defaults to 20, at most 100. */
+  users: UserConnection;
+  /** The caller and their tenant. */
+  viewer: Viewer;
+};
+
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type QueryConversationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type QueryConversationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ConversationFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type QueryNodeArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type QueryUsersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type RenameConversationInput = {
+  id: Scalars['ID']['input'];
+  /** 1 to 200 characters. */
+  title: Scalars['String']['input'];
+};
+
+export type RenameConversationPayload = {
+  __typename?: 'RenameConversationPayload';
+  conversation: Conversation;
+};
+
+/** An organisation. All data belongs to exactly one tenant. */
+export type Tenant = Node & {
+  __typename?: 'Tenant';
+  id: Scalars['ID']['output'];
+  /** Display name of the tenant. */
+  name: Scalars['String']['output'];
+};
+
+/** A member of a tenant. */
+export type User = Node & {
+  __typename?: 'User';
+  /** Name shown to other members. */
+  displayName: Scalars['String']['output'];
+  /** Email address, unique within the tenant. */
+  email: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  role: UserRole;
+};
+
+export type UserConnection = {
+  __typename?: 'UserConnection';
+  edges: Array<UserEdge>;
+  nodes: Array<User>;
+  pageInfo: PageInfo;
+  /** Number of members of the tenant. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type UserEdge = {
+  __typename?: 'UserEdge';
+  cursor: Scalars['String']['output'];
+  node: User;
+};
+
+/** A member's role inside their tenant. */
+export type UserRole =
+  /** May invite users. */
+  | 'ADMIN'
+  /** May read and write conversations. */
+  | 'MEMBER';
+
+/** The caller: the user the token speaks for and their tenant. */
+export type Viewer = {
+  __typename?: 'Viewer';
+  tenant: Tenant;
+  user: User;
+};
+
+
+
+export type ResolverTypeWrapper<T> = Promise<T> | T;
+
+
+export type ResolverWithResolve<TResult, TParent, TContext, TArgs> = {
+  resolve: ResolverFn<TResult, TParent, TContext, TArgs>;
+};
+export type Resolver<TResult, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> = ResolverFn<TResult, TParent, TContext, TArgs> | ResolverWithResolve<TResult, TParent, TContext, TArgs>;
+
+export type ResolverFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => Promise<TResult> | TResult;
+
+export type SubscriptionSubscribeFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => AsyncIterable<TResult> | Promise<AsyncIterable<TResult>>;
+
+export type SubscriptionResolveFn<TResult, TParent, TContext, TArgs> = (
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => TResult | Promise<TResult>;
+
+export interface SubscriptionSubscriberObject<TResult, TKey extends string, TParent, TContext, TArgs> {
+  subscribe: SubscriptionSubscribeFn<{ [key in TKey]: TResult }, TParent, TContext, TArgs>;
+  resolve?: SubscriptionResolveFn<TResult, { [key in TKey]: TResult }, TContext, TArgs>;
+}
+
+export interface SubscriptionResolverObject<TResult, TParent, TContext, TArgs> {
+  subscribe: SubscriptionSubscribeFn<any, TParent, TContext, TArgs>;
+  resolve: SubscriptionResolveFn<TResult, any, TContext, TArgs>;
+}
+
+export type SubscriptionObject<TResult, TKey extends string, TParent, TContext, TArgs> =
+  | SubscriptionSubscriberObject<TResult, TKey, TParent, TContext, TArgs>
+  | SubscriptionResolverObject<TResult, TParent, TContext, TArgs>;
+
+export type SubscriptionResolver<TResult, TKey extends string, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> =
+  | ((...args: any[]) => SubscriptionObject<TResult, TKey, TParent, TContext, TArgs>)
+  | SubscriptionObject<TResult, TKey, TParent, TContext, TArgs>;
+
+export type TypeResolveFn<TTypes, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>> = (
+  parent: TParent,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => Maybe<TTypes> | Promise<Maybe<TTypes>>;
+
+export type IsTypeOfResolverFn<T = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>> = (obj: T, context: TContext, info: GraphQLResolveInfo) => boolean | Promise<boolean>;
+
+export type NextResolverFn<T> = () => Promise<T>;
+
+export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = Record<PropertyKey, never>, TContext = Record<PropertyKey, never>, TArgs = Record<PropertyKey, never>> = (
+  next: NextResolverFn<TResult>,
+  parent: TParent,
+  args: TArgs,
+  context: TContext,
+  info: GraphQLResolveInfo
+) => TResult | Promise<TResult>;
+
+
+
+
+/** Mapping of interface types */
+export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = {
+  Node:
+    | ( ConversationRow )
+    | ( MessageRow )
+    | ( TenantRow )
+    | ( UserRow )
+  ;
+};
+
+/** Mapping between all available schema types and the resolvers types */
+export type ResolversTypes = {
+  ArchiveConversationInput: ArchiveConversationInput;
+  ArchiveConversationPayload: ResolverTypeWrapper<Omit<ArchiveConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Conversation: ResolverTypeWrapper<ConversationRow>;
+  ConversationConnection: ResolverTypeWrapper<Connection<ConversationRow>>;
+  ConversationEdge: ResolverTypeWrapper<Edge<ConversationRow>>;
+  ConversationFilter: ConversationFilter;
+  CreateConversationInput: CreateConversationInput;
+  CreateConversationPayload: ResolverTypeWrapper<Omit<CreateConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  InviteUserInput: InviteUserInput;
+  InviteUserPayload: ResolverTypeWrapper<Omit<InviteUserPayload, 'user'> & { user: ResolversTypes['User'] }>;
+  Message: ResolverTypeWrapper<MessageRow>;
+  MessageConnection: ResolverTypeWrapper<Connection<MessageRow>>;
+  MessageEdge: ResolverTypeWrapper<Edge<MessageRow>>;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
+  PostMessageInput: PostMessageInput;
+  PostMessagePayload: ResolverTypeWrapper<Omit<PostMessagePayload, 'message'> & { message: ResolversTypes['Message'] }>;
+  Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RenameConversationInput: RenameConversationInput;
+  RenameConversationPayload: ResolverTypeWrapper<Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Tenant: ResolverTypeWrapper<TenantRow>;
+  User: ResolverTypeWrapper<UserRow>;
+  UserConnection: ResolverTypeWrapper<Connection<UserRow>>;
+  UserEdge: ResolverTypeWrapper<Edge<UserRow>>;
+  UserRole: UserRole;
+  Viewer: ResolverTypeWrapper<ViewerParent>;
+};
+
+/** Mapping between all available schema types and the resolvers parents */
+export type ResolversParentTypes = {
+  ArchiveConversationInput: ArchiveConversationInput;
+  ArchiveConversationPayload: Omit<ArchiveConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  Boolean: Scalars['Boolean']['output'];
+  Conversation: ConversationRow;
+  ConversationConnection: Connection<ConversationRow>;
+  ConversationEdge: Edge<ConversationRow>;
+  ConversationFilter: ConversationFilter;
+  CreateConversationInput: CreateConversationInput;
+  CreateConversationPayload: Omit<CreateConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  DateTime: Scalars['DateTime']['output'];
+  ID: Scalars['ID']['output'];
+  Int: Scalars['Int']['output'];
+  InviteUserInput: InviteUserInput;
+  InviteUserPayload: Omit<InviteUserPayload, 'user'> & { user: ResolversParentTypes['User'] };
+  Message: MessageRow;
+  MessageConnection: Connection<MessageRow>;
+  MessageEdge: Edge<MessageRow>;
+  Mutation: Record<PropertyKey, never>;
+  Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
+  PageInfo: PageInfo;
+  PostMessageInput: PostMessageInput;
+  PostMessagePayload: Omit<PostMessagePayload, 'message'> & { message: ResolversParentTypes['Message'] };
+  Query: Record<PropertyKey, never>;
+  RenameConversationInput: RenameConversationInput;
+  RenameConversationPayload: Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  String: Scalars['String']['output'];
+  Tenant: TenantRow;
+  User: UserRow;
+  UserConnection: Connection<UserRow>;
+  UserEdge: Edge<UserRow>;
+  Viewer: ViewerParent;
+};
+
+export type ArchiveConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ArchiveConversationPayload'] = ResolversParentTypes['ArchiveConversationPayload']> = {
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type ConversationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
+  archived?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lastMessage?: Resolver<Maybe<ResolversTypes['Message']>, ParentType, ContextType>;
+  messageCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConversationConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationConnection'] = ResolversParentTypes['ConversationConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ConversationEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Conversation']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ConversationEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationEdge'] = ResolversParentTypes['ConversationEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type CreateConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['CreateConversationPayload'] = ResolversParentTypes['CreateConversationPayload']> = {
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
+  name: 'DateTime';
+}
+
+export type InviteUserPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['InviteUserPayload'] = ResolversParentTypes['InviteUserPayload']> = {
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type MessageResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Message'] = ResolversParentTypes['Message']> = {
+  author?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+  body?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type MessageConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['MessageConnection'] = ResolversParentTypes['MessageConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['MessageEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Message']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type MessageEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['MessageEdge'] = ResolversParentTypes['MessageEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  archiveConversation?: Resolver<ResolversTypes['ArchiveConversationPayload'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'input'>>;
+  createConversation?: Resolver<ResolversTypes['CreateConversationPayload'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'input'>>;
+  inviteUser?: Resolver<ResolversTypes['InviteUserPayload'], ParentType, ContextType, RequireFields<MutationInviteUserArgs, 'input'>>;
+  postMessage?: Resolver<ResolversTypes['PostMessagePayload'], ParentType, ContextType, RequireFields<MutationPostMessageArgs, 'input'>>;
+  renameConversation?: Resolver<ResolversTypes['RenameConversationPayload'], ParentType, ContextType, RequireFields<MutationRenameConversationArgs, 'input'>>;
+};
+
+export type NodeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Node'] = ResolversParentTypes['Node']> = {
+  __resolveType: TypeResolveFn<'Conversation' | 'Message' | 'Tenant' | 'User', ParentType, ContextType>;
+};
+
+export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type PostMessagePayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PostMessagePayload'] = ResolversParentTypes['PostMessagePayload']> = {
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
+export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
+  conversations?: Resolver<ResolversTypes['ConversationConnection'], ParentType, ContextType, Partial<QueryConversationsArgs>>;
+  node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
+  users?: Resolver<ResolversTypes['UserConnection'], ParentType, ContextType, Partial<QueryUsersArgs>>;
+  viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+};
+
+export type RenameConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RenameConversationPayload'] = ResolversParentTypes['RenameConversationPayload']> = {
+  conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type TenantResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type UserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = {
+  displayName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  email?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['UserRole'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type UserConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['UserConnection'] = ResolversParentTypes['UserConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['UserEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type UserEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['UserEdge'] = ResolversParentTypes['UserEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type ViewerResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = {
+  tenant?: Resolver<ResolversTypes['Tenant'], ParentType, ContextType>;
+  user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+};
+
+export type Resolvers<ContextType = RequestContext> = {
+  ArchiveConversationPayload?: ArchiveConversationPayloadResolvers<ContextType>;
+  Conversation?: ConversationResolvers<ContextType>;
+  ConversationConnection?: ConversationConnectionResolvers<ContextType>;
+  ConversationEdge?: ConversationEdgeResolvers<ContextType>;
+  CreateConversationPayload?: CreateConversationPayloadResolvers<ContextType>;
+  DateTime?: GraphQLScalarType;
+  InviteUserPayload?: InviteUserPayloadResolvers<ContextType>;
+  Message?: MessageResolvers<ContextType>;
+  MessageConnection?: MessageConnectionResolvers<ContextType>;
+  MessageEdge?: MessageEdgeResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
+  Node?: NodeResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
+  PostMessagePayload?: PostMessagePayloadResolvers<ContextType>;
+  Query?: QueryResolvers<ContextType>;
+  RenameConversationPayload?: RenameConversationPayloadResolvers<ContextType>;
+  Tenant?: TenantResolvers<ContextType>;
+  User?: UserResolvers<ContextType>;
+  UserConnection?: UserConnectionResolvers<ContextType>;
+  UserEdge?: UserEdgeResolvers<ContextType>;
+  Viewer?: ViewerResolvers<ContextType>;
+};
+

@@ -1,0 +1,26 @@
+import pg from 'pg';
+
+/**
+ * Administrative work (provisioning tenants, seeding, CLI) connects as the owner role. It still writes
+ * tenant rows inside a tenant context, so the same RLS policies check it unless the owner bypasses RLS.
+ */
+export async function withOwnerTransaction<T>(ownerUrl: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-admin' });
+  await client.connect();
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/** SECURITY: transaction-local, like every tenant context. */
+export async function enterTenant(client: pg.Client, tenantId: string): Promise<void> {
+  await client.query("select set_config('app.current_tenant', $1, true)", [tenantId]);
+}

@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import { isValidTenantId } from '../tenancy/transaction-prologue.js';
+import { enterTenant, withOwnerTransaction } from './owner-client.js';
+
+export interface ProvisionedTenant {
+  tenant: { id: string; name: string };
+  user: { id: string; email: string; displayName: string; role: 'ADMIN' };
+}
+
+export interface CreateTenantInput {
+  name: string;
+  adminEmail: string;
+  adminName?: string;
+  /** A chosen id (decimal string); by default a random 12-digit id. */
+  id?: string;
+}
+
+/** Creates a tenant and its first ADMIN in one transaction. Throws on a taken id or invalid values. */
+export function createTenant(ownerUrl: string, input: CreateTenantInput): Promise<ProvisionedTenant> {
+  return withOwnerTransaction(ownerUrl, (client) => insertTenantWithAdmin(client, input));
+}
+
+export async function insertTenantWithAdmin(client: pg.Client, input: CreateTenantInput): Promise<ProvisionedTenant> {
+  if (input.id !== undefined && !isValidTenantId(input.id)) {
+    throw new Error(`Tenant id must be a positive 64-bit integer, received ${JSON.stringify(input.id)}`);
+  }
+  const id =
+    input.id ??
+    (await client.query<{ id: string }>('select (1 + floor(random() * 999999999999))::bigint::text as id')).rows[0]!.id;
+  await enterTenant(client, id);
+  const tenant = await client.query<{ id: string; name: string }>(
+    'insert into tenants (id, name) values ($1, $2) returning id::text, name',
+    [id, input.name],
+  );
+  const user = await client.query<{ id: string; email: string; display_name: string }>(
+    "insert into users (email, display_name, role) values ($1, $2, 'ADMIN') returning id, email, display_name",
+    [input.adminEmail, input.adminName ?? input.adminEmail.split('@')[0]],
+  );
+  const row = user.rows[0]!;
+  return { tenant: tenant.rows[0]!, user: { id: row.id, email: row.email, displayName: row.display_name, role: 'ADMIN' } };
+}
+
+export interface Member {
+  id: string;
+  email: string;
+  role: 'ADMIN' | 'MEMBER';
+}
+
+/** A member of a tenant by id or email, or null. Runs inside that tenant's context. */
+export function findMember(
+  ownerUrl: string,
+  tenantId: string,
+  by: { userId: string } | { email: string },
+): Promise<Member | null> {
+  return withOwnerTransaction(ownerUrl, async (client) => {
+    await enterTenant(client, tenantId);
+    const { rows } =
+      'userId' in by
+        ? await client.query<Member>('select id, email, role from users where id::text = $1', [by.userId])
+        : await client.query<Member>('select id, email, role from users where lower(email) = lower($1)', [by.email]);
+    return rows[0] ?? null;
+  });
+}
+
+/**
+ * The first ADMIN of up to `limit` tenants, by tenant name (demo headers at startup). Reads across
+ * tenants, so it needs an owner that bypasses RLS (a superuser, as the embedded database's is).
+ */
+export function listTenantAdmins(ownerUrl: string, limit: number): Promise<{ tenantId: string; tenantName: string; userId: string; email: string }[]> {
+  return withOwnerTransaction(ownerUrl, async (client) => {
+    const { rows } = await client.query(
+      `select distinct on (t.name, t.id) t.id::text as "tenantId", t.name as "tenantName", u.id as "userId", u.email
+         from tenants t join users u on u.tenant_id = t.id and u.role = 'ADMIN'
+        order by t.name, t.id, u.created_at
+        limit $1`,
+      [limit],
+    );
+    return rows;
+  });
+}

@@ -1,0 +1,111 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { UnauthenticatedError } from '../errors/app-error.js';
+import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
+
+/** Who a verified token speaks for. Both ids are validated strings: tenant ids are never JavaScript numbers. */
+export interface Principal {
+  readonly tenantId: string;
+  readonly userId: string;
+}
+
+export interface TokenVerifierOptions {
+  /** HS256 shared secret. */
+  secret?: string;
+  /** JWKS URL of an identity provider (asymmetric keys). */
+  jwksUrl?: string;
+  issuer?: string;
+  audience?: string;
+  /** Name of the claim that carries the tenant id. */
+  tenantClaim: string;
+}
+
+export type TokenVerifier = (authorization: string | undefined) => Promise<Principal>;
+
+/** Longer tokens are refused before any parsing: nothing legitimate is this large. */
+const MAX_TOKEN_LENGTH = 8192;
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+/**
+ * Verifies `Authorization: Bearer <JWT>` with jose and returns the principal, or throws
+ * {@link UnauthenticatedError} saying which check failed (never echoing the token).
+ *
+ * SECURITY: the accepted algorithms are pinned per key type (HS256 for the secret, asymmetric ones for a JWKS),
+ * which rules out `alg: none` and algorithm confusion; `exp` is required.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  let key: Uint8Array | JWTVerifyGetKey;
+  let algorithms: string[];
+  if (options.jwksUrl) {
+    key = createRemoteJWKSet(new URL(options.jwksUrl));
+    algorithms = ASYMMETRIC_ALGORITHMS;
+  } else if (options.secret) {
+    key = new TextEncoder().encode(options.secret);
+    algorithms = ['HS256'];
+  } else {
+    throw new Error('A token verifier needs JWT_SECRET or JWT_JWKS_URL');
+  }
+
+  return async (authorization) => {
+    const token = bearerToken(authorization);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
+        algorithms,
+        requiredClaims: ['exp'],
+        ...(options.issuer ? { issuer: options.issuer } : {}),
+        ...(options.audience ? { audience: options.audience } : {}),
+      }));
+    } catch (error) {
+      throw new UnauthenticatedError(describeJoseError(error));
+    }
+    return {
+      tenantId: tenantIdFromClaim(payload[options.tenantClaim], options.tenantClaim),
+      userId: userIdFromSubject(payload.sub),
+    };
+  };
+}
+
+function bearerToken(authorization: string | undefined): string {
+  if (!authorization) {
+    throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+  }
+  const match = /^Bearer ([A-Za-z0-9_\-.]+)$/i.exec(authorization.trim());
+  if (!match) {
+    throw new UnauthenticatedError('Malformed Authorization header; expected "Bearer <JWT>".');
+  }
+  if (match[1]!.length > MAX_TOKEN_LENGTH) {
+    throw new UnauthenticatedError(`Token is longer than ${MAX_TOKEN_LENGTH} characters.`);
+  }
+  return match[1]!;
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'Token has expired.';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'Token is not valid yet (nbf is in the future).';
+    if (error.claim === 'exp') return 'Token has no expiry (exp is required).';
+    return `Token claim "${error.claim}" is invalid.`;
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'Token is signed with an algorithm this server does not accept.';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'Token signature is invalid.';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'Token is signed with an unknown key (kid).';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'Token is malformed.';
+  return 'Token could not be verified.';
+}
+
+/**
+ * SECURITY: the tenant id must be a positive integer: a decimal string, or a JSON number that is a safe
+ * integer (a larger number was already rounded by JSON parsing and could name a different tenant).
+ */
+function tenantIdFromClaim(value: unknown, claim: string): string {
+  if (typeof value === 'string' && isValidTenantId(value)) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
+  throw new UnauthenticatedError(
+    `Token has no valid tenant: claim "${claim}" must be a positive integer (a decimal string, or a number up to 2^53).`,
+  );
+}
+
+function userIdFromSubject(value: unknown): string {
+  if (typeof value === 'string' && isValidUserId(value.toLowerCase())) return value.toLowerCase();
+  throw new UnauthenticatedError('Token has no valid subject: "sub" must be a user id.');
+}

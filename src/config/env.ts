@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/**
+ * The environment, validated once at boot. This is the only module that reads `process.env`.
+ *
+ * Every problem is reported at once (zod collects all issues), so an operator fixes a broken deployment in one
+ * pass instead of one variable per restart.
+ */
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL')
+  .optional();
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((value) => value === 'true' || value === '1')
+  .optional();
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    DATABASE_URL: optionalUrl,
+    DATABASE_URL_APP: optionalUrl,
+    DATA_DIR: z.string().default('.data'),
+    EMBEDDED_PG_PORT: positiveInt(54329),
+    DB_POOL_MAX: positiveInt(10),
+    DB_POOL_ACQUIRE_TIMEOUT_MS: positiveInt(3000),
+    DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(10000),
+
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
+    JWT_JWKS_URL: z.string().url().optional(),
+    JWT_ISSUER: z.string().min(1).optional(),
+    JWT_AUDIENCE: z.string().min(1).optional(),
+    JWT_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
+
+    HTTP_BODY_LIMIT_BYTES: positiveInt(1_000_000),
+    /** Comma-separated origins allowed by CORS; in development Apollo Studio and localhost are always allowed. */
+    CORS_ORIGINS: z
+      .string()
+      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+      .default([]),
+    GRAPHQL_INTROSPECTION: booleanFlag,
+    SEED_DEMO_DATA: booleanFlag,
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    // SECURITY: production never falls back to the embedded database or a generated secret.
+    for (const key of ['DATABASE_URL', 'DATABASE_URL_APP'] as const) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
+    }
+    if (!env.JWT_SECRET && !env.JWT_JWKS_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production',
+      });
+    }
+  })
+  .superRefine((env, ctx) => {
+    if (Boolean(env.DATABASE_URL) !== Boolean(env.DATABASE_URL_APP)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.DATABASE_URL ? 'DATABASE_URL_APP' : 'DATABASE_URL'],
+        message: 'set DATABASE_URL (owner, runs migrations) and DATABASE_URL_APP (app role) together, or neither for the embedded database',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (default `process.env`); throws {@link ConfigError} listing every problem. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`));
+  }
+  return result.data;
+}

@@ -1,0 +1,26 @@
+import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
+import type pg from 'pg';
+import type { DB } from '../__generated__/database.js';
+
+export type Database = DB;
+
+/** Called for every statement Kysely runs (also the tenant prologue): metrics, slow-query logs, tests. */
+export type StatementObserver = (event: { sql: string; durationMs: number; failed: boolean }) => void;
+
+export interface AppDatabase {
+  /** The Kysely instance on the app pool. Outside src/tenancy it is only handed to code that opens tenant transactions. */
+  readonly db: Kysely<Database>;
+  readonly dialect: PostgresDialect;
+  readonly pool: pg.Pool;
+}
+
+/** Wraps a pool in Kysely. The pool is owned by the caller, who closes it after `db.destroy()`. */
+export function createAppDatabase(pool: pg.Pool, observe?: StatementObserver): AppDatabase {
+  const dialect = new PostgresDialect({ pool });
+  const log = observe
+    ? (event: LogEvent) =>
+        observe({ sql: event.query.sql, durationMs: event.queryDurationMillis, failed: event.level === 'error' })
+    : undefined;
+  const db = new Kysely<Database>(log ? { dialect, log } : { dialect });
+  return { db, dialect, pool };
+}

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import pg from 'pg';
+import type { Env } from '../config/env.js';
+import { loadDevSecrets } from '../config/dev-secrets.js';
+import { startEmbeddedPostgres } from './embedded-postgres.js';
+import { migrateToLatest } from './migrate.js';
+
+export const APP_ROLE = 'tenantgraph_app';
+const EMBEDDED_DATABASE = 'tenantgraph';
+
+export interface PreparedDatabase {
+  /** Owner role: runs migrations, owns the tables, administers tenants (CLI). */
+  ownerUrl: string;
+  /** App role: what the API server connects as. Subject to RLS. */
+  appUrl: string;
+  embedded: boolean;
+  /** Stops the embedded PostgreSQL (no-op for a configured server). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Finds the database the way `npm start` and the CLI both do: DATABASE_URL / DATABASE_URL_APP when set,
+ * otherwise an embedded PostgreSQL under DATA_DIR. Applies pending migrations unless told not to.
+ */
+export async function prepareDatabase(
+  env: Env,
+  options: { migrate: boolean; log?: (line: string) => void } = { migrate: true },
+): Promise<PreparedDatabase> {
+  if (env.DATABASE_URL && env.DATABASE_URL_APP) {
+    if (options.migrate) await migrateToLatest(env.DATABASE_URL);
+    return { ownerUrl: env.DATABASE_URL, appUrl: env.DATABASE_URL_APP, embedded: false, stop: async () => {} };
+  }
+
+  const secrets = await loadDevSecrets(env.DATA_DIR);
+  const server = await startEmbeddedPostgres({
+    dataDir: path.join(env.DATA_DIR, 'postgres'),
+    port: env.EMBEDDED_PG_PORT,
+    password: secrets.postgresPassword,
+    persistent: true,
+    onLog: options.log,
+  });
+  try {
+    await createDatabaseIfMissing(server.urlFor('postgres'), EMBEDDED_DATABASE);
+    const ownerUrl = server.urlFor(EMBEDDED_DATABASE);
+    if (options.migrate) await migrateToLatest(ownerUrl);
+    await enableAppRoleLogin(ownerUrl, secrets.appPassword);
+    const appUrl = `postgres://${APP_ROLE}:${secrets.appPassword}@127.0.0.1:${env.EMBEDDED_PG_PORT}/${EMBEDDED_DATABASE}`;
+    return { ownerUrl, appUrl, embedded: true, stop: () => server.stop() };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+export async function createDatabaseIfMissing(maintenanceUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (!rowCount) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The migrations create the app role NOLOGIN; a local database gives it a login with a generated password.
+ * The password is hex, so inlining it (ALTER ROLE takes no parameters) is safe.
+ */
+export async function enableAppRoleLogin(ownerUrl: string, password: string | null): Promise<void> {
+  if (password !== null && !/^[0-9a-f]+$/.test(password)) throw new Error('App role password must be hex');
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(`alter role ${APP_ROLE} login ${password === null ? '' : `password '${password}'`}`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,68 @@
+import { GraphQLError } from 'graphql';
+
+/** Every error code a client can see in `extensions.code`. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'SERVICE_UNAVAILABLE'
+  | 'INTERNAL_SERVER_ERROR';
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UNAUTHENTICATED: 401,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+/** The base of every error we throw on purpose. Its message is written for the API's user. */
+export class AppError extends GraphQLError {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    const status = HTTP_STATUS[code];
+    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/** SECURITY: also what another tenant's id produces, so the two cases cannot be told apart. */
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super('NOT_FOUND', `No ${what} with id ${JSON.stringify(id)} exists.`);
+  }
+}
+
+export class BadUserInputError extends AppError {
+  constructor(message: string, field?: string) {
+    super('BAD_USER_INPUT', message, field ? { field } : {});
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(message: string) {
+    super('SERVICE_UNAVAILABLE', message);
+  }
+}
+
+/** HTTP status that a response carrying these codes should have (the most severe wins). */
+export function httpStatusForCodes(codes: Iterable<unknown>): number | undefined {
+  let status: number | undefined;
+  for (const code of codes) {
+    const candidate = HTTP_STATUS[code as ErrorCode];
+    if (candidate && (!status || candidate > status)) status = candidate;
+  }
+  return status;
+}

@@ -1,0 +1,95 @@
+import { issueToken } from './auth/token-issuer.js';
+import { listTenantAdmins } from './admin/tenants.js';
+import { seedDemoData } from './admin/demo-data.js';
+import { ConfigError, loadEnv } from './config/env.js';
+import { loadDevSecrets } from './config/dev-secrets.js';
+import { prepareDatabase } from './db/prepare-database.js';
+import { createLogger } from './server/logger.js';
+import { startServer } from './server/create-server.js';
+
+/**
+ * `npm start`: validate the environment, find (or start) the database, migrate, seed demo data when empty,
+ * serve. SIGINT/SIGTERM stop the HTTP server, the pool and the embedded PostgreSQL, in that order.
+ */
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const production = env.NODE_ENV === 'production';
+  const logger = createLogger({ level: env.LOG_LEVEL, pretty: !production && process.stdout.isTTY });
+
+  logger.info(env.DATABASE_URL ? 'using the configured PostgreSQL' : `starting embedded PostgreSQL (data in ${env.DATA_DIR}/postgres)`);
+  const database = await prepareDatabase(env, { migrate: true });
+  const jwtSecret = env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : (await loadDevSecrets(env.DATA_DIR)).jwtSecret);
+
+  let server;
+  try {
+    if (env.SEED_DEMO_DATA ?? !production) {
+      const seeded = await seedDemoData(database.ownerUrl);
+      if (seeded.length) logger.info(`seeded ${seeded.length} demo tenants`);
+    }
+    server = await startServer({
+      appUrl: database.appUrl,
+      port: env.PORT,
+      host: env.HOST,
+      production,
+      introspection: env.GRAPHQL_INTROSPECTION ?? !production,
+      jwt: {
+        secret: jwtSecret,
+        jwksUrl: env.JWT_JWKS_URL,
+        issuer: env.JWT_ISSUER,
+        audience: env.JWT_AUDIENCE,
+        tenantClaim: env.JWT_TENANT_CLAIM,
+      },
+      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+      transaction: {
+        statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+        idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
+      bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+      corsOrigins: env.CORS_ORIGINS,
+      logger,
+    });
+  } catch (error) {
+    await database.stop();
+    throw error;
+  }
+
+  console.log(`\nTenantgraph is running: ${server.url}`);
+  if (!production && jwtSecret) await printDemoHeaders(database.ownerUrl, jwtSecret, env);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    await server.close();
+    await database.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function printDemoHeaders(ownerUrl: string, secret: string, env: ReturnType<typeof loadEnv>): Promise<void> {
+  const admins = await listTenantAdmins(ownerUrl, 5).catch(() => []);
+  if (!admins.length) return;
+  console.log('\nOpen the URL in a browser (Apollo Sandbox) and paste one of these headers (valid 24 hours):');
+  for (const admin of admins) {
+    const token = await issueToken({
+      secret,
+      tenantId: admin.tenantId,
+      userId: admin.userId,
+      ttl: '24h',
+      tenantClaim: env.JWT_TENANT_CLAIM,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    });
+    console.log(`\n  ${admin.tenantName} (tenant ${admin.tenantId}, ${admin.email}):\n  {"Authorization": "Bearer ${token}"}`);
+  }
+  console.log('');
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(error.message);
+  else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exit(1);
+});

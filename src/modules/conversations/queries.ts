@@ -1,0 +1,61 @@
+import { sql, type SelectQueryBuilder } from 'kysely';
+import type { Cursor } from '../../graphql/cursor.js';
+import type { Database } from '../../db/kysely.js';
+import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
+import type { ConversationRow } from './rows.js';
+
+export interface ConversationFilter {
+  archived?: boolean | null;
+  titleContains?: string | null;
+}
+
+function applyFilter<O>(
+  query: SelectQueryBuilder<Database, 'conversations', O>,
+  filter: ConversationFilter,
+): SelectQueryBuilder<Database, 'conversations', O> {
+  let filtered = query;
+  if (filter.archived != null) filtered = filtered.where('archived', '=', filter.archived);
+  if (filter.titleContains) {
+    const pattern = `%${filter.titleContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    filtered = filtered.where('title', 'ilike', pattern);
+  }
+  return filtered;
+}
+
+/** Newest first, keyset-paginated on (created_at, id) descending; fetches `limit` rows. */
+export function listConversations(
+  tx: TenantTransaction,
+  filter: ConversationFilter,
+  limit: number,
+  after: Cursor | null,
+): Promise<ConversationRow[]> {
+  let query = applyFilter(tx.selectFrom('conversations').selectAll(), filter)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit);
+  if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+  return query.execute();
+}
+
+export async function countConversations(tx: TenantTransaction, filter: ConversationFilter): Promise<number> {
+  const { count } = await applyFilter(tx.selectFrom('conversations').select(sql<number>`count(*)::int`.as('count')), filter)
+    .executeTakeFirstOrThrow();
+  return count;
+}
+
+export function findConversationsByIds(tx: TenantTransaction, ids: readonly string[]): Promise<ConversationRow[]> {
+  return tx.selectFrom('conversations').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`).execute();
+}
+
+export function insertConversation(tx: TenantTransaction, title: string, createdBy: string): Promise<ConversationRow> {
+  return tx.insertInto('conversations').values({ title, created_by: createdBy }).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Updates one conversation; undefined when no such conversation is visible to the tenant. */
+export function updateConversation(
+  tx: TenantTransaction,
+  id: string,
+  patch: { title?: string; archived?: boolean },
+): Promise<ConversationRow | undefined> {
+  return tx.updateTable('conversations').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+}

@@ -1,0 +1,84 @@
+import type { Resolvers } from '../../__generated__/resolvers.js';
+import { NotFoundError } from '../../errors/app-error.js';
+import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
+import { requireText } from '../../graphql/input.js';
+import { principalOf } from '../../server/request-context.js';
+import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
+
+export const TITLE_MAX_LENGTH = 200;
+
+export const conversationResolvers: Resolvers = {
+  Query: {
+    conversations: async (_parent, args, context) => {
+      const page = parsePageRequest(args);
+      const filter = {
+        archived: args.filter?.archived ?? null,
+        titleContains: args.filter?.titleContains
+          ? requireText(args.filter.titleContains, 'titleContains', TITLE_MAX_LENGTH)
+          : null,
+      };
+      const rows = await listConversations(await context.tx(), filter, page.first + 1, page.after);
+      return toConnection(rows, page.first, async () => countConversations(await context.tx(), filter));
+    },
+    conversation: (_parent, { id }, context) =>
+      context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
+  },
+  Mutation: {
+    createConversation: async (_parent, { input }, context) => {
+      const title = requireText(input.title, 'title', TITLE_MAX_LENGTH);
+      const conversation = await insertConversation(await context.tx(), title, principalOf(context).userId);
+      return { conversation };
+    },
+    renameConversation: async (_parent, { input }, context) => {
+      const { localId } = decodeGlobalId(input.id, 'Conversation');
+      const title = requireText(input.title, 'title', TITLE_MAX_LENGTH);
+      const conversation = await updateConversation(await context.tx(), localId, { title });
+      if (!conversation) throw new NotFoundError('conversation', input.id);
+      return { conversation };
+    },
+    archiveConversation: async (_parent, { input }, context) => {
+      const { localId } = decodeGlobalId(input.id, 'Conversation');
+      const conversation = await updateConversation(await context.tx(), localId, { archived: true });
+      if (!conversation) throw new NotFoundError('conversation', input.id);
+      return { conversation };
+    },
+  },
+  Conversation: {
+    id: (conversation) => encodeGlobalId('Conversation', conversation.id),
+    createdAt: (conversation) => toIsoTimestamp(conversation.created_at),
+    createdBy: async (conversation, _args, context) =>
+      required(await context.loaders.userById.load(conversation.created_by), 'creator'),
+    messageCount: (conversation) => conversation.message_count,
+    lastMessage: async (conversation, _args, context) => {
+      const [newest] = await context.loaders.messagesByConversationId.load({
+        conversationId: conversation.id,
+        limit: 1,
+        after: null,
+      });
+      return newest ?? null;
+    },
+    messages: async (conversation, args, context) => {
+      const page = parsePageRequest(args);
+      const rows = await context.loaders.messagesByConversationId.load({
+        conversationId: conversation.id,
+        limit: page.first + 1,
+        after: page.after,
+      });
+      return toConnection(rows, page.first, () => conversation.message_count);
+    },
+  },
+  ConversationConnection: connectionResolvers,
+  ConversationEdge: {},
+};
+
+/** PostgreSQL's timestamptz text ("2026-01-02 03:04:05.123456+00") as ISO 8601 in UTC. */
+export function toIsoTimestamp(value: string): string {
+  return new Date(value).toISOString();
+}
+
+/** A row that a composite foreign key guarantees; its absence is a server bug, not a client error. */
+export function required<T>(row: T | null, what: string): T {
+  if (row === null) throw new Error(`Missing ${what} row despite a foreign key`);
+  return row;
+}

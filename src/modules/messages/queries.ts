@@ -1,0 +1,57 @@
+import { sql } from 'kysely';
+import type { Cursor } from '../../graphql/cursor.js';
+import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
+import type { MessageRow } from './rows.js';
+
+export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[]): Promise<MessageRow[]> {
+  return tx.selectFrom('messages').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`).execute();
+}
+
+/**
+ * The newest `limit` messages of each conversation (after `after`, if given), in one statement: a LATERAL
+ * top-N per conversation, each an index range scan on (tenant_id, conversation_id, created_at desc, id desc).
+ */
+export async function listMessagesByConversations(
+  tx: TenantTransaction,
+  conversationIds: readonly string[],
+  limit: number,
+  after: Cursor | null,
+): Promise<MessageRow[]> {
+  const afterClause = after
+    ? sql`and (created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`
+    : sql``;
+  const { rows } = await sql<MessageRow>`
+    select m.* from unnest(${conversationIds}::uuid[]) as c(id)
+    cross join lateral (
+      select * from messages
+       where conversation_id = c.id ${afterClause}
+       order by created_at desc, id desc
+       limit ${limit}
+    ) m`.execute(tx);
+  return rows;
+}
+
+/**
+ * Inserts a message into a conversation of the current tenant. Returns undefined, writing nothing, when the
+ * conversation is not visible (absent, or another tenant's: RLS hides it from the SELECT feeding the insert).
+ */
+export function insertMessage(
+  tx: TenantTransaction,
+  message: { conversationId: string; authorId: string; body: string },
+): Promise<MessageRow | undefined> {
+  return tx
+    .insertInto('messages')
+    .columns(['conversation_id', 'author_id', 'body'])
+    .expression((eb) =>
+      eb
+        .selectFrom('conversations')
+        .select([
+          'conversations.id',
+          sql<string>`${message.authorId}::uuid`.as('author_id'),
+          sql<string>`${message.body}::text`.as('body'),
+        ])
+        .where('conversations.id', '=', message.conversationId),
+    )
+    .returningAll()
+    .executeTakeFirst();
+}

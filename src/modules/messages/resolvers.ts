@@ -1,0 +1,35 @@
+import type { Resolvers } from '../../__generated__/resolvers.js';
+import { NotFoundError } from '../../errors/app-error.js';
+import { connectionResolvers } from '../../graphql/connection.js';
+import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
+import { requireText } from '../../graphql/input.js';
+import { principalOf } from '../../server/request-context.js';
+import { required, toIsoTimestamp } from '../conversations/resolvers.js';
+import { insertMessage } from './queries.js';
+
+export const BODY_MAX_LENGTH = 10_000;
+
+export const messageResolvers: Resolvers = {
+  Mutation: {
+    postMessage: async (_parent, { input }, context) => {
+      const { localId } = decodeGlobalId(input.conversationId, 'Conversation');
+      const body = requireText(input.body, 'body', BODY_MAX_LENGTH);
+      const message = await insertMessage(await context.tx(), {
+        conversationId: localId,
+        authorId: principalOf(context).userId,
+        body,
+      });
+      if (!message) throw new NotFoundError('conversation', input.conversationId);
+      return { message };
+    },
+  },
+  Message: {
+    id: (message) => encodeGlobalId('Message', message.id),
+    createdAt: (message) => toIsoTimestamp(message.created_at),
+    author: async (message, _args, context) => required(await context.loaders.userById.load(message.author_id), 'author'),
+    conversation: async (message, _args, context) =>
+      required(await context.loaders.conversationById.load(message.conversation_id), 'conversation'),
+  },
+  MessageConnection: connectionResolvers,
+  MessageEdge: {},
+};

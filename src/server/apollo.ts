@@ -1,0 +1,42 @@
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginLandingPageLocalDefault,
+  ApolloServerPluginLandingPageProductionDefault,
+} from '@apollo/server/plugin/landingPage/default';
+import { loadTypeDefs } from '../graphql/schema-files.js';
+import { allResolvers } from '../modules/resolvers.js';
+import type { Logger } from './logger.js';
+import { authenticationPlugin } from './plugins/authentication-plugin.js';
+import { errorPlugin, formatError } from './plugins/error-plugin.js';
+import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
+import type { RequestContext } from './request-context.js';
+
+export interface ApolloOptions {
+  production: boolean;
+  introspection: boolean;
+  logger: Logger;
+}
+
+/** The schema is built once per process, never per request. */
+export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
+  return new ApolloServer<RequestContext>({
+    typeDefs: loadTypeDefs(),
+    resolvers: allResolvers(),
+    introspection: options.introspection,
+    // CSRF prevention stays on (Apollo's default): "simple" requests without a preflight are refused.
+    csrfPrevention: true,
+    // Batched requests would share one context, so one transaction, across operations.
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: !options.production,
+    formatError,
+    logger: options.logger,
+    plugins: [
+      authenticationPlugin(),
+      requestTransactionPlugin(options.logger),
+      errorPlugin(options.logger),
+      options.production
+        ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
+        : ApolloServerPluginLandingPageLocalDefault({ footer: false, includeCookies: false }),
+    ],
+  });
+}

@@ -1,0 +1,88 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
+import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
+import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
+import { createPool } from '../db/pool.js';
+import { createApollo } from './apollo.js';
+import { createHttpHandler } from './http-handler.js';
+import type { Logger } from './logger.js';
+import { createRequestContext } from './request-context.js';
+
+export interface ServerOptions {
+  appUrl: string;
+  port: number;
+  host: string;
+  production: boolean;
+  introspection: boolean;
+  jwt: TokenVerifierOptions;
+  pool: { max: number; acquireTimeoutMs: number };
+  transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
+  bodyLimitBytes: number;
+  corsOrigins: string[];
+  logger: Logger;
+  /** Sees every SQL statement (tests count them). */
+  observeStatement?: StatementObserver;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  database: AppDatabase;
+  close(): Promise<void>;
+}
+
+// Development only: Apollo Studio / Sandbox and local front ends may call the API from the browser.
+const DEV_CORS_ORIGINS = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com'];
+const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
+
+/** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const pool = createPool({ connectionString: options.appUrl, ...options.pool });
+  const database = createAppDatabase(pool, options.observeStatement);
+  const verifyToken = createTokenVerifier(options.jwt);
+  const apollo = createApollo({ production: options.production, introspection: options.introspection, logger: options.logger });
+  await apollo.start();
+
+  const handler = createHttpHandler({
+    apollo,
+    bodyLimitBytes: options.bodyLimitBytes,
+    corsOrigins: options.production ? options.corsOrigins : [...DEV_CORS_ORIGINS, LOCALHOST_ORIGIN, ...options.corsOrigins],
+    createContext: async (req, requestId) => {
+      const authorization = req.headers.authorization;
+      const principal = authorization ? await verifyToken(authorization) : null;
+      return createRequestContext(database, options.transaction, requestId, principal);
+    },
+    health: async () => {
+      try {
+        await sql`select 1`.execute(database.db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  });
+
+  const server: Server = createServer(handler);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+
+  return {
+    url: `http://${displayHost}:${port}/graphql`,
+    port,
+    database,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await apollo.stop();
+      await database.db.destroy();
+    },
+  };
+}

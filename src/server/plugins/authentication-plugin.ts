@@ -1,0 +1,31 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { OperationDefinitionNode } from 'graphql';
+import { UnauthenticatedError } from '../../errors/app-error.js';
+import type { RequestContext } from '../request-context.js';
+
+/**
+ * A request without a token may only introspect (so Apollo Sandbox can load the schema; whether
+ * introspection is allowed at all is Apollo's `introspection` option). Anything else is UNAUTHENTICATED
+ * before a single resolver runs. Requests with a bad token never get here: the context factory refuses them.
+ */
+export function authenticationPlugin(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, operation }) {
+          if (contextValue.principal || isIntrospectionOnly(operation)) return;
+          throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+        },
+      };
+    },
+  };
+}
+
+function isIntrospectionOnly(operation: OperationDefinitionNode | undefined): boolean {
+  return (
+    operation?.operation === 'query' &&
+    operation.selectionSet.selections.every(
+      (selection) => selection.kind === 'Field' && selection.name.value.startsWith('__'),
+    )
+  );
+}

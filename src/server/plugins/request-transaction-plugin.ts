@@ -1,0 +1,53 @@
+import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import type { Logger } from '../logger.js';
+import type { RequestContext } from '../request-context.js';
+
+/**
+ * Ends the request's transaction. `willSendResponse` runs for every request that reached `requestDidStart`
+ * (success, field errors, parse and validation errors) and before the body is written:
+ *   - any error => ROLLBACK (a mutation is all-or-nothing);
+ *   - otherwise COMMIT; if COMMIT fails the response is rewritten to an error, never claiming success.
+ * Requests Apollo rejects before `requestDidStart`, and clients that disconnect, are rolled back by the HTTP
+ * handler (see http-handler.ts), which also releases whatever is still open once Apollo has answered.
+ */
+export function requestTransactionPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, contextValue }) {
+          // Decides READ ONLY vs READ WRITE before the first statement begins the transaction.
+          if (contextValue.transaction && operation) contextValue.transaction.operationType = operation.operation;
+        },
+        async willSendResponse(requestContext) {
+          const transaction = requestContext.contextValue.transaction;
+          if (!transaction?.began) return;
+          if (requestContext.errors?.length) {
+            await transaction.rollback();
+            return;
+          }
+          try {
+            await transaction.commit();
+          } catch (error) {
+            logger.error({ err: error, requestId: requestContext.contextValue.requestId }, 'commit failed');
+            replaceWithCommitError(requestContext);
+          }
+        },
+      };
+    },
+  };
+}
+
+function replaceWithCommitError(requestContext: GraphQLRequestContext<RequestContext>): void {
+  requestContext.response.http.status = 500;
+  requestContext.response.body = {
+    kind: 'single',
+    singleResult: {
+      errors: [
+        {
+          message: 'The change could not be committed and was rolled back; nothing was saved. Try again.',
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import type { Principal } from '../auth/token-verifier.js';
+import { UnauthenticatedError } from '../errors/app-error.js';
+import { createLoaders, type Loaders } from '../modules/loaders.js';
+import type { AppDatabase } from '../db/kysely.js';
+import { RequestTransaction, type RequestTransactionSettings } from '../tenancy/request-transaction.js';
+import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
+
+/** What every resolver receives. Resolvers reach the database only through `tx()` and `loaders`. */
+export interface RequestContext {
+  readonly requestId: string;
+  /** null only for a request without a token, which may do nothing but introspection. */
+  readonly principal: Principal | null;
+  /** The request's transaction; null when there is no principal. */
+  readonly transaction: RequestTransaction | null;
+  /** The request's tenant transaction, begun on first call. */
+  readonly tx: () => Promise<TenantTransaction>;
+  readonly loaders: Loaders;
+}
+
+export function createRequestContext(
+  database: AppDatabase,
+  settings: RequestTransactionSettings,
+  requestId: string,
+  principal: Principal | null,
+): RequestContext {
+  const transaction = principal ? new RequestTransaction(database, principal, settings) : null;
+  const tx = transaction
+    ? () => transaction.get()
+    : () => Promise.reject(new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".'));
+  return { requestId, principal, transaction, tx, loaders: createLoaders(tx) };
+}
+
+/** The principal of an authenticated request (resolvers only run for those, see the auth plugin). */
+export function principalOf(context: RequestContext): Principal {
+  if (!context.principal) throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+  return context.principal;
+}

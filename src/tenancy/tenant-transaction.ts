@@ -1,0 +1,84 @@
+import {
+  CompiledQuery,
+  Kysely,
+  type ControlledTransaction,
+  type DatabaseConnection,
+  type Driver,
+} from 'kysely';
+import type { AppDatabase, Database } from '../db/kysely.js';
+import { buildTransactionPrologue, type TenantScope, type TransactionMode } from './transaction-prologue.js';
+
+declare const tenantTransactionBrand: unique symbol;
+
+/**
+ * A Kysely controlled transaction whose connection has the tenant applied. Only this module can make one,
+ * so a query function that takes a `TenantTransaction` cannot be called with the bare pool: the compiler
+ * enforces "every statement of a request runs under the request's tenant".
+ */
+export type TenantTransaction = ControlledTransaction<Database> & { readonly [tenantTransactionBrand]: true };
+
+/**
+ * Opens a transaction for one tenant on a pooled connection, in one round trip (see transaction-prologue.ts).
+ *
+ * Throws when the pool has no free connection within its acquire timeout, or when the prologue fails; in
+ * both cases no connection stays checked out.
+ */
+export async function beginTenantTransaction(
+  database: AppDatabase,
+  scope: TenantScope,
+  mode: TransactionMode,
+): Promise<TenantTransaction> {
+  const prologue = buildTransactionPrologue(scope, mode);
+  // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
+  // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
+  const scoped = new Kysely<Database>({
+    config: { dialect: database.dialect },
+    dialect: database.dialect,
+    executor: database.db.getExecutor(),
+    driver: new PrologueDriver(prologue),
+  });
+  return (await scoped.startTransaction().execute()) as TenantTransaction;
+}
+
+/**
+ * Begins with the tenant prologue instead of a bare `begin`; commit and rollback are the ordinary commands.
+ * No savepoints: a request is all-or-nothing. Connections come from the shared executor, never from this driver.
+ */
+class PrologueDriver implements Driver {
+  constructor(private readonly prologue: string) {}
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await connection.executeQuery(CompiledQuery.raw(this.prologue));
+    } catch (error) {
+      // SECURITY: if `start transaction` ran but a setting failed, the connection sits in an aborted
+      // transaction. Roll it back before Kysely returns it to the pool.
+      await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => {});
+      throw error;
+    }
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  init(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    throw new Error('PrologueDriver only begins and ends transactions; connections come from the shared executor');
+  }
+
+  releaseConnection(): Promise<void> {
+    throw new Error('PrologueDriver only begins and ends transactions; connections come from the shared executor');
+  }
+
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+}

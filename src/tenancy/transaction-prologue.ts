@@ -1,0 +1,56 @@
+/**
+ * The one SQL string that opens a tenant transaction: `start transaction`, every transaction-local setting
+ * and the membership check, sent as a single simple-protocol query, so the tenant costs no extra round trip.
+ *
+ * SECURITY: the simple protocol takes no parameters, so values are inlined. Each one is validated against a
+ * strict pattern first (tenant: decimal digits, user: a UUID, timeouts: integers), which leaves nothing that
+ * could close the string literal. Settings are transaction-local (`set_config(..., true)`): they vanish at
+ * commit or rollback, so a pooled connection never carries a tenant into the next request. A session-level
+ * SET would survive there.
+ */
+export interface TenantScope {
+  /** Positive decimal integer as a string: tenant ids exceed 2^53, so they are never JavaScript numbers. */
+  readonly tenantId: string;
+  /** The member's UUID (the token's `sub`). */
+  readonly userId: string;
+}
+
+export interface TransactionMode {
+  readonly readOnly: boolean;
+  readonly statementTimeoutMs: number;
+  readonly idleInTransactionTimeoutMs: number;
+}
+
+const TENANT_ID = /^[1-9][0-9]{0,18}$/;
+const MAX_BIGINT = 9223372036854775807n;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isValidTenantId(value: string): boolean {
+  return TENANT_ID.test(value) && BigInt(value) <= MAX_BIGINT;
+}
+
+export function isValidUserId(value: string): boolean {
+  return UUID.test(value);
+}
+
+export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {
+  if (!isValidTenantId(scope.tenantId)) {
+    throw new TypeError(`Tenant id must be a positive 64-bit decimal integer, received ${JSON.stringify(scope.tenantId)}`);
+  }
+  if (!isValidUserId(scope.userId)) {
+    throw new TypeError(`User id must be a lowercase UUID, received ${JSON.stringify(scope.userId)}`);
+  }
+  const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
+  if (!timeouts.every((ms) => Number.isSafeInteger(ms) && ms >= 0)) {
+    throw new TypeError(`Timeouts must be non-negative integers, received ${JSON.stringify(timeouts)}`);
+  }
+  return (
+    `start transaction ${mode.readOnly ? 'read only' : 'read write'};` +
+    `select set_config('app.current_tenant','${scope.tenantId}',true),` +
+    `set_config('app.current_user','${scope.userId}',true),` +
+    `set_config('statement_timeout','${mode.statementTimeoutMs}',true),` +
+    `set_config('idle_in_transaction_session_timeout','${mode.idleInTransactionTimeoutMs}',true);` +
+    // Fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
+    'select app.assert_member()'
+  );
+}

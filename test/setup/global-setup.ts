@@ -1,0 +1,20 @@
+import type { TestProject } from 'vitest/node';
+import { createTestDatabase } from './test-database.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    ownerUrl: string;
+    appUrl: string;
+  }
+}
+
+/** Migrates one database for the whole run; every test then creates its own tenants in it. */
+export default async function setup(project: TestProject) {
+  const database = await createTestDatabase();
+  console.log(`[tenantgraph] tests run against ${database.description}`);
+  project.provide('ownerUrl', database.ownerUrl);
+  project.provide('appUrl', database.appUrl);
+  return async () => {
+    await database.drop();
+  };
+}

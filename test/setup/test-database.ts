@@ -1,0 +1,92 @@
+import { mkdtemp } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
+
+export interface TestDatabase {
+  ownerUrl: string;
+  appUrl: string;
+  /** Where it runs, for the test log. */
+  description: string;
+  drop(): Promise<void>;
+}
+
+const APP_PASSWORD = 'a11ce5ca1ab1e0000000000000000000';
+
+/**
+ * A fresh, migrated database for one test run: on the server in TEST_DATABASE_URL (a uniquely named database,
+ * dropped afterwards), or on a throw-away embedded PostgreSQL.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `tenantgraph_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const external = process.env.TEST_DATABASE_URL;
+  if (external) {
+    await createDatabaseIfMissing(external, name);
+    const ownerUrl = withDatabase(external, name);
+    await migrateToLatest(ownerUrl);
+    // Login without changing the role's password: on a trust-auth server none is needed; elsewhere pass
+    // TEST_DATABASE_APP_PASSWORD.
+    await enableAppRoleLogin(ownerUrl, null);
+    const appUrl = withUser(ownerUrl, APP_ROLE, process.env.TEST_DATABASE_APP_PASSWORD ?? '');
+    return {
+      ownerUrl,
+      appUrl,
+      description: `database ${name} on ${new URL(external).host}`,
+      drop: () => dropDatabase(external, name),
+    };
+  }
+
+  const dataRoot = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-test-'));
+  await chmod(dataRoot, 0o755);
+  const port = await freePort();
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dataRoot, 'pg'), port, password: 'postgres', persistent: false });
+  await createDatabaseIfMissing(server.urlFor('postgres'), name);
+  const ownerUrl = server.urlFor(name);
+  await migrateToLatest(ownerUrl);
+  await enableAppRoleLogin(ownerUrl, APP_PASSWORD);
+  return {
+    ownerUrl,
+    appUrl: withUser(ownerUrl, APP_ROLE, APP_PASSWORD),
+    description: `embedded PostgreSQL on port ${port}`,
+    drop: () => server.stop(),
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+function withUser(url: string, user: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.username = user;
+  parsed.password = password;
+  return parsed.toString();
+}
+
+async function dropDatabase(maintenanceUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,54 @@
+import pino from 'pino';
+import { inject } from 'vitest';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/create-server.js';
+import { createClient } from '../../src/sdk/client.js';
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+
+export interface TestServer extends RunningServer {
+  /** Every SQL statement the server ran, in order (the transaction prologue, commit and rollback included). */
+  statements: string[];
+  client(token?: string): ReturnType<typeof createClient>;
+  /** POSTs a raw body, for requests the typed SDK cannot express. */
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+}
+
+/** Starts the real API in-process on a free port, as the app role, against the test database. */
+export async function startTestServer(overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const statements: string[] = [];
+  const server = await startServer({
+    appUrl: inject('appUrl'),
+    port: 0,
+    host: '127.0.0.1',
+    production: false,
+    introspection: true,
+    jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id' },
+    pool: { max: 4, acquireTimeoutMs: 3000 },
+    transaction: { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000 },
+    bodyLimitBytes: 1_000_000,
+    corsOrigins: [],
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    observeStatement: (event) => statements.push(event.sql),
+    ...overrides,
+  });
+  return {
+    ...server,
+    statements,
+    client: (token) => createClient({ url: server.url, ...(token ? { token } : {}) }),
+    async post(body, headers = {}) {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      return { status: response.status, json };
+    },
+  };
+}
