@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
+import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http-handler.js';
 import type { Logger } from './logger.js';
@@ -40,6 +41,12 @@ const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const pool = createPool({ connectionString: options.appUrl, ...options.pool });
   const database = createAppDatabase(pool, options.observeStatement);
+  try {
+    await assertIsolationIsEnforced(database.db);
+  } catch (error) {
+    await database.db.destroy();
+    throw error;
+  }
   const verifyToken = createTokenVerifier(options.jwt);
   const apollo = createApollo({ production: options.production, introspection: options.introspection, logger: options.logger });
   await apollo.start();
