@@ -32,6 +32,13 @@ async function main(): Promise<void> {
       host: env.HOST,
       production,
       introspection: env.GRAPHQL_INTROSPECTION ?? !production,
+      limits: {
+        maxDepth: env.GRAPHQL_MAX_DEPTH,
+        maxAliases: env.GRAPHQL_MAX_ALIASES,
+        maxTokens: env.GRAPHQL_MAX_TOKENS,
+        maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+        maxCost: env.GRAPHQL_MAX_COST,
+      },
       jwt: {
         secret: jwtSecret,
         jwksUrl: env.JWT_JWKS_URL,

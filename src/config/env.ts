@@ -49,6 +49,11 @@ const envSchema = z
       .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
       .default([]),
     GRAPHQL_INTROSPECTION: booleanFlag,
+    GRAPHQL_MAX_DEPTH: positiveInt(10),
+    GRAPHQL_MAX_ALIASES: positiveInt(15),
+    GRAPHQL_MAX_TOKENS: positiveInt(5000),
+    GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
+    GRAPHQL_MAX_COST: positiveInt(5000),
     SEED_DEMO_DATA: booleanFlag,
   })
   .superRefine((env, ctx) => {

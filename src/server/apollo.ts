@@ -6,6 +6,7 @@ import {
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import { allResolvers } from '../modules/resolvers.js';
 import type { Logger } from './logger.js';
+import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
 import { errorPlugin, formatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
@@ -14,11 +15,13 @@ import type { RequestContext } from './request-context.js';
 export interface ApolloOptions {
   production: boolean;
   introspection: boolean;
+  limits: AbuseLimits;
   logger: Logger;
 }
 
 /** The schema is built once per process, never per request. */
 export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
+  const limits = abuseLimits(options.limits, options.production);
   return new ApolloServer<RequestContext>({
     typeDefs: loadTypeDefs(),
     resolvers: allResolvers(),
@@ -30,7 +33,10 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     includeStacktraceInErrorResponses: !options.production,
     formatError,
     logger: options.logger,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
     plugins: [
+      ...limits.plugins,
       authenticationPlugin(),
       requestTransactionPlugin(options.logger),
       errorPlugin(options.logger),

@@ -7,6 +7,7 @@ import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http-handler.js';
+import type { AbuseLimits } from './plugins/abuse-limits.js';
 import type { Logger } from './logger.js';
 import { createRequestContext } from './request-context.js';
 
@@ -16,6 +17,7 @@ export interface ServerOptions {
   host: string;
   production: boolean;
   introspection: boolean;
+  limits?: Partial<AbuseLimits>;
   jwt: TokenVerifierOptions;
   pool: { max: number; acquireTimeoutMs: number };
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
@@ -33,6 +35,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+export const DEFAULT_LIMITS: AbuseLimits = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxCost: 5000 };
+
 // Development only: Apollo Studio / Sandbox and local front ends may call the API from the browser.
 const DEV_CORS_ORIGINS = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com'];
 const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
@@ -48,7 +52,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error;
   }
   const verifyToken = createTokenVerifier(options.jwt);
-  const apollo = createApollo({ production: options.production, introspection: options.introspection, logger: options.logger });
+  const apollo = createApollo({
+    production: options.production,
+    introspection: options.introspection,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    logger: options.logger,
+  });
   await apollo.start();
 
   const handler = createHttpHandler({

@@ -1,0 +1,76 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { ValidationRule } from 'graphql';
+import { BadUserInputError } from '../../errors/app-error.js';
+import { DEFAULT_PAGE_SIZE } from '../../graphql/connection.js';
+import type { RequestContext } from '../request-context.js';
+
+export interface AbuseLimits {
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  maxCost: number;
+}
+
+/**
+ * Query shape limits, from well-kept libraries: graphql-js' own parser for tokens (`parseOptions.maxTokens`:
+ * a parse error, 400), GraphQL Armor for depth, aliases and directives (validation rules: a rejected document
+ * never executes), graphql-query-complexity for cost. Each rejection names the limit and its value.
+ */
+export function abuseLimits(limits: AbuseLimits, production: boolean): {
+  validationRules: ValidationRule[];
+  plugins: ApolloServerPlugin<RequestContext>[];
+  parseOptions: { maxTokens: number };
+} {
+  const armor = new ApolloArmor({
+    maxDepth: { n: limits.maxDepth, exposeLimits: true, ignoreIntrospection: true },
+    maxAliases: { n: limits.maxAliases, exposeLimits: true },
+    // Armor checks tokens in a parsingDidStart hook, which Apollo answers with a 500; the parser option is exact.
+    maxTokens: { enabled: false },
+    maxDirectives: { n: limits.maxDirectives, exposeLimits: true },
+    // Cost is computed below, where it can grow with `first`.
+    costLimit: { enabled: false },
+    // Suggestions ("did you mean …") reveal the schema; fine in development, off in production.
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+  return {
+    validationRules: armor.validationRules,
+    plugins: [...(armor.plugins as ApolloServerPlugin<RequestContext>[]), costLimitPlugin(limits.maxCost)],
+    parseOptions: { maxTokens: limits.maxTokens },
+  };
+}
+
+/**
+ * A list field costs (1 + its selection's cost) × its page size, so nested connections multiply:
+ * `conversations(first: 100) { messages(first: 100) { … } }` costs over 10,000.
+ */
+const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
+  if (!('first' in args) && !field.args.some((arg) => arg.name === 'first')) return undefined;
+  const first = typeof args.first === 'number' && args.first >= 0 ? args.first : DEFAULT_PAGE_SIZE;
+  return (1 + childComplexity) * Math.max(first, 1);
+};
+
+function costLimitPlugin(maxCost: number): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          const cost = getComplexity({
+            schema,
+            query: document,
+            variables: request.variables ?? {},
+            ...(operationName ? { operationName } : {}),
+            estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+          });
+          if (cost > maxCost) {
+            throw new BadUserInputError(
+              `Query cost ${cost} exceeds the limit of ${maxCost}. Ask for fewer items (smaller \`first\`) or fewer nested fields.`,
+            );
+          }
+        },
+      };
+    },
+  };
+}
