@@ -43,7 +43,7 @@ describe('abuse limits', () => {
 
   it('rejects documents with too many tokens', async () => {
     const fields = Array.from({ length: 500 }, () => '__typename').join(' ');
-    expectRejected(await server.post({ query: `{ ${fields} }` }, auth()), /contains more th[ae]n 400 tokens/);
+    expectRejected(await server.post({ query: `{ ${fields} }` }, auth()), /contains more th\w+ 400 tokens/);
   });
 
   it('rejects too many directives', async () => {
