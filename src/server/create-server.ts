@@ -5,6 +5,7 @@ import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-ve
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http-handler.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
@@ -26,6 +27,12 @@ export interface ServerOptions {
   logger: Logger;
   /** Sees every SQL statement (tests count them). */
   observeStatement?: StatementObserver;
+  /**
+   * BENCHMARK ONLY (`npm run bench`, "API without RLS"): `appUrl` is a NOSUPERUSER BYPASSRLS role and every
+   * statement carries an explicit `tenant_id = <tenant>` instead (tenancy/explicit-tenant-filter-plugin.ts).
+   * Deliberately not reachable from the environment, so no deployment can switch RLS off by configuration.
+   */
+  benchOnlyExplicitTenantFilter?: boolean;
 }
 
 export interface RunningServer {
@@ -44,9 +51,11 @@ const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
 /** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const pool = createPool({ connectionString: options.appUrl, ...options.pool });
-  const database = createAppDatabase(pool, options.observeStatement);
+  const explicitTenantFilter = options.benchOnlyExplicitTenantFilter ?? false;
+  const database = createAppDatabase(pool, options.observeStatement, { explicitTenantFilter });
   try {
-    await assertIsolationIsEnforced(database.db);
+    if (explicitTenantFilter) await assertBypassesRowLevelSecurity(database.db);
+    else await assertIsolationIsEnforced(database.db);
   } catch (error) {
     await database.db.destroy();
     throw error;
@@ -79,7 +88,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
 
-  const server: Server = createServer(handler);
+  // Node's default 16 KiB header limit would answer an oversized token with a bare 431; a larger limit lets the
+  // token verifier refuse it as UNAUTHENTICATED with a message. Bodies have their own limit.
+  const server: Server = createServer({ maxHeaderSize: 128 * 1024 }, handler);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
