@@ -6,6 +6,7 @@ import {
   type Driver,
 } from 'kysely';
 import type { AppDatabase, Database } from '../db/kysely.js';
+import { ExplicitTenantFilterPlugin } from './explicit-tenant-filter-plugin.js';
 import { buildTransactionPrologue, type TenantScope, type TransactionMode } from './transaction-prologue.js';
 
 declare const tenantTransactionBrand: unique symbol;
@@ -31,10 +32,13 @@ export async function beginTenantTransaction(
   const prologue = buildTransactionPrologue(scope, mode);
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
+  const shared = database.db.getExecutor();
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,
-    executor: database.db.getExecutor(),
+    // SECURITY: the benchmark-only mode (a role that bypasses RLS) filters by this transaction's tenant in every
+    // statement instead. Real servers use the shared executor as it is and pay nothing for this.
+    executor: database.explicitTenantFilter ? shared.withPlugin(new ExplicitTenantFilterPlugin(scope.tenantId)) : shared,
     driver: new PrologueDriver(prologue),
   });
   return (await scoped.startTransaction().execute()) as TenantTransaction;

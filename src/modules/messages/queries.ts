@@ -10,25 +10,34 @@ export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[])
 /**
  * The newest `limit` messages of each conversation (after `after`, if given), in one statement: a LATERAL
  * top-N per conversation, each an index range scan on (tenant_id, conversation_id, created_at desc, id desc).
+ *
+ * Written with the query builder rather than raw SQL so that Kysely plugins see the `messages` table (the
+ * benchmark's explicit-tenant-filter mode adds its predicate there). It compiles to
+ *   select "m".* from unnest($1::uuid[]) as c(id) cross join lateral
+ *     (select "messages".* from "messages" where "messages"."conversation_id" = "c"."id" ... limit $n) as "m"
  */
-export async function listMessagesByConversations(
+export function listMessagesByConversations(
   tx: TenantTransaction,
   conversationIds: readonly string[],
   limit: number,
   after: Cursor | null,
 ): Promise<MessageRow[]> {
-  const afterClause = after
-    ? sql`and (created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`
-    : sql``;
-  const { rows } = await sql<MessageRow>`
-    select m.* from unnest(${conversationIds}::uuid[]) as c(id)
-    cross join lateral (
-      select * from messages
-       where conversation_id = c.id ${afterClause}
-       order by created_at desc, id desc
-       limit ${limit}
-    ) m`.execute(tx);
-  return rows;
+  return tx
+    .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
+    .crossJoinLateral((eb) => {
+      let newest = eb
+        .selectFrom('messages')
+        .selectAll('messages')
+        .whereRef('messages.conversation_id', '=', 'c.id');
+      if (after) {
+        newest = newest.where(
+          sql<boolean>`(messages.created_at, messages.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`,
+        );
+      }
+      return newest.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc').limit(limit).as('m');
+    })
+    .selectAll('m')
+    .execute();
 }
 
 /**

@@ -1,0 +1,146 @@
+import {
+  AliasNode,
+  BinaryOperationNode,
+  ColumnNode,
+  DeleteQueryNode,
+  IdentifierNode,
+  JoinNode,
+  OperationNodeTransformer,
+  OperatorNode,
+  QueryNode,
+  ReferenceNode,
+  SelectQueryNode,
+  TableNode,
+  UpdateQueryNode,
+  ValueNode,
+  sql,
+  type Kysely,
+  type KyselyPlugin,
+  type OperationNode,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+} from 'kysely';
+
+/**
+ * BENCHMARK ONLY (`startServer({ benchOnlyExplicitTenantFilter: true })`): the "API without RLS" of issue 4.
+ * The server then connects as a role that bypasses Row Level Security, and this plugin adds the tenant
+ * predicate that a hand-written multi-tenant server would write, `<table>.tenant_id = <tenant>`, to every
+ * tenant table in FROM, JOIN, UPDATE and DELETE, subqueries included. The gap between the API as shipped and
+ * the API in this mode is what isolation by RLS costs.
+ *
+ * SECURITY: never a production mode. It is fail-closed where it can be: a table it does not know and a raw
+ * SQL statement (whose tables it cannot see) are refused instead of running unfiltered. Inserts need nothing:
+ * `tenant_id` defaults to app.current_tenant_id(), which the transaction prologue still sets.
+ */
+export class ExplicitTenantFilterPlugin implements KyselyPlugin {
+  readonly #transformer: TenantPredicateTransformer;
+
+  constructor(tenantId: string) {
+    this.#transformer = new TenantPredicateTransformer(tenantId);
+  }
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind === 'RawNode') {
+      throw new Error('benchOnlyExplicitTenantFilter cannot add a tenant predicate to raw SQL; write the statement with the query builder');
+    }
+    return this.#transformer.transformNode(args.node, args.queryId);
+  }
+
+  transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return Promise.resolve(args.result);
+  }
+}
+
+/** The column that holds each tenant table's tenant; `tenants` is keyed by its own id. */
+const TENANT_COLUMNS: Readonly<Record<string, string>> = {
+  tenants: 'id',
+  users: 'tenant_id',
+  conversations: 'tenant_id',
+  messages: 'tenant_id',
+};
+
+class TenantPredicateTransformer extends OperationNodeTransformer {
+  constructor(private readonly tenantId: string) {
+    super();
+  }
+
+  // super.transform* first: it recurses into subqueries (lateral joins, INSERT ... SELECT, CTEs).
+  protected override transformSelectQuery(node: SelectQueryNode, queryId?: PluginTransformQueryArgs['queryId']): SelectQueryNode {
+    return this.#filterJoins(this.#filterFroms(super.transformSelectQuery(node, queryId)));
+  }
+
+  protected override transformUpdateQuery(node: UpdateQueryNode, queryId?: PluginTransformQueryArgs['queryId']): UpdateQueryNode {
+    let filtered = this.#filterFroms(super.transformUpdateQuery(node, queryId));
+    if (filtered.table) filtered = this.#where(filtered, filtered.table);
+    return this.#filterJoins(filtered);
+  }
+
+  protected override transformDeleteQuery(node: DeleteQueryNode, queryId?: PluginTransformQueryArgs['queryId']): DeleteQueryNode {
+    return this.#filterJoins(this.#filterFroms(super.transformDeleteQuery(node, queryId)));
+  }
+
+  #filterFroms<T extends SelectQueryNode | UpdateQueryNode | DeleteQueryNode>(node: T): T {
+    let filtered = node;
+    for (const from of node.from?.froms ?? []) filtered = this.#where(filtered, from);
+    return filtered;
+  }
+
+  /** A joined table gets the predicate in its ON (an outer join must keep its unmatched rows), a cross join in WHERE. */
+  #filterJoins<T extends SelectQueryNode | UpdateQueryNode | DeleteQueryNode>(node: T): T {
+    if (!node.joins?.length) return node;
+    let filtered = node;
+    const joins = node.joins.map((join) => {
+      const predicate = this.#predicateFor(join.table);
+      if (!predicate) return join;
+      if (join.joinType === 'InnerJoin' || join.joinType === 'LeftJoin') return JoinNode.cloneWithOn(join, predicate);
+      if (join.joinType === 'CrossJoin') {
+        filtered = QueryNode.cloneWithWhere(filtered, predicate);
+        return join;
+      }
+      throw new Error(`benchOnlyExplicitTenantFilter does not support ${join.joinType} of a tenant table`);
+    });
+    return { ...filtered, joins };
+  }
+
+  #where<T extends SelectQueryNode | UpdateQueryNode | DeleteQueryNode>(node: T, table: OperationNode): T {
+    const predicate = this.#predicateFor(table);
+    return predicate ? QueryNode.cloneWithWhere(node, predicate) : node;
+  }
+
+  /** `<name or alias>.<tenant column> = $n` for a tenant table; undefined for anything that is not a table. */
+  #predicateFor(item: OperationNode): OperationNode | undefined {
+    const aliased = AliasNode.is(item) ? item : undefined;
+    const table = aliased ? aliased.node : item;
+    if (!TableNode.is(table)) return undefined; // a subquery (filtered on its own) or a function such as unnest()
+    const name = table.table.identifier.name;
+    const column = TENANT_COLUMNS[name];
+    if (!column || table.table.schema) {
+      throw new Error(`benchOnlyExplicitTenantFilter does not know table ${JSON.stringify(name)}; add its tenant column`);
+    }
+    const qualifier =
+      aliased && IdentifierNode.is(aliased.alias) ? TableNode.create(aliased.alias.name) : TableNode.create(name);
+    return BinaryOperationNode.create(
+      ReferenceNode.create(ColumnNode.create(column), qualifier),
+      OperatorNode.create('='),
+      ValueNode.create(this.tenantId),
+    );
+  }
+}
+
+/**
+ * The counterpart of assertIsolationIsEnforced for the benchmark mode: the connection must bypass RLS (or the
+ * benchmark would measure RLS plus the explicit filter) without being a superuser.
+ */
+export async function assertBypassesRowLevelSecurity(db: Kysely<any>): Promise<void> {
+  const { rows } = await sql<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean }>`
+    select rolname, rolsuper, rolbypassrls from pg_roles where rolname = current_user`.execute(db);
+  const role = rows[0];
+  if (!role?.rolbypassrls || role.rolsuper) {
+    throw new Error(
+      `benchOnlyExplicitTenantFilter needs a NOSUPERUSER BYPASSRLS role, received ${JSON.stringify(role ?? null)}`,
+    );
+  }
+}

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import {
+  CreateConversationDocument,
+  DashboardDocument,
+  PostMessageDocument,
+} from '../src/__generated__/sdk/graphql.js';
+import { UnsafeDatabaseError } from '../src/db/safety-check.js';
+import { dropNoRlsRole, ensureNoRlsRole, withUser } from '../bench/lib/no-rls-role.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { createTestTenant, type TestTenant } from './support/tenants.js';
+
+// The benchmark's "API without RLS": a BYPASSRLS role plus an explicit tenant predicate in every statement.
+// Roles are cluster-wide and the test database may be a shared server, so the role name is unique per run.
+const role = `tenantgraph_bench_norls_${randomBytes(4).toString('hex')}`;
+const password = randomBytes(16).toString('hex');
+let noRlsUrl: string;
+let noRls: TestServer;
+
+beforeAll(async () => {
+  const ownerUrl = inject('ownerUrl');
+  await ensureNoRlsRole(ownerUrl, role, password);
+  noRlsUrl = withUser(inject('appUrl'), role, password);
+  noRls = await startTestServer({ appUrl: noRlsUrl, benchOnlyExplicitTenantFilter: true });
+});
+
+afterAll(async () => {
+  await noRls?.close();
+  await dropNoRlsRole(inject('ownerUrl'), role);
+});
+
+/** A tenant with one conversation holding one message, created through `server`. */
+async function tenantWithConversation(server: TestServer, title: string): Promise<{ tenant: TestTenant; conversationId: string }> {
+  const tenant = await createTestTenant();
+  const api = server.client(tenant.admin.token);
+  const created = await api.request(CreateConversationDocument, { input: { title } });
+  expect(created.errors).toBeUndefined();
+  const conversationId = created.data!.createConversation.conversation.id;
+  const posted = await api.request(PostMessageDocument, { input: { conversationId, body: `hello from ${title}` } });
+  expect(posted.errors).toBeUndefined();
+  return { tenant, conversationId };
+}
+
+/** The tenant tables a statement reads from or updates. */
+function tablesOf(sql: string): string[] {
+  return [...sql.matchAll(/\b(?:from|update) "(tenants|users|conversations|messages)"/g)].map((match) => match[1]!);
+}
+
+describe('startServer({ benchOnlyExplicitTenantFilter: true })', () => {
+  it('adds "<table>"."tenant_id" = <tenant> to every statement that reads a tenant table', async () => {
+    const { tenant } = await tenantWithConversation(noRls, 'Explicit');
+    noRls.statements.length = 0;
+    const dashboard = await noRls.client(tenant.admin.token).request(DashboardDocument, { first: 20, messages: 5 });
+    expect(dashboard.errors).toBeUndefined();
+
+    const data = noRls.statements.filter((sql) => tablesOf(sql).length > 0);
+    // conversations; messages (one LATERAL statement serves lastMessage and messages); users (the authors)
+    expect(data.map(tablesOf)).toEqual([['conversations'], ['messages'], ['users']]);
+    for (const sql of data) {
+      for (const table of tablesOf(sql)) expect(sql).toContain(`"${table}"."tenant_id" = $`);
+    }
+  });
+
+  it('leaves the statements of the server as shipped without an explicit tenant predicate', async () => {
+    const shipped = await startTestServer();
+    try {
+      const { tenant } = await tenantWithConversation(shipped, 'Shipped');
+      shipped.statements.length = 0;
+      await shipped.client(tenant.admin.token).request(DashboardDocument, { first: 20, messages: 5 });
+      expect(shipped.statements.length).toBeGreaterThan(3);
+      for (const sql of shipped.statements) expect(sql).not.toContain('tenant_id');
+    } finally {
+      await shipped.close();
+    }
+  });
+
+  it("shows a request only its own tenant's rows although its role bypasses RLS", async () => {
+    const mine = await tenantWithConversation(noRls, 'Mine');
+    const theirs = await tenantWithConversation(noRls, 'Theirs');
+    const api = noRls.client(mine.tenant.admin.token);
+
+    const dashboard = await api.request(DashboardDocument, { first: 20, messages: 5 });
+    expect(dashboard.data?.conversations.nodes.map((c) => c.title)).toEqual(['Mine']);
+    expect(dashboard.data?.conversations.nodes[0]?.messages.nodes.map((m) => m.body)).toEqual(['hello from Mine']);
+
+    const foreign = await noRls.post(
+      { query: 'query($id: ID!) { node(id: $id) { id } }', variables: { id: theirs.conversationId } },
+      { authorization: `Bearer ${mine.tenant.admin.token}` },
+    );
+    expect(foreign.json).toEqual({ data: { node: null } });
+
+    const intrusion = await api.request(PostMessageDocument, { input: { conversationId: theirs.conversationId, body: 'intrusion' } });
+    expect(intrusion.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const theirView = await noRls.client(theirs.tenant.admin.token).request(DashboardDocument, { first: 20, messages: 5 });
+    expect(theirView.data?.conversations.nodes[0]).toMatchObject({ title: 'Theirs', messageCount: 1 });
+  });
+
+  it('refuses to start as a role that RLS applies to, and the shipped server refuses the BYPASSRLS role', async () => {
+    await expect(startTestServer({ benchOnlyExplicitTenantFilter: true })).rejects.toThrow(/NOSUPERUSER BYPASSRLS/);
+    await expect(startTestServer({ appUrl: noRlsUrl })).rejects.toThrow(UnsafeDatabaseError);
+  });
+});
