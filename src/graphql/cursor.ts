@@ -9,7 +9,7 @@ export interface Cursor {
   id: string;
 }
 
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?|Z)$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?(?:[+-](\d{2})(?::?(\d{2}))?|Z)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeCursor(row: { created_at: string; id: string }): string {
@@ -29,10 +29,35 @@ export function decodeCursor(after: string): Cursor {
     parsed.length === 2 &&
     typeof parsed[0] === 'string' &&
     typeof parsed[1] === 'string' &&
-    TIMESTAMP.test(parsed[0]) &&
+    isRealTimestamp(parsed[0]) &&
     UUID.test(parsed[1])
   ) {
     return { createdAt: parsed[0], id: parsed[1] };
   }
   throw new BadUserInputError('Invalid cursor: pass the endCursor of a previous page as `after`.', 'after');
+}
+
+/**
+ * The pattern alone admits "2023-02-30", hour 25, year 0 or an offset of +99, which PostgreSQL rejects with a
+ * data exception (22008, 22009) that would reach the client as INTERNAL_SERVER_ERROR instead of "Invalid cursor".
+ * Ranges as PostgreSQL accepts them: years from 1, offsets up to ±15:59.
+ */
+function isRealTimestamp(value: string): boolean {
+  const match = TIMESTAMP.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = [1, 2, 3, 4, 5, 6, 8, 9].map((i) =>
+    Number(match[i] ?? 0),
+  ) as [number, number, number, number, number, number, number, number];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day); // Date.UTC would map years below 100 to 19xx
+  return (
+    year >= 1 &&
+    date.getUTCMonth() === month - 1 &&
+    date.getUTCDate() === day &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHours <= 15 &&
+    offsetMinutes <= 59
+  );
 }
