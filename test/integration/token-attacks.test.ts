@@ -9,7 +9,8 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
 let jwks: Server;
 let server: TestServer;
 let tenant: TestTenant;
-let signingKey: CryptoKey;
+type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let signingKey: SigningKey;
 let publicJwk: JWK;
 let publicPem: string;
 
@@ -35,7 +36,7 @@ afterAll(async () => {
 
 const viewerQuery = { query: '{ viewer { tenant { name } } }' };
 
-function rs256(claims: Record<string, unknown>, kid = 'main', key: CryptoKey = signingKey) {
+function rs256(claims: Record<string, unknown>, kid = 'main', key: SigningKey = signingKey) {
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setSubject(tenant.admin.id).setExpirationTime('5m').sign(key);
 }
 
