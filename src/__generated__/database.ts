@@ -13,6 +13,19 @@ export type Int8 = ColumnType<string, bigint | number | string, bigint | number 
 
 export type UserRole = "ADMIN" | "MEMBER";
 
+export interface AuditEvents {
+  created_at: string;
+  duration_ms: number;
+  id: Generated<string>;
+  operation_name: string | null;
+  operation_type: string | null;
+  outcome: string;
+  request_id: string;
+  source: Generated<string>;
+  tenant_id: Generated<Int8>;
+  user_id: string | null;
+}
+
 export interface Conversations {
   archived: Generated<boolean>;
   created_at: Generated<string>;
@@ -48,6 +61,7 @@ export interface Users {
 }
 
 export interface DB {
+  audit_events: AuditEvents;
   conversations: Conversations;
   messages: Messages;
   tenants: Tenants;

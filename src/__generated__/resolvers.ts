@@ -3,6 +3,7 @@ import type { TenantRow, UserRow, ViewerParent } from '../modules/tenancy/rows.j
 import type { ConversationRow } from '../modules/conversations/rows.js';
 import type { Connection, Edge } from '../graphql/connection.js';
 import type { MessageRow } from '../modules/messages/rows.js';
+import type { AuditEventRow } from '../modules/audit/rows.js';
 import type { RequestContext } from '../server/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -27,6 +28,65 @@ export type ArchiveConversationPayload = {
   __typename?: 'ArchiveConversationPayload';
   conversation: Conversation;
 };
+
+/** One switch into this tenant's context: a request that opened a transaction, or an operator's CLI session. */
+export type AuditEvent = {
+  __typename?: 'AuditEvent';
+  durationMs: Scalars['Int']['output'];
+  /** Opaque id of the event. */
+  id: Scalars['ID']['output'];
+  /** When the context switch began. */
+  occurredAt: Scalars['DateTime']['output'];
+  /** The GraphQL operation name, when the client gave one. */
+  operationName: Maybe<Scalars['String']['output']>;
+  operationType: Maybe<AuditOperationType>;
+  outcome: AuditOutcome;
+  /** The request id (x-request-id), for finding the request's log lines. */
+  requestId: Scalars['String']['output'];
+  /** Where the switch came from: API or CLI. */
+  source: Scalars['String']['output'];
+  /** The member who acted, or null when the id is not (or no longer) a member. */
+  user: Maybe<User>;
+  /** Global id of the user the token named (a User id, even if that user is gone). */
+  userId: Maybe<Scalars['ID']['output']>;
+};
+
+export type AuditEventConnection = {
+  __typename?: 'AuditEventConnection';
+  edges: Array<AuditEventEdge>;
+  nodes: Array<AuditEvent>;
+  pageInfo: PageInfo;
+};
+
+export type AuditEventEdge = {
+  __typename?: 'AuditEventEdge';
+  cursor: Scalars['String']['output'];
+  node: AuditEvent;
+};
+
+/** Narrows `Query.auditEvents`. */
+export type AuditEventFilter = {
+  operationType?: InputMaybe<AuditOperationType>;
+  /** Only events at or after this instant. */
+  since?: InputMaybe<Scalars['DateTime']['input']>;
+  /** Only events of this user (a User id). */
+  userId?: InputMaybe<Scalars['ID']['input']>;
+};
+
+/** The kind of work done in a context switch. */
+export type AuditOperationType =
+  | 'MUTATION'
+  | 'QUERY'
+  /** An operator's SQL session from the command line. */
+  | 'SQL'
+  | 'SUBSCRIPTION';
+
+/** How a tenant context switch ended. */
+export type AuditOutcome =
+  | 'COMMITTED'
+  /** The context was refused (for example, the token's user is no longer a member). */
+  | 'REJECTED'
+  | 'ROLLED_BACK';
 
 /** A thread of messages inside a tenant. */
 export type Conversation = Node & {
@@ -198,6 +258,8 @@ export type PostMessagePayload = {
 /** Read operations. Every field sees only the caller's tenant. */
 export type Query = {
   __typename?: 'Query';
+  /** The tenant's audit trail, newest first. ADMINs only (FORBIDDEN for members). `first` defaults to 20, at most 100. */
+  auditEvents: AuditEventConnection;
   /** One conversation; null when it does not exist or belongs to another tenant. */
   conversation: Maybe<Conversation>;
   /** Conversations of the caller's tenant, newest first. `first` defaults to 20, at most 100. */
@@ -208,6 +270,14 @@ export type Query = {
   users: UserConnection;
   /** The caller and their tenant. */
   viewer: Viewer;
+};
+
+
+/** Read operations. Every field sees only the caller's tenant. */
+export type QueryAuditEventsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AuditEventFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -380,6 +450,12 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
 export type ResolversTypes = {
   ArchiveConversationInput: ArchiveConversationInput;
   ArchiveConversationPayload: ResolverTypeWrapper<Omit<ArchiveConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
+  AuditEvent: ResolverTypeWrapper<AuditEventRow>;
+  AuditEventConnection: ResolverTypeWrapper<Connection<AuditEventRow>>;
+  AuditEventEdge: ResolverTypeWrapper<Edge<AuditEventRow>>;
+  AuditEventFilter: AuditEventFilter;
+  AuditOperationType: AuditOperationType;
+  AuditOutcome: AuditOutcome;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Conversation: ResolverTypeWrapper<ConversationRow>;
   ConversationConnection: ResolverTypeWrapper<Connection<ConversationRow>>;
@@ -416,6 +492,10 @@ export type ResolversTypes = {
 export type ResolversParentTypes = {
   ArchiveConversationInput: ArchiveConversationInput;
   ArchiveConversationPayload: Omit<ArchiveConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
+  AuditEvent: AuditEventRow;
+  AuditEventConnection: Connection<AuditEventRow>;
+  AuditEventEdge: Edge<AuditEventRow>;
+  AuditEventFilter: AuditEventFilter;
   Boolean: Scalars['Boolean']['output'];
   Conversation: ConversationRow;
   ConversationConnection: Connection<ConversationRow>;
@@ -449,6 +529,30 @@ export type ResolversParentTypes = {
 
 export type ArchiveConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ArchiveConversationPayload'] = ResolversParentTypes['ArchiveConversationPayload']> = {
   conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type AuditEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
+  durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  operationType?: Resolver<Maybe<ResolversTypes['AuditOperationType']>, ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['AuditOutcome'], ParentType, ContextType>;
+  requestId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  user?: Resolver<Maybe<ResolversTypes['User']>, ParentType, ContextType>;
+  userId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+};
+
+export type AuditEventConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEventConnection'] = ResolversParentTypes['AuditEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['AuditEventEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['AuditEvent']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+};
+
+export type AuditEventEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEventEdge'] = ResolversParentTypes['AuditEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['AuditEvent'], ParentType, ContextType>;
 };
 
 export type ConversationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Conversation'] = ResolversParentTypes['Conversation']> = {
@@ -530,6 +634,7 @@ export type PostMessagePayloadResolvers<ContextType = RequestContext, ParentType
 };
 
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  auditEvents?: Resolver<ResolversTypes['AuditEventConnection'], ParentType, ContextType, Partial<QueryAuditEventsArgs>>;
   conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType, RequireFields<QueryConversationArgs, 'id'>>;
   conversations?: Resolver<ResolversTypes['ConversationConnection'], ParentType, ContextType, Partial<QueryConversationsArgs>>;
   node?: Resolver<Maybe<ResolversTypes['Node']>, ParentType, ContextType, RequireFields<QueryNodeArgs, 'id'>>;
@@ -574,6 +679,9 @@ export type ViewerResolvers<ContextType = RequestContext, ParentType extends Res
 
 export type Resolvers<ContextType = RequestContext> = {
   ArchiveConversationPayload?: ArchiveConversationPayloadResolvers<ContextType>;
+  AuditEvent?: AuditEventResolvers<ContextType>;
+  AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
+  AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;

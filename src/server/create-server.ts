@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   logger: Logger;
   /** Sees every SQL statement (tests count them). */
   observeStatement?: StatementObserver;
+  /** Audit trail batching for events written off the request path (see audit/audit-log.ts). */
+  audit?: { flushIntervalMs: number; maxBuffered: number };
   /**
    * BENCHMARK ONLY (`npm run bench`, "API without RLS"): `appUrl` is a NOSUPERUSER BYPASSRLS role and every
    * statement carries an explicit `tenant_id = <tenant>` instead (tenancy/explicit-tenant-filter-plugin.ts).
@@ -39,6 +42,7 @@ export interface RunningServer {
   url: string;
   port: number;
   database: AppDatabase;
+  audit: AuditLog;
   close(): Promise<void>;
 }
 
@@ -60,6 +64,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await database.db.destroy();
     throw error;
   }
+  const audit = new AuditLog(database, {
+    flushIntervalMs: options.audit?.flushIntervalMs ?? 1000,
+    maxBuffered: options.audit?.maxBuffered ?? 500,
+    onError: (error) => options.logger.error({ err: error }, 'audit events could not be written'),
+  });
+  const transactionSettings = { ...options.transaction, audit };
   const verifyToken = createTokenVerifier(options.jwt);
   const apollo = createApollo({
     production: options.production,
@@ -76,7 +86,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     createContext: async (req, requestId) => {
       const authorization = req.headers.authorization;
       const principal = authorization ? await verifyToken(authorization) : null;
-      return createRequestContext(database, options.transaction, requestId, principal);
+      return createRequestContext(database, transactionSettings, requestId, principal);
     },
     health: async () => {
       try {
@@ -103,12 +113,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${displayHost}:${port}/graphql`,
     port,
     database,
+    audit,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
       await apollo.stop();
+      await audit.close();
       await database.db.destroy();
     },
   };

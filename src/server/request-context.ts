@@ -23,7 +23,7 @@ export function createRequestContext(
   requestId: string,
   principal: Principal | null,
 ): RequestContext {
-  const transaction = principal ? new RequestTransaction(database, principal, settings) : null;
+  const transaction = principal ? new RequestTransaction(database, principal, settings, requestId) : null;
   const tx = transaction
     ? () => transaction.get()
     : () => Promise.reject(new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".'));

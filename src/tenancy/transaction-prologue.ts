@@ -11,8 +11,11 @@
 export interface TenantScope {
   /** Positive decimal integer as a string: tenant ids exceed 2^53, so they are never JavaScript numbers. */
   readonly tenantId: string;
-  /** The member's UUID (the token's `sub`). */
-  readonly userId: string;
+  /**
+   * The member's UUID (the token's `sub`), checked against the tenant's members by the prologue.
+   * null only for the server's own bookkeeping (writing audit events), which acts for no user.
+   */
+  readonly userId: string | null;
 }
 
 export interface TransactionMode {
@@ -37,7 +40,7 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   if (!isValidTenantId(scope.tenantId)) {
     throw new TypeError(`Tenant id must be a positive 64-bit decimal integer, received ${JSON.stringify(scope.tenantId)}`);
   }
-  if (!isValidUserId(scope.userId)) {
+  if (scope.userId !== null && !isValidUserId(scope.userId)) {
     throw new TypeError(`User id must be a lowercase UUID, received ${JSON.stringify(scope.userId)}`);
   }
   const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
@@ -47,10 +50,10 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   return (
     `start transaction ${mode.readOnly ? 'read only' : 'read write'};` +
     `select set_config('app.current_tenant','${scope.tenantId}',true),` +
-    `set_config('app.current_user','${scope.userId}',true),` +
+    (scope.userId === null ? '' : `set_config('app.current_user','${scope.userId}',true),`) +
     `set_config('statement_timeout','${mode.statementTimeoutMs}',true),` +
-    `set_config('idle_in_transaction_session_timeout','${mode.idleInTransactionTimeoutMs}',true);` +
+    `set_config('idle_in_transaction_session_timeout','${mode.idleInTransactionTimeoutMs}',true)` +
     // Fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
-    'select app.assert_member()'
+    (scope.userId === null ? '' : ';select app.assert_member()')
   );
 }

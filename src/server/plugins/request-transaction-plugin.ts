@@ -16,7 +16,10 @@ export function requestTransactionPlugin(logger: Logger): ApolloServerPlugin<Req
       return {
         async didResolveOperation({ operation, contextValue }) {
           // Decides READ ONLY vs READ WRITE before the first statement begins the transaction.
-          if (contextValue.transaction && operation) contextValue.transaction.operationType = operation.operation;
+          if (contextValue.transaction && operation) {
+            contextValue.transaction.operationType = operation.operation;
+            contextValue.transaction.operationName = operation.name?.value;
+          }
         },
         async willSendResponse(requestContext) {
           const transaction = requestContext.contextValue.transaction;

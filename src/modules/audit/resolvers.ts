@@ -1,0 +1,46 @@
+import type { AuditOperationType, AuditOutcome, Resolvers } from '../../__generated__/resolvers.js';
+import { BadUserInputError, ForbiddenError } from '../../errors/app-error.js';
+import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
+import { principalOf } from '../../server/request-context.js';
+import { toIsoTimestamp } from '../conversations/resolvers.js';
+import { listAuditEvents } from './queries.js';
+
+export const auditResolvers: Resolvers = {
+  Query: {
+    auditEvents: async (_parent, args, context) => {
+      const page = parsePageRequest(args);
+      const viewer = await context.loaders.userById.load(principalOf(context).userId);
+      if (viewer?.role !== 'ADMIN') throw new ForbiddenError('Only ADMINs may read the audit trail.');
+      const since = args.filter?.since;
+      if (since != null && Number.isNaN(Date.parse(since))) {
+        throw new BadUserInputError(`\`since\` must be an ISO 8601 date-time, received ${JSON.stringify(since.slice(0, 40))}.`, 'since');
+      }
+      const rows = await listAuditEvents(
+        await context.tx(),
+        {
+          userId: args.filter?.userId ? decodeGlobalId(args.filter.userId, 'User').localId : null,
+          operationType: args.filter?.operationType?.toLowerCase() ?? null,
+          since: since ?? null,
+        },
+        page.first + 1,
+        page.after,
+      );
+      return toConnection(rows, page.first, () => 0);
+    },
+  },
+  AuditEvent: {
+    id: (event) => Buffer.from(`AuditEvent:${event.id}`).toString('base64url'),
+    occurredAt: (event) => toIsoTimestamp(event.created_at),
+    userId: (event) => (event.user_id ? encodeGlobalId('User', event.user_id) : null),
+    user: (event, _args, context) => (event.user_id ? context.loaders.userById.load(event.user_id) : null),
+    requestId: (event) => event.request_id,
+    operationType: (event) => (event.operation_type?.toUpperCase() as AuditOperationType | undefined) ?? null,
+    operationName: (event) => event.operation_name,
+    outcome: (event) => event.outcome.toUpperCase() as AuditOutcome,
+    durationMs: (event) => event.duration_ms,
+  },
+  // No totalCount: counting a tenant's whole trail on every page would grow without bound.
+  AuditEventConnection: { edges: connectionResolvers.edges, nodes: connectionResolvers.nodes, pageInfo: connectionResolvers.pageInfo },
+  AuditEventEdge: {},
+};
