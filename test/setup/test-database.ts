@@ -32,11 +32,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     // Login without changing the role's password: on a trust-auth server none is needed; elsewhere pass
     // TEST_DATABASE_APP_PASSWORD.
     await enableAppRoleLogin(ownerUrl, null);
-    const appUrl = withUser(ownerUrl, APP_ROLE, process.env.TEST_DATABASE_APP_PASSWORD ?? '');
+    // TEST_PGBOUNCER_URL (e.g. postgres://127.0.0.1:6432): the server's app-role connections go through
+    // PgBouncer in transaction pooling mode, as in production behind it (see .ci/pgbouncer.sh).
+    const appUrl = viaPgBouncer(withUser(ownerUrl, APP_ROLE, process.env.TEST_DATABASE_APP_PASSWORD ?? ''));
     return {
       ownerUrl,
       appUrl,
-      description: `database ${name} on ${new URL(external).host}`,
+      description: `database ${name} on ${new URL(external).host}${process.env.TEST_PGBOUNCER_URL ? `, app role through PgBouncer at ${new URL(process.env.TEST_PGBOUNCER_URL).host}` : ''}`,
       drop: () => dropDatabase(external, name),
     };
   }
@@ -55,6 +57,15 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     description: `embedded PostgreSQL on port ${port}`,
     drop: () => server.stop(),
   };
+}
+
+function viaPgBouncer(url: string): string {
+  const bouncer = process.env.TEST_PGBOUNCER_URL;
+  if (!bouncer) return url;
+  const parsed = new URL(url);
+  const target = new URL(bouncer);
+  parsed.host = target.host;
+  return parsed.toString();
 }
 
 function withDatabase(url: string, database: string): string {

@@ -1,0 +1,79 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { createTenant } from '../../src/admin/tenants.js';
+import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+
+/**
+ * Through PgBouncer in transaction pooling mode, consecutive transactions of different clients share server
+ * connections. A transaction-local tenant setting cannot survive that; a session-level SET does, which is
+ * why the server never uses one. The negative control proves this test can see a leak when there is one.
+ * Runs when TEST_PGBOUNCER_URL is set (CI's third run, see .ci/run), in a database of its own: PgBouncer pools
+ * per database, so the deliberate leak cannot reach the connections of tests running beside it.
+ */
+const bouncer = process.env.TEST_PGBOUNCER_URL;
+
+describe.skipIf(!bouncer)('tenant context through PgBouncer (transaction pooling)', () => {
+  let database: TestDatabase;
+  let tenant: { id: string };
+  let title: string;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const provisioned = await createTenant(database.ownerUrl, { name: 'Bouncer', adminEmail: 'admin@bouncer.test' });
+    tenant = provisioned.tenant;
+    title = `bouncer-${tenant.id}`;
+    await withOwnerTransaction(database.ownerUrl, async (client) => {
+      await enterTenant(client, tenant.id);
+      await client.query('insert into conversations (title, created_by) values ($1, $2)', [title, provisioned.user.id]);
+    });
+    expect(new URL(database.appUrl).port).toBe(new URL(bouncer!).port);
+    pool = new pg.Pool({ connectionString: database.appUrl, max: 8 });
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    await database?.drop();
+  });
+
+  /** Runs `setTenant` on one client, then, on many other clients, reads conversations without setting anything. */
+  async function readsAfter(setTenant: (client: pg.PoolClient) => Promise<void>): Promise<{ leaked: number; refused: number }> {
+    const first = await pool.connect();
+    await setTenant(first);
+    first.release();
+    let leaked = 0;
+    let refused = 0;
+    // Several rounds: PgBouncer may hand out any of its server connections to the next transaction.
+    for (let round = 0; round < 20; round++) {
+      const client = await pool.connect();
+      try {
+        const { rows } = await client.query('select title from conversations where title = $1', [title]);
+        if (rows.length) leaked++;
+      } catch (error) {
+        if (!/tenant context is not set/.test((error as Error).message)) throw error;
+        refused++;
+      } finally {
+        client.release();
+      }
+    }
+    return { leaked, refused };
+  }
+
+  it('never leaks a transaction-local tenant setting into another client\'s transaction', async () => {
+    const result = await readsAfter(async (client) => {
+      await client.query('begin');
+      await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);
+      await client.query('select count(*) from conversations');
+      await client.query('commit');
+    });
+    expect(result).toEqual({ leaked: 0, refused: 20 });
+  });
+
+  it('negative control: a session-level SET does leak through the pooler, so the test above can fail', async () => {
+    const result = await readsAfter(async (client) => {
+      await client.query(`set app.current_tenant = '${tenant.id}'`);
+    });
+    expect(result.leaked).toBeGreaterThan(0);
+  });
+});
