@@ -60,6 +60,7 @@ const TENANT_COLUMNS: Readonly<Record<string, string>> = {
   users: 'tenant_id',
   conversations: 'tenant_id',
   messages: 'tenant_id',
+  audit_events: 'tenant_id',
 };
 
 class TenantPredicateTransformer extends OperationNodeTransformer {

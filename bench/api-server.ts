@@ -1,0 +1,34 @@
+/**
+ * The API in a process of its own, for the benchmark: src/server/create-server.ts startServer as `npm start`
+ * runs it in production (production: true, no introspection), as the app role, or, with the bench-only switch,
+ * as a BYPASSRLS role with explicit tenant predicates ("API without RLS"). Reports counters over IPC.
+ */
+import pino from 'pino';
+import { startServer } from '../src/server/create-server.js';
+import { installStatementCounter, reportStartupFailure, serveParent } from './lib/server-process.js';
+import type { ServerConfig } from './lib/servers.js';
+
+const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? 'null') as ServerConfig | null;
+if (!config) reportStartupFailure(new Error('BENCH_SERVER_CONFIG is not set'));
+installStatementCounter();
+
+try {
+  const server = await startServer({
+    appUrl: config.appUrl,
+    port: 0,
+    host: '127.0.0.1',
+    production: true,
+    introspection: false,
+    jwt: { secret: config.jwtSecret, tenantClaim: 'tenant_id' },
+    pool: { max: config.poolMax, acquireTimeoutMs: 3000 },
+    transaction: { statementTimeoutMs: config.statementTimeoutMs, idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs },
+    bodyLimitBytes: 1_000_000,
+    corsOrigins: [],
+    // Production log level: errors are logged as in production, nothing per request.
+    logger: pino({ level: 'info' }),
+    benchOnlyExplicitTenantFilter: config.benchOnlyExplicitTenantFilter ?? false,
+  });
+  serveParent(server.port, () => server.close());
+} catch (error) {
+  reportStartupFailure(error);
+}

@@ -1,0 +1,80 @@
+import { ServerResponse } from 'node:http';
+import pg from 'pg';
+
+/**
+ * What every benchmarked server process (floor, API, API without RLS) runs besides its server: hooks that count
+ * the SQL it sends (pg.Client#query) and the responses it finishes (ServerResponse#end), and an IPC channel on
+ * which the parent asks for counters. The hooks are the same for all three servers and cost an increment each.
+ */
+export interface ServerStats {
+  /** process.cpuUsage() in microseconds since the process started. */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Calls of pg.Client#query: one network round trip each. */
+  roundTrips: number;
+  /** SQL statements in them: a simple-protocol string such as the transaction prologue may hold several. */
+  statements: number;
+  /** HTTP responses the server finished (also those the load generator no longer waited for). */
+  requests: number;
+  /** Distinct SQL texts sent so far (the first 200), for comparing what the servers issue. */
+  texts: string[];
+}
+
+export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+export type ChildMessage = { type: 'ready'; port: number } | ({ type: 'stats' } & ServerStats) | { type: 'error'; message: string };
+
+const counters = { roundTrips: 0, statements: 0, requests: 0 };
+const texts = new Set<string>();
+
+export function installStatementCounter(): void {
+  const original = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+    const [config, values] = args;
+    const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+    counters.roundTrips++;
+    if (typeof text === 'string') {
+      const hasValues = Array.isArray(values) ? values.length > 0 : Array.isArray((config as { values?: unknown[] })?.values);
+      counters.statements += hasValues ? 1 : text.split(';').filter((part) => part.trim()).length;
+      if (texts.size < 200) texts.add(text);
+    } else {
+      counters.statements++;
+    }
+    return original.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+
+  const end = ServerResponse.prototype.end as (...args: unknown[]) => ServerResponse;
+  ServerResponse.prototype.end = function countedEnd(this: ServerResponse, ...args: unknown[]) {
+    if (!this.writableEnded) counters.requests++;
+    return end.apply(this, args);
+  } as typeof ServerResponse.prototype.end;
+}
+
+/** Answers the parent's requests; `stop` runs `close` and exits. */
+export function serveParent(port: number, close: () => Promise<void>): void {
+  const send = (message: ChildMessage) => process.send?.(message);
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'stats') {
+      const cpu = process.cpuUsage();
+      send({ type: 'stats', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, ...counters, texts: [...texts] });
+    } else if (message.type === 'stop') {
+      void close().finally(() => process.exit(0));
+    }
+  });
+  // The parent died: do not linger as an orphan holding connections.
+  process.on('disconnect', () => void close().finally(() => process.exit(0)));
+  send({ type: 'ready', port });
+}
+
+export function reportStartupFailure(error: unknown): never {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.send?.({ type: 'error', message } satisfies ChildMessage);
+  console.error(message);
+  process.exit(1);
+}
+
+/** Reads a JSON configuration passed by the parent in argv[2]. */
+export function configFromArgv<T>(): T {
+  const raw = process.argv[2];
+  if (!raw) throw new Error('Expected the server configuration as JSON in the first argument');
+  return JSON.parse(raw) as T;
+}

@@ -1,0 +1,101 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { ChildMessage, ServerStats } from './server-process.js';
+
+export type ServerName = 'floor' | 'api' | 'noRls';
+
+export const SERVER_LABELS: Record<ServerName, string> = {
+  floor: 'floor (node:http + pg)',
+  api: 'API (as shipped, RLS)',
+  noRls: 'API without RLS',
+};
+
+/** What the parent hands a server process (in BENCH_SERVER_CONFIG, not argv, so URLs stay out of `ps`). */
+export interface ServerConfig {
+  appUrl: string;
+  jwtSecret: string;
+  poolMax: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  /** API only: the bench-only switch of startServer. */
+  benchOnlyExplicitTenantFilter?: boolean;
+}
+
+const ENTRY_POINTS: Record<ServerName, string> = {
+  floor: fileURLToPath(new URL('../floor-server.ts', import.meta.url)),
+  api: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+  noRls: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+};
+
+/** A server in its own process, so its CPU time is its own. */
+export class ServerProcess {
+  #pendingStats: ((stats: ServerStats) => void)[] = [];
+  #exited: Promise<number | null>;
+
+  private constructor(
+    readonly name: ServerName,
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {
+    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'stats') this.#pendingStats.shift()?.(message);
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /**
+   * Forks `node --import tsx <entry>` and waits until it listens on loopback. Its output (the API logs like
+   * production: a JSON line per request) goes to `logFile`, as a deployed server's goes to a file or a pipe.
+   */
+  static start(name: ServerName, config: ServerConfig, logFile: string): Promise<ServerProcess> {
+    const log = openSync(logFile, 'a');
+    const child = fork(ENTRY_POINTS[name], [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, BENCH_SERVER_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
+      stdio: ['ignore', log, log, 'ipc'],
+    });
+    closeSync(log);
+    const tail = () => readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${name} server did not start within 60 s`));
+      }, 60_000);
+      child.on('message', function onMessage(message: ChildMessage) {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve(new ServerProcess(name, message.port, child));
+        } else if (message.type === 'error') {
+          clearTimeout(timer);
+          reject(new Error(`${name} server failed to start:\n${message.message}\n${tail()}`));
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} server exited with code ${code} before it was ready; its log (${logFile}) ends:\n${tail()}`));
+      });
+    });
+  }
+
+  stats(): Promise<ServerStats> {
+    return new Promise((resolve, reject) => {
+      if (!this.child.connected) return reject(new Error(`${this.name} server is gone`));
+      this.#pendingStats.push(resolve);
+      this.child.send({ type: 'stats' });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    if (this.child.connected) this.child.send({ type: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+}

