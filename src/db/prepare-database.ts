@@ -14,21 +14,24 @@ export interface PreparedDatabase {
   /** App role: what the API server connects as. Subject to RLS. */
   appUrl: string;
   embedded: boolean;
+  /** Migrations this call applied, in order (empty when it did not migrate or nothing was pending). */
+  applied: string[];
   /** Stops the embedded PostgreSQL (no-op for a configured server). */
   stop(): Promise<void>;
 }
 
 /**
  * Finds the database the way `npm start` and the CLI both do: DATABASE_URL / DATABASE_URL_APP when set,
- * otherwise an embedded PostgreSQL under DATA_DIR. Applies pending migrations unless told not to.
+ * otherwise an embedded PostgreSQL under DATA_DIR (reused when another live process, e.g. a running server,
+ * already started it; `stop()` then leaves it running). Applies pending migrations unless told not to.
  */
 export async function prepareDatabase(
   env: Env,
   options: { migrate: boolean; log?: (line: string) => void } = { migrate: true },
 ): Promise<PreparedDatabase> {
   if (env.DATABASE_URL && env.DATABASE_URL_APP) {
-    if (options.migrate) await migrateToLatest(env.DATABASE_URL);
-    return { ownerUrl: env.DATABASE_URL, appUrl: env.DATABASE_URL_APP, embedded: false, stop: async () => {} };
+    const applied = options.migrate ? (await migrateToLatest(env.DATABASE_URL)).applied : [];
+    return { ownerUrl: env.DATABASE_URL, appUrl: env.DATABASE_URL_APP, embedded: false, applied, stop: async () => {} };
   }
 
   const secrets = await loadDevSecrets(env.DATA_DIR);
@@ -42,10 +45,10 @@ export async function prepareDatabase(
   try {
     await createDatabaseIfMissing(server.urlFor('postgres'), EMBEDDED_DATABASE);
     const ownerUrl = server.urlFor(EMBEDDED_DATABASE);
-    if (options.migrate) await migrateToLatest(ownerUrl);
+    const applied = options.migrate ? (await migrateToLatest(ownerUrl)).applied : [];
     await enableAppRoleLogin(ownerUrl, secrets.appPassword);
-    const appUrl = `postgres://${APP_ROLE}:${secrets.appPassword}@127.0.0.1:${env.EMBEDDED_PG_PORT}/${EMBEDDED_DATABASE}`;
-    return { ownerUrl, appUrl, embedded: true, stop: () => server.stop() };
+    const appUrl = `postgres://${APP_ROLE}:${secrets.appPassword}@127.0.0.1:${server.port}/${EMBEDDED_DATABASE}`;
+    return { ownerUrl, appUrl, embedded: true, applied, stop: () => server.stop() };
   } catch (error) {
     await server.stop();
     throw error;

@@ -1,0 +1,25 @@
+/**
+ * What the command line accepts, and the error for anything else. A {@link UsageError} makes the CLI print
+ * its message and the usage on stderr and exit with status 2, so scripts can tell a typo (2) from a failed
+ * operation (1).
+ */
+export const USAGE = [
+  'Usage: npm run -s cli -- <command>',
+  '  migrate                                        apply pending migrations',
+  '  seed                                           add the demo tenants when the database has none',
+  '  tenant create --name NAME --admin-email EMAIL [--admin-name NAME] [--id TENANT_ID]',
+  '                                                 create a tenant and its first ADMIN; prints one JSON line',
+  '  token --tenant TENANT_ID (--user USER_ID | --email EMAIL) [--ttl 1h]',
+  '                                                 print a JWT for a member of a tenant',
+].join('\n');
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** node:util parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options. */
+export function asUsageError(error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) return new UsageError((error as Error).message);
+  return error;
+}
