@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
-import type { ValidationRule } from 'graphql';
+import { GraphQLError, type ValidationRule } from 'graphql';
 import { BadUserInputError } from '../../errors/app-error.js';
 import { DEFAULT_PAGE_SIZE } from '../../graphql/connection.js';
 import type { RequestContext } from '../request-context.js';
@@ -57,13 +57,22 @@ function costLimitPlugin(maxCost: number): ApolloServerPlugin<RequestContext> {
     async requestDidStart() {
       return {
         async didResolveOperation({ schema, document, request, operationName }) {
-          const cost = getComplexity({
-            schema,
-            query: document,
-            variables: request.variables ?? {},
-            ...(operationName ? { operationName } : {}),
-            estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
+          let cost: number;
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              variables: request.variables ?? {},
+              ...(operationName ? { operationName } : {}),
+              estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch (error) {
+            // getComplexity coerces the variables and throws on invalid ones (an unknown input field, a wrong
+            // type). Thrown from this hook, Apollo would answer 500 INTERNAL_SERVER_ERROR; let Apollo's own
+            // coercion report them as 400 BAD_USER_INPUT instead. Nothing executes with invalid variables.
+            if (error instanceof GraphQLError) return;
+            throw error;
+          }
           if (cost > maxCost) {
             throw new BadUserInputError(
               `Query cost ${cost} exceeds the limit of ${maxCost}. Ask for fewer items (smaller \`first\`) or fewer nested fields.`,
