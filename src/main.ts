@@ -54,6 +54,11 @@ async function main(): Promise<void> {
       bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
       corsOrigins: env.CORS_ORIGINS,
       logger,
+      slowStatementMs: env.DB_SLOW_STATEMENT_MS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
+      // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
+      migrations: { ownerUrl: database.ownerUrl },
     });
   } catch (error) {
     await database.stop();
@@ -67,7 +72,13 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: shutting down`);
+    logger.info(`${signal}: shutting down (requests in flight may finish for ${env.SHUTDOWN_TIMEOUT_MS} ms)`);
+    // The shutdown itself is bounded (see server/shutdown.ts); this only catches a hang in closing the pool or
+    // stopping PostgreSQL, so the orchestrator's kill is not the only way out.
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, env.SHUTDOWN_TIMEOUT_MS + 15_000).unref();
     try {
       await server.close();
       await database.stop();

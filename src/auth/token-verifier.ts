@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { UnauthenticatedError } from '../errors/app-error.js';
+import { UnauthenticatedError, type AuthFailureReason } from '../errors/app-error.js';
 import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
 
 /** Who a verified token speaks for. Both ids are validated strings: tenant ids are never JavaScript numbers. */
@@ -56,7 +56,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         ...(options.audience ? { audience: options.audience } : {}),
       }));
     } catch (error) {
-      throw new UnauthenticatedError(describeJoseError(error));
+      throw new UnauthenticatedError(...describeJoseError(error));
     }
     return {
       tenantId: tenantIdFromClaim(payload[options.tenantClaim], options.tenantClaim),
@@ -67,30 +67,31 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
 function bearerToken(authorization: string | undefined): string {
   if (!authorization) {
-    throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+    throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
   }
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/i.exec(authorization.trim());
   if (!match) {
-    throw new UnauthenticatedError('Malformed Authorization header; expected "Bearer <JWT>".');
+    throw new UnauthenticatedError('Malformed Authorization header; expected "Bearer <JWT>".', 'malformed');
   }
   if (match[1]!.length > MAX_TOKEN_LENGTH) {
-    throw new UnauthenticatedError(`Token is longer than ${MAX_TOKEN_LENGTH} characters.`);
+    throw new UnauthenticatedError(`Token is longer than ${MAX_TOKEN_LENGTH} characters.`, 'malformed');
   }
   return match[1]!;
 }
 
-function describeJoseError(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'Token has expired.';
+/** The client's message and the metric's reason for a jose verification error. */
+function describeJoseError(error: unknown): [message: string, reason: AuthFailureReason] {
+  if (error instanceof joseErrors.JWTExpired) return ['Token has expired.', 'expired'];
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf') return 'Token is not valid yet (nbf is in the future).';
-    if (error.claim === 'exp') return 'Token has no expiry (exp is required).';
-    return `Token claim "${error.claim}" is invalid.`;
+    if (error.claim === 'nbf') return ['Token is not valid yet (nbf is in the future).', 'claims'];
+    if (error.claim === 'exp') return ['Token has no expiry (exp is required).', 'claims'];
+    return [`Token claim "${error.claim}" is invalid.`, 'claims'];
   }
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'Token is signed with an algorithm this server does not accept.';
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'Token signature is invalid.';
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'Token is signed with an unknown key (kid).';
-  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return 'Token is malformed.';
-  return 'Token could not be verified.';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return ['Token is signed with an algorithm this server does not accept.', 'signature'];
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return ['Token signature is invalid.', 'signature'];
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return ['Token is signed with an unknown key (kid).', 'signature'];
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid) return ['Token is malformed.', 'malformed'];
+  return ['Token could not be verified.', 'other'];
 }
 
 /**
@@ -102,10 +103,11 @@ function tenantIdFromClaim(value: unknown, claim: string): string {
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
   throw new UnauthenticatedError(
     `Token has no valid tenant: claim "${claim}" must be a positive integer (a decimal string, or a number up to 2^53).`,
+    'claims',
   );
 }
 
 function userIdFromSubject(value: unknown): string {
   if (typeof value === 'string' && isValidUserId(value.toLowerCase())) return value.toLowerCase();
-  throw new UnauthenticatedError('Token has no valid subject: "sub" must be a user id.');
+  throw new UnauthenticatedError('Token has no valid subject: "sub" must be a user id.', 'claims');
 }

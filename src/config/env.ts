@@ -8,6 +8,8 @@ import { z } from 'zod';
  */
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const commaList = z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
 const optionalUrl = z
   .string()
   .trim()
@@ -35,6 +37,16 @@ const envSchema = z
     DB_POOL_ACQUIRE_TIMEOUT_MS: positiveInt(3000),
     DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(10000),
+    /** Statements slower than this are logged (warn) with tenant and request id; 0 turns the log off. */
+    DB_SLOW_STATEMENT_MS: nonNegativeInt(500),
+    /** On SIGTERM/SIGINT, requests in flight may finish for this long before their transactions are rolled back. */
+    SHUTDOWN_TIMEOUT_MS: positiveInt(10000),
+    /** Comma-separated GraphQL operation names that label metrics besides the SDK's own; others count as "other". */
+    METRICS_OPERATION_NAMES: commaList
+      .refine((names) => names.every((name) => /^[_A-Za-z][_0-9A-Za-z]*$/.test(name)), 'must be comma-separated GraphQL operation names')
+      .default([]),
+    /** Node process metrics (CPU, memory, event loop lag, GC) on /metrics. */
+    METRICS_PROCESS: booleanFlag,
 
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
     JWT_JWKS_URL: z.string().url().optional(),

@@ -26,8 +26,27 @@ export class AppError extends GraphQLError {
   }
 }
 
+/**
+ * Why a request was not authenticated: a closed set, so it can label a metric
+ * (`tenantgraph_auth_failures_total{reason}`) without letting clients create new series.
+ */
+export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims' | 'not_member' | 'other';
+
+export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
+  'missing',
+  'malformed',
+  'expired',
+  'signature',
+  'claims',
+  'not_member',
+  'other',
+];
+
 export class UnauthenticatedError extends AppError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason: AuthFailureReason = 'other',
+  ) {
     super('UNAUTHENTICATED', message);
   }
 }

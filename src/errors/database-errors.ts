@@ -40,7 +40,7 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case '25006':
       return new AppError('INTERNAL_SERVER_ERROR', 'A write was attempted in a read-only request.');
     case 'TG002':
-      return new UnauthenticatedError('The token\'s user is not a member of its tenant.');
+      return new UnauthenticatedError('The token\'s user is not a member of its tenant.', 'not_member');
     case '53300':
       return new ServiceUnavailableError('The database has no free connections; try again shortly.');
     default:

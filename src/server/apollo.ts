@@ -4,12 +4,14 @@ import {
   ApolloServerPluginLandingPageProductionDefault,
 } from '@apollo/server/plugin/landingPage/default';
 import { loadTypeDefs } from '../graphql/schema-files.js';
+import type { Metrics } from '../observability/metrics.js';
 import { allResolvers } from '../modules/resolvers.js';
 import type { Logger } from './logger.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
 import { errorPlugin, formatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
+import { telemetryPlugin } from './plugins/telemetry-plugin.js';
 import type { RequestContext } from './request-context.js';
 
 export interface ApolloOptions {
@@ -17,11 +19,13 @@ export interface ApolloOptions {
   introspection: boolean;
   limits: AbuseLimits;
   logger: Logger;
+  metrics: Metrics;
 }
 
 /** The schema is built once per process, never per request. */
 export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
-  const limits = abuseLimits(options.limits, options.production);
+  const { metrics } = options;
+  const limits = abuseLimits(options.limits, options.production, (limit) => metrics.abuseLimitRejected(limit));
   return new ApolloServer<RequestContext>({
     typeDefs: loadTypeDefs(),
     resolvers: allResolvers(),
@@ -38,7 +42,8 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     plugins: [
       ...limits.plugins,
       authenticationPlugin(),
-      requestTransactionPlugin(options.logger),
+      telemetryPlugin(metrics),
+      requestTransactionPlugin(options.logger, metrics),
       errorPlugin(options.logger),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

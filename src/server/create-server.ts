@@ -4,14 +4,20 @@ import { sql } from 'kysely';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { Metrics } from '../observability/metrics.js';
+import { loadSdkOperationNames, operationLabeler } from '../observability/operation-names.js';
+import { requestTransactionObserver } from '../observability/transaction-observer.js';
 import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http-handler.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
 import type { Logger } from './logger.js';
+import { createReadinessCheck, type MigrationCheck } from './readiness.js';
 import { createRequestContext } from './request-context.js';
+import { shutDown } from './shutdown.js';
 
 export interface ServerOptions {
   appUrl: string;
@@ -26,8 +32,20 @@ export interface ServerOptions {
   bodyLimitBytes: number;
   corsOrigins: string[];
   logger: Logger;
-  /** Sees every SQL statement (tests count them). */
+  /** Sees every SQL statement (tests count them); the metrics see them too. */
   observeStatement?: StatementObserver;
+  /** Statements of request transactions slower than this are logged with tenant and request id (0: off). Default 500. */
+  slowStatementMs?: number;
+  /** How long requests in flight may finish on `close()` before their transactions are rolled back. Default 10000. */
+  shutdownTimeoutMs?: number;
+  metrics?: {
+    /** Operation names allowed as metric labels besides the SDK's own (src/sdk/operations). */
+    operationNames?: string[];
+    /** Node process metrics (CPU, memory, event loop, GC). Default false. */
+    processMetrics?: boolean;
+  };
+  /** Lets GET /ready verify, as the owner, that every shipped migration is applied (see readiness.ts). */
+  migrations?: MigrationCheck;
   /** Audit trail batching for events written off the request path (see audit/audit-log.ts). */
   audit?: { flushIntervalMs: number; maxBuffered: number };
   /**
@@ -43,6 +61,8 @@ export interface RunningServer {
   port: number;
   database: AppDatabase;
   audit: AuditLog;
+  metrics: Metrics;
+  /** Graceful: drains, waits up to `shutdownTimeoutMs`, rolls back the rest, closes the pool (see shutdown.ts). */
   close(): Promise<void>;
 }
 
@@ -55,11 +75,25 @@ const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
 /** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const pool = createPool({ connectionString: options.appUrl, ...options.pool });
+  const checkedOut = trackCheckedOutClients(pool);
+  const metrics = new Metrics({
+    pool,
+    operationLabel: operationLabeler([...(await loadSdkOperationNames()), ...(options.metrics?.operationNames ?? [])]),
+    processMetrics: options.metrics?.processMetrics ?? false,
+  });
+  const observeStatement: StatementObserver = options.observeStatement
+    ? (event) => {
+        metrics.observeStatement(event);
+        options.observeStatement!(event);
+      }
+    : metrics.observeStatement;
   const explicitTenantFilter = options.benchOnlyExplicitTenantFilter ?? false;
-  const database = createAppDatabase(pool, options.observeStatement, { explicitTenantFilter });
+  const database = createAppDatabase(pool, observeStatement, { explicitTenantFilter });
+  let readiness: () => Promise<string | null>;
   try {
     if (explicitTenantFilter) await assertBypassesRowLevelSecurity(database.db);
     else await assertIsolationIsEnforced(database.db);
+    readiness = await createReadinessCheck(database.db, options.migrations);
   } catch (error) {
     await database.db.destroy();
     throw error;
@@ -69,13 +103,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBuffered: options.audit?.maxBuffered ?? 500,
     onError: (error) => options.logger.error({ err: error }, 'audit events could not be written'),
   });
-  const transactionSettings = { ...options.transaction, audit };
+  const transactionSettings = {
+    ...options.transaction,
+    audit,
+    observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
+  };
   const verifyToken = createTokenVerifier(options.jwt);
   const apollo = createApollo({
     production: options.production,
     introspection: options.introspection,
     limits: { ...DEFAULT_LIMITS, ...options.limits },
     logger: options.logger,
+    metrics,
   });
   await apollo.start();
 
@@ -83,10 +122,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     apollo,
     bodyLimitBytes: options.bodyLimitBytes,
     corsOrigins: options.production ? options.corsOrigins : [...DEV_CORS_ORIGINS, LOCALHOST_ORIGIN, ...options.corsOrigins],
-    createContext: async (req, requestId) => {
+    createContext: async (req, requestId, telemetry) => {
       const authorization = req.headers.authorization;
       const principal = authorization ? await verifyToken(authorization) : null;
-      return createRequestContext(database, transactionSettings, requestId, principal);
+      return createRequestContext(database, transactionSettings, requestId, principal, telemetry);
     },
     health: async () => {
       try {
@@ -96,11 +135,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         return false;
       }
     },
+    readiness,
+    metrics,
+    logger: options.logger,
   });
 
   // Node's default 16 KiB header limit would answer an oversized token with a bare 431; a larger limit lets the
   // token verifier refuse it as UNAUTHENTICATED with a message. Bodies have their own limit.
-  const server: Server = createServer({ maxHeaderSize: 128 * 1024 }, handler);
+  const server: Server = createServer({ maxHeaderSize: 128 * 1024 }, handler.listener);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -108,20 +150,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const { port } = server.address() as AddressInfo;
   const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  let closing: Promise<void> | undefined;
 
   return {
     url: `http://${displayHost}:${port}/graphql`,
     port,
     database,
     audit,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
+    metrics,
+    close() {
+      closing ??= shutDown({
+        server,
+        handler,
+        apollo,
+        audit,
+        database,
+        checkedOut,
+        logger: options.logger,
+        timeoutMs: options.shutdownTimeoutMs ?? 10_000,
       });
-      await apollo.stop();
-      await audit.close();
-      await database.db.destroy();
+      return closing;
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/token-verifier.js';
 import { UnauthenticatedError } from '../errors/app-error.js';
 import { createLoaders, type Loaders } from '../modules/loaders.js';
+import { createRequestTelemetry, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { AppDatabase } from '../db/kysely.js';
 import { RequestTransaction, type RequestTransactionSettings } from '../tenancy/request-transaction.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
@@ -15,6 +16,8 @@ export interface RequestContext {
   /** The request's tenant transaction, begun on first call. */
   readonly tx: () => Promise<TenantTransaction>;
   readonly loaders: Loaders;
+  /** Operation and progress, for the request's log line and metrics (see observability/request-telemetry.ts). */
+  readonly telemetry: RequestTelemetry;
 }
 
 export function createRequestContext(
@@ -22,16 +25,17 @@ export function createRequestContext(
   settings: RequestTransactionSettings,
   requestId: string,
   principal: Principal | null,
+  telemetry: RequestTelemetry = createRequestTelemetry(),
 ): RequestContext {
   const transaction = principal ? new RequestTransaction(database, principal, settings, requestId) : null;
   const tx = transaction
     ? () => transaction.get()
-    : () => Promise.reject(new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".'));
-  return { requestId, principal, transaction, tx, loaders: createLoaders(tx) };
+    : () => Promise.reject(new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing'));
+  return { requestId, principal, transaction, tx, loaders: createLoaders(tx), telemetry };
 }
 
 /** The principal of an authenticated request (resolvers only run for those, see the auth plugin). */
 export function principalOf(context: RequestContext): Principal {
-  if (!context.principal) throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+  if (!context.principal) throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
   return context.principal;
 }

@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditSink } from '../audit/audit-log.js';
 import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction, type TenantTransaction } from './tenant-transaction.js';
+import { beginTenantTransaction, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
 import type { TenantScope } from './transaction-prologue.js';
 
 /** 'rejected': the prologue refused the context (e.g. the user is not a member); 'none': never began. */
@@ -11,6 +11,8 @@ export interface RequestTransactionSettings {
   readonly idleInTransactionTimeoutMs: number;
   /** Receives one event per context switch; none in tools that keep no audit trail. */
   readonly audit?: AuditSink;
+  /** Sees each statement of each request transaction with the transaction (tenant, request id): metrics, slow-statement log. */
+  readonly observeStatement?: (event: TransactionStatementEvent, transaction: RequestTransaction) => void;
 }
 
 /**
@@ -58,11 +60,17 @@ export class RequestTransaction {
     if (!this.#pending) {
       this.#startedAt = new Date().toISOString();
       this.#startedMs = performance.now();
-      this.#pending = beginTenantTransaction(this.database, this.scope, {
-        readOnly: this.operationType !== 'mutation',
-        statementTimeoutMs: this.settings.statementTimeoutMs,
-        idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
-      });
+      const observe = this.settings.observeStatement;
+      this.#pending = beginTenantTransaction(
+        this.database,
+        this.scope,
+        {
+          readOnly: this.operationType !== 'mutation',
+          statementTimeoutMs: this.settings.statementTimeoutMs,
+          idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
+        },
+        observe && ((event) => observe(event, this)),
+      );
     }
     return this.#pending;
   }

@@ -1,9 +1,11 @@
 import {
   CompiledQuery,
   Kysely,
+  type ConnectionProvider,
   type ControlledTransaction,
   type DatabaseConnection,
   type Driver,
+  type QueryResult,
 } from 'kysely';
 import type { AppDatabase, Database } from '../db/kysely.js';
 import { ExplicitTenantFilterPlugin } from './explicit-tenant-filter-plugin.js';
@@ -18,8 +20,23 @@ declare const tenantTransactionBrand: unique symbol;
  */
 export type TenantTransaction = ControlledTransaction<Database> & { readonly [tenantTransactionBrand]: true };
 
+/** One statement of one tenant transaction, as its observer sees it. */
+export interface TransactionStatementEvent {
+  readonly sql: string;
+  readonly durationMs: number;
+  /** What the statement threw (a pg error carries its SQLSTATE in `code`); undefined when it succeeded. */
+  readonly error: unknown;
+}
+
+/**
+ * Sees each statement of one transaction (the prologue, COMMIT and ROLLBACK included), knowing which
+ * transaction it belongs to, which the pool-wide StatementObserver cannot. Runs on the hot path: keep it cheap.
+ */
+export type TransactionStatementObserver = (event: TransactionStatementEvent) => void;
+
 /**
  * Opens a transaction for one tenant on a pooled connection, in one round trip (see transaction-prologue.ts).
+ * `observe`, when given, sees this transaction's statements only.
  *
  * Throws when the pool has no free connection within its acquire timeout, or when the prologue fails; in
  * both cases no connection stays checked out.
@@ -28,17 +45,21 @@ export async function beginTenantTransaction(
   database: AppDatabase,
   scope: TenantScope,
   mode: TransactionMode,
+  observe?: TransactionStatementObserver,
 ): Promise<TenantTransaction> {
   const prologue = buildTransactionPrologue(scope, mode);
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
   const shared = database.db.getExecutor();
+  // SECURITY: the benchmark-only mode (a role that bypasses RLS) filters by this transaction's tenant in every
+  // statement instead. Real servers use the shared executor as it is and pay nothing for this.
+  const executor = database.explicitTenantFilter ? shared.withPlugin(new ExplicitTenantFilterPlugin(scope.tenantId)) : shared;
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,
-    // SECURITY: the benchmark-only mode (a role that bypasses RLS) filters by this transaction's tenant in every
-    // statement instead. Real servers use the shared executor as it is and pay nothing for this.
-    executor: database.explicitTenantFilter ? shared.withPlugin(new ExplicitTenantFilterPlugin(scope.tenantId)) : shared,
+    // The observed connection is the one Kysely's controlled transaction keeps, so the prologue (our driver),
+    // every query and COMMIT/ROLLBACK pass through it.
+    executor: observe ? executor.withConnectionProvider(new ObservedConnectionProvider(executor, observe)) : executor,
     driver: new PrologueDriver(prologue),
   });
   return (await scoped.startTransaction().execute()) as TenantTransaction;
@@ -85,4 +106,34 @@ class PrologueDriver implements Driver {
   destroy(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** Hands out the shared executor's connections wrapped so that one transaction's observer times each statement. */
+class ObservedConnectionProvider implements ConnectionProvider {
+  constructor(
+    private readonly inner: ConnectionProvider,
+    private readonly observe: TransactionStatementObserver,
+  ) {}
+
+  provideConnection<T>(consumer: (connection: DatabaseConnection) => Promise<T>): Promise<T> {
+    return this.inner.provideConnection((connection) => consumer(observedConnection(connection, this.observe)));
+  }
+}
+
+function observedConnection(connection: DatabaseConnection, observe: TransactionStatementObserver): DatabaseConnection {
+  return {
+    async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+      const startedAt = performance.now();
+      let error: unknown;
+      try {
+        return await connection.executeQuery<R>(compiledQuery);
+      } catch (thrown) {
+        error = thrown;
+        throw thrown;
+      } finally {
+        observe({ sql: compiledQuery.sql, durationMs: performance.now() - startedAt, error });
+      }
+    },
+    streamQuery: (compiledQuery, chunkSize) => connection.streamQuery(compiledQuery, chunkSize),
+  };
 }

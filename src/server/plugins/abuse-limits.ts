@@ -14,22 +14,34 @@ export interface AbuseLimits {
   maxCost: number;
 }
 
+/** Which limit refused a document: the `limit` label of tenantgraph_abuse_limit_rejections_total. */
+export const ABUSE_LIMIT_NAMES = ['depth', 'aliases', 'directives', 'tokens', 'cost'] as const;
+export type AbuseLimitName = (typeof ABUSE_LIMIT_NAMES)[number];
+
+/** graphql-js' parse error for `maxTokens` (its wording says "more that"; a later release may fix the typo). */
+const TOKEN_LIMIT_ERROR = /Document contains more tha[nt] \d+ tokens/;
+
 /**
  * Query shape limits, from well-kept libraries: graphql-js' own parser for tokens (`parseOptions.maxTokens`:
  * a parse error, 400), GraphQL Armor for depth, aliases and directives (validation rules: a rejected document
  * never executes), graphql-query-complexity for cost. Each rejection names the limit and its value.
  */
-export function abuseLimits(limits: AbuseLimits, production: boolean): {
+export function abuseLimits(
+  limits: AbuseLimits,
+  production: boolean,
+  /** Told once per refused document which limit refused it (metrics). */
+  onReject: (limit: AbuseLimitName) => void = () => {},
+): {
   validationRules: ValidationRule[];
   plugins: ApolloServerPlugin<RequestContext>[];
   parseOptions: { maxTokens: number };
 } {
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, exposeLimits: true, ignoreIntrospection: true },
-    maxAliases: { n: limits.maxAliases, exposeLimits: true },
+    maxDepth: { n: limits.maxDepth, exposeLimits: true, ignoreIntrospection: true, onReject: [() => onReject('depth')] },
+    maxAliases: { n: limits.maxAliases, exposeLimits: true, onReject: [() => onReject('aliases')] },
     // Armor checks tokens in a parsingDidStart hook, which Apollo answers with a 500; the parser option is exact.
     maxTokens: { enabled: false },
-    maxDirectives: { n: limits.maxDirectives, exposeLimits: true },
+    maxDirectives: { n: limits.maxDirectives, exposeLimits: true, onReject: [() => onReject('directives')] },
     // Cost is computed below, where it can grow with `first`.
     costLimit: { enabled: false },
     // Suggestions ("did you mean …") reveal the schema; fine in development, off in production.
@@ -37,7 +49,11 @@ export function abuseLimits(limits: AbuseLimits, production: boolean): {
   }).protect();
   return {
     validationRules: armor.validationRules,
-    plugins: [...(armor.plugins as ApolloServerPlugin<RequestContext>[]), costLimitPlugin(limits.maxCost)],
+    plugins: [
+      ...(armor.plugins as ApolloServerPlugin<RequestContext>[]),
+      costLimitPlugin(limits.maxCost, onReject),
+      tokenLimitReporter(onReject),
+    ],
     parseOptions: { maxTokens: limits.maxTokens },
   };
 }
@@ -52,7 +68,7 @@ const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }
   return (1 + childComplexity) * Math.max(first, 1);
 };
 
-function costLimitPlugin(maxCost: number): ApolloServerPlugin<RequestContext> {
+function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => void): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -74,10 +90,26 @@ function costLimitPlugin(maxCost: number): ApolloServerPlugin<RequestContext> {
             throw error;
           }
           if (cost > maxCost) {
+            onReject('cost');
             throw new BadUserInputError(
               `Query cost ${cost} exceeds the limit of ${maxCost}. Ask for fewer items (smaller \`first\`) or fewer nested fields.`,
             );
           }
+        },
+      };
+    },
+  };
+}
+
+/** The token limit is the parser's own (see above); this only reports its parse errors as rejections. */
+function tokenLimitReporter(onReject: (limit: AbuseLimitName) => void): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async parsingDidStart() {
+          return async (error) => {
+            if (error && TOKEN_LIMIT_ERROR.test(error.message)) onReject('tokens');
+          };
         },
       };
     },

@@ -14,7 +14,7 @@ export function authenticationPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async didResolveOperation({ contextValue, operation }) {
           if (contextValue.principal || isIntrospectionOnly(operation)) return;
-          throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".');
+          throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
         },
       };
     },

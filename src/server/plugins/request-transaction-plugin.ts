@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
 
@@ -6,11 +7,13 @@ import type { RequestContext } from '../request-context.js';
  * Ends the request's transaction. `willSendResponse` runs for every request that reached `requestDidStart`
  * (success, field errors, parse and validation errors) and before the body is written:
  *   - any error => ROLLBACK (a mutation is all-or-nothing);
- *   - otherwise COMMIT; if COMMIT fails the response is rewritten to an error, never claiming success.
+ *   - otherwise COMMIT; if COMMIT fails the response is rewritten to an error, never claiming success, and so it
+ *     is when the transaction was already rolled back meanwhile (shutdown deadline, client gone).
+ * Each outcome is counted in tenantgraph_transactions_total.
  * Requests Apollo rejects before `requestDidStart`, and clients that disconnect, are rolled back by the HTTP
  * handler (see http-handler.ts), which also releases whatever is still open once Apollo has answered.
  */
-export function requestTransactionPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
+export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -25,15 +28,24 @@ export function requestTransactionPlugin(logger: Logger): ApolloServerPlugin<Req
           const transaction = requestContext.contextValue.transaction;
           if (!transaction?.began) return;
           if (requestContext.errors?.length) {
-            await transaction.rollback();
+            const outcome = await transaction.rollback();
+            metrics?.transactionEnded(outcome);
+            // Already rolled back elsewhere (shutdown deadline, client gone): its errors are only the consequence.
+            if (outcome === 'none') replaceWithCancelledError(requestContext);
             return;
           }
+          let outcome;
           try {
-            await transaction.commit();
+            outcome = await transaction.commit();
           } catch (error) {
+            metrics?.transactionEnded('rolled_back');
             logger.error({ err: error, requestId: requestContext.contextValue.requestId }, 'commit failed');
             replaceWithCommitError(requestContext);
+            return;
           }
+          metrics?.transactionEnded(outcome);
+          // Someone else ended it first: the HTTP handler (client gone) or the shutdown deadline rolled it back.
+          if (outcome !== 'committed') replaceWithCancelledError(requestContext);
         },
       };
     },
@@ -49,6 +61,21 @@ function replaceWithCommitError(requestContext: GraphQLRequestContext<RequestCon
         {
           message: 'The change could not be committed and was rolled back; nothing was saved. Try again.',
           extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        },
+      ],
+    },
+  };
+}
+
+function replaceWithCancelledError(requestContext: GraphQLRequestContext<RequestContext>): void {
+  requestContext.response.http.status = 503;
+  requestContext.response.body = {
+    kind: 'single',
+    singleResult: {
+      errors: [
+        {
+          message: 'The request was cancelled (the server is shutting down) and rolled back; nothing was saved. Try again.',
+          extensions: { code: 'SERVICE_UNAVAILABLE' },
         },
       ],
     },
