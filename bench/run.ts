@@ -161,7 +161,7 @@ async function sideBySide(): Promise<void> {
   const targets = await tenantTargets(database.ownerUrl);
 
   const servers = await startServers(database, options.servers);
-  if (database.embedded) monitor = await BackendCpu.connect(database.ownerUrl);
+  if (postgresIsLocal(database)) monitor = await BackendCpu.connect(database.ownerUrl);
   const verification = await verify(servers, targets);
 
   const results: Results = {};
@@ -371,7 +371,7 @@ async function scaleCurve(): Promise<void> {
   database = await createBenchDatabase(log);
   log(`database: ${database.description}`);
   const servers = await startServers(database, options.servers.filter((s) => s !== 'noRls'));
-  if (database.embedded) monitor = await BackendCpu.connect(database.ownerUrl);
+  if (postgresIsLocal(database)) monitor = await BackendCpu.connect(database.ownerUrl);
   const steps: {
     tenants: number;
     messages: number;
@@ -509,6 +509,11 @@ async function versions(ownerUrl: string) {
       }),
     ),
   };
+}
+
+/** The backends' CPU time can be read from /proc only when PostgreSQL runs on this machine. */
+function postgresIsLocal(db: BenchDatabase): boolean {
+  return db.embedded || ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(db.ownerUrl).hostname);
 }
 
 function settle(): Promise<void> {
