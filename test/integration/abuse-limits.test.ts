@@ -55,6 +55,7 @@ describe('abuse limits', () => {
     server.statements.length = 0;
     const query = '{ conversations(first: 100) { nodes { messages(first: 100) { nodes { id } } } } }';
     const result = await server.post({ query }, auth());
+    expect(result.status).toBe(400);
     expect(result.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     expect(result.json.errors[0].message).toMatch(/cost \d+ exceeds the limit of 3000/);
     expect(server.statements).toEqual([]);

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { GraphQLError, type ValidationRule } from 'graphql';
-import { BadUserInputError } from '../../errors/app-error.js';
+import { AppError } from '../../errors/app-error.js';
 import { DEFAULT_PAGE_SIZE } from '../../graphql/connection.js';
 import type { RequestContext } from '../request-context.js';
 
@@ -91,8 +91,12 @@ function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => v
           }
           if (cost > maxCost) {
             onReject('cost');
-            throw new BadUserInputError(
+            // A request-level rejection (nothing executed): 400, like the other limits, not Apollo's 500 default
+            // for errors thrown from request hooks.
+            throw new AppError(
+              'BAD_USER_INPUT',
               `Query cost ${cost} exceeds the limit of ${maxCost}. Ask for fewer items (smaller \`first\`) or fewer nested fields.`,
+              { http: { status: 400 } },
             );
           }
         },
