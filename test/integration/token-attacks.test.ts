@@ -82,6 +82,16 @@ describe('token verification with a JWKS', () => {
     await expectRefused(await rs256({ tenant_id: tenant.id }, 'main', other.privateKey), /signature/);
   });
 
+  it('refuses a token whose nbf is in the future', async () => {
+    const token = await new SignJWT({ tenant_id: tenant.id })
+      .setProtectedHeader({ alg: 'RS256', kid: 'main' })
+      .setSubject(tenant.admin.id)
+      .setNotBefore('10m')
+      .setExpirationTime('1h')
+      .sign(signingKey);
+    await expectRefused(token, /not valid yet/);
+  });
+
   it('refuses alg: none', async () => {
     const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const token = `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ tenant_id: tenant.id, sub: tenant.admin.id, exp: 9999999999 })}.`;
