@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
+import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { encodeGlobalId } from '../../src/graphql/global-id.js';
+import { QUIET_AUDIT } from '../support/quiet-audit.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { createTestTenant, type TestTenant, type TestUser } from '../support/tenants.js';
+
+const CONVERSATIONS = 25;
+const MESSAGES_PER_CONVERSATION = 7;
+
+/**
+ * The Dashboard query (conversations with messageCount, lastMessage { author } and messages(first: 5) { author })
+ * must cost the same statements whatever the page size: one per relation per level, batched by DataLoader.
+ *   1. the prologue (start transaction; set_config…; assert_member)
+ *   2. the conversations page
+ *   3. lastMessage and the first messages of every conversation, together
+ *   4. every author
+ *   5. commit
+ * messageCount is a column, so it costs nothing.
+ */
+const DASHBOARD_STATEMENTS = [
+  expect.stringMatching(/^start transaction read only;select set_config\('app\.current_tenant',/),
+  expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" desc, "id" desc limit \$\d+$/s),
+  expect.stringMatching(/\bmessages\b/),
+  expect.stringMatching(/^select .* from "users" where "id" = any\(\$1::uuid\[\]\)$/s),
+  'commit',
+];
+
+describe('Query.conversations (Dashboard statement count)', () => {
+  let server: TestServer;
+  let tenant: TestTenant;
+  let authors: TestUser[];
+  const displayNames = new Map<string, string>();
+  beforeAll(async () => {
+    server = await startTestServer(QUIET_AUDIT);
+    tenant = await createTestTenant();
+    authors = [tenant.admin, await tenant.addUser(), await tenant.addUser(), await tenant.addUser()];
+    // Owner-side bulk insert with explicit timestamps: conversation i is older than i - 1, message j of a
+    // conversation is written by author (i + j) mod 4, so every page sees several authors.
+    await withOwnerTransaction(inject('ownerUrl'), async (client) => {
+      await enterTenant(client, tenant.id);
+      await client.query(
+        `insert into conversations (title, created_by, created_at)
+         select 'Conversation ' || i, ($1::uuid[])[1 + i % 4], now() - make_interval(mins => i)
+           from generate_series(1, $2::int) i`,
+        [authors.map((a) => a.id), CONVERSATIONS],
+      );
+      await client.query(
+        `insert into messages (conversation_id, author_id, body, created_at)
+         select c.id, ($1::uuid[])[1 + (split_part(c.title, ' ', 2)::int + j) % 4], c.title || ' / message ' || j,
+                c.created_at + make_interval(secs => j)
+           from conversations c cross join generate_series(1, $2::int) j
+          where c.tenant_id = $3`, // the owner bypasses RLS: without this it would see every tenant's rows
+        [authors.map((a) => a.id), MESSAGES_PER_CONVERSATION, tenant.id],
+      );
+      const { rows } = await client.query<{ id: string; display_name: string }>('select id, display_name from users where tenant_id = $1', [tenant.id]);
+      for (const row of rows) displayNames.set(row.id, row.display_name);
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  async function dashboard(first: number) {
+    server.statements.length = 0;
+    const result = await server.client(tenant.admin.token).request(DashboardDocument, { first, messages: 5 });
+    return { result, statements: [...server.statements] };
+  }
+
+  it.each([2, 5, 20])('issues exactly 5 statements for a page of %i conversations', async (first) => {
+    const { result, statements } = await dashboard(first);
+    expect(result.errors).toBeUndefined();
+    expect(statements).toEqual(DASHBOARD_STATEMENTS);
+
+    // The answer is complete and right, so the count is not low because something was skipped.
+    const nodes = result.data!.conversations.nodes;
+    expect(nodes.map((n) => n.title)).toEqual(Array.from({ length: first }, (_, i) => `Conversation ${i + 1}`));
+    for (const [index, node] of nodes.entries()) {
+      const i = index + 1;
+      const bodies = [7, 6, 5, 4, 3].map((j) => `Conversation ${i} / message ${j}`);
+      expect(node.messageCount).toBe(MESSAGES_PER_CONVERSATION);
+      expect(node.messages.nodes.map((m) => m.body)).toEqual(bodies);
+      expect(node.lastMessage?.body).toBe(bodies[0]);
+      expect(node.lastMessage?.id).toBe(node.messages.nodes[0]?.id);
+      for (const [k, message] of node.messages.nodes.entries()) {
+        const author = authors[(i + 7 - k) % 4]!;
+        expect(message.author.id).toBe(encodeGlobalId('User', author.id));
+        expect(message.author.displayName).toBe(displayNames.get(author.id));
+      }
+    }
+    expect(new Set(nodes.flatMap((n) => n.messages.nodes.map((m) => m.author.id))).size).toBe(4);
+  });
+
+  it('issues the same statements for 2, 5 and 20 conversations', async () => {
+    const counts = [];
+    for (const first of [2, 5, 20]) counts.push((await dashboard(first)).statements.length);
+    expect(counts).toEqual([5, 5, 5]);
+  });
+
+  it('stays at 5 statements with 20 messages per conversation', async () => {
+    server.statements.length = 0;
+    const result = await server.client(tenant.admin.token).request(DashboardDocument, { first: 20, messages: 20 });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.conversations.nodes.every((n) => n.messages.nodes.length === MESSAGES_PER_CONVERSATION)).toBe(true);
+    expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+  });
+});
