@@ -143,6 +143,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 const startedAt = new Date();
+const loadAverageAtStart = os.loadavg().map((v) => round(v, 2));
 try {
   if (flags['scale-curve']) await scaleCurve();
   else await sideBySide();
@@ -452,7 +453,9 @@ function describeSetup(seed: LoadReport): string {
     `(loaded in ${seed.seconds.load} s). Tenants picked ${options.tenantPick}ly per request. ` +
     `${options.concurrency} connections, pool ${options.pool} per server, ${options.rounds} measured round(s) x ${options.durationSec} s ` +
     `per workload and server (after ${options.warmupRounds} warm-up round(s); each run preceded by a ${options.prewarmSec} s burst), ` +
-    `servers alternating ${options.servers.join(' ')}. Load generator, servers and PostgreSQL share ${os.cpus().length} CPUs.`
+    `servers alternating ${options.servers.join(' ')}. Load generator, servers and PostgreSQL share ${os.cpus().length} CPUs ` +
+    `(load average ${loadAverageAtStart.join(' / ')} at the start, ${os.loadavg().map((v) => v.toFixed(2)).join(' / ')} at the end). ` +
+    `Run took ${Math.round((Date.now() - startedAt.getTime()) / 1000)} s.`
   );
 }
 
@@ -474,7 +477,9 @@ async function machine() {
     cpuModel: cpus[0]?.model ?? 'unknown',
     memoryMb: Math.round(os.totalmem() / 2 ** 20),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    loadAverage: os.loadavg().map((v) => round(v, 2)),
+    /** 1, 5 and 15 minute load averages: above the CPU count, something else competed for the CPUs. */
+    loadAverageAtStart,
+    loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
   };
 }
 
