@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { chmod } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -55,7 +55,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     ownerUrl,
     appUrl: withUser(ownerUrl, APP_ROLE, APP_PASSWORD),
     description: `embedded PostgreSQL on port ${port}`,
-    drop: () => server.stop(),
+    // stop() deletes only the cluster (persistent: false); the folder around it goes too.
+    drop: async () => {
+      await server.stop();
+      await rm(dataRoot, { recursive: true, force: true });
+    },
   };
 }
 
