@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import {
@@ -6,7 +7,12 @@ import {
   DashboardDocument,
   PostMessageDocument,
 } from '../src/__generated__/sdk/graphql.js';
+import type { Database } from '../src/db/kysely.js';
 import { UnsafeDatabaseError } from '../src/db/safety-check.js';
+import { updateConversation } from '../src/modules/conversations/queries.js';
+import { insertMessage, listMessagesByConversations } from '../src/modules/messages/queries.js';
+import { ExplicitTenantFilterPlugin } from '../src/tenancy/explicit-tenant-filter-plugin.js';
+import type { TenantTransaction } from '../src/tenancy/tenant-transaction.js';
 import { dropNoRlsRole, ensureNoRlsRole, withUser } from '../bench/lib/no-rls-role.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { createTestTenant, type TestTenant } from './support/tenants.js';
@@ -99,5 +105,61 @@ describe('startServer({ benchOnlyExplicitTenantFilter: true })', () => {
   it('refuses to start as a role that RLS applies to, and the shipped server refuses the BYPASSRLS role', async () => {
     await expect(startTestServer({ benchOnlyExplicitTenantFilter: true })).rejects.toThrow(/NOSUPERUSER BYPASSRLS/);
     await expect(startTestServer({ appUrl: noRlsUrl })).rejects.toThrow(UnsafeDatabaseError);
+  });
+});
+
+describe('ExplicitTenantFilterPlugin', () => {
+  // Compiles without a database (Kysely's DummyDriver) and records the SQL, as Kysely's own tests do.
+  const issued: { sql: string; parameters: readonly unknown[] }[] = [];
+  const plain = new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+    log: (event) => void issued.push({ sql: event.query.sql, parameters: event.query.parameters }),
+  });
+  const filtered = plain.withPlugin(new ExplicitTenantFilterPlugin('42')) as unknown as TenantTransaction;
+  const last = () => issued.at(-1)!;
+
+  it('filters the table inside a LATERAL subquery', async () => {
+    await listMessagesByConversations(filtered, ['c1'], 6, null);
+    expect(last()).toEqual({
+      sql:
+        'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".* from "messages" ' +
+        'where "messages"."conversation_id" = "c"."id" and "messages"."tenant_id" = $2 ' +
+        'order by "messages"."created_at" desc, "messages"."id" desc limit $3) as "m"',
+      parameters: [['c1'], '42', 6],
+    });
+  });
+
+  it('filters the SELECT that feeds an INSERT, and the target of an UPDATE', async () => {
+    await insertMessage(filtered, { conversationId: 'c1', authorId: 'u1', body: 'b' });
+    expect(last().sql).toContain('from "conversations" where "conversations"."id" = $3 and "conversations"."tenant_id" = $4 returning *');
+    await updateConversation(filtered, 'c1', { archived: true });
+    expect(last().sql).toBe('update "conversations" set "archived" = $1 where "id" = $2 and "conversations"."tenant_id" = $3 returning *');
+  });
+
+  it('uses the alias, puts a joined table\'s predicate in its ON, and keys tenants by id', async () => {
+    await filtered.selectFrom('users as u').leftJoin('messages', 'messages.author_id', 'u.id').select('u.id').execute();
+    expect(last().sql).toBe(
+      'select "u"."id" from "users" as "u" left join "messages" on "messages"."author_id" = "u"."id" ' +
+        'and "messages"."tenant_id" = $1 where "u"."tenant_id" = $2',
+    );
+    await filtered.selectFrom('tenants').selectAll().execute();
+    expect(last().sql).toBe('select * from "tenants" where "tenants"."id" = $1');
+  });
+
+  it('refuses raw SQL and tables it does not know instead of running them unfiltered', async () => {
+    await expect(sql`select * from messages`.execute(filtered)).rejects.toThrow(/raw SQL/);
+    await expect((filtered as unknown as Kysely<any>).selectFrom('kysely_migration').selectAll().execute()).rejects.toThrow(
+      /does not know table "kysely_migration"/,
+    );
+  });
+
+  it('leaves statements alone without the plugin', async () => {
+    await listMessagesByConversations(plain as unknown as TenantTransaction, ['c1'], 6, null);
+    expect(last().sql).not.toContain('tenant_id');
   });
 });
