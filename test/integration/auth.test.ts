@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InviteUserDocument, UsersDocument, ViewerDocument } from '../../src/__generated__/sdk/graphql.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { forgeToken, HS256_HEADER, payloadJson } from '../support/forged-tokens.js';
-import { QUIET_AUDIT } from '../support/quiet-audit.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
 import { createTestTenant, tokenFor, type TestTenant } from '../support/tenants.js';
 
@@ -43,7 +42,7 @@ describe('Authorization header (rejected before the database)', () => {
   let server: TestServer;
   let tenant: TestTenant;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
     tenant = await createTestTenant();
   });
   afterAll(async () => {
@@ -172,7 +171,7 @@ describe('Authorization header (rejected before the database)', () => {
 describe('Authorization header (membership checked in the database)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server.close();
@@ -221,7 +220,7 @@ describe('JWT issuer and audience', () => {
   let server: TestServer;
   let tenant: TestTenant;
   beforeAll(async () => {
-    server = await startTestServer({ ...QUIET_AUDIT, jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id', issuer, audience } });
+    server = await startTestServer({ jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id', issuer, audience } });
     tenant = await createTestTenant();
   });
   afterAll(async () => {
@@ -255,7 +254,7 @@ describe('JWT issuer and audience', () => {
 describe('Introspection without a token', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server.close();
@@ -296,7 +295,7 @@ describe('Introspection without a token', () => {
 describe('Introspection in production', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ ...QUIET_AUDIT, production: true, introspection: false });
+    server = await startTestServer({ production: true, introspection: false });
   });
   afterAll(async () => {
     await server.close();
@@ -327,7 +326,7 @@ describe('Introspection in production', () => {
 describe('Mutation.inviteUser', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server.close();

@@ -12,7 +12,6 @@ import {
   UsersDocument,
 } from '../../src/__generated__/sdk/graphql.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
-import { QUIET_AUDIT } from '../support/quiet-audit.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
@@ -356,7 +355,7 @@ describe('HTTP layer', () => {
   let production: TestServer;
   let tenant: TestTenant;
   beforeAll(async () => {
-    [server, production] = await Promise.all([startTestServer(QUIET_AUDIT), startTestServer({ production: true, introspection: false })]);
+    [server, production] = await Promise.all([startTestServer(), startTestServer({ production: true, introspection: false })]);
     tenant = await createTestTenant();
   });
   afterAll(async () => {

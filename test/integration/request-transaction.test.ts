@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ConversationsDocument, CreateConversationDocument, ViewerDocument } from '../../src/__generated__/sdk/graphql.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
 import { buildTransactionPrologue } from '../../src/tenancy/transaction-prologue.js';
-import { QUIET_AUDIT } from '../support/quiet-audit.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
@@ -42,7 +41,7 @@ describe('RequestTransaction: access mode and settings', () => {
   let server: TestServer;
   let tenant: TestTenant;
   beforeAll(async () => {
-    server = await startTestServer({ ...QUIET_AUDIT, transaction: { statementTimeoutMs: 1234, idleInTransactionTimeoutMs: 4321 } });
+    server = await startTestServer({ transaction: { statementTimeoutMs: 1234, idleInTransactionTimeoutMs: 4321 } });
     tenant = await createTestTenant();
   });
   afterAll(async () => {
@@ -122,7 +121,7 @@ describe('RequestTransaction: requests that never touch the database', () => {
   let server: TestServer;
   let tenant: TestTenant;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
     tenant = await createTestTenant();
     // Warm the pool so "all connections idle" is about a real connection, not an empty pool.
     await server.client(tenant.admin.token).request(ViewerDocument);
@@ -161,7 +160,7 @@ describe('RequestTransaction: requests that never touch the database', () => {
 describe('RequestTransaction: all-or-nothing', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
   });
   afterAll(async () => {
     await server.close();
@@ -296,7 +295,6 @@ describe('RequestTransaction: client disconnects', () => {
   let onStatement: (sql: string) => void = () => {};
   beforeAll(async () => {
     server = await startTestServer({
-      ...QUIET_AUDIT,
       observeStatement: (event) => {
         seen.push(event.sql);
         onStatement(event.sql);

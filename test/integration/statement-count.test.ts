@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
 import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
-import { QUIET_AUDIT } from '../support/quiet-audit.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant, type TestUser } from '../support/tenants.js';
 
@@ -33,7 +32,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
   let authors: TestUser[];
   const displayNames = new Map<string, string>();
   beforeAll(async () => {
-    server = await startTestServer(QUIET_AUDIT);
+    server = await startTestServer();
     tenant = await createTestTenant();
     authors = [tenant.admin, await tenant.addUser(), await tenant.addUser(), await tenant.addUser()];
     // Owner-side bulk insert with explicit timestamps: conversation i is older than i - 1, message j of a
