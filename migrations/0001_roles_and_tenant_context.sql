@@ -59,10 +59,9 @@ $$;
 REVOKE ALL ON FUNCTION app.current_tenant_id() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION app.current_tenant_id() TO tenantgraph_app;
 
--- SECURITY: the user a request acts for, checked against the tenant's members inside the request's own
--- transaction (it is the last statement of the transaction prologue, so it costs no extra round trip).
--- A token whose subject is not, or no longer, a member of its tenant is refused before any resolver runs.
--- It runs as the invoker, under the same RLS as everything else: it can only see the current tenant's users.
+-- SECURITY: the user a request acts for (set with the tenant by app.enter_tenant, which also checks that the
+-- user is a member of the tenant, so a token whose subject is not, or no longer, a member is refused before any
+-- resolver runs).
 CREATE FUNCTION app.current_user_id() RETURNS uuid
   LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$

@@ -1,4 +1,5 @@
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import {
   ApolloServerPluginLandingPageLocalDefault,
   ApolloServerPluginLandingPageProductionDefault,
@@ -40,6 +41,8 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     plugins: [
+      // Cache-control hints are unused here, and the plugin instruments every field resolver to collect them.
+      ApolloServerPluginCacheControlDisabled(),
       ...limits.plugins,
       authenticationPlugin(),
       telemetryPlugin(metrics),

@@ -1,6 +1,7 @@
 /**
- * The one SQL string that opens a tenant transaction: `start transaction`, every transaction-local setting
- * and the membership check, sent as a single simple-protocol query, so the tenant costs no extra round trip.
+ * The one SQL string that opens a tenant transaction: `start transaction` and `app.enter_tenant(…)` (every
+ * transaction-local setting and the membership check), sent as a single simple-protocol query, so the tenant
+ * costs no extra round trip and the prologue is two statements.
  *
  * SECURITY: the simple protocol takes no parameters, so values are inlined. Each one is validated against a
  * strict pattern first (tenant: decimal digits, user: a UUID, timeouts: integers), which leaves nothing that
@@ -44,16 +45,14 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
     throw new TypeError(`User id must be a lowercase UUID, received ${JSON.stringify(scope.userId)}`);
   }
   const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
-  if (!timeouts.every((ms) => Number.isSafeInteger(ms) && ms >= 0)) {
+  if (!timeouts.every((ms) => Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)) {
     throw new TypeError(`Timeouts must be non-negative integers, received ${JSON.stringify(timeouts)}`);
   }
+  // app.enter_tenant (migrations/0004): transaction-local tenant, user and timeouts, then the membership check,
+  // which fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
+  const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
   return (
     `start transaction ${mode.readOnly ? 'read only' : 'read write'};` +
-    `select set_config('app.current_tenant','${scope.tenantId}',true),` +
-    (scope.userId === null ? '' : `set_config('app.current_user','${scope.userId}',true),`) +
-    `set_config('statement_timeout','${mode.statementTimeoutMs}',true),` +
-    `set_config('idle_in_transaction_session_timeout','${mode.idleInTransactionTimeoutMs}',true)` +
-    // Fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
-    (scope.userId === null ? '' : ';select app.assert_member()')
+    `select app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
   );
 }

@@ -8,7 +8,7 @@ import { buildTransactionPrologue } from '../../src/tenancy/transaction-prologue
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
-const PROLOGUE = /^start transaction (read only|read write);select set_config\('app\.current_tenant','(\d+)',true\),/;
+const PROLOGUE = /^start transaction (read only|read write);select app\.enter_tenant\('(\d+)',/;
 
 /** Every connection of the server's pool is back in the pool and nobody waits for one. */
 async function expectPoolIdle(server: TestServer): Promise<void> {
@@ -54,11 +54,7 @@ describe('RequestTransaction: access mode and settings', () => {
     expect(result.errors).toBeUndefined();
     expect(server.statements[0]).toBe(
       'start transaction read only;' +
-        `select set_config('app.current_tenant','${tenant.id}',true),` +
-        `set_config('app.current_user','${tenant.admin.id}',true),` +
-        "set_config('statement_timeout','1234',true)," +
-        "set_config('idle_in_transaction_session_timeout','4321',true);" +
-        'select app.assert_member()',
+        `select app.enter_tenant('${tenant.id}','${tenant.admin.id}',1234,4321)`,
     );
     expect(server.statements.at(-1)).toBe('commit');
     expect(server.statements.filter((s) => PROLOGUE.test(s))).toHaveLength(1);
@@ -69,7 +65,7 @@ describe('RequestTransaction: access mode and settings', () => {
     server.statements.length = 0;
     const result = await server.client(tenant.admin.token).request(CreateConversationDocument, { input: { title: 'rw' } });
     expect(result.errors).toBeUndefined();
-    expect(server.statements[0]).toMatch(/^start transaction read write;.*set_config\('statement_timeout','1234',true\)/);
+    expect(server.statements[0]).toMatch(/^start transaction read write;select app\.enter_tenant\('\d+','[0-9a-f-]{36}',1234,4321\)$/);
     expect(server.statements.some((s) => /^insert into "conversations"/.test(s))).toBe(true);
     expect(server.statements.at(-1)).toBe('commit');
     expect(server.statements).not.toContain('rollback');
@@ -320,7 +316,7 @@ describe('RequestTransaction: client disconnects', () => {
       });
       onStatement = (sql) => {
         // Only the request's own prologue (the audit trail's carries no user).
-        if (sql.startsWith('start transaction') && sql.includes("set_config('app.current_user'")) request.destroy();
+        if (sql.startsWith('start transaction') && sql.includes('app.enter_tenant(')) request.destroy();
       };
       request.on('response', () => reject(new Error('the server answered before the client disconnected')));
       request.on('error', () => {});

@@ -11,7 +11,7 @@ const MESSAGES_PER_CONVERSATION = 7;
 /**
  * The Dashboard query (conversations with messageCount, lastMessage { author } and messages(first: 5) { author })
  * must cost the same statements whatever the page size: one per relation per level, batched by DataLoader.
- *   1. the prologue (start transaction; set_config…; assert_member)
+ *   1. the prologue (start transaction; app.enter_tenant: tenant, user, timeouts, membership)
  *   2. the conversations page
  *   3. lastMessage and the first messages of every conversation, together
  *   4. every author
@@ -19,7 +19,7 @@ const MESSAGES_PER_CONVERSATION = 7;
  * messageCount is a column, so it costs nothing.
  */
 const DASHBOARD_STATEMENTS = [
-  expect.stringMatching(/^start transaction read only;select set_config\('app\.current_tenant',/),
+  expect.stringMatching(/^start transaction read only;select app\.enter_tenant\('\d+',/),
   expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" desc, "id" desc limit \$\d+$/s),
   expect.stringMatching(/\bmessages\b/),
   expect.stringMatching(/^select .* from "users" where "id" = any\(\$1::uuid\[\]\)$/s),

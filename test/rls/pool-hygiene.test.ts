@@ -176,14 +176,21 @@ describe('the server\'s pooled connection after a failed request', () => {
     ok(await server.client(b.admin.token).request(ViewerDocument));
     ok(await server.client(a.admin.token).request(InviteUserDocument, { input: { email: `local-${a.id}@example.test`, displayName: 'Local' } }));
     // One prologue per request at least (the audit trail may open transactions of its own, also through src/tenancy).
-    const tenantStatements = server.statements.filter((sql) => /current_tenant/.test(sql));
-    expect(tenantStatements.some((sql) => sql.includes(`'app.current_tenant','${a.id}',true`))).toBe(true);
-    expect(tenantStatements.some((sql) => sql.includes(`'app.current_tenant','${b.id}',true`))).toBe(true);
-    for (const sql of tenantStatements) {
-      expect(sql).toMatch(/set_config\('app\.current_tenant','[1-9][0-9]*',true\)/);
+    const prologues = server.statements.filter((sql) => sql.includes('app.enter_tenant('));
+    expect(prologues.some((sql) => sql.includes(`app.enter_tenant('${a.id}',`))).toBe(true);
+    expect(prologues.some((sql) => sql.includes(`app.enter_tenant('${b.id}',`))).toBe(true);
+    for (const sql of prologues) expect(sql).toMatch(/^start transaction read (only|write);select app\.enter_tenant\('[1-9][0-9]*',/);
+    for (const sql of server.statements) {
       expect(sql).not.toMatch(/\bset\s+(session\s+)?app\./i);
-      expect(sql).not.toMatch(/set_config\('app\.current_tenant','[^']*',false\)/);
+      expect(sql).not.toMatch(/set_config\([^)]*,\s*false\)/);
     }
+    // And the function the prologue calls sets everything transaction-locally.
+    const { rows } = await withOwnerClient((client) =>
+      client.query("select prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'app' and p.proname = 'enter_tenant'"),
+    );
+    const calls = (rows[0]!.prosrc as string).match(/set_config\([^;]*\)/g) ?? [];
+    expect(calls.length).toBeGreaterThanOrEqual(4);
+    for (const call of calls) expect(call).toMatch(/,\s*true\)$/);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
-import { GraphQLError, type ValidationRule } from 'graphql';
+import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { AppError } from '../../errors/app-error.js';
 import { DEFAULT_PAGE_SIZE } from '../../graphql/connection.js';
 import type { RequestContext } from '../request-context.js';
@@ -68,6 +68,33 @@ const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }
   return (1 + childComplexity) * Math.max(first, 1);
 };
 
+/**
+ * Costs already computed, per parsed document (Apollo caches parsed documents, so the same operation arrives as
+ * the same object) and per operation name and variables. Walking the document costs more than the rest of a
+ * small request's validation; a WeakMap forgets documents Apollo's cache drops, and each document keeps at most
+ * COSTS_PER_DOCUMENT variable sets. Only numbers are cached: nothing of any tenant's data.
+ */
+const COSTS_PER_DOCUMENT = 256;
+const costCache = new WeakMap<DocumentNode, Map<string, number>>();
+
+function costOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number {
+  const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
+  let costs = costCache.get(document);
+  const cached = costs?.get(key);
+  if (cached !== undefined) return cached;
+  const cost = getComplexity({
+    schema,
+    query: document,
+    variables,
+    ...(operationName ? { operationName } : {}),
+    estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+  });
+  if (!costs) costCache.set(document, (costs = new Map()));
+  if (costs.size >= COSTS_PER_DOCUMENT) costs.delete(costs.keys().next().value!);
+  costs.set(key, cost);
+  return cost;
+}
+
 function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => void): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
@@ -75,13 +102,7 @@ function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => v
         async didResolveOperation({ schema, document, request, operationName }) {
           let cost: number;
           try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              variables: request.variables ?? {},
-              ...(operationName ? { operationName } : {}),
-              estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
-            });
+            cost = costOf(schema, document, operationName ?? undefined, request.variables ?? {});
           } catch (error) {
             // getComplexity coerces the variables and throws on invalid ones (an unknown input field, a wrong
             // type). Thrown from this hook, Apollo would answer 500 INTERNAL_SERVER_ERROR; let Apollo's own
