@@ -24,6 +24,7 @@ import type pg from 'pg';
 import { createTokenVerifier, type Principal } from '../src/auth/token-verifier.js';
 import { createPool } from '../src/db/pool.js';
 import { decodeGlobalId, encodeGlobalId } from '../src/graphql/global-id.js';
+import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
 import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
 import { installStatementCounter, reportStartupFailure, serveParent } from './lib/server-process.js';
 import type { ServerConfig } from './lib/servers.js';
@@ -167,7 +168,7 @@ function auditRow(event: AuditEvent, outcome: string): unknown[] {
   return [event.startedAt, event.userId, event.requestId, 'api', event.operation.type, event.operation.name, outcome, durationMs];
 }
 
-/** Writes buffered read events, one transaction per tenant (RLS checks each row against its tenant); one flush at a time. */
+/** Writes buffered read events as the API does: one transaction and one round trip per batch; one flush at a time. */
 let flushing = Promise.resolve();
 function flushAudit(): Promise<void> {
   flushing = flushing.then(writeBufferedAudit);
@@ -179,18 +180,10 @@ async function writeBufferedAudit(): Promise<void> {
   auditBuffer = [];
   const byTenant = new Map<string, unknown[][]>();
   for (const event of events) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event.row]);
-  for (const [tenantId, rows] of byTenant) {
-    const client = await pool.connect();
-    try {
-      await client.query(buildTransactionPrologue({ tenantId, userId: null }, { readOnly: false, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 }));
-      await client.query(FLOOR_SQL.insertAuditEvents(rows.length), rows.flat());
-      await client.query('commit');
-    } catch {
-      await client.query('rollback').catch(() => {});
-    } finally {
-      client.release();
-    }
-  }
+  const insert = (rows: unknown[][]) =>
+    `insert into audit_events (created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms) values ` +
+    rows.map((row) => `(${row.map((value) => literal(value as string | number | null)).join(',')})`).join(',');
+  await runPerTenantBatch(pool, [...byTenant].map(([tenantId, rows]) => ({ tenantId, statements: [insert(rows)] }))).catch(() => {});
 }
 
 async function dashboard(client: pg.PoolClient) {

@@ -1,5 +1,7 @@
-import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import type { CompiledQuery, Kysely } from 'kysely';
+import type { AppDatabase, Database } from '../db/kysely.js';
+import { literal, runPerTenantBatch } from '../tenancy/per-tenant-batch.js';
+import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 
 export type AuditOutcome = 'committed' | 'rolled_back' | 'rejected';
 
@@ -39,7 +41,8 @@ export interface AuditLogOptions {
  * Mutations write their event in their own transaction (a committed change always has its event). Reads, and
  * requests that ended without committing, are buffered and written in batches, so they add no round trip to
  * the request path. Crash bound: at most `maxBuffered` events, all younger than `flushIntervalMs`, are lost.
- * A batch is written one transaction per tenant, because RLS checks each row against the transaction's tenant.
+ * A batch is one transaction and one round trip; inside it each tenant's rows are inserted under that tenant
+ * (RLS checks every row against the transaction's current tenant).
  */
 export class AuditLog implements AuditSink {
   #buffer: AuditEvent[] = [];
@@ -85,27 +88,41 @@ export class AuditLog implements AuditSink {
     const events = this.#buffer;
     this.#buffer = [];
     const byTenant = new Map<string, AuditEvent[]>();
-    for (const event of events) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event]);
-    for (const [tenantId, tenantEvents] of byTenant) {
-      try {
-        // SECURITY: written under the events' own tenant, like any tenant row; no user acts here.
-        const tx = await beginTenantTransaction(this.database, { tenantId, userId: null }, {
-          readOnly: false,
-          statementTimeoutMs: 5000,
-          idleInTransactionTimeoutMs: 5000,
-        });
-        try {
-          await tx.insertInto('audit_events').values(tenantEvents.map(toRow)).execute();
-          await tx.commit().execute();
-        } catch (error) {
-          await tx.rollback().execute().catch(() => {});
-          throw error;
-        }
-      } catch (error) {
-        this.options.onError?.(error);
-      }
+    for (const event of events) {
+      const group = byTenant.get(event.tenantId);
+      if (group) group.push(event);
+      else byTenant.set(event.tenantId, [event]);
+    }
+    try {
+      // One transaction and one round trip for the whole batch, however many tenants it spans.
+      await runPerTenantBatch(
+        this.database.pool,
+        [...byTenant].map(([tenantId, tenantEvents]) => ({ tenantId, statements: [insertStatement(tenantEvents)] })),
+      );
+    } catch (error) {
+      this.options.onError?.(error);
     }
   }
+}
+
+/**
+ * The INSERT that stores `events`, compiled for a connection that is not a Kysely transaction: `cli sql --write`
+ * sends the operator's statement over its own client and writes its event in that same transaction, before
+ * COMMIT, as a mutation does. Run it only inside a transaction of the events' tenant (RLS checks each row).
+ */
+export function compileAuditInsert(db: Kysely<Database>, events: readonly AuditEvent[]): CompiledQuery {
+  return db.insertInto('audit_events').values(events.map(toRow)).compile();
+}
+
+const COLUMNS = 'created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms';
+
+/** The INSERT of one tenant's buffered events, every value a literal (runPerTenantBatch uses the simple protocol). */
+function insertStatement(events: readonly AuditEvent[]): string {
+  const values = events.map((event) => {
+    const row = toRow(event);
+    return `(${literal(row.created_at)}::timestamptz,${literal(row.user_id)}::uuid,${literal(row.request_id)},${literal(row.source)},${literal(row.operation_type)},${literal(row.operation_name)},${literal(row.outcome)},${literal(row.duration_ms)})`;
+  });
+  return `insert into audit_events (${COLUMNS}) values ${values.join(',')}`;
 }
 
 function toRow(event: AuditEvent) {

@@ -131,6 +131,40 @@ describe('audit trail', () => {
   });
 });
 
+describe('AuditLog.flush', () => {
+  it('writes events of many tenants in one batch, each under its own tenant', async () => {
+    const tenants = await Promise.all([createTestTenant(), createTestTenant(), createTestTenant()]);
+    const marker = `batch-${randomUUID()}`;
+    for (const [i, tenant] of tenants.entries()) {
+      await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-${i}`);
+    }
+    expect(server.audit.pending).toBeGreaterThanOrEqual(3);
+    await server.audit.flush();
+    const rows = await asOwner((client) =>
+      client.query('select tenant_id::text as tenant, request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]),
+    );
+    expect(rows.rows).toEqual(tenants.map((tenant, i) => ({ tenant: tenant.id, request_id: `${marker}-${i}` })));
+  });
+
+  it('drops a batch that fails as a whole and leaves no connection in a failed transaction', async () => {
+    const tenant = await createTestTenant();
+    const marker = `failing-${randomUUID()}`;
+    await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-ok`);
+    // An event of a tenant that does not exist violates the foreign key to tenants.
+    server.audit.enqueue({
+      tenantId: '1', userId: null, requestId: `${marker}-bad`, source: 'api', operationType: 'query',
+      operationName: null, outcome: 'committed', startedAt: new Date().toISOString(), durationMs: 1,
+    });
+    await server.audit.flush();
+    const written = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
+    expect(written.rows[0].n).toBe(0);
+    const pool = server.database.pool;
+    expect(pool.idleCount).toBe(pool.totalCount);
+    const after = await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-after`);
+    expect(after.status).toBe(200);
+  });
+});
+
 describe('audit trail crash bound', () => {
   it('never holds more than maxBuffered read events unwritten', async () => {
     const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, maxBuffered: 5 } });

@@ -1,0 +1,50 @@
+import pg from 'pg';
+import { buildTransactionPrologue } from './transaction-prologue.js';
+
+export interface TenantStatements {
+  tenantId: string;
+  /** Complete SQL statements with every value already a literal (see `literal`). */
+  statements: string[];
+}
+
+const BATCH_TIMEOUTS = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 };
+
+/**
+ * Runs statements for many tenants in ONE transaction and ONE round trip: for each tenant, `app.enter_tenant`
+ * switches the transaction-local tenant (no user: this is the server's own bookkeeping), then its statements
+ * run under that tenant's RLS. Used for batched audit events, whose cost would otherwise grow with the number
+ * of distinct tenants in a batch (a transaction each).
+ *
+ * SECURITY: the simple protocol takes no parameters. Tenant ids are validated by buildTransactionPrologue;
+ * callers build their statements with `literal`, pg's own escaping. A failure anywhere rolls the whole batch
+ * back before the connection returns to the pool (an aborted transaction must never be handed out again).
+ */
+export async function runPerTenantBatch(pool: pg.Pool, groups: readonly TenantStatements[]): Promise<void> {
+  if (!groups.length) return;
+  const parts: string[] = [];
+  for (const [index, group] of groups.entries()) {
+    const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, { readOnly: false, ...BATCH_TIMEOUTS });
+    // The first group's prologue starts the transaction; later groups only switch the tenant.
+    parts.push(index === 0 ? prologue : prologue.slice(prologue.indexOf(';') + 1), ...group.statements);
+  }
+  parts.push('commit');
+  const client = await pool.connect();
+  try {
+    await client.query(parts.join(';'));
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** A SQL literal for the simple protocol: pg's escapeLiteral for text, `null` for null, digits for integers. */
+export function literal(value: string | number | null): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`Only safe integers are inlined, received ${value}`);
+    return String(value);
+  }
+  return pg.escapeLiteral(value);
+}
