@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { UnauthenticatedError, type AuthFailureReason } from '../errors/app-error.js';
 import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
@@ -45,8 +46,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error('A token verifier needs JWT_SECRET or JWT_JWKS_URL');
   }
 
+  const verified = new VerifiedTokens();
+
   return async (authorization) => {
     const token = bearerToken(authorization);
+    const known = verified.get(token);
+    if (known) return known;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
@@ -58,11 +63,35 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     } catch (error) {
       throw new UnauthenticatedError(...describeJoseError(error));
     }
-    return {
+    const principal = {
       tenantId: tenantIdFromClaim(payload[options.tenantClaim], options.tenantClaim),
       userId: userIdFromSubject(payload.sub),
     };
+    verified.remember(token, principal, payload.exp!);
+    return principal;
   };
+}
+
+/**
+ * Tokens this process verified recently. A client sends the same token with every request, and verifying its
+ * signature again costs more than the rest of a small request's authentication. The key is the whole token
+ * (header, claims and signature), so a hit can only ever return the principal of that exact token; an entry
+ * lives until the token expires but at most TOKEN_CACHE_TTL_MS (bounding how long a rotated-out JWKS key keeps
+ * working for tokens it already signed). Tenant membership is still checked by every request's transaction.
+ */
+const TOKEN_CACHE_TTL_MS = 60_000;
+
+class VerifiedTokens {
+  readonly #cache = new LRUCache<string, Principal>({ max: 10_000, ttlAutopurge: false });
+
+  get(token: string): Principal | undefined {
+    return this.#cache.get(token);
+  }
+
+  remember(token: string, principal: Principal, expiresAtSeconds: number): void {
+    const ttl = Math.min(TOKEN_CACHE_TTL_MS, expiresAtSeconds * 1000 - Date.now());
+    if (ttl > 0) this.#cache.set(token, principal, { ttl });
+  }
 }
 
 function bearerToken(authorization: string | undefined): string {

@@ -82,6 +82,18 @@ describe('token verification with a JWKS', () => {
     await expectRefused(await rs256({ tenant_id: tenant.id }, 'main', other.privateKey), /signature/);
   });
 
+  it('refuses a token that expired after it was accepted (verified tokens are remembered only until exp)', async () => {
+    const token = await new SignJWT({ tenant_id: tenant.id })
+      .setProtectedHeader({ alg: 'RS256', kid: 'main' })
+      .setSubject(tenant.admin.id)
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+      .sign(signingKey);
+    const accepted = await server.post(viewerQuery, { authorization: `Bearer ${token}` });
+    expect(accepted.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await expectRefused(token, /expired/);
+  });
+
   it('refuses a token whose nbf is in the future', async () => {
     const token = await new SignJWT({ tenant_id: tenant.id })
       .setProtectedHeader({ alg: 'RS256', kid: 'main' })
