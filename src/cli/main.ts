@@ -1,7 +1,10 @@
 import { ConfigError, loadEnv } from '../config/env.js';
+import { auditCommand } from './audit-command.js';
 import type { CliCommand, CliIo } from './cli-context.js';
+import { explainCommand } from './explain-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { seedCommand } from './seed-command.js';
+import { sqlCommand } from './sql-command.js';
 import { tenantCommand } from './tenant-command.js';
 import { tokenCommand } from './token-command.js';
 import { asUsageError, USAGE, UsageError } from './usage.js';
@@ -16,6 +19,9 @@ const COMMANDS: Record<string, CliCommand<any>> = {
   seed: seedCommand,
   tenant: tenantCommand,
   token: tokenCommand,
+  audit: auditCommand,
+  explain: explainCommand,
+  sql: sqlCommand,
 };
 
 const io: CliIo = {

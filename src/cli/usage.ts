@@ -11,6 +11,13 @@ export const USAGE = [
   '                                                 create a tenant and its first ADMIN; prints one JSON line',
   '  token --tenant TENANT_ID (--user USER_ID | --email EMAIL) [--ttl 1h]',
   '                                                 print a JWT for a member of a tenant',
+  '  audit --tenant TENANT_ID [--since ISO] [--limit 100]',
+  "                                                 print the tenant's audit events as NDJSON, newest first",
+  "  explain --tenant TENANT_ID [--json]            EXPLAIN ANALYZE every access path of the API in the tenant's",
+  '                                                 context: scans, tenant index use, time, buffers',
+  '  sql --tenant TENANT_ID [-c "SQL" [--table]] [--write]',
+  '                                                 one statement (-c) or a psql session as the app role in the',
+  "                                                 tenant's context; read-only unless --write; audited",
 ].join('\n');
 
 export class UsageError extends Error {

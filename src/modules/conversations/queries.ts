@@ -29,22 +29,36 @@ export function listConversations(
   limit: number,
   after: Cursor | null,
 ): Promise<ConversationRow[]> {
+  return listConversationsQuery(tx, filter, limit, after).execute();
+}
+
+/** The statement {@link listConversations} runs, unexecuted (`cli explain` compiles it). */
+export function listConversationsQuery(tx: TenantTransaction, filter: ConversationFilter, limit: number, after: Cursor | null) {
   let query = applyFilter(tx.selectFrom('conversations').selectAll(), filter)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit);
   if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
-  return query.execute();
+  return query;
 }
 
 export async function countConversations(tx: TenantTransaction, filter: ConversationFilter): Promise<number> {
-  const { count } = await applyFilter(tx.selectFrom('conversations').select(sql<number>`count(*)::int`.as('count')), filter)
-    .executeTakeFirstOrThrow();
+  const { count } = await countConversationsQuery(tx, filter).executeTakeFirstOrThrow();
   return count;
 }
 
+/** The statement {@link countConversations} runs, unexecuted. */
+export function countConversationsQuery(tx: TenantTransaction, filter: ConversationFilter) {
+  return applyFilter(tx.selectFrom('conversations').select(sql<number>`count(*)::int`.as('count')), filter);
+}
+
 export function findConversationsByIds(tx: TenantTransaction, ids: readonly string[]): Promise<ConversationRow[]> {
-  return tx.selectFrom('conversations').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`).execute();
+  return findConversationsByIdsQuery(tx, ids).execute();
+}
+
+/** The statement {@link findConversationsByIds} runs, unexecuted. */
+export function findConversationsByIdsQuery(tx: TenantTransaction, ids: readonly string[]) {
+  return tx.selectFrom('conversations').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
 export function insertConversation(tx: TenantTransaction, title: string, createdBy: string): Promise<ConversationRow> {
@@ -57,5 +71,10 @@ export function updateConversation(
   id: string,
   patch: { title?: string; archived?: boolean },
 ): Promise<ConversationRow | undefined> {
-  return tx.updateTable('conversations').set(patch).where('id', '=', id).returningAll().executeTakeFirst();
+  return updateConversationQuery(tx, id, patch).executeTakeFirst();
+}
+
+/** The statement {@link updateConversation} runs, unexecuted. */
+export function updateConversationQuery(tx: TenantTransaction, id: string, patch: { title?: string; archived?: boolean }) {
+  return tx.updateTable('conversations').set(patch).where('id', '=', id).returningAll();
 }

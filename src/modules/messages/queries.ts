@@ -4,7 +4,12 @@ import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { MessageRow } from './rows.js';
 
 export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[]): Promise<MessageRow[]> {
-  return tx.selectFrom('messages').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`).execute();
+  return findMessagesByIdsQuery(tx, ids).execute();
+}
+
+/** The statement {@link findMessagesByIds} runs, unexecuted (`cli explain` compiles it). */
+export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly string[]) {
+  return tx.selectFrom('messages').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
 /**
@@ -22,6 +27,16 @@ export function listMessagesByConversations(
   limit: number,
   after: Cursor | null,
 ): Promise<MessageRow[]> {
+  return listMessagesByConversationsQuery(tx, conversationIds, limit, after).execute();
+}
+
+/** The statement {@link listMessagesByConversations} runs, unexecuted. */
+export function listMessagesByConversationsQuery(
+  tx: TenantTransaction,
+  conversationIds: readonly string[],
+  limit: number,
+  after: Cursor | null,
+) {
   return tx
     .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
     .crossJoinLateral((eb) => {
@@ -36,8 +51,7 @@ export function listMessagesByConversations(
       }
       return newest.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc').limit(limit).as('m');
     })
-    .selectAll('m')
-    .execute();
+    .selectAll('m');
 }
 
 /**
@@ -48,6 +62,11 @@ export function insertMessage(
   tx: TenantTransaction,
   message: { conversationId: string; authorId: string; body: string },
 ): Promise<MessageRow | undefined> {
+  return insertMessageQuery(tx, message).executeTakeFirst();
+}
+
+/** The statement {@link insertMessage} runs, unexecuted. */
+export function insertMessageQuery(tx: TenantTransaction, message: { conversationId: string; authorId: string; body: string }) {
   return tx
     .insertInto('messages')
     .columns(['conversation_id', 'author_id', 'body'])
@@ -61,6 +80,5 @@ export function insertMessage(
         ])
         .where('conversations.id', '=', message.conversationId),
     )
-    .returningAll()
-    .executeTakeFirst();
+    .returningAll();
 }

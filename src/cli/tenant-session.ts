@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { AuditLog, type AuditEvent, type AuditOutcome } from '../audit/audit-log.js';
+import type { Env } from '../config/env.js';
+import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
+import { createPool } from '../db/pool.js';
+import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { findCurrentTenant } from '../modules/tenancy/queries.js';
+import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { isValidTenantId } from '../tenancy/transaction-prologue.js';
+import { withDatabase, type CliIo } from './cli-context.js';
+import { UsageError } from './usage.js';
+
+/**
+ * What the operator commands (`audit`, `explain`, `sql`) share: the app role, never the owner; a tenant context
+ * without a user; and one audit event per command in that tenant's trail, as every API request leaves one.
+ */
+export interface AppSession {
+  readonly database: AppDatabase;
+  readonly pool: pg.Pool;
+  /** DATABASE_URL_APP, or the embedded database's app-role URL. */
+  readonly appUrl: string;
+}
+
+/** One operator command in one tenant, as its audit event describes it. */
+export interface OperatorSession {
+  readonly tenantId: string;
+  /** `cli-<uuid>`: the event's request id, and the application_name of the command's connections. */
+  readonly requestId: string;
+  readonly operationName: string;
+  readonly startedAt: string;
+  readonly startedMs: number;
+}
+
+/** A tenant that does not exist: the command fails, and there is no trail to write an event into. */
+export class NoSuchTenantError extends Error {
+  constructor(tenantId: string) {
+    super(`No tenant ${tenantId}.`);
+    this.name = 'NoSuchTenantError';
+  }
+}
+
+/** `--tenant` checked as the token command checks it: a positive 64-bit decimal integer. */
+export function requireTenantId(command: string, value: string | undefined): string {
+  if (value === undefined) throw new UsageError(`${command} needs --tenant`);
+  if (!isValidTenantId(value)) {
+    throw new UsageError(`--tenant must be a positive 64-bit integer in decimal, received ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function startOperatorSession(tenantId: string, operationName: string): OperatorSession {
+  return {
+    tenantId,
+    requestId: `cli-${randomUUID()}`,
+    operationName: operationName.slice(0, 200),
+    startedAt: new Date().toISOString(),
+    startedMs: performance.now(),
+  };
+}
+
+/**
+ * Runs `work` on a small pool as the app role (DATABASE_URL_APP), after the same isolation check the server
+ * makes at boot. The connections carry the session's request id as application_name (pg_stat_activity).
+ *
+ * SECURITY: these commands promise an operator that they see one tenant only. That promise is Row Level
+ * Security's, so a DATABASE_URL_APP pointing at a superuser, a BYPASSRLS role or the owner is refused here
+ * instead of quietly showing every tenant.
+ */
+export function withAppSession<T>(env: Env, io: CliIo, session: OperatorSession, work: (app: AppSession) => Promise<T>): Promise<T> {
+  return withDatabase(env, io, async ({ appUrl }) => {
+    const pool = createPool({
+      connectionString: appUrl,
+      max: 2,
+      applicationName: session.requestId,
+      acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS,
+    });
+    const database = createAppDatabase(pool);
+    try {
+      await assertIsolationIsEnforced(database.db);
+      return await work({ database, pool, appUrl });
+    } finally {
+      await database.db.destroy(); // ends the pool too
+    }
+  });
+}
+
+/**
+ * Runs `work` and then writes the session's audit event: `outcome` when it succeeded, 'rolled_back' when it
+ * failed (but not for a tenant that does not exist). Reports the request id on stderr either way.
+ */
+export async function audited<T>(app: AppSession, session: OperatorSession, io: CliIo, outcome: AuditOutcome, work: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await work();
+  } catch (error) {
+    if (!(error instanceof NoSuchTenantError)) {
+      await writeOperatorEvent(app, operatorEvent(session, 'rolled_back')).catch((auditError: unknown) => io.log(`error: ${message(auditError)}`));
+      io.log(`audit event ${session.requestId} (rolled_back)`);
+    }
+    throw error;
+  }
+  await writeOperatorEvent(app, operatorEvent(session, outcome));
+  io.log(`audit event ${session.requestId} (${outcome})`);
+  return result;
+}
+
+/**
+ * Begins a transaction in `tenantId`'s context for the operator (no user: `userId` null, so no membership
+ * check), and makes sure the tenant exists: RLS would answer an unknown tenant with empty results, which an
+ * operator could mistake for an empty tenant. Throws {@link NoSuchTenantError}, with nothing checked out, when
+ * it does not exist.
+ */
+export async function beginOperatorTransaction(
+  app: AppSession,
+  tenantId: string,
+  mode: { readOnly: boolean; statementTimeoutMs: number; idleInTransactionTimeoutMs: number },
+): Promise<TenantTransaction> {
+  const tx = await beginTenantTransaction(app.database, { tenantId, userId: null }, mode);
+  try {
+    if (!(await findCurrentTenant(tx))) throw new NoSuchTenantError(tenantId);
+    return tx;
+  } catch (error) {
+    await tx.rollback().execute().catch(() => {});
+    throw error;
+  }
+}
+
+/** Runs `work` in a READ ONLY operator transaction of `tenantId` with the server's timeouts; commits it, as API reads do. */
+export async function readInTenant<T>(app: AppSession, tenantId: string, env: Env, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+  const tx = await beginOperatorTransaction(app, tenantId, {
+    readOnly: true,
+    statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  });
+  try {
+    const result = await work(tx);
+    await tx.commit().execute();
+    return result;
+  } catch (error) {
+    await tx.rollback().execute().catch(() => {});
+    throw error;
+  }
+}
+
+export function operatorEvent(session: OperatorSession, outcome: AuditOutcome): AuditEvent {
+  return {
+    tenantId: session.tenantId,
+    userId: null,
+    requestId: session.requestId,
+    source: 'cli',
+    // The only operation type the audit_events CHECK allows for operator work besides the API's own three.
+    operationType: 'sql',
+    operationName: session.operationName,
+    outcome,
+    startedAt: session.startedAt,
+    durationMs: performance.now() - session.startedMs,
+  };
+}
+
+/** Writes one event in a transaction of the event's tenant, through the server's AuditLog; throws if it fails. */
+export async function writeOperatorEvent(app: AppSession, event: AuditEvent): Promise<void> {
+  let failure: unknown;
+  const log = new AuditLog(app.database, { flushIntervalMs: 60_000, maxBuffered: 1_000, onError: (error) => (failure = error) });
+  log.enqueue(event);
+  await log.close();
+  if (failure !== undefined) throw new Error(`The audit event ${event.requestId} could not be written: ${message(failure)}`);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
