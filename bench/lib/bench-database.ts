@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
 import { dropNoRlsRole, ensureNoRlsRole, NO_RLS_ROLE, withUser } from './no-rls-role.js';
+import { dropDatabase, freePort, withDatabase } from '../../src/db/database-urls.js';
 
 export interface BenchDatabase {
   /** Superuser: loads the data set (bypassing RLS) and creates roles. */
@@ -92,29 +91,3 @@ export async function createBenchDatabase(log: (line: string) => void): Promise<
   }
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function dropDatabase(maintenanceUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: maintenanceUrl });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-  } finally {
-    await client.end();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -31,7 +31,7 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
             const outcome = await transaction.rollback();
             metrics?.transactionEnded(outcome);
             // Already rolled back elsewhere (shutdown deadline, client gone): its errors are only the consequence.
-            if (outcome === 'none') replaceWithCancelledError(requestContext);
+            if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED);
             return;
           }
           let outcome;
@@ -40,44 +40,32 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
           } catch (error) {
             metrics?.transactionEnded('rolled_back');
             logger.error({ err: error, requestId: requestContext.contextValue.requestId }, 'commit failed');
-            replaceWithCommitError(requestContext);
+            replaceWithError(requestContext, 500, COMMIT_FAILED);
             return;
           }
           metrics?.transactionEnded(outcome);
           // Someone else ended it first: the HTTP handler (client gone) or the shutdown deadline rolled it back.
-          if (outcome !== 'committed') replaceWithCancelledError(requestContext);
+          if (outcome !== 'committed') replaceWithError(requestContext, 503, CANCELLED);
         },
       };
     },
   };
 }
 
-function replaceWithCommitError(requestContext: GraphQLRequestContext<RequestContext>): void {
-  requestContext.response.http.status = 500;
-  requestContext.response.body = {
-    kind: 'single',
-    singleResult: {
-      errors: [
-        {
-          message: 'The change could not be committed and was rolled back; nothing was saved. Try again.',
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
-        },
-      ],
-    },
-  };
-}
+const COMMIT_FAILED = 'The change could not be committed and was rolled back; nothing was saved. Try again.';
+const CANCELLED = 'The request was cancelled (the server is shutting down) and rolled back; nothing was saved. Try again.';
 
-function replaceWithCancelledError(requestContext: GraphQLRequestContext<RequestContext>): void {
-  requestContext.response.http.status = 503;
+/** The response must not claim success for work that was not committed. */
+function replaceWithError(
+  requestContext: GraphQLRequestContext<RequestContext>,
+  status: 500 | 503,
+  message: string,
+): void {
+  requestContext.response.http.status = status;
   requestContext.response.body = {
     kind: 'single',
     singleResult: {
-      errors: [
-        {
-          message: 'The request was cancelled (the server is shutting down) and rolled back; nothing was saved. Try again.',
-          extensions: { code: 'SERVICE_UNAVAILABLE' },
-        },
-      ],
+      errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } }],
     },
   };
 }
