@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
+import { MALFORMED_JSON, parseBody, readBody, sendJson, TOO_LARGE } from './http-body.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
@@ -239,49 +240,4 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 interface InFlightRequest {
   context: RequestContext | undefined;
   readonly telemetry: RequestTelemetry;
-}
-
-const TOO_LARGE = Symbol('too large');
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.resolve(TOO_LARGE);
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        resolve(TOO_LARGE);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-const MALFORMED_JSON = Symbol('malformed JSON');
-
-/** JSON bodies are parsed here; Apollo judges everything else (its CSRF rules reject "simple" content types). */
-function parseBody(body: string, headers: HeaderMap): unknown {
-  if (!body) return undefined;
-  if (!(headers.get('content-type') ?? '').toLowerCase().includes('application/json')) return body;
-  try {
-    return JSON.parse(body);
-  } catch {
-    return MALFORMED_JSON;
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(value));
 }

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HeaderMap } from '@apollo/server';
+
+/** Request bodies in, JSON out: the bounded reader and parser under the HTTP handler. */
+
+/** readBody's answer when the body exceeds the limit (the rest of it is drained, not buffered). */
+export const TOO_LARGE = Symbol('too large');
+
+/** Reads a request body up to `limit` bytes; refuses a larger declared content-length without reading. */
+export function readBody(req: IncomingMessage, limit: number): Promise<string | typeof TOO_LARGE> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.resolve(TOO_LARGE);
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve(TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export const MALFORMED_JSON = Symbol('malformed JSON');
+
+/** JSON bodies are parsed here; Apollo judges everything else (its CSRF rules reject "simple" content types). */
+export function parseBody(body: string, headers: HeaderMap): unknown {
+  if (!body) return undefined;
+  if (!(headers.get('content-type') ?? '').toLowerCase().includes('application/json')) return body;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return MALFORMED_JSON;
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(value));
+}
