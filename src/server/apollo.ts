@@ -10,6 +10,7 @@ import { allResolvers } from '../modules/resolvers.js';
 import type { Logger } from './logger.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
+import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
 import { errorPlugin, formatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
@@ -43,6 +44,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     plugins: [
       // Cache-control hints are unused here, and the plugin instruments every field resolver to collect them.
       ApolloServerPluginCacheControlDisabled(),
+      operationKindPlugin(),
       ...limits.plugins,
       authenticationPlugin(),
       telemetryPlugin(metrics),

@@ -140,8 +140,7 @@ describe('RequestTransaction: requests that never touch the database', () => {
     ['a variable of the wrong type', () => ({ query: 'query($f: Int) { conversations(first: $f) { totalCount } }', variables: { f: 'x' } }), withToken, 400],
     ['a missing required variable', () => ({ query: 'query($id: ID!) { conversation(id: $id) { id } }' }), withToken, 400],
     ['an unknown operationName', () => ({ query: '{ viewer { user { id } } }', operationName: 'Nope' }), withToken, 400],
-    // graphql-js refuses it at execution ("Schema is not configured to execute subscription operation").
-    ['a subscription', () => ({ query: 'subscription { viewer { user { id } } }' }), withToken, 200],
+    ['a subscription', () => ({ query: 'subscription { viewer { user { id } } }' }), withToken, 400],
     ['a bad token', () => ({ query: '{ viewer { user { id } } }' }), () => ({ authorization: 'Bearer a.b.c' }), 401],
     ['no token', () => ({ query: '{ viewer { user { id } } }' }), () => ({}), 401],
   ])('runs no SQL for %s and leaves the pool idle', async (_case, body, headers, status) => {
