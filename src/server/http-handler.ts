@@ -139,7 +139,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         operationType: telemetry.operationType,
         operationName,
         durationMs: Math.round(durationMs * 10) / 10,
-        outcome: context ? requestOutcome(telemetry, context.transaction?.outcome) : 'rejected',
+        // No context: refused before one existed (bad token, 4xx), or nothing to do (the Sandbox page).
+        outcome: context ? requestOutcome(telemetry, context.transaction?.outcome) : status >= 400 ? 'rejected' : 'none',
         status,
       },
       'graphql request',
