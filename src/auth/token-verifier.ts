@@ -94,9 +94,14 @@ class VerifiedTokens {
   }
 }
 
+/** The refusal of a request that carries no token, wherever it is noticed (verifier, auth plugin, context). */
+export function missingTokenError(): UnauthenticatedError {
+  return new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
+}
+
 function bearerToken(authorization: string | undefined): string {
   if (!authorization) {
-    throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
+    throw missingTokenError();
   }
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/i.exec(authorization.trim());
   if (!match) {

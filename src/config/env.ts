@@ -22,6 +22,9 @@ const booleanFlag = z
   .transform((value) => value === 'true' || value === '1')
   .optional();
 
+/** Query shape limits when GRAPHQL_MAX_* are unset; also the defaults of startServer (tests, benchmark). */
+export const DEFAULT_QUERY_LIMITS = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxCost: 5000 } as const;
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -61,11 +64,11 @@ const envSchema = z
       .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
       .default([]),
     GRAPHQL_INTROSPECTION: booleanFlag,
-    GRAPHQL_MAX_DEPTH: positiveInt(10),
-    GRAPHQL_MAX_ALIASES: positiveInt(15),
-    GRAPHQL_MAX_TOKENS: positiveInt(5000),
-    GRAPHQL_MAX_DIRECTIVES: positiveInt(20),
-    GRAPHQL_MAX_COST: positiveInt(5000),
+    GRAPHQL_MAX_DEPTH: positiveInt(DEFAULT_QUERY_LIMITS.maxDepth),
+    GRAPHQL_MAX_ALIASES: positiveInt(DEFAULT_QUERY_LIMITS.maxAliases),
+    GRAPHQL_MAX_TOKENS: positiveInt(DEFAULT_QUERY_LIMITS.maxTokens),
+    GRAPHQL_MAX_DIRECTIVES: positiveInt(DEFAULT_QUERY_LIMITS.maxDirectives),
+    GRAPHQL_MAX_COST: positiveInt(DEFAULT_QUERY_LIMITS.maxCost),
     SEED_DEMO_DATA: booleanFlag,
   })
   .superRefine((env, ctx) => {

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { DEFAULT_QUERY_LIMITS } from '../config/env.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
@@ -66,7 +67,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_LIMITS: AbuseLimits = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxCost: 5000 };
 
 // Development only: Apollo Studio / Sandbox and local front ends may call the API from the browser.
 const DEV_CORS_ORIGINS = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com'];
@@ -112,7 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const apollo = createApollo({
     production: options.production,
     introspection: options.introspection,
-    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    limits: { ...DEFAULT_QUERY_LIMITS, ...options.limits },
     logger: options.logger,
     metrics,
   });

@@ -1,5 +1,4 @@
-import type { Principal } from '../auth/token-verifier.js';
-import { UnauthenticatedError } from '../errors/app-error.js';
+import { missingTokenError, type Principal } from '../auth/token-verifier.js';
 import { createLoaders, type Loaders } from '../modules/loaders.js';
 import { createRequestTelemetry, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { AppDatabase } from '../db/kysely.js';
@@ -30,12 +29,12 @@ export function createRequestContext(
   const transaction = principal ? new RequestTransaction(database, principal, settings, requestId) : null;
   const tx = transaction
     ? () => transaction.get()
-    : () => Promise.reject(new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing'));
+    : () => Promise.reject(missingTokenError());
   return { requestId, principal, transaction, tx, loaders: createLoaders(tx), telemetry };
 }
 
 /** The principal of an authenticated request (resolvers only run for those, see the auth plugin). */
 export function principalOf(context: RequestContext): Principal {
-  if (!context.principal) throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
+  if (!context.principal) throw missingTokenError();
   return context.principal;
 }

@@ -3,7 +3,7 @@ import { BadUserInputError, ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { principalOf } from '../../server/request-context.js';
-import { toIsoTimestamp } from '../conversations/resolvers.js';
+import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
 export const auditResolvers: Resolvers = {

@@ -3,6 +3,7 @@ import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
+import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { principalOf } from '../../server/request-context.js';
 import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
 
@@ -71,14 +72,3 @@ export const conversationResolvers: Resolvers = {
   ConversationConnection: connectionResolvers,
   ConversationEdge: {},
 };
-
-/** PostgreSQL's timestamptz text ("2026-01-02 03:04:05.123456+00") as ISO 8601 in UTC. */
-export function toIsoTimestamp(value: string): string {
-  return new Date(value).toISOString();
-}
-
-/** A row that a composite foreign key guarantees; its absence is a server bug, not a client error. */
-export function required<T>(row: T | null, what: string): T {
-  if (row === null) throw new Error(`Missing ${what} row despite a foreign key`);
-  return row;
-}

@@ -44,16 +44,20 @@ export function createMessageLoaders(transaction: TransactionSource) {
 }
 
 function pageKey(key: MessagePageKey): string {
-  return `${key.conversationId}|${key.limit}|${key.after ? `${key.after.createdAt}|${key.after.id}` : ''}`;
+  return `${key.conversationId}|${key.limit}|${cursorKey(key)}`;
+}
+
+/** Keys with the same cursor (usually none: first pages) are answered by one statement. */
+function cursorKey(key: MessagePageKey): string {
+  return key.after ? `${key.after.createdAt}|${key.after.id}` : '';
 }
 
 function groupByCursor(keys: readonly MessagePageKey[]): MessagePageKey[][] {
   const groups = new Map<string, MessagePageKey[]>();
   for (const key of keys) {
-    const cursor = key.after ? `${key.after.createdAt}|${key.after.id}` : '';
-    const group = groups.get(cursor);
+    const group = groups.get(cursorKey(key));
     if (group) group.push(key);
-    else groups.set(cursor, [key]);
+    else groups.set(cursorKey(key), [key]);
   }
   return [...groups.values()];
 }

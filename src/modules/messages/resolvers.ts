@@ -4,7 +4,7 @@ import { connectionResolvers } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { principalOf } from '../../server/request-context.js';
-import { required, toIsoTimestamp } from '../conversations/resolvers.js';
+import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { insertMessage } from './queries.js';
 
 export const BODY_MAX_LENGTH = 10_000;

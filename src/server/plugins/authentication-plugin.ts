@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { OperationDefinitionNode } from 'graphql';
-import { UnauthenticatedError } from '../../errors/app-error.js';
+import { missingTokenError } from '../../auth/token-verifier.js';
 import type { RequestContext } from '../request-context.js';
 
 /**
@@ -14,7 +14,7 @@ export function authenticationPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async didResolveOperation({ contextValue, operation }) {
           if (contextValue.principal || isIntrospectionOnly(operation)) return;
-          throw new UnauthenticatedError('Missing Authorization header; send "Authorization: Bearer <token>".', 'missing');
+          throw missingTokenError();
         },
       };
     },
