@@ -321,63 +321,42 @@ describe('Query.users', () => {
   });
 });
 
-describe('Mutation.renameConversation', () => {
-  it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and changes nothing', async () => {
-    const before = await snapshotTenants(tenantIds());
-    for (const fixture of fixtures) {
-      for (const other of others(fixture)) {
-        for (const id of other.ids.conversations) {
-          const response = await expectLikeMissing(
-            (target) => fixture.api.request(RenameConversationDocument, { input: { id: target, title: `Hijacked by ${fixture.tag}` } }),
-            id,
-            'Conversation',
-          );
-          expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
-          expect(response.data).toBeNull();
-        }
+/** Every tenant's mutation on each conversation of every other tenant: NOT_FOUND exactly as for a random id, no change. */
+async function expectForeignConversationsNotFound(
+  mutate: (fixture: Fixture, conversationId: string) => Promise<GraphQLResponse<unknown>>,
+): Promise<void> {
+  const before = await snapshotTenants(tenantIds());
+  for (const fixture of fixtures) {
+    for (const other of others(fixture)) {
+      for (const id of other.ids.conversations) {
+        const response = await expectLikeMissing((target) => mutate(fixture, target), id, 'Conversation');
+        expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+        expect(response.data).toBeNull();
       }
     }
-    expect(await snapshotTenants(tenantIds())).toEqual(before);
+  }
+  expect(await snapshotTenants(tenantIds())).toEqual(before);
+}
+
+describe('Mutation.renameConversation', () => {
+  it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and changes nothing', async () => {
+    await expectForeignConversationsNotFound((fixture, id) =>
+      fixture.api.request(RenameConversationDocument, { input: { id, title: `Hijacked by ${fixture.tag}` } }),
+    );
   });
 });
 
 describe('Mutation.archiveConversation', () => {
   it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and changes nothing', async () => {
-    const before = await snapshotTenants(tenantIds());
-    for (const fixture of fixtures) {
-      for (const other of others(fixture)) {
-        for (const id of other.ids.conversations) {
-          const response = await expectLikeMissing(
-            (target) => fixture.api.request(ArchiveConversationDocument, { input: { id: target } }),
-            id,
-            'Conversation',
-          );
-          expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
-          expect(response.data).toBeNull();
-        }
-      }
-    }
-    expect(await snapshotTenants(tenantIds())).toEqual(before);
+    await expectForeignConversationsNotFound((fixture, id) => fixture.api.request(ArchiveConversationDocument, { input: { id } }));
   });
 });
 
 describe('Mutation.postMessage', () => {
   it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and writes nothing', async () => {
-    const before = await snapshotTenants(tenantIds());
-    for (const fixture of fixtures) {
-      for (const other of others(fixture)) {
-        for (const id of other.ids.conversations) {
-          const response = await expectLikeMissing(
-            (target) => fixture.api.request(PostMessageDocument, { input: { conversationId: target, body: `Planted by ${fixture.tag}` } }),
-            id,
-            'Conversation',
-          );
-          expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
-          expect(response.data).toBeNull();
-        }
-      }
-    }
-    expect(await snapshotTenants(tenantIds())).toEqual(before);
+    await expectForeignConversationsNotFound((fixture, conversationId) =>
+      fixture.api.request(PostMessageDocument, { input: { conversationId, body: `Planted by ${fixture.tag}` } }),
+    );
   });
 });
 
