@@ -226,7 +226,7 @@ describe('RequestTransaction: all-or-nothing', () => {
     const api = server.client(tenant.admin.token);
     const created = await api.request(CreateConversationDocument, { input: { title: 'kept' } });
     const id = created.data!.createConversation.conversation.id;
-    await server.post(
+    const result = await server.post(
       {
         query: `mutation($id: ID!, $bad: ID!) {
           a: postMessage(input: { conversationId: $id, body: "one" }) { message { id } }
@@ -236,6 +236,7 @@ describe('RequestTransaction: all-or-nothing', () => {
       },
       { authorization: `Bearer ${tenant.admin.token}` },
     );
+    expect(result.json.errors.map((e: { extensions: { code: string } }) => e.extensions.code)).toEqual(['NOT_FOUND']);
     const list = await api.request(ConversationsDocument, {});
     expect(list.data?.conversations.edges[0]?.node.messageCount).toBe(0);
   });

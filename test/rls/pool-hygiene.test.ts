@@ -307,11 +307,12 @@ describe('session-level SET (negative control)', () => {
   async function titlesOnNextCheckout(pool: pg.Pool, pid: number): Promise<string[] | Error> {
     const client = await pool.connect();
     try {
+      // Outside the catch below: a failed expectation must fail the test, not come back as the query's error.
       expect((await stateOf(client)).pid).toBe(pid);
-      const { rows } = await client.query<{ title: string }>('select title from conversations order by title');
-      return rows.map((r) => r.title);
-    } catch (error) {
-      return error as Error;
+      return await client.query<{ title: string }>('select title from conversations order by title').then(
+        ({ rows }) => rows.map((r) => r.title),
+        (error: Error) => error,
+      );
     } finally {
       // A leaked session setting must not outlive this test: destroy the connection.
       client.release(true);
