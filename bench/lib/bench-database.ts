@@ -5,8 +5,8 @@ import path from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
-import { dropNoRlsRole, ensureNoRlsRole, NO_RLS_ROLE, withUser } from './no-rls-role.js';
-import { dropDatabase, freePort, withDatabase } from '../../src/db/database-urls.js';
+import { dropNoRlsRole, ensureNoRlsRole, NO_RLS_ROLE } from './no-rls-role.js';
+import { dropDatabase, freePort, withDatabase, withUser } from '../../src/db/database-urls.js';
 
 export interface BenchDatabase {
   /** Superuser: loads the data set (bypassing RLS) and creates roles. */

@@ -49,10 +49,5 @@ export async function dropNoRlsRole(ownerUrl: string, role: string): Promise<voi
   }
 }
 
-/** The same URL with another user and password. */
-export function withUser(url: string, user: string, password: string): string {
-  const parsed = new URL(url);
-  parsed.username = user;
-  parsed.password = password;
-  return parsed.toString();
-}
+/** Re-exported for the bench's callers (and test/bench-switch.test.ts). */
+export { withUser } from '../../src/db/database-urls.js';
