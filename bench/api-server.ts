@@ -5,11 +5,9 @@
  */
 import pino from 'pino';
 import { startServer } from '../src/server/create-server.js';
-import { installStatementCounter, reportStartupFailure, serveParent } from './lib/server-process.js';
-import type { ServerConfig } from './lib/servers.js';
+import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
-const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? 'null') as ServerConfig | null;
-if (!config) reportStartupFailure(new Error('BENCH_SERVER_CONFIG is not set'));
+const config = serverConfigFromEnv();
 installStatementCounter();
 
 try {

@@ -26,8 +26,7 @@ import { createPool } from '../src/db/pool.js';
 import { decodeGlobalId, encodeGlobalId } from '../src/graphql/global-id.js';
 import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
 import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
-import { installStatementCounter, reportStartupFailure, serveParent } from './lib/server-process.js';
-import type { ServerConfig } from './lib/servers.js';
+import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
 // The statements the API issues for these operations, character for character (Kysely's compiled SQL), so that
 // PostgreSQL plans and runs the same thing for both. bench/run.ts compares the texts both servers sent.
@@ -90,8 +89,7 @@ class HttpError extends Error {
   }
 }
 
-const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? 'null') as ServerConfig | null;
-if (!config) reportStartupFailure(new Error('BENCH_SERVER_CONFIG is not set'));
+const config = serverConfigFromEnv();
 installStatementCounter();
 
 const pool = createPool({ connectionString: config.appUrl, max: config.poolMax, acquireTimeoutMs: 3000, applicationName: 'bench-floor' });

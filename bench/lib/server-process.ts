@@ -1,5 +1,6 @@
 import { ServerResponse } from 'node:http';
 import pg from 'pg';
+import type { ServerConfig } from './servers.js';
 
 /**
  * What every benchmarked server process (floor, API, API without RLS) runs besides its server: hooks that count
@@ -72,9 +73,9 @@ export function reportStartupFailure(error: unknown): never {
   process.exit(1);
 }
 
-/** Reads a JSON configuration passed by the parent in argv[2]. */
-export function configFromArgv<T>(): T {
-  const raw = process.argv[2];
-  if (!raw) throw new Error('Expected the server configuration as JSON in the first argument');
-  return JSON.parse(raw) as T;
+/** The configuration the parent passed in BENCH_SERVER_CONFIG; reports a startup failure (and exits) without one. */
+export function serverConfigFromEnv(): ServerConfig {
+  const config = JSON.parse(process.env.BENCH_SERVER_CONFIG ?? 'null') as ServerConfig | null;
+  if (!config) reportStartupFailure(new Error('BENCH_SERVER_CONFIG is not set'));
+  return config;
 }

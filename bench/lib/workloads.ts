@@ -58,12 +58,6 @@ export interface HttpRequest {
   authorization: string;
 }
 
-/**
- * Generates the requests of a workload: each picks a tenant across the whole population, uniformly (every
- * tenant equally often, so the long tail of small tenants dominates as it does in a pool-model SaaS) or weighted
- * by the tenant's size (large tenants are busier), then the operation's arguments from that tenant's data.
- * Deterministic for a seed, so the servers of one round see the same sequence of requests.
- */
 const Q1_GRAPHQL_BODY = JSON.stringify({ query: Q1_DOCUMENT, variables: Q1_VARIABLES });
 
 /** The request of one operation for one tenant, to the API (`graphql`) or to the floor's equivalent route. */
