@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { findMember } from '../admin/tenants.js';
 import { issueToken } from '../auth/token-issuer.js';
-import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
+import { isValidUserId } from '../tenancy/transaction-prologue.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
+import { requireTenantId } from './tenant-session.js';
 import { UsageError } from './usage.js';
 
 /** A jose duration the token issuer accepts: a positive count and a unit, e.g. 30m, 1h, 7d. */
@@ -31,17 +32,14 @@ export const tokenCommand: CliCommand<TokenOptions> = {
         ttl: { type: 'string', default: '1h' },
       },
     });
-    const { tenant, user, email, ttl } = values;
-    if (tenant === undefined) throw new UsageError('token needs --tenant');
-    if (!isValidTenantId(tenant)) {
-      throw new UsageError(`--tenant must be a positive 64-bit integer in decimal, received ${JSON.stringify(tenant)}`);
-    }
+    const { user, email, ttl } = values;
+    const tenantId = requireTenantId('token', values.tenant);
     if ((user === undefined) === (email === undefined)) throw new UsageError('token needs exactly one of --user and --email');
     if (user !== undefined && !isValidUserId(user.toLowerCase())) {
       throw new UsageError(`--user must be a user id (a UUID), received ${JSON.stringify(user)}`);
     }
     if (!TTL.test(ttl)) throw new UsageError(`--ttl must be a duration such as 30m, 1h or 7d, received ${JSON.stringify(ttl)}`);
-    return { tenantId: tenant, member: user !== undefined ? { userId: user.toLowerCase() } : { email: email! }, ttl };
+    return { tenantId, member: user !== undefined ? { userId: user.toLowerCase() } : { email: email! }, ttl };
   },
 
   async run({ tenantId, member: by, ttl }, env, io) {
