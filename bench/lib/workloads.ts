@@ -35,7 +35,7 @@ export const M1_DOCUMENT = `mutation Post($input: PostMessageInput!) {
 
 /** A tenant ready to be requested: its token and its conversations as global ids. */
 export interface TenantTarget extends BenchTenant {
-  token: string;
+  /** `Bearer <token>`, built once rather than per request. */
   authorization: string;
   conversationGlobalIds: string[];
 }
@@ -43,7 +43,6 @@ export interface TenantTarget extends BenchTenant {
 export function toTarget(tenant: BenchTenant, token: string): TenantTarget {
   return {
     ...tenant,
-    token,
     authorization: `Bearer ${token}`,
     conversationGlobalIds: tenant.conversationIds.map((id) => encodeGlobalId('Conversation', id)),
   };
