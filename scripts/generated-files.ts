@@ -4,8 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate as generateGraphqlCode } from '@graphql-codegen/cli';
 import { Cli as KyselyCodegen } from 'kysely-codegen';
-import pg from 'pg';
 import codegenConfig from '../codegen.js';
+import { connectClient } from '../src/db/guarded-client.js';
 
 /**
  * What `npm run codegen` produces, computed in memory so the same code can write the files (codegen), compare
@@ -47,8 +47,7 @@ export async function generateDatabaseTypes(ownerUrl: string, outFile: string | 
  * 'error' event, which crashes the process.
  */
 export async function waitForCodegenConnectionsToClose(ownerUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl });
   try {
     for (let attempt = 0; attempt < 100; attempt++) {
       // kysely-codegen's connections are the ones that set no application_name.

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectClient } from '../../src/db/guarded-client.js';
 
 /**
  * The benchmark's data set, generated inside PostgreSQL with set-based SQL (generate_series, INSERT ... SELECT)
@@ -64,8 +65,7 @@ const TENANT_ID_OF_RANK = '(100000000000 + (r::numeric * 2654435761) % 900000000
  * Loading in steps lets the scale curve grow one database from 100 to 10,000 tenants.
  */
 export async function loadTenants(ownerUrl: string, shape: ZipfShape | UniformShape): Promise<LoadReport> {
-  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-seed' });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-seed' });
   try {
     const started = performance.now();
     await client.query(`
@@ -165,8 +165,7 @@ export async function loadTenants(ownerUrl: string, shape: ZipfShape | UniformSh
 
 /** Every loaded tenant with its token's user and up to `sample` non-archived conversation ids. */
 export async function listBenchTenants(ownerUrl: string, sample = 16): Promise<BenchTenant[]> {
-  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-seed' });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-seed' });
   try {
     const { rows } = await client.query<{ rank: number; tenant_id: string; user_id: string; messages: number; conversation_ids: string[] }>(
       `select p.rank, p.tenant::text as tenant_id, md5('u:' || p.tenant || ':' || (1 + p.rank % p.users))::uuid::text as user_id,

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { connectClient } from '../../src/db/guarded-client.js';
 
 /**
  * CPU time of the PostgreSQL backends that serve one benchmarked server, read from /proc/<pid>/stat (utime +
@@ -17,8 +18,7 @@ export class BackendCpu {
   }
 
   static async connect(ownerUrl: string): Promise<BackendCpu> {
-    const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-monitor' });
-    await client.connect();
+    const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-monitor' });
     return new BackendCpu(client);
   }
 

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { round } from './report.js';
+import { connectClient } from '../../src/db/guarded-client.js';
 
 /** The machine a run measured on: a result means little without it. */
 export function machine(loadAverageAtStart: number[]) {
@@ -21,8 +21,7 @@ export function machine(loadAverageAtStart: number[]) {
 
 /** Versions of everything on the request path (node, PostgreSQL and its settings, packages) and the git commit. */
 export async function versions(ownerUrl: string, root: string) {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl });
   const { rows } = await client.query<{ version: string; settings: Record<string, string> }>(
     `select version(), json_object_agg(name, setting) as settings from pg_settings
       where name in ('shared_buffers', 'work_mem', 'max_connections', 'fsync', 'synchronous_commit', 'jit')`,

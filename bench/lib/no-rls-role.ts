@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { APP_ROLE } from '../../src/db/prepare-database.js';
+import { connectClient } from '../../src/db/guarded-client.js';
 
 /** The role of the "API without RLS" server. Created by the bench (and its test), never by a migration. */
 export const NO_RLS_ROLE = 'tenantgraph_bench_norls';
@@ -16,8 +16,7 @@ const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export async function ensureNoRlsRole(ownerUrl: string, role: string, password: string | null): Promise<void> {
   if (!ROLE_NAME.test(role)) throw new Error(`Role name must be a lowercase identifier, received ${JSON.stringify(role)}`);
   if (password !== null && !/^[0-9a-f]+$/.test(password)) throw new Error('Role password must be hex');
-  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-admin' });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-admin' });
   try {
     await client.query(`
       DO $$
@@ -39,8 +38,7 @@ export async function ensureNoRlsRole(ownerUrl: string, role: string, password: 
 /** Drops the role; connections that still use it are ended first. */
 export async function dropNoRlsRole(ownerUrl: string, role: string): Promise<void> {
   if (!ROLE_NAME.test(role)) throw new Error(`Role name must be a lowercase identifier, received ${JSON.stringify(role)}`);
-  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-admin' });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-bench-admin' });
   try {
     await client.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [role]);
     await client.query(`drop role if exists ${role}`);

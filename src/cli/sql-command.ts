@@ -18,6 +18,7 @@ import {
 } from './tenant-session.js';
 import { formatTable } from './text-table.js';
 import { UsageError } from './usage.js';
+import { connectClient } from '../db/guarded-client.js';
 
 interface SqlOptions {
   tenantId: string;
@@ -224,8 +225,7 @@ async function runPsql(app: AppSession, session: OperatorSession, write: boolean
 
 /** Connects once with the session's startup options and checks that the server applied the tenant. */
 async function assertStartupOptionsApply(appUrl: string, options: string, session: OperatorSession): Promise<void> {
-  const probe = new pg.Client({ connectionString: appUrl, options, application_name: session.requestId });
-  await probe.connect();
+  const probe = await connectClient({ connectionString: appUrl, options, application_name: session.requestId });
   try {
     const { rows } = await probe.query<{ tenant: string | null }>("select current_setting('app.current_tenant', true) as tenant");
     if (rows[0]?.tenant !== session.tenantId) {

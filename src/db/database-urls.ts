@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import pg from 'pg';
+import { connectClient } from './guarded-client.js';
 
 /**
  * Small helpers for throw-away databases (tests, benchmark, codegen): URL surgery, dropping a database, and a
@@ -23,8 +23,7 @@ export function withUser(url: string, user: string, password: string): string {
 
 /** Drops a database, disconnecting whoever is still connected to it. */
 export async function dropDatabase(maintenanceUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: maintenanceUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: maintenanceUrl });
   try {
     await client.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`);
   } finally {

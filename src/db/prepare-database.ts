@@ -1,9 +1,9 @@
 import path from 'node:path';
-import pg from 'pg';
 import type { Env } from '../config/env.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { migrateToLatest } from './migrate.js';
+import { connectClient } from './guarded-client.js';
 
 export const APP_ROLE = 'tenantgraph_app';
 const EMBEDDED_DATABASE = 'tenantgraph';
@@ -27,10 +27,21 @@ export interface PreparedDatabase {
  */
 export async function prepareDatabase(
   env: Env,
-  options: { migrate: boolean; log?: (line: string) => void } = { migrate: true },
+  options: {
+    migrate: boolean;
+    /** PostgreSQL's own log lines (embedded only). */
+    log?: (line: string) => void;
+    /** One line per step begun ("applying migrations"), for the start-up log. */
+    progress?: (step: string) => void;
+  } = { migrate: true },
 ): Promise<PreparedDatabase> {
+  const migrate = async (ownerUrl: string) => {
+    if (!options.migrate) return [];
+    options.progress?.('applying migrations');
+    return (await migrateToLatest(ownerUrl)).applied;
+  };
   if (env.DATABASE_URL && env.DATABASE_URL_APP) {
-    const applied = options.migrate ? (await migrateToLatest(env.DATABASE_URL)).applied : [];
+    const applied = await migrate(env.DATABASE_URL);
     return { ownerUrl: env.DATABASE_URL, appUrl: env.DATABASE_URL_APP, embedded: false, applied, stop: async () => {} };
   }
 
@@ -45,7 +56,7 @@ export async function prepareDatabase(
   try {
     await createDatabaseIfMissing(server.urlFor('postgres'), EMBEDDED_DATABASE);
     const ownerUrl = server.urlFor(EMBEDDED_DATABASE);
-    const applied = options.migrate ? (await migrateToLatest(ownerUrl)).applied : [];
+    const applied = await migrate(ownerUrl);
     await enableAppRoleLogin(ownerUrl, secrets.appPassword);
     const appUrl = `postgres://${APP_ROLE}:${secrets.appPassword}@127.0.0.1:${server.port}/${EMBEDDED_DATABASE}`;
     return { ownerUrl, appUrl, embedded: true, applied, stop: () => server.stop() };
@@ -56,11 +67,16 @@ export async function prepareDatabase(
 }
 
 export async function createDatabaseIfMissing(maintenanceUrl: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: maintenanceUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: maintenanceUrl });
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (!rowCount) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+    if (!rowCount) {
+      await client.query(`create database "${name.replaceAll('"', '""')}"`).catch((error: { code?: string }) => {
+        // Another process created it between our check and our CREATE (42P04 duplicate_database, or the unique
+        // index on pg_database when both CREATEs ran at once): it exists, which is all we wanted.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
+      });
+    }
   } finally {
     await client.end();
   }
@@ -69,13 +85,22 @@ export async function createDatabaseIfMissing(maintenanceUrl: string, name: stri
 /**
  * The migrations create the app role NOLOGIN; a local database gives it a login with a generated password.
  * The password is hex, so inlining it (ALTER ROLE takes no parameters) is safe.
+ *
+ * Safe to run from several processes at once (`npm start` and CLI commands starting together): two concurrent
+ * ALTER ROLEs of one role fail with "tuple concurrently updated", so they are serialised by a transaction-level
+ * advisory lock.
  */
 export async function enableAppRoleLogin(ownerUrl: string, password: string | null): Promise<void> {
   if (password !== null && !/^[0-9a-f]+$/.test(password)) throw new Error('App role password must be hex');
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl });
   try {
+    await client.query('begin');
+    await client.query("select pg_advisory_xact_lock(hashtext('tenantgraph: app role login'))");
     await client.query(`alter role ${APP_ROLE} login ${password === null ? '' : `password '${password}'`}`);
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
   } finally {
     await client.end();
   }

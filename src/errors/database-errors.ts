@@ -1,3 +1,4 @@
+import { isConnectionFailure } from './connection-failure.js';
 import { AppError, BadUserInputError, ForbiddenError, ServiceUnavailableError, UnauthenticatedError } from './app-error.js';
 
 interface PgErrorLike {
@@ -18,7 +19,8 @@ const UNIQUE_VIOLATION_SENTENCES: Record<string, string> = {
  * answered with a sentence about the caller's own tenant only.
  */
 export function mapDatabaseError(error: unknown): AppError | undefined {
-  if (!isPgError(error)) return connectionError(error);
+  if (isConnectionFailure(error)) return databaseUnavailable(error);
+  if (!isPgError(error)) return undefined;
   switch (error.code) {
     case '23505':
       return new BadUserInputError(
@@ -41,8 +43,6 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
       return new AppError('INTERNAL_SERVER_ERROR', 'A write was attempted in a read-only request.');
     case 'TG002':
       return new UnauthenticatedError('The token\'s user is not a member of its tenant.', 'not_member');
-    case '53300':
-      return new ServiceUnavailableError('The database has no free connections; try again shortly.');
     default:
       return undefined;
   }
@@ -53,11 +53,13 @@ function isPgError(error: unknown): error is PgErrorLike & { code: string } {
     /^[0-9A-Z]{5}$/.test((error as PgErrorLike).code!);
 }
 
-/** pg-pool's acquire timeout: the pool stayed exhausted for DB_POOL_ACQUIRE_TIMEOUT_MS. */
-function connectionError(error: unknown): AppError | undefined {
+function databaseUnavailable(error: unknown): ServiceUnavailableError {
   const message = error instanceof Error ? error.message : '';
   if (message.includes('timeout exceeded when trying to connect')) {
     return new ServiceUnavailableError('The server is busy (no database connection became free in time); try again shortly.');
   }
-  return undefined;
+  if ((error as { code?: string }).code === '53300') {
+    return new ServiceUnavailableError('The database has no free connections; try again shortly.');
+  }
+  return new ServiceUnavailableError('The database is unavailable at the moment; try again shortly.');
 }

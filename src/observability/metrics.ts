@@ -70,6 +70,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly connectionsLost = new Counter({
+    name: 'tenantgraph_db_connections_lost_total',
+    help: 'App pool connections that died (terminated by PostgreSQL or an operator, server restart, network); each was discarded.',
+    registers: [this.registry],
+  });
+
   readonly rlsViolations = new Counter({
     name: 'tenantgraph_rls_violations_total',
     help: 'Statements in tenant transactions refused with SQLSTATE 42501 (row level security policy or privilege).',

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sql } from 'kysely';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { DEFAULT_QUERY_LIMITS } from '../config/env.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
+import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { Metrics } from '../observability/metrics.js';
@@ -74,9 +74,19 @@ const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
 
 /** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const pool = createPool({ connectionString: options.appUrl, ...options.pool });
+  let metrics: Metrics | undefined;
+  const pool = createPool({
+    connectionString: options.appUrl,
+    ...options.pool,
+    // SECURITY (availability): a connection that dies, even in the middle of a request, is reported and discarded;
+    // the request on it fails with SERVICE_UNAVAILABLE, and the process lives on.
+    onConnectionError: (error) => {
+      metrics?.connectionsLost.inc();
+      options.logger.warn({ err: { message: error.message, code: (error as { code?: string }).code } }, 'database connection lost');
+    },
+  });
   const checkedOut = trackCheckedOutClients(pool);
-  const metrics = new Metrics({
+  metrics = new Metrics({
     pool,
     operationLabel: operationLabeler([...(await loadSdkOperationNames()), ...(options.metrics?.operationNames ?? [])]),
     processMetrics: options.metrics?.processMetrics ?? false,
@@ -89,13 +99,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     : metrics.observeStatement;
   const explicitTenantFilter = options.benchOnlyExplicitTenantFilter ?? false;
   const database = createAppDatabase(pool, observeStatement, { explicitTenantFilter });
+  const probe = createDatabaseProbe(options.appUrl);
   let readiness: () => Promise<string | null>;
   try {
     if (explicitTenantFilter) await assertBypassesRowLevelSecurity(database.db);
     else await assertIsolationIsEnforced(database.db);
-    readiness = await createReadinessCheck(database.db, options.migrations);
+    readiness = await createReadinessCheck(probe, options.migrations);
   } catch (error) {
     await database.db.destroy();
+    await probe.close();
     throw error;
   }
   const audit = new AuditLog(database, {
@@ -127,14 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const principal = authorization ? await verifyToken(authorization) : null;
       return createRequestContext(database, transactionSettings, requestId, principal, telemetry);
     },
-    health: async () => {
-      try {
-        await sql`select 1`.execute(database.db);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    health: () => probe.answers(),
     readiness,
     metrics,
     logger: options.logger,
@@ -166,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         audit,
         database,
         checkedOut,
+        probe,
         logger: options.logger,
         timeoutMs: options.shutdownTimeoutMs ?? 10_000,
       });

@@ -44,8 +44,20 @@ export function parseBody(body: string, headers: HeaderMap): unknown {
   }
 }
 
+/**
+ * A retryable refusal (503: the database is away, the server is busy or draining) tells the client when to come
+ * back. One second: outages the server rides out (a restarted connection, a failover) last about that long, and
+ * clients add their own backoff. An answer that set its own Retry-After keeps it.
+ */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+export function setRetryAfterIfRetryable(res: ServerResponse): void {
+  if (res.statusCode === 503 && !res.hasHeader('retry-after')) res.setHeader('retry-after', String(DEFAULT_RETRY_AFTER_SECONDS));
+}
+
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.statusCode = status;
+  setRetryAfterIfRetryable(res);
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(value));
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
-import { MALFORMED_JSON, parseBody, readBody, sendJson, TOO_LARGE } from './http-body.js';
+import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
@@ -98,6 +98,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       // While draining, keep-alive connections end with this response so the server can close.
       if (draining) res.setHeader('connection', 'close');
       res.statusCode = response.status ?? 200;
+      setRetryAfterIfRetryable(res);
       if (response.body.kind === 'complete') {
         res.end(response.body.string);
       } else {

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { DatabaseProbe } from '../db/database-probe.js';
 import { findPendingMigrations } from '../db/migration-status.js';
 
 export interface MigrationCheck {
@@ -15,20 +15,16 @@ export interface MigrationCheck {
  * Migrations are checked as the owner at start-up and, while some are pending, again on each probe (so running the
  * migrations makes the server ready without a restart); once all are applied the answer is kept, because a
  * schema does not go backwards under a running server. Without a check the caller vouches that it migrated
- * (src/main.ts migrates before it serves). Each probe costs one `select 1` on the app pool.
+ * (src/main.ts migrates before it serves). Each probe costs one `select 1` on the probe's own connection, bounded
+ * in time (see db/database-probe.ts).
  */
-export async function createReadinessCheck(db: Kysely<any>, migrations?: MigrationCheck): Promise<() => Promise<string | null>> {
+export async function createReadinessCheck(probe: DatabaseProbe, migrations?: MigrationCheck): Promise<() => Promise<string | null>> {
   let pending = migrations ? await findPendingMigrations(migrations.ownerUrl, migrations.directory) : [];
   return async () => {
     if (pending.length && migrations) {
       pending = await findPendingMigrations(migrations.ownerUrl, migrations.directory).catch(() => pending);
       if (pending.length) return `migrations pending: ${pending.join(', ')}`;
     }
-    try {
-      await sql`select 1`.execute(db);
-      return null;
-    } catch {
-      return 'database unreachable';
-    }
+    return (await probe.answers()) ? null : 'database unreachable';
   };
 }

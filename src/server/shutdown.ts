@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { ApolloServer } from '@apollo/server';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CheckedOutClients } from '../db/checked-out-clients.js';
+import type { DatabaseProbe } from '../db/database-probe.js';
 import type { AppDatabase } from '../db/kysely.js';
 import type { HttpHandler } from './http-handler.js';
 import type { Logger } from './logger.js';
@@ -13,6 +14,7 @@ export interface ShutdownParts {
   audit: AuditLog;
   database: AppDatabase;
   checkedOut: CheckedOutClients;
+  probe: DatabaseProbe;
   logger: Logger;
   /** How long requests in flight may take to finish (SHUTDOWN_TIMEOUT_MS). */
   timeoutMs: number;
@@ -30,7 +32,7 @@ const FORCE_STEP_MS = 1000;
  *  3. past the deadline, their transactions are rolled back; a rollback stuck behind a running statement (a
  *     lock wait) is forced by closing that connection, and PostgreSQL rolls the transaction back. So every
  *     mutation either committed before this point or not at all, and its response says which;
- *  4. the listener and every connection close, Apollo stops, buffered audit events are written, the pool ends.
+ *  4. the listener and every connection close, Apollo stops, buffered audit events are written, the pools end.
  */
 export async function shutDown(parts: ShutdownParts): Promise<void> {
   const { server, handler, logger } = parts;
@@ -52,6 +54,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   await parts.apollo.stop();
   await parts.audit.close();
   await parts.database.db.destroy();
+  await parts.probe.close();
 }
 
 function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import { isConnectionFailure } from '../../errors/connection-failure.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
@@ -39,7 +40,14 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
             outcome = await transaction.commit();
           } catch (error) {
             metrics?.transactionEnded('rolled_back');
-            logger.error({ err: error, requestId: requestContext.contextValue.requestId }, 'commit failed');
+            const requestId = requestContext.contextValue.requestId;
+            if (isConnectionFailure(error)) {
+              // The connection died during COMMIT: PostgreSQL may or may not have committed before it went away.
+              logger.warn({ err: error, requestId }, 'connection lost during commit; the outcome is unknown');
+              replaceWithError(requestContext, 503, COMMIT_OUTCOME_UNKNOWN);
+              return;
+            }
+            logger.error({ err: error, requestId }, 'commit failed');
             replaceWithError(requestContext, 500, COMMIT_FAILED);
             return;
           }
@@ -53,6 +61,8 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
 }
 
 const COMMIT_FAILED = 'The change could not be committed and was rolled back; nothing was saved. Try again.';
+const COMMIT_OUTCOME_UNKNOWN =
+  'The connection to the database was lost while committing: the change may or may not have been saved. Read it back before you retry.';
 const CANCELLED = 'The request was cancelled (the server is shutting down) and rolled back; nothing was saved. Try again.';
 
 /** The response must not claim success for work that was not committed. */

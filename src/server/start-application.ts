@@ -1,0 +1,114 @@
+import { issueToken } from '../auth/token-issuer.js';
+import { listTenantAdmins } from '../admin/tenants.js';
+import { seedDemoData } from '../admin/demo-data.js';
+import { ConfigError, loadEnv, type Env } from '../config/env.js';
+import { loadDevSecrets } from '../config/dev-secrets.js';
+import { prepareDatabase } from '../db/prepare-database.js';
+import { createLogger } from './logger.js';
+import { startServer } from './create-server.js';
+import { StartupRefused, type ProcessLifecycle } from './process-lifecycle.js';
+
+/** How long stopping may take beyond the requests' own shutdown budget: closing pools, stopping PostgreSQL. */
+const STOP_MARGIN_MS = 15_000;
+
+/**
+ * Start-up of `npm start`: validate the environment, find (or start) the database, migrate, seed demo data when
+ * empty, serve, print the URL and the demo headers. Each part registers how to stop it with the lifecycle right
+ * after it came up, and start-up checks between steps whether a stop was requested meanwhile. On stop: the HTTP
+ * server (drain, see shutdown.ts), then the pool, then the embedded PostgreSQL.
+ */
+export async function startApplication(lifecycle: ProcessLifecycle): Promise<void> {
+  let env: Env;
+  try {
+    env = loadEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    throw new StartupRefused();
+  }
+  const production = env.NODE_ENV === 'production';
+  const logger = createLogger({ level: env.LOG_LEVEL, pretty: !production && process.stdout.isTTY });
+  lifecycle.log = logger;
+  lifecycle.hardDeadlineMs = env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS;
+
+  logger.info(env.DATABASE_URL ? 'using the configured PostgreSQL' : `starting embedded PostgreSQL (data in ${env.DATA_DIR}/postgres)`);
+  const database = await prepareDatabase(env, {
+    migrate: true,
+    // Between the embedded PostgreSQL coming up and migrating: prepareDatabase stops the former if this throws.
+    progress: (step) => {
+      lifecycle.checkpoint();
+      logger.info(step);
+    },
+  });
+  lifecycle.onStop('PostgreSQL', () => database.stop());
+  lifecycle.checkpoint();
+  const jwtSecret = env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : (await loadDevSecrets(env.DATA_DIR)).jwtSecret);
+
+  if (env.SEED_DEMO_DATA ?? !production) {
+    logger.info('seeding demo data if the database has no tenants');
+    const seeded = await seedDemoData(database.ownerUrl);
+    if (seeded.length) logger.info(`seeded ${seeded.length} demo tenants`);
+    lifecycle.checkpoint();
+  }
+  const server = await startServer({
+    appUrl: database.appUrl,
+    port: env.PORT,
+    host: env.HOST,
+    production,
+    introspection: env.GRAPHQL_INTROSPECTION ?? !production,
+    limits: {
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxAliases: env.GRAPHQL_MAX_ALIASES,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
+      maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: env.GRAPHQL_MAX_COST,
+    },
+    jwt: {
+      secret: jwtSecret,
+      jwksUrl: env.JWT_JWKS_URL,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      tenantClaim: env.JWT_TENANT_CLAIM,
+    },
+    pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+    transaction: {
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
+    bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+    corsOrigins: env.CORS_ORIGINS,
+    logger,
+    slowStatementMs: env.DB_SLOW_STATEMENT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
+    // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
+    migrations: { ownerUrl: database.ownerUrl },
+  });
+  lifecycle.onStop('the API server', () => {
+    logger.info(`requests in flight may finish for ${env.SHUTDOWN_TIMEOUT_MS} ms`);
+    return server.close();
+  });
+  lifecycle.checkpoint();
+
+  console.log(`\nTenantgraph is running: ${server.url}`);
+  if (!production && jwtSecret) await printDemoHeaders(database.ownerUrl, jwtSecret, env);
+}
+
+async function printDemoHeaders(ownerUrl: string, secret: string, env: Env): Promise<void> {
+  const admins = await listTenantAdmins(ownerUrl, 5).catch(() => []);
+  if (!admins.length) return;
+  console.log('\nOpen the URL in a browser (Apollo Sandbox) and paste one of these headers (valid 24 hours):');
+  for (const admin of admins) {
+    const token = await issueToken({
+      secret,
+      tenantId: admin.tenantId,
+      userId: admin.userId,
+      ttl: '24h',
+      tenantClaim: env.JWT_TENANT_CLAIM,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+    });
+    console.log(`\n  ${admin.tenantName} (tenant ${admin.tenantId}, ${admin.email}):\n  {"Authorization": "Bearer ${token}"}`);
+  }
+  console.log('');
+}
