@@ -1,0 +1,145 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeGlobalId } from '../../src/graphql/global-id.js';
+import { exited, freePort, spawnServer, waitForOutput } from '../support/processes.js';
+import { checkStoredWrites, moreAnswers, startMixedLoad } from './support/mixed-load.js';
+
+/**
+ * Faults of the API process itself, as `npm start` runs it (`src/main.ts` on an embedded PostgreSQL under
+ * DATA_DIR): SIGKILL under load and a restart on the same data, and SIGTERM/SIGINT at each moment of start-up.
+ */
+
+const roots: string[] = [];
+const children: ChildProcess[] = [];
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const root of roots) {
+    const pid = await postmasterPid(root);
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 100 && pid && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    await rm(root, { recursive: true, force: true });
+  }
+}, 60_000);
+
+async function freshDataDir(): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-process-faults-'));
+  // As root, PostgreSQL runs as the `postgres` OS user, which must reach the data directory.
+  await chmod(root, 0o755);
+  roots.push(root);
+  return root;
+}
+
+async function envFor(dataDir: string) {
+  return {
+    NODE_ENV: 'development',
+    DATA_DIR: dataDir,
+    PORT: String(await freePort()),
+    HOST: '127.0.0.1',
+    EMBEDDED_PG_PORT: String(await freePort()),
+    LOG_LEVEL: 'info',
+  };
+}
+
+async function postmasterPid(dataDir: string): Promise<number | null> {
+  const text = await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => null);
+  return text ? Number(text.split('\n')[0]) : null;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Is any postgres process running on this data directory? (/proc, not postmaster.pid: a stale file lies.) */
+async function postgresRunsOn(dataDir: string): Promise<boolean> {
+  const target = path.join(dataDir, 'postgres');
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(target)) return true;
+  }
+  return false;
+}
+
+/** Starts `src/main.ts` and waits for the URL and the demo headers. */
+async function startServer(env: Record<string, string>) {
+  const child = spawnServer(env);
+  children.push(child);
+  const output = await waitForOutput(child, (text) => /Bearer [^"]+"\}\n\n$/.test(text), 90_000);
+  const authorization = /"Authorization": "(Bearer [^"]+)"/.exec(output)![1]!;
+  const tenantId = /\(tenant (\d+),/.exec(output)![1]!;
+  return { child, url: `http://127.0.0.1:${env.PORT}/graphql`, authorization, tenantId };
+}
+
+describe('npm start under process faults', () => {
+  it('restarts on the same data after SIGKILL under load, with every acknowledged write stored once', { timeout: 180_000 }, async () => {
+    const dataDir = await freshDataDir();
+    const env = await envFor(dataDir);
+    const first = await startServer(env);
+    const listed = await fetch(first.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: first.authorization },
+      body: JSON.stringify({ query: '{ conversations(first: 1) { nodes { id } } }' }),
+    });
+    const conversationId: string = ((await listed.json()) as any).data.conversations.nodes[0].id;
+
+    const load = startMixedLoad({ url: first.url, authorization: first.authorization, conversationId }, { tag: 'sigkill' });
+    await load.until(moreAnswers('ok', 30, 0), 'successes before the kill');
+    first.child.kill('SIGKILL');
+    expect(await exited(first.child)).toBe('SIGKILL');
+    await load.stop();
+    // Requests cut off by the kill got no answer; that is the fault itself, and none of them was acknowledged.
+    const answered = load.answers.filter((answer) => answer.kind !== 'unexpected' || !answer.detail.startsWith('no answer'));
+    expect(answered.filter((answer) => answer.kind === 'unexpected')).toEqual([]);
+
+    // The orphaned postmaster is still running; the restart must take it over, not fail on postmaster.pid.
+    expect(await postgresRunsOn(dataDir)).toBe(true);
+    const second = await startServer(env);
+    const after = await fetch(second.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: second.authorization },
+      body: JSON.stringify({ query: '{ viewer { tenant { id } } }' }),
+    });
+    expect(after.status).toBe(200);
+
+    const secrets = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { postgresPassword: string };
+    const ownerUrl = `postgres://postgres:${secrets.postgresPassword}@127.0.0.1:${env.EMBEDDED_PG_PORT}/tenantgraph`;
+    const stored = await checkStoredWrites(ownerUrl, first.tenantId, decodeGlobalId(conversationId, 'Conversation').localId, load.acked);
+    expect(stored.ackedMissing).toEqual([]);
+    expect(stored.duplicated).toEqual([]);
+    expect(stored.committedAuditEvents).toBeGreaterThanOrEqual(load.acked.length);
+
+    second.child.kill('SIGTERM');
+    expect(await exited(second.child)).toBe(0);
+    expect(await postgresRunsOn(dataDir)).toBe(false);
+  });
+
+  // Each moment is marked by a start-up log line; the signal lands while that step runs.
+  const moments: { when: string; line: RegExp; signal: NodeJS.Signals }[] = [
+    { when: 'while the embedded PostgreSQL is being created', line: /starting embedded PostgreSQL/, signal: 'SIGTERM' },
+    { when: 'while migrations are applied', line: /applying migrations/, signal: 'SIGTERM' },
+    { when: 'while demo data is seeded', line: /seeding demo data/, signal: 'SIGINT' },
+    { when: 'right after the server started listening', line: /Tenantgraph is running/, signal: 'SIGTERM' },
+  ];
+  for (const moment of moments) {
+    it(`stops everything it started and exits 0 on ${moment.signal} ${moment.when}`, { timeout: 90_000 }, async () => {
+      const dataDir = await freshDataDir();
+      const child = spawnServer(await envFor(dataDir));
+      children.push(child);
+      await waitForOutput(child, (text) => moment.line.test(text), 60_000);
+      child.kill(moment.signal);
+      expect(await exited(child)).toBe(0);
+      expect(await postgresRunsOn(dataDir)).toBe(false);
+      expect(existsSync(path.join(dataDir, 'postgres.lock'))).toBe(false);
+    });
+  }
+});
