@@ -26,6 +26,7 @@ listen_addr = 127.0.0.1
 listen_port = $port
 unix_socket_dir =
 auth_type = trust
+admin_users = postgres
 auth_file = $dir/users.txt
 pool_mode = transaction
 default_pool_size = 10

@@ -17,8 +17,8 @@ export const PROBE_DEADLINE_MS = 1000;
  * the request pool's acquire timeout. The connection stays open between probes (no reconnect per probe); one that
  * died is replaced at the next probe.
  *
- * Each probe is bounded three ways: the connect/acquire timeout, a `statement_timeout` on the connection, and a
- * deadline on the whole call (a half-open socket answers nothing, and no timeout of pg's would fire).
+ * Each probe is bounded three ways: the connect/acquire timeout, a client-side query timeout, and a deadline on
+ * the whole call.
  */
 export function createDatabaseProbe(connectionString: string, deadlineMs = PROBE_DEADLINE_MS): DatabaseProbe {
   const pool: pg.Pool = createPool({
@@ -27,16 +27,17 @@ export function createDatabaseProbe(connectionString: string, deadlineMs = PROBE
     acquireTimeoutMs: deadlineMs,
     applicationName: 'tenantgraph-probe',
     idleTimeoutMs: 0,
-    statementTimeoutMs: deadlineMs,
+    queryTimeoutMs: deadlineMs,
   });
   return {
     async answers() {
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
-      const probe = pool.query('select 1').then(
-        () => true,
-        () => false,
-      );
+      // A kept connection may have died since the last probe (a restarted server, PgBouncer dropping it): it fails
+      // once and is discarded, so one retry on a fresh connection tells "the database is away" from "that
+      // connection was".
+      const attempt = () => pool.query('select 1').then(() => true, () => false);
+      const probe = attempt().then((ok) => ok || attempt());
       try {
         return await Promise.race([probe, deadline]);
       } finally {

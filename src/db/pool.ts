@@ -9,8 +9,12 @@ export interface PoolOptions {
   applicationName?: string;
   /** How long an unused connection stays open (ms); 0 keeps it. Default 10000 (pg-pool's). */
   idleTimeoutMs?: number;
-  /** `statement_timeout` of every connection (ms), for pools that run no request transactions (those set their own). */
-  statementTimeoutMs?: number;
+  /**
+   * Client-side limit on each query (ms): pg rejects it and the pool discards the connection. For pools that run
+   * no request transactions (those have statement_timeout). Not a startup parameter, so it works behind PgBouncer,
+   * which refuses `statement_timeout` there.
+   */
+  queryTimeoutMs?: number;
   /** Hears every connection of this pool that dies, idle or checked out (logging, metrics). */
   onConnectionError?: ConnectionErrorListener;
 }
@@ -35,7 +39,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 3000,
     application_name: options.applicationName ?? 'tenantgraph',
     idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
-    ...(options.statementTimeoutMs !== undefined ? { statement_timeout: options.statementTimeoutMs } : {}),
+    ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
     types: typeParsers,
     // SECURITY (availability): every client listens for its own death for its whole life, checked out or not.
     Client: guardedClientClass(options.onConnectionError),

@@ -171,4 +171,34 @@ describe('the API process under database faults', () => {
     api.child.kill('SIGTERM');
     expect(await exited(api.child)).toBe(0);
   });
+
+  // CI's PgBouncer run (see .ci/run): PgBouncer dropping every connection of the database, clients' and servers',
+  // is what a PgBouncer restart looks like from the API. `KILL db` does that; new connections wait until `RESUME db`.
+  it.skipIf(!process.env.TEST_PGBOUNCER_URL)('rides out PgBouncer dropping all its connections under load', { timeout: 120_000 }, async () => {
+    const database: TestDatabase = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    const api = await startApi(database.ownerUrl, database.appUrl);
+    cleanups.push(async () => void api.child.kill('SIGKILL'));
+    const { tenantId, conversationLocalId, target } = await loadTargetIn(database.ownerUrl, api);
+    const name = new URL(database.ownerUrl).pathname.slice(1);
+    const admin = new URL(process.env.TEST_PGBOUNCER_URL!);
+    admin.username = 'postgres';
+    admin.pathname = '/pgbouncer';
+    const bouncerAdmin = await connectClient({ connectionString: admin.toString() });
+
+    const load = startMixedLoad(target, { tag: 'pgbouncer' });
+    try {
+      await load.until(moreAnswers('ok', 20, 0), 'successes before PgBouncer drops its connections');
+      await bouncerAdmin.query(`KILL "${name}"`);
+      await load.until(moreAnswers('unavailable', 5, 0), '503s while PgBouncer holds new connections');
+      await bouncerAdmin.query(`RESUME "${name}"`);
+      await load.until(moreAnswers('ok', 20, load.answers.length), 'successes after RESUME', 60_000);
+    } finally {
+      await bouncerAdmin.end();
+      await load.stop();
+    }
+    expect(api.child.exitCode).toBeNull();
+    expect(await healthStatus(api)).toBe(200);
+    await expectHonestAndComplete(load, database.ownerUrl, tenantId, conversationLocalId);
+  });
 });
