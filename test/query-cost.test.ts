@@ -76,6 +76,13 @@ describe('query cost', () => {
     expect(cost(parse(`{ ${aliases.join(' ')} }`))).toBeGreaterThan(DEFAULT_QUERY_LIMITS.maxCost);
   });
 
+  it('allows at most four title searches per request under the default limit', () => {
+    const searches = (n: number) =>
+      parse(`{ ${Array.from({ length: n }, (_, i) => `s${i}: conversations(first: 1, filter: { titleContains: "t" }) { nodes { id } }`).join(' ')} }`);
+    expect(cost(searches(4))).toBeLessThanOrEqual(DEFAULT_QUERY_LIMITS.maxCost);
+    expect(cost(searches(5))).toBeGreaterThan(DEFAULT_QUERY_LIMITS.maxCost);
+  });
+
   it('charges a text field by its cap, a counted totalCount, and a text search', () => {
     const bodies = cost(parse('{ conversation(id: "x") { messages(first: 10) { nodes { body } } } }'));
     const ids = cost(parse('{ conversation(id: "x") { messages(first: 10) { nodes { id } } } }'));

@@ -10,7 +10,9 @@ import { BODY_MAX_LENGTH } from '../../modules/messages/resolvers.js';
  *   - a text field costs one unit per TEXT_CHARS_PER_COST_UNIT characters it may hold (its input cap), so
  *     `messages(first: 100) { nodes { body } }` (up to 1,000,000 characters) costs what its size says;
  *   - a `totalCount` that counts rows (a `count(*)` over the tenant's rows) costs COUNT_COST;
- *   - a text filter that searches (`titleContains`) adds TEXT_SEARCH_COST to its connection;
+ *   - a text filter that searches (`titleContains`) adds TEXT_SEARCH_COST to its connection: the search reads
+ *     every conversation of the tenant (a trigram index cannot serve it under RLS, see README › Limits), for
+ *     the page and again for `totalCount`, so the default limit allows at most four searches per request;
  *   - every other field costs 1.
  * Measured against the SDK's operations and the benchmark's documents (test/query-cost.test.ts): they stay
  * under the default limit of 5,000, while 15 aliases of `messages(first: 100) { nodes { body } }` (~15 MB of
@@ -18,7 +20,7 @@ import { BODY_MAX_LENGTH } from '../../modules/messages/resolvers.js';
  */
 export const TEXT_CHARS_PER_COST_UNIT = 2_500;
 export const COUNT_COST = 10;
-export const TEXT_SEARCH_COST = 200;
+export const TEXT_SEARCH_COST = 1_000;
 
 /** Output text fields and the longest value they can hold: the cap their input is validated against. */
 const TEXT_FIELD_MAX_LENGTHS: Readonly<Record<string, number>> = {
@@ -29,7 +31,7 @@ const TEXT_FIELD_MAX_LENGTHS: Readonly<Record<string, number>> = {
 /** `totalCount` fields computed by counting rows; `MessageConnection.totalCount` reads a trigger-kept counter. */
 const COUNTED_FIELDS: ReadonlySet<string> = new Set(['ConversationConnection.totalCount', 'UserConnection.totalCount']);
 
-/** Filter arguments whose value makes the query search text (see migrations/0005_conversation_title_trigram.sql). */
+/** Filter arguments whose value makes the query scan text (`ILIKE '%…%'`). */
 const TEXT_SEARCH_FILTERS = ['titleContains'] as const;
 
 const fieldWeightEstimator: ComplexityEstimator = ({ type, field, childComplexity }) => {
