@@ -61,9 +61,9 @@ describe('requests in flight per tenant', () => {
       });
       expect(response.status).toBe(429);
       expect(response.headers.get('retry-after')).toBe('1');
-      const json = await response.json();
-      expect(json.errors[0].extensions.code).toBe('TOO_MANY_CONCURRENT_REQUESTS');
-      expect(json.errors[0].message).toMatch(/already has 2 in flight/);
+      const json = (await response.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(json.errors[0]!.extensions.code).toBe('TOO_MANY_CONCURRENT_REQUESTS');
+      expect(json.errors[0]!.message).toMatch(/already has 2 in flight/);
 
       const others = await server.client(other.admin.token).request(ViewerDocument);
       expect(others.errors).toBeUndefined();

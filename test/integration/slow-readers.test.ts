@@ -17,7 +17,7 @@ let query: string;
 beforeAll(async () => {
   // Limits that let a ~15 MB response through, so that only the write timeout can stop it.
   [server, tenant] = await Promise.all([
-    startTestServer({ logger, http: { writeTimeoutMs: 200, maxResponseBytes: 64 * 1024 * 1024 }, limits: { maxCost: 1_000_000 } }),
+    startTestServer({ logger, http: { writeTimeoutMs: 1_000, maxResponseBytes: 64 * 1024 * 1024 }, limits: { maxCost: 1_000_000 } }),
     createTestTenant(),
   ]);
   query = aliasedBodiesQuery(await createConversationWithMessages(tenant, 100, 10_000), 15);
