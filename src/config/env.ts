@@ -25,6 +25,15 @@ const booleanFlag = z
 /** Query shape limits when GRAPHQL_MAX_* are unset; also the defaults of startServer (tests, benchmark). */
 export const DEFAULT_QUERY_LIMITS = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxCost: 5000 } as const;
 
+/** Response and connection limits when the HTTP_* / GRAPHQL_MAX_RESPONSE_BYTES settings are unset; also startServer's. */
+export const DEFAULT_HTTP_LIMITS = {
+  maxResponseBytes: 4 * 1024 * 1024,
+  writeTimeoutMs: 10_000,
+  maxInFlightPerTenant: 32,
+  maxInFlightPerAddress: 8,
+} as const;
+export type HttpLimits = { [K in keyof typeof DEFAULT_HTTP_LIMITS]: number };
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -69,6 +78,14 @@ const envSchema = z
     GRAPHQL_MAX_TOKENS: positiveInt(DEFAULT_QUERY_LIMITS.maxTokens),
     GRAPHQL_MAX_DIRECTIVES: positiveInt(DEFAULT_QUERY_LIMITS.maxDirectives),
     GRAPHQL_MAX_COST: positiveInt(DEFAULT_QUERY_LIMITS.maxCost),
+    /** Larger GraphQL responses are refused with RESPONSE_TOO_LARGE (a mutation is rolled back). */
+    GRAPHQL_MAX_RESPONSE_BYTES: positiveInt(DEFAULT_HTTP_LIMITS.maxResponseBytes),
+    /** A response whose client reads nothing for this long is dropped and its memory freed. */
+    HTTP_WRITE_TIMEOUT_MS: positiveInt(DEFAULT_HTTP_LIMITS.writeTimeoutMs),
+    /** GraphQL requests of one tenant in flight at once; more get 429 TOO_MANY_CONCURRENT_REQUESTS. */
+    HTTP_MAX_IN_FLIGHT_PER_TENANT: positiveInt(DEFAULT_HTTP_LIMITS.maxInFlightPerTenant),
+    /** GraphQL requests without a token from one remote address in flight at once. */
+    HTTP_MAX_IN_FLIGHT_PER_ADDRESS: positiveInt(DEFAULT_HTTP_LIMITS.maxInFlightPerAddress),
     SEED_DEMO_DATA: booleanFlag,
   })
   .superRefine((env, ctx) => {

@@ -22,6 +22,8 @@ export interface ApolloOptions {
   limits: AbuseLimits;
   logger: Logger;
   metrics: Metrics;
+  /** Mutations whose result is larger are rolled back and refused (see response-size-limit.ts). */
+  maxResponseBytes?: number;
 }
 
 /** The schema is built once per process, never per request. */
@@ -48,7 +50,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
       ...limits.plugins,
       authenticationPlugin(),
       telemetryPlugin(metrics),
-      requestTransactionPlugin(options.logger, metrics),
+      requestTransactionPlugin(options.logger, metrics, options.maxResponseBytes),
       errorPlugin(options.logger),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
-import { DEFAULT_QUERY_LIMITS } from '../config/env.js';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, type HttpLimits } from '../config/env.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
@@ -14,6 +14,7 @@ import { requestTransactionObserver } from '../observability/transaction-observe
 import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
 import { createApollo } from './apollo.js';
 import { createHttpHandler } from './http-handler.js';
+import { InFlightLimiter } from './in-flight-limiter.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
 import type { Logger } from './logger.js';
 import { createReadinessCheck, type MigrationCheck } from './readiness.js';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   pool: { max: number; acquireTimeoutMs: number };
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   bodyLimitBytes: number;
+  /** Response size, slow readers, requests in flight per tenant / tokenless address. Defaults: DEFAULT_HTTP_LIMITS. */
+  http?: Partial<HttpLimits>;
   corsOrigins: string[];
   logger: Logger;
   /** Sees every SQL statement (tests count them); the metrics see them too. */
@@ -121,18 +124,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
   };
   const verifyToken = createTokenVerifier(options.jwt);
+  const httpLimits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.http };
   const apollo = createApollo({
     production: options.production,
     introspection: options.introspection,
     limits: { ...DEFAULT_QUERY_LIMITS, ...options.limits },
     logger: options.logger,
     metrics,
+    maxResponseBytes: httpLimits.maxResponseBytes,
   });
   await apollo.start();
 
   const handler = createHttpHandler({
     apollo,
     bodyLimitBytes: options.bodyLimitBytes,
+    maxResponseBytes: httpLimits.maxResponseBytes,
+    writeTimeoutMs: httpLimits.writeTimeoutMs,
+    inFlightLimiter: new InFlightLimiter({ perTenant: httpLimits.maxInFlightPerTenant, perAddress: httpLimits.maxInFlightPerAddress }),
     corsOrigins: options.production ? options.corsOrigins : [...DEV_CORS_ORIGINS, LOCALHOST_ORIGIN, ...options.corsOrigins],
     createContext: async (req, requestId, telemetry) => {
       const authorization = req.headers.authorization;

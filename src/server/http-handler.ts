@@ -6,7 +6,10 @@ import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
+import { sendRefusal, type InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
+import { limitResponseSize } from './response-size-limit.js';
+import { guardSlowReader } from './slow-reader-guard.js';
 import type { RequestContext } from './request-context.js';
 
 export interface HttpHandlerOptions {
@@ -20,6 +23,12 @@ export interface HttpHandlerOptions {
   logger: Logger;
   bodyLimitBytes: number;
   corsOrigins: (string | RegExp)[];
+  /** Larger GraphQL responses are refused with RESPONSE_TOO_LARGE (response-size-limit.ts). */
+  maxResponseBytes: number;
+  /** A response whose client reads nothing for this long is dropped (slow-reader-guard.ts). */
+  writeTimeoutMs: number;
+  /** Bounds GraphQL requests in flight per tenant and per tokenless address (in-flight-limiter.ts). */
+  inFlightLimiter: InFlightLimiter;
 }
 
 export interface HttpHandler {
@@ -72,6 +81,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       if (!res.writableFinished) void rollBack(request.context?.transaction);
     });
     try {
+      // A request without a token is bounded per address before its body is read (the tenant is not known).
+      const refused = req.headers.authorization ? null : options.inFlightLimiter.admitAnonymous(req.socket.remoteAddress, res);
+      if (refused) return sendRefusal(res, refused);
       const body = await readBody(req, options.bodyLimitBytes);
       if (body === TOO_LARGE) {
         res.setHeader('connection', 'close');
@@ -90,10 +102,17 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         return;
       }
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
-      const response = await options.apollo.executeHTTPGraphQLRequest({
+      const apolloResponse = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
-        context: async () => (request.context = await options.createContext(req, requestId, request.telemetry)),
+        context: async () => {
+          request.context = await options.createContext(req, requestId, request.telemetry);
+          const tenantId = request.context.principal?.tenantId;
+          const refusedTenant = tenantId ? options.inFlightLimiter.admitTenant(tenantId, res) : null;
+          if (refusedTenant) throw refusedTenant;
+          return request.context;
+        },
       });
+      const response = limitResponseSize(apolloResponse, options.maxResponseBytes);
       for (const [key, value] of response.headers) res.setHeader(key, value);
       // While draining, keep-alive connections end with this response so the server can close.
       if (draining) res.setHeader('connection', 'close');
@@ -101,6 +120,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       setRetryAfterIfRetryable(res);
       if (response.body.kind === 'complete') {
         res.end(response.body.string);
+        guardSlowReader(res, options.writeTimeoutMs, (unsentBytes) =>
+          options.logger.warn({ requestId, unsentBytes }, 'response dropped: the client did not read it'),
+        );
       } else {
         for await (const chunk of response.body.asyncIterator) res.write(chunk);
         res.end();

@@ -76,6 +76,12 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
       idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     },
     bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+    http: {
+      maxResponseBytes: env.GRAPHQL_MAX_RESPONSE_BYTES,
+      writeTimeoutMs: env.HTTP_WRITE_TIMEOUT_MS,
+      maxInFlightPerTenant: env.HTTP_MAX_IN_FLIGHT_PER_TENANT,
+      maxInFlightPerAddress: env.HTTP_MAX_IN_FLIGHT_PER_ADDRESS,
+    },
     corsOrigins: env.CORS_ORIGINS,
     logger,
     slowStatementMs: env.DB_SLOW_STATEMENT_MS,

@@ -1,10 +1,10 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { getComplexity } from 'graphql-query-complexity';
 import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { AppError } from '../../errors/app-error.js';
-import { DEFAULT_PAGE_SIZE } from '../../graphql/connection.js';
 import type { RequestContext } from '../request-context.js';
+import { QUERY_COST_ESTIMATORS } from './query-cost.js';
 
 export interface AbuseLimits {
   maxDepth: number;
@@ -59,16 +59,6 @@ export function abuseLimits(
 }
 
 /**
- * A list field costs (1 + its selection's cost) × its page size, so nested connections multiply:
- * `conversations(first: 100) { messages(first: 100) { … } }` costs over 10,000.
- */
-const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
-  if (!('first' in args) && !field.args.some((arg) => arg.name === 'first')) return undefined;
-  const first = typeof args.first === 'number' && args.first >= 0 ? args.first : DEFAULT_PAGE_SIZE;
-  return (1 + childComplexity) * Math.max(first, 1);
-};
-
-/**
  * Costs already computed, per parsed document (Apollo caches parsed documents, so the same operation arrives as
  * the same object) and per operation name and variables. Walking the document costs more than the rest of a
  * small request's validation; a WeakMap forgets documents Apollo's cache drops, and each document keeps at most
@@ -87,7 +77,7 @@ function costOf(schema: GraphQLSchema, document: DocumentNode, operationName: st
     query: document,
     variables,
     ...(operationName ? { operationName } : {}),
-    estimators: [pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    estimators: QUERY_COST_ESTIMATORS,
   });
   if (!costs) costCache.set(document, (costs = new Map()));
   if (costs.size >= COSTS_PER_DOCUMENT) costs.delete(costs.keys().next().value!);

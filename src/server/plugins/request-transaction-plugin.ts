@@ -3,6 +3,7 @@ import { isConnectionFailure } from '../../errors/connection-failure.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
+import { RESPONSE_TOO_LARGE_STATUS, resultSizeOver, responseTooLargeError } from '../response-size-limit.js';
 
 /**
  * Ends the request's transaction. `willSendResponse` runs for every request that reached `requestDidStart`
@@ -10,11 +11,17 @@ import type { RequestContext } from '../request-context.js';
  *   - any error => ROLLBACK (a mutation is all-or-nothing);
  *   - otherwise COMMIT; if COMMIT fails the response is rewritten to an error, never claiming success, and so it
  *     is when the transaction was already rolled back meanwhile (shutdown deadline, client gone).
+ *   - a mutation whose result is over `maxResponseBytes` => ROLLBACK and RESPONSE_TOO_LARGE (response-size-limit.ts):
+ *     a response the server refuses to send must not hide a saved change.
  * Each outcome is counted in tenantgraph_transactions_total.
  * Requests Apollo rejects before `requestDidStart`, and clients that disconnect, are rolled back by the HTTP
  * handler (see http-handler.ts), which also releases whatever is still open once Apollo has answered.
  */
-export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): ApolloServerPlugin<RequestContext> {
+export function requestTransactionPlugin(
+  logger: Logger,
+  metrics?: Metrics,
+  maxResponseBytes?: number,
+): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -34,6 +41,19 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
             // Already rolled back elsewhere (shutdown deadline, client gone): its errors are only the consequence.
             if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED);
             return;
+          }
+          const { body } = requestContext.response;
+          if (maxResponseBytes !== undefined && transaction.operationType === 'mutation' && body.kind === 'single') {
+            const size = resultSizeOver(body.singleResult, maxResponseBytes);
+            if (size !== null) {
+              metrics?.transactionEnded(await transaction.rollback());
+              requestContext.response.http.status = RESPONSE_TOO_LARGE_STATUS;
+              requestContext.response.body = {
+                kind: 'single',
+                singleResult: { errors: [responseTooLargeError(size, maxResponseBytes, true)] },
+              };
+              return;
+            }
           }
           let outcome;
           try {

@@ -1,0 +1,54 @@
+import { once } from 'node:events';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InFlightLimiter, sendRefusal } from '../src/server/in-flight-limiter.js';
+
+// A real node:http server whose handler admits each request as tenant "7" and holds the response until released.
+const limiter = new InFlightLimiter({ perTenant: 2, perAddress: 1 });
+const held: ServerResponse[] = [];
+let admitted = 0;
+const server = createServer((req, res) => {
+  const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : limiter.admitTenant('7', res);
+  if (refused) return sendRefusal(res, refused);
+  admitted++;
+  held.push(res);
+  server.emit('admitted');
+});
+let base: string;
+beforeAll(async () => {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+describe('InFlightLimiter', () => {
+  it('refuses past the bound per key until a response closes, and forgets keys with nothing in flight', async () => {
+    const first = [fetch(`${base}/a`), fetch(`${base}/b`)];
+    while (admitted < 2) await once(server, 'admitted');
+    const refused = await fetch(`${base}/c`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'TOO_MANY_CONCURRENT_REQUESTS',
+    );
+    // Another key is not affected by tenant 7's requests.
+    const anonymous = fetch(`${base}/anonymous`);
+    while (admitted < 3) await once(server, 'admitted');
+    expect(limiter.keys).toBe(2);
+
+    const closed = held.map((res) => once(res, 'close'));
+    for (const res of held.splice(0)) res.end('done');
+    await Promise.all([...first, anonymous].map(async (response) => (await response).text()));
+    await Promise.all(closed);
+    expect(limiter.keys).toBe(0);
+    const again = fetch(`${base}/d`);
+    while (admitted < 4) await once(server, 'admitted');
+    held.splice(0).forEach((res) => res.end('done'));
+    expect((await again).status).toBe(200);
+  });
+});
