@@ -19,6 +19,7 @@ import type { Logger } from './logger.js';
 import { createReadinessCheck, type MigrationCheck } from './readiness.js';
 import { createRequestContext } from './request-context.js';
 import { shutDown } from './shutdown.js';
+import { setUpTenantAdmission, type FairShareOptions } from './tenant-admission-setup.js';
 
 export interface ServerOptions {
   appUrl: string;
@@ -29,6 +30,8 @@ export interface ServerOptions {
   limits?: Partial<AbuseLimits>;
   jwt: TokenVerifierOptions;
   pool: { max: number; acquireTimeoutMs: number };
+  /** Per-tenant fair share of the pool, plan limits, rate limits (see tenant-admission-setup.ts). */
+  fairShare?: FairShareOptions;
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   bodyLimitBytes: number;
   corsOrigins: string[];
@@ -103,9 +106,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBuffered: options.audit?.maxBuffered ?? 500,
     onError: (error) => options.logger.error({ err: error }, 'audit events could not be written'),
   });
+  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare).catch(
+    async (error: unknown) => {
+      await database.db.destroy();
+      throw error;
+    },
+  );
   const transactionSettings = {
     ...options.transaction,
     audit,
+    admission: tenantAdmission.admission,
     observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
   };
   const verifyToken = createTokenVerifier(options.jwt);
@@ -168,7 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         checkedOut,
         logger: options.logger,
         timeoutMs: options.shutdownTimeoutMs ?? 10_000,
-      });
+      }).finally(() => tenantAdmission.close());
       return closing;
     },
   };

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
+import type { AppError } from '../../errors/app-error.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
@@ -30,8 +31,8 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
           if (requestContext.errors?.length) {
             const outcome = await transaction.rollback();
             metrics?.transactionEnded(outcome);
-            // Already rolled back elsewhere (shutdown deadline, client gone): its errors are only the consequence.
-            if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED);
+            // Already rolled back elsewhere (request deadline, shutdown, client gone): its errors are only the consequence.
+            if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
             return;
           }
           let outcome;
@@ -45,7 +46,7 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
           }
           metrics?.transactionEnded(outcome);
           // Someone else ended it first: the HTTP handler (client gone) or the shutdown deadline rolled it back.
-          if (outcome !== 'committed') replaceWithError(requestContext, 503, CANCELLED);
+          if (outcome !== 'committed') replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
         },
       };
     },
@@ -60,12 +61,19 @@ function replaceWithError(
   requestContext: GraphQLRequestContext<RequestContext>,
   status: 500 | 503,
   message: string,
+  /** The limit that ended the transaction (the request deadline): the client is told which one. */
+  reason?: AppError,
 ): void {
-  requestContext.response.http.status = status;
+  requestContext.response.http.status = reason ? (reason.extensions.http as { status?: number } | undefined)?.status ?? status : status;
+  const { http: _http, ...extensions } = reason?.extensions ?? {};
   requestContext.response.body = {
     kind: 'single',
     singleResult: {
-      errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } }],
+      errors: [
+        reason
+          ? { message: reason.message, extensions }
+          : { message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } },
+      ],
     },
   };
 }
