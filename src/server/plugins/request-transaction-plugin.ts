@@ -32,7 +32,9 @@ export function requestTransactionPlugin(logger: Logger, metrics?: Metrics): Apo
             const outcome = await transaction.rollback();
             metrics?.transactionEnded(outcome);
             // Already rolled back elsewhere (request deadline, shutdown, client gone): its errors are only the consequence.
-            if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
+            // A deadline's cancelled statement may fail before the deadline's own rollback runs: the client is told
+            // which limit ended the request, not the cancellation it caused.
+            if (outcome === 'none' || transaction.cancelReason) replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
             return;
           }
           let outcome;
