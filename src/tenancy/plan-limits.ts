@@ -77,7 +77,7 @@ export function cachedPlanLimits(
   const cache = new LRUCache<string, PlanLimits>({
     max: options.maxTenants,
     ttl: options.ttlMs,
-    ...(options.now ? { perf: { now: options.now } } : {}),
+    ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     fetchMethod: (tenantId) => source(tenantId),
   });
   return async (tenantId) => {
