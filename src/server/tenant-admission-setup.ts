@@ -40,7 +40,20 @@ export async function setUpTenantAdmission(
   const scheduler = new FairConnectionScheduler({ capacity: poolMax - reserved });
   // Its statements are the server's bookkeeping, not the request's: not counted as the request's statements.
   const lookups = createAppDatabase(pool);
-  const planLimits = cachedPlanLimits(planLimitsFromDatabase(lookups, Math.max(1000, waitTimeoutMs)), {
+  const readPlan = planLimitsFromDatabase(lookups, Math.max(1000, waitTimeoutMs));
+  // Cache misses (every tenant after a restart) take pool connections outside the tenants' scheduler: at most
+  // two at a time, round-robin across tenants, so a cold start cannot queue a crowd of lookups in the pool's
+  // FIFO ahead of admitted transactions.
+  const lookupSlots = new FairConnectionScheduler({ capacity: Math.min(2, poolMax) });
+  const boundedReadPlan = async (tenantId: string) => {
+    const permit = await lookupSlots.acquire(tenantId, { share: 1, timeoutMs: waitTimeoutMs });
+    try {
+      return await readPlan(tenantId);
+    } finally {
+      permit.release();
+    }
+  };
+  const planLimits = cachedPlanLimits(boundedReadPlan, {
     ttlMs: options.planCacheTtlMs ?? 5000,
     maxTenants: 10_000,
   });

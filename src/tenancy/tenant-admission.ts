@@ -35,8 +35,14 @@ export class TenantAdmission {
   }
 
   /** The plan of a tenant, without admitting anything (for the request deadline and statement timeout). */
-  limitsOf(tenantId: string): Promise<PlanLimits> {
-    return this.options.planLimits(tenantId);
+  async limitsOf(tenantId: string): Promise<PlanLimits> {
+    try {
+      return await this.options.planLimits(tenantId);
+    } catch (error) {
+      // The plan lookups' own slots stayed busy (a cold start under load): as busy as a full share.
+      if (error instanceof FairShareTimeoutError) throw new ServerBusyError(error.timeoutMs, error.share, 1);
+      throw error;
+    }
   }
 
   /** Connections `limits` lets one tenant hold at once: its fraction of the capacity, at least one. */
