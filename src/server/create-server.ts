@@ -8,6 +8,7 @@ import { DEFAULT_QUERY_LIMITS } from '../config/env.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { registerFairShareMetrics } from '../observability/fair-share-metrics.js';
 import { Metrics } from '../observability/metrics.js';
 import { loadSdkOperationNames, operationLabeler } from '../observability/operation-names.js';
 import { requestTransactionObserver } from '../observability/transaction-observer.js';
@@ -112,6 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       throw error;
     },
   );
+  registerFairShareMetrics(metrics.registry, tenantAdmission.scheduler);
   const transactionSettings = {
     ...options.transaction,
     audit,

@@ -34,7 +34,7 @@ export async function setUpTenantAdmission(
   poolMax: number,
   waitTimeoutMs: number,
   options: FairShareOptions = {},
-): Promise<{ admission: TenantAdmission; close(): Promise<void> }> {
+): Promise<{ admission: TenantAdmission; scheduler: FairConnectionScheduler; close(): Promise<void> }> {
   const reserved = options.reservedConnections ?? 0;
   if (reserved >= poolMax) throw new RangeError(`reservedConnections (${reserved}) must be less than the pool size (${poolMax})`);
   const scheduler = new FairConnectionScheduler({ capacity: poolMax - reserved });
@@ -74,5 +74,5 @@ export async function setUpTenantAdmission(
     waitTimeoutMs,
     ...(options.connectionsPerTenant ? { shareOverride: Math.min(options.connectionsPerTenant, scheduler.capacity) } : {}),
   });
-  return { admission, close: async () => void (await storePool?.end()) };
+  return { admission, scheduler, close: async () => void (await storePool?.end()) };
 }

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { withOwnerClient } from '../support/owner-db.js';
+import { scrapeMetrics } from '../support/prometheus.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { createTestTenant, type TestTenant } from '../support/tenants.js';
+import { createTestTenant, tokenFor, type TestTenant } from '../support/tenants.js';
 
 // Issue 8 §1 over real HTTP and real concurrency. Slow requests are mutations blocked on a row lock that an owner
 // connection holds, so "slow" is a state the test controls and observes in pg_locks, not a duration.
@@ -103,6 +104,38 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     expect(responses.every((r) => r.json.data.renameConversation.conversation.id === conversation.globalId)).toBe(true);
   });
 
+  it('stops waiting for a request whose client went away, so it takes no slot and its work never runs', async () => {
+    const flooder = await createTestTenant();
+    const conversation = await createConversation(server, flooder);
+    const lock = await lockConversation(flooder.id, conversation.uuid);
+    const waiting = async () => (await scrapeMetrics(server.port)).value('tenantgraph_fair_share_waiting');
+    let held: Promise<{ status: number }[]> | undefined;
+    try {
+      const rename = (title: string, signal?: AbortSignal) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${flooder.admin.token}` },
+          body: JSON.stringify({ query: RENAME, variables: { input: { id: conversation.globalId, title } } }),
+          ...(signal ? { signal } : {}),
+        });
+      held = Promise.all([rename('held 1'), rename('held 2')]);
+      await vi.waitFor(async () => expect(await blockedBehind(lock.pid)).toBe(2), { timeout: 10_000, interval: 20 });
+      const gone = new AbortController();
+      const abandoned = rename('never', gone.signal).catch((error: unknown) => error);
+      await vi.waitFor(async () => expect(await waiting()).toBe(1), { timeout: 10_000, interval: 20 });
+      gone.abort();
+      expect(await abandoned).toBeInstanceOf(Error);
+      // Removed from the queue at once, long before its 15 s wait would have ended.
+      await vi.waitFor(async () => expect(await waiting()).toBe(0), { timeout: 5000, interval: 20 });
+    } finally {
+      await lock.release();
+    }
+    expect((await held!).map((r) => r.status)).toEqual([200, 200]);
+    const { rows } = await withOwnerClient((client) => client.query<{ title: string }>('select title from conversations where tenant_id = $1', [flooder.id]));
+    expect(rows[0]!.title).not.toBe('never');
+    expect((await scrapeMetrics(server.port)).value('tenantgraph_fair_share_permits_in_use')).toBe(0);
+  });
+
   it('answers 429 RATE_LIMITED with Retry-After past the plan\'s burst, and a plan change takes effect without a restart', async () => {
     const tenant = await createTestTenant();
     const auth = { authorization: `Bearer ${tenant.admin.token}` };
@@ -157,6 +190,19 @@ describe('fair share deadline (HTTP)', () => {
   });
   afterAll(async () => {
     await server?.close();
+  });
+
+  it('gives the permit back when the transaction cannot begin (a refused member), so the share never leaks', async () => {
+    const tenant = await createTestTenant();
+    const stranger = await tokenFor(tenant.id, randomUUID());
+    // The share is one connection: a single leaked permit would make every later request SERVER_BUSY.
+    for (let i = 0; i < 3; i++) {
+      const refused = await server.post({ query: VIEWER }, { authorization: `Bearer ${stranger}` });
+      expect(refused.status).toBe(401);
+    }
+    const served = await server.post({ query: VIEWER }, { authorization: `Bearer ${tenant.admin.token}` });
+    expect(served.status).toBe(200);
+    expect((await scrapeMetrics(server.port)).value('tenantgraph_fair_share_permits_in_use')).toBe(0);
   });
 
   it('answers 503 SERVER_BUSY with Retry-After when the tenant\'s share stays full past the wait, while another tenant is served', async () => {
