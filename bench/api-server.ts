@@ -25,6 +25,7 @@ try {
     // Production log level: errors are logged as in production, nothing per request.
     logger: pino({ level: 'info' }),
     benchOnlyExplicitTenantFilter: config.benchOnlyExplicitTenantFilter ?? false,
+    ...(config.fairShare ? { fairShare: config.fairShare } : {}),
   });
   serveParent(server.port, () => server.close());
 } catch (error) {

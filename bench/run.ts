@@ -4,6 +4,8 @@
  *   npm run bench                     default: 1,000 Zipf tenants, >= 1,000,000 messages, 3 rounds x 5 s
  *   npm run bench -- --quick          small data, 1 round of 2 s: to check that everything works
  *   npm run bench -- --scale-curve    Q1 at 100, 1,000 and 10,000 equally sized tenants
+ *   npm run bench -- --noisy          one tenant floods (--flood-connections 64) while --victims 10 tenants send Q1/Q2:
+ *                                     victims alone, with fairness on and with fairness off (issue 8 §5)
  *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
  *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls
  *
@@ -37,6 +39,7 @@ import {
 } from './lib/report.js';
 import { SERVER_LABELS, ServerProcess, type ServerConfig, type ServerName } from './lib/servers.js';
 import { verify } from './lib/verify.js';
+import { floodRequest, FLOOD_DOCUMENT, runPhase, victimRequests } from './lib/noisy.js';
 import { requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -62,6 +65,10 @@ const { values: flags } = parseArgs({
     servers: { type: 'string' },
     'scale-steps': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    noisy: { type: 'boolean', default: false },
+    'flood-connections': { type: 'string' },
+    victims: { type: 'string' },
+    'victim-connections': { type: 'string' },
   },
 });
 
@@ -85,6 +92,9 @@ const options = {
   scaleTenant: { usersPerTenant: 8, conversationsPerTenant: 25, messagesPerTenant: 200 },
   statementTimeoutMs: 5000,
   idleInTransactionTimeoutMs: 10000,
+  floodConnections: int('flood-connections', 64),
+  victims: int('victims', 10),
+  victimConnections: int('victim-connections', 10),
 };
 if (!['uniform', 'weighted'].includes(options.tenantPick)) fail(`--tenant-pick must be uniform or weighted`);
 for (const w of options.workloads) if (!WORKLOADS.includes(w)) fail(`unknown workload ${w}`);
@@ -137,6 +147,7 @@ const startedAt = new Date();
 const loadAverageAtStart = os.loadavg().map((v) => round(v, 2));
 try {
   if (flags['scale-curve']) await scaleCurve();
+  else if (flags.noisy) await noisyNeighbour();
   else await sideBySide();
 } finally {
   await cleanUp();
@@ -259,10 +270,11 @@ function backendsOf(name: ServerName): { user: string; applicationName: string }
 
 // ---------------------------------------------------------------------------------------------- servers
 
-async function startServers(db: BenchDatabase, names: ServerName[]): Promise<ServerProcess[]> {
+async function startServers(db: BenchDatabase, names: ServerName[], extra: Partial<ServerConfig> = {}, logSuffix = ''): Promise<ServerProcess[]> {
   const servers: ServerProcess[] = [];
   for (const name of names) {
     const config: ServerConfig = {
+      ...extra,
       appUrl: name === 'noRls' ? db.noRlsUrl : db.appUrl,
       jwtSecret,
       poolMax: options.pool,
@@ -270,7 +282,7 @@ async function startServers(db: BenchDatabase, names: ServerName[]): Promise<Ser
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
       ...(name === 'noRls' ? { benchOnlyExplicitTenantFilter: true } : {}),
     };
-    const server = await ServerProcess.start(name, config, path.join(logDir, `${name}.log`));
+    const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));
     running.push(server);
     servers.push(server);
     log(`${SERVER_LABELS[name]}: pid ${server.pid}, http://127.0.0.1:${server.port}`);
@@ -354,6 +366,97 @@ async function scaleCurve(): Promise<void> {
   ];
   console.log(lines.join('\n'));
   writeResults('-scale-curve', report);
+}
+
+// ---------------------------------------------------------------------------------------------- noisy neighbour
+
+async function noisyNeighbour(): Promise<void> {
+  database = await createBenchDatabase(log);
+  log(`database: ${database.description}`);
+  const tenants = flags.tenants ? options.tenants : quick ? 50 : 100;
+  const messages = flags.messages ? options.messages : quick ? 20_000 : 200_000;
+  const durationSec = flags.duration ? options.durationSec : quick ? 3 : 10;
+  log(`seeding ${tenants} Zipf(s=${options.zipf}) tenants, ${messages} messages`);
+  const seed = await loadTenants(database.ownerUrl, { kind: 'zipf', tenants, messages, exponent: options.zipf });
+  const targets = (await tenantTargets(database.ownerUrl)).sort((a, b) => a.rank - b.rank);
+  // The largest tenant floods (its scans are the longest); the victims are the tenants around the median.
+  const flooder = targets[0]!;
+  const middle = Math.max(1, Math.floor(targets.length / 2) - Math.floor(options.victims / 2));
+  const victims = targets.slice(middle, middle + options.victims);
+  if (victims.length < options.victims) fail(`--victims ${options.victims} needs more than ${targets.length} tenants`);
+  // Rate limits off in both servers, so the run measures the pool's fairness alone; a share of the whole pool is
+  // fairness off (TENANT_CONNECTION_SHARE = DB_POOL_MAX in a deployment).
+  const [fair] = await startServers(database, ['api'], { fairShare: { rateLimit: false } }, '-fair');
+  const [unfair] = await startServers(database, ['api'], { fairShare: { rateLimit: false, connectionsPerTenant: options.pool } }, '-unfair');
+  const phase = (server: ServerProcess, flood: boolean, seedIndex: number) =>
+    runPhase({
+      port: server.port,
+      seconds: durationSec,
+      victimConnections: options.victimConnections,
+      victims: victimRequests(victims, hashSeed('noisy', seedIndex)),
+      ...(flood ? { flood: { connections: options.floodConnections, next: floodRequest(flooder) } } : {}),
+    });
+  // Unmeasured warm-up of both servers (pool connections, JIT, plan caches).
+  await phase(fair!, false, 0);
+  await phase(unfair!, false, 0);
+  await settle();
+  const alone = await phase(fair!, false, 1);
+  log(`victims alone: p50 ${fixed(alone.victims.p50Ms, 2)} ms p95 ${fixed(alone.victims.p95Ms, 2)} ms p99 ${fixed(alone.victims.p99Ms, 2)} ms`);
+  await settle();
+  const withFairness = await phase(fair!, true, 2);
+  log(`fairness on:  victims p95 ${fixed(withFairness.victims.p95Ms, 2)} ms, errors ${withFairness.victims.errors + withFairness.victims.failures}, flooder ${fixed(withFairness.flooder!.okPerSec, 1)} ok/s`);
+  await settle();
+  const withoutFairness = await phase(unfair!, true, 2);
+  log(`fairness off: victims p95 ${fixed(withoutFairness.victims.p95Ms, 2)} ms, errors ${withoutFairness.victims.errors + withoutFairness.victims.failures}, flooder ${fixed(withoutFairness.flooder!.okPerSec, 1)} ok/s`);
+
+  const report = {
+    kind: 'noisy-neighbour',
+    timestamp: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    noisy: {
+      victimP95OverAlone: round(withFairness.victims.p95Ms / alone.victims.p95Ms, 3),
+      victimP95OverAloneWithoutFairness: round(withoutFairness.victims.p95Ms / alone.victims.p95Ms, 3),
+      victimErrors: withFairness.victims.errors + withFairness.victims.failures,
+      healthFailures: withFairness.health!.failures,
+      flooderReqPerSec: round(withFairness.flooder!.okPerSec, 2),
+    },
+    phases: { alone, withFairness, withoutFairness },
+    setup: {
+      tenants,
+      messages,
+      durationSec,
+      pool: options.pool,
+      floodConnections: options.floodConnections,
+      victimConnections: options.victimConnections,
+      flooder: { tenantId: flooder.tenantId, messages: flooder.messages },
+      victims: victims.map((v) => ({ tenantId: v.tenantId, messages: v.messages })),
+      floodDocument: FLOOD_DOCUMENT,
+      rateLimits: 'off in both servers',
+    },
+    scale: seed,
+    machine: machine(loadAverageAtStart),
+    versions: await versions(database.ownerUrl, ROOT),
+  };
+  const row = (label: string, result: typeof alone) =>
+    `| ${label} | ${fixed(result.victims.p50Ms, 2)} | ${fixed(result.victims.p95Ms, 2)} | ${fixed(result.victims.p99Ms, 2)} | ` +
+    `${result.victims.errors + result.victims.failures} | ${result.flooder ? fixed(result.flooder.okPerSec, 1) : '—'} | ` +
+    `${result.flooder ? result.flooder.errors + result.flooder.failures : '—'} | ${result.health ? `${result.health.failures}/${result.health.probes}` : '—'} |`;
+  console.log(
+    [
+      `\n## Tenantgraph noisy neighbour ${report.timestamp}\n`,
+      `${tenants} Zipf tenants, ${messages} messages; the largest tenant (${flooder.messages} messages) floods with ${options.floodConnections} connections ` +
+        `of 15 aliased titleContains scans; ${options.victims} median tenants send Q1/Q2 over ${options.victimConnections} connections; ` +
+        `pool ${options.pool}, ${durationSec} s per phase, rate limits off.\n`,
+      '| phase | victim p50 ms | victim p95 ms | victim p99 ms | victim errors | flooder ok/s | flooder errors | /health failures |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      row('victims alone', alone),
+      row('flood, fairness on', withFairness),
+      row('flood, fairness off', withoutFairness),
+      '',
+      `noisy: ${JSON.stringify(report.noisy)}`,
+    ].join('\n'),
+  );
+  writeResults('-noisy', report);
 }
 
 // ---------------------------------------------------------------------------------------------- report helpers

@@ -20,6 +20,8 @@ export interface ServerConfig {
   idleInTransactionTimeoutMs: number;
   /** API only: the bench-only switch of startServer. */
   benchOnlyExplicitTenantFilter?: boolean;
+  /** API only: startServer's fair share options (the noisy-neighbour run turns fairness off with a share of the whole pool). */
+  fairShare?: { connectionsPerTenant?: number; rateLimit?: boolean };
 }
 
 const ENTRY_POINTS: Record<ServerName, string> = {

@@ -11,6 +11,8 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
 
 export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
 
+export type Numeric = ColumnType<string, number | string, number | string>;
+
 export type UserRole = "ADMIN" | "MEMBER";
 
 export interface AuditEvents {
@@ -45,10 +47,20 @@ export interface Messages {
   tenant_id: Generated<Int8>;
 }
 
+export interface PlanLimits {
+  burst: number;
+  connection_share: Numeric;
+  plan: string;
+  request_timeout_ms: number;
+  requests_per_second: number;
+  statement_timeout_ms: number;
+}
+
 export interface Tenants {
   created_at: Generated<string>;
   id: Generated<Int8>;
   name: string;
+  plan: Generated<string>;
 }
 
 export interface Users {
@@ -64,6 +76,7 @@ export interface DB {
   audit_events: AuditEvents;
   conversations: Conversations;
   messages: Messages;
+  plan_limits: PlanLimits;
   tenants: Tenants;
   users: Users;
 }

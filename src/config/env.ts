@@ -49,6 +49,18 @@ const envSchema = z
     DB_POOL_ACQUIRE_TIMEOUT_MS: positiveInt(3000),
     DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
     DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(10000),
+    /**
+     * Connections one tenant may hold at once, for every tenant, instead of its plan's connection_share
+     * (issue 8 §1). Unset: each plan's share (standard: a quarter of the pool). DB_POOL_MAX turns fairness off.
+     */
+    TENANT_CONNECTION_SHARE: z.coerce.number().int().positive().optional(),
+    /** Connections of the pool kept out of the tenants' fair scheduler for the server's own work (plan lookups, /ready, audit). */
+    DB_POOL_RESERVED: nonNegativeInt(0),
+    /** How long a tenant's plan limits are cached; a plan change reaches every replica within this time. 0: read each request. */
+    PLAN_CACHE_TTL_MS: nonNegativeInt(5000),
+    /** Where request rate counters live: this process (memory) or PostgreSQL shared by all replicas (needs RATE_LIMIT_DATABASE_URL). */
+    RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
+    RATE_LIMIT_DATABASE_URL: optionalUrl,
     /** Statements slower than this are logged (warn) with tenant and request id; 0 turns the log off. */
     DB_SLOW_STATEMENT_MS: nonNegativeInt(500),
     /** On SIGTERM/SIGINT, requests in flight may finish for this long before their transactions are rolled back. */
@@ -100,6 +112,18 @@ const envSchema = z
         path: ['JWT_SECRET'],
         message: 'JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production',
       });
+    }
+  })
+  .superRefine((env, ctx) => {
+    if (env.RATE_LIMIT_STORE === 'postgres' && !env.RATE_LIMIT_DATABASE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RATE_LIMIT_DATABASE_URL'],
+        message: 'is required when RATE_LIMIT_STORE=postgres (a database and role that may create the rate limiter table; not the app role)',
+      });
+    }
+    if (env.DB_POOL_RESERVED >= env.DB_POOL_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['DB_POOL_RESERVED'], message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}` });
     }
   })
   .superRefine((env, ctx) => {

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
 import type pg from 'pg';
 import type { DB } from '../__generated__/database.js';
+import { capturingPool } from './pool-client-capture.js';
 
 export type Database = DB;
 
@@ -30,7 +31,8 @@ export function createAppDatabase(
   observe?: StatementObserver,
   options: { explicitTenantFilter?: boolean } = {},
 ): AppDatabase {
-  const dialect = new PostgresDialect({ pool });
+  // The capturing wrapper lets a request deadline find its transaction's client (see pool-client-capture.ts).
+  const dialect = new PostgresDialect({ pool: capturingPool(pool) });
   const log = observe
     ? (event: LogEvent) =>
         observe({

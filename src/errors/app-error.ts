@@ -9,11 +9,17 @@ export type ErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'TOO_MANY_CONCURRENT_REQUESTS'
   | 'RESPONSE_TOO_LARGE'
+  | 'SERVER_BUSY'
+  | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL_SERVER_ERROR';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
   SERVICE_UNAVAILABLE: 503,
+  SERVER_BUSY: 503,
+  RATE_LIMITED: 429,
+  REQUEST_TIMEOUT: 503,
 };
 
 /** The base of every error we throw on purpose. Its message is written for the API's user. */

@@ -8,6 +8,7 @@ import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { registerFairShareMetrics } from '../observability/fair-share-metrics.js';
 import { Metrics } from '../observability/metrics.js';
 import { loadSdkOperationNames, operationLabeler } from '../observability/operation-names.js';
 import { requestTransactionObserver } from '../observability/transaction-observer.js';
@@ -20,6 +21,7 @@ import type { Logger } from './logger.js';
 import { createReadinessCheck, type MigrationCheck } from './readiness.js';
 import { createRequestContext } from './request-context.js';
 import { shutDown } from './shutdown.js';
+import { setUpTenantAdmission, type FairShareOptions } from './tenant-admission-setup.js';
 
 export interface ServerOptions {
   appUrl: string;
@@ -30,6 +32,8 @@ export interface ServerOptions {
   limits?: Partial<AbuseLimits>;
   jwt: TokenVerifierOptions;
   pool: { max: number; acquireTimeoutMs: number };
+  /** Per-tenant fair share of the pool, plan limits, rate limits (see tenant-admission-setup.ts). */
+  fairShare?: FairShareOptions;
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
   bodyLimitBytes: number;
   /** Response size, slow readers, requests in flight per tenant / tokenless address. Defaults: DEFAULT_HTTP_LIMITS. */
@@ -118,9 +122,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxBuffered: options.audit?.maxBuffered ?? 500,
     onError: (error) => options.logger.error({ err: error }, 'audit events could not be written'),
   });
+  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare).catch(
+    async (error: unknown) => {
+      await database.db.destroy();
+      await probe.close();
+      throw error;
+    },
+  );
+  registerFairShareMetrics(metrics.registry, tenantAdmission.scheduler);
   const transactionSettings = {
     ...options.transaction,
     audit,
+    admission: tenantAdmission.admission,
     observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
   };
   const verifyToken = createTokenVerifier(options.jwt);
@@ -182,7 +195,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         probe,
         logger: options.logger,
         timeoutMs: options.shutdownTimeoutMs ?? 10_000,
-      });
+      }).finally(() => tenantAdmission.close());
       return closing;
     },
   };

@@ -71,6 +71,15 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
       tenantClaim: env.JWT_TENANT_CLAIM,
     },
     pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+    fairShare: {
+      reservedConnections: env.DB_POOL_RESERVED,
+      ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),
+      planCacheTtlMs: env.PLAN_CACHE_TTL_MS,
+      rateLimitStore:
+        env.RATE_LIMIT_DATABASE_URL && env.RATE_LIMIT_STORE === 'postgres'
+          ? { kind: 'postgres', url: env.RATE_LIMIT_DATABASE_URL }
+          : { kind: 'memory' },
+    },
     transaction: {
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
       idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,

@@ -1,5 +1,12 @@
+import type pg from 'pg';
 import type { AuditEvent, AuditSink } from '../audit/audit-log.js';
+import { sendCancelRequest } from '../db/cancel-request.js';
 import type { AppDatabase } from '../db/kysely.js';
+import { withClientCapture } from '../db/pool-client-capture.js';
+import type { AppError } from '../errors/app-error.js';
+import { RequestTimeoutError } from '../errors/limit-errors.js';
+import type { Permit } from './fair-connection-scheduler.js';
+import type { TenantAdmission } from './tenant-admission.js';
 import { beginTenantTransaction, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
 import type { TenantScope } from './transaction-prologue.js';
 
@@ -13,6 +20,11 @@ export interface RequestTransactionSettings {
   readonly audit?: AuditSink;
   /** Sees each statement of each request transaction with the transaction (tenant, request id): metrics, slow-statement log. */
   readonly observeStatement?: (event: TransactionStatementEvent, transaction: RequestTransaction) => void;
+  /**
+   * The tenant's plan, rate limit and fair share of the pool (tenant-admission.ts), and with it the request
+   * deadline. Absent only in tools that run one transaction at a time.
+   */
+  readonly admission?: TenantAdmission;
 }
 
 /**
@@ -27,12 +39,27 @@ export interface RequestTransactionSettings {
  * `rollback()` is idempotent and safe to call at any point, also while the transaction is still being begun.
  * Every transaction that was begun leaves exactly one audit event: a mutation's is written inside the
  * transaction before COMMIT, everything else is buffered by the audit sink.
+ *
+ * With `admission`, a transaction first waits for its tenant's turn (rate limit, fair share); the permit is held
+ * for the transaction's lifetime and released exactly once, when it ends or its begin fails. A request refused
+ * there never began (`began` false, no audit event). The request deadline (the plan's `request_timeout_ms`,
+ * counted from the context's creation) cancels the running statement, discards its connection and rolls back;
+ * `cancelReason` then says which limit was hit.
  */
 export class RequestTransaction {
   #pending: Promise<TenantTransaction> | undefined;
   #ended: TransactionOutcome | undefined;
   #startedAt = '';
   #startedMs = 0;
+  readonly #createdMs = performance.now();
+  /** Aborted when the transaction ends or its deadline passes: removes a waiter from the fair scheduler. */
+  readonly #abort = new AbortController();
+  #admitted = false;
+  #permit: Permit | undefined;
+  #client: pg.PoolClient | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  /** Why the server ended the transaction before the request did (the request deadline); undefined otherwise. */
+  cancelReason: AppError | undefined;
   /** Set once Apollo knows the operation: queries run READ ONLY, mutations READ WRITE. */
   operationType: 'query' | 'mutation' | 'subscription' | undefined;
   operationName: string | undefined;
@@ -44,9 +71,9 @@ export class RequestTransaction {
     readonly requestId: string,
   ) {}
 
-  /** True once the transaction was begun (whether or not it has ended). */
+  /** True once the transaction was admitted and begun (whether or not it has ended). */
   get began(): boolean {
-    return this.#pending !== undefined;
+    return this.#pending !== undefined && this.#admitted;
   }
 
   get outcome(): TransactionOutcome | undefined {
@@ -57,22 +84,79 @@ export class RequestTransaction {
     if (this.#ended) {
       return Promise.reject(new Error(`The request transaction has already ended (${this.#ended}); no statement may run after it`));
     }
-    if (!this.#pending) {
-      this.#startedAt = new Date().toISOString();
-      this.#startedMs = performance.now();
-      const observe = this.settings.observeStatement;
-      this.#pending = beginTenantTransaction(
-        this.database,
-        this.scope,
-        {
-          readOnly: this.operationType !== 'mutation',
-          statementTimeoutMs: this.settings.statementTimeoutMs,
-          idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
-        },
-        observe && ((event) => observe(event, this)),
-      );
-    }
+    this.#pending ??= this.#begin();
     return this.#pending;
+  }
+
+  async #begin(): Promise<TenantTransaction> {
+    const admission = this.settings.admission;
+    let statementTimeoutMs = this.settings.statementTimeoutMs;
+    let permit: Permit | undefined;
+    if (admission) {
+      const limits = await admission.limitsOf(this.scope.tenantId);
+      this.#armDeadline(limits.plan, limits.requestTimeoutMs);
+      statementTimeoutMs = Math.min(statementTimeoutMs, limits.statementTimeoutMs);
+      permit = await admission.admit(this.scope.tenantId, limits, this.#abort.signal);
+    }
+    if (this.#abort.signal.aborted) {
+      // Ended (client gone, deadline) while the permit was on its way.
+      permit?.release();
+      throw this.#abort.signal.reason;
+    }
+    this.#permit = permit;
+    this.#admitted = true;
+    this.#startedAt = new Date().toISOString();
+    this.#startedMs = performance.now();
+    const observe = this.settings.observeStatement;
+    try {
+      const { result, client } = await withClientCapture(() =>
+        beginTenantTransaction(
+          this.database,
+          this.scope,
+          {
+            readOnly: this.operationType !== 'mutation',
+            statementTimeoutMs,
+            idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
+          },
+          observe && ((event) => observe(event, this)),
+        ),
+      );
+      this.#client = client;
+      return result;
+    } catch (error) {
+      this.#releasePermit();
+      throw error;
+    }
+  }
+
+  #armDeadline(plan: string, requestTimeoutMs: number): void {
+    const remaining = Math.max(0, requestTimeoutMs - (performance.now() - this.#createdMs));
+    this.#deadline = setTimeout(() => void this.#expire(new RequestTimeoutError(plan, requestTimeoutMs)), remaining);
+    this.#deadline.unref();
+  }
+
+  /**
+   * The request deadline passed: cancel the running statement (CancelRequest), end its connection so it cannot
+   * go back to the pool in an unknown state (a cancel that lands on the ROLLBACK would leave a transaction open),
+   * and roll back; the pool opens a fresh connection in its place.
+   */
+  async #expire(reason: AppError): Promise<void> {
+    if (this.#ended) return;
+    this.cancelReason = reason;
+    this.#abort.abort(reason);
+    const client = this.#client;
+    if (client) {
+      await sendCancelRequest(client);
+      // SECURITY: a connection whose transaction state is uncertain is closed, never reused by another tenant.
+      void client.end().catch(() => {});
+    }
+    await this.rollback();
+  }
+
+  #releasePermit(): void {
+    clearTimeout(this.#deadline);
+    this.#permit?.release();
+    this.#permit = undefined;
   }
 
   /**
@@ -84,6 +168,7 @@ export class RequestTransaction {
   async commit(): Promise<TransactionOutcome> {
     if (this.#ended) return 'none';
     this.#ended = 'committed';
+    this.#abort.abort(new Error('The request transaction ended before it was admitted'));
     const tx = await this.#begun();
     if (!tx) return this.#endWithoutTransaction();
     const audit = this.settings.audit;
@@ -98,6 +183,8 @@ export class RequestTransaction {
       await tx.rollback().execute().catch(() => {});
       audit?.enqueue(this.#event('rolled_back'));
       throw error;
+    } finally {
+      this.#releasePermit();
     }
   }
 
@@ -105,10 +192,13 @@ export class RequestTransaction {
   async rollback(): Promise<TransactionOutcome> {
     if (this.#ended) return 'none';
     this.#ended = 'rolled_back';
+    // A request still waiting for its tenant's turn stops waiting (client gone, shutdown).
+    this.#abort.abort(new Error('The request transaction was rolled back before it was admitted'));
     const tx = await this.#begun();
     if (!tx) return this.#endWithoutTransaction();
     // Kysely releases the connection even when ROLLBACK itself fails (dead connection).
     await tx.rollback().execute().catch(() => {});
+    this.#releasePermit();
     this.settings.audit?.enqueue(this.#event('rolled_back'));
     return 'rolled_back';
   }
@@ -120,7 +210,9 @@ export class RequestTransaction {
 
   /** A begin that failed was a refused context switch: it is audited as such. */
   #endWithoutTransaction(): TransactionOutcome {
-    if (!this.#pending) return (this.#ended = 'none');
+    clearTimeout(this.#deadline);
+    // Never began, or refused before it could (rate limit, fair share, deadline): no context switch happened.
+    if (!this.#pending || !this.#admitted) return (this.#ended = 'none');
     this.settings.audit?.enqueue(this.#event('rejected'));
     return (this.#ended = 'rejected');
   }

@@ -158,6 +158,8 @@ async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
   for (const r of roles.rows) problems.push(`${APP_ROLE} is a member of ${r.rolname} (${r.reason})`);
 
   // Anything it can read or write that is not a tenant table: a view or a plain table would bypass the policies.
+  // The one exception is shared reference data (plan_limits, migrations/0008): a plain table whose comment says
+  // so, that the app role may only read, and that refers to no other table (so it cannot hold tenant rows' keys).
   const reachable = await client.query<{ relation: string; relkind: string }>(
     `with ${TENANT_TABLES}
      select c.oid::regclass::text as relation, c.relkind
@@ -167,6 +169,11 @@ async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
         and (has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
              or has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
         and c.oid not in (select oid from tenant_tables)
+        and not (c.relkind = 'r'
+                 and coalesce(obj_description(c.oid, 'pg_class'), '') like 'Shared reference data:%'
+                 and not has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                 and not has_any_column_privilege($1, c.oid, 'INSERT, UPDATE, REFERENCES')
+                 and not exists (select from pg_constraint f where f.conrelid = c.oid and f.contype = 'f'))
       order by 1`,
     [APP_ROLE],
   );
@@ -316,6 +323,17 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
       await client.query(`alter table public.${table}_owned owner to ${APP_ROLE}`);
       await client.query(`create table public.${table}_global (id int)`);
       await client.query(`grant select on public.${table}_global to ${APP_ROLE}`);
+      // Marked as reference data but writable, or referring to another table: still reported.
+      await client.query(`create table public.${table}_writable (id int)`);
+      await client.query(`comment on table public.${table}_writable is 'Shared reference data: test'`);
+      await client.query(`grant select, insert on public.${table}_writable to ${APP_ROLE}`);
+      await client.query(`create table public.${table}_keyed (id bigint references public.tenants (id))`);
+      await client.query(`comment on table public.${table}_keyed is 'Shared reference data: test'`);
+      await client.query(`grant select on public.${table}_keyed to ${APP_ROLE}`);
+      // Marked, read-only, referring to nothing: allowed, like plan_limits.
+      await client.query(`create table public.${table}_reference (id int)`);
+      await client.query(`comment on table public.${table}_reference is 'Shared reference data: test'`);
+      await client.query(`grant select on public.${table}_reference to ${APP_ROLE}`);
       await client.query(`create function app.${table}_definer() returns int language sql security definer as 'select 1'`);
       await client.query(`grant execute on function app.${table}_definer() to ${APP_ROLE}`);
       return appRoleProblems(client);
@@ -324,9 +342,12 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
       expect.arrayContaining([
         `${APP_ROLE} owns table ${table}_owned`,
         `${APP_ROLE} can access ${table}_global (relkind r), which is not a tenant table`,
+        `${APP_ROLE} can access ${table}_writable (relkind r), which is not a tenant table`,
+        `${APP_ROLE} can access ${table}_keyed (relkind r), which is not a tenant table`,
         `${APP_ROLE} may call SECURITY DEFINER function app.${table}_definer()`,
       ]),
     );
+    expect(problems.filter((problem) => problem.includes(`${table}_reference`))).toEqual([]);
   });
 });
 

@@ -33,7 +33,7 @@ function withoutStacktrace(formatted: GraphQLFormattedError, error: AppError): G
   return { ...formatted, extensions: { ...extensions, code: error.code } };
 }
 
-/** Logs unexpected errors, and gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE their HTTP status. */
+/** Logs unexpected errors, gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE / limit codes their HTTP status and Retry-After. */
 export function errorPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
@@ -50,6 +50,9 @@ export function errorPlugin(logger: Logger): ApolloServerPlugin<RequestContext> 
           const codes = (response.body.singleResult.errors ?? []).map((e) => e.extensions?.code);
           const status = httpStatusForCodes(codes);
           if (status) response.http.status = status;
+          // RATE_LIMITED and SERVER_BUSY say when to come back (errors/limit-errors.ts).
+          const retryAfter = Math.max(0, ...(response.body.singleResult.errors ?? []).map((e) => Number(e.extensions?.retryAfterSeconds) || 0));
+          if (retryAfter > 0) response.http.headers.set('retry-after', String(retryAfter));
         },
       };
     },

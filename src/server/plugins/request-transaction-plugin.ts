@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
 import { isConnectionFailure } from '../../errors/connection-failure.js';
+import type { AppError } from '../../errors/app-error.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
@@ -38,8 +39,10 @@ export function requestTransactionPlugin(
           if (requestContext.errors?.length) {
             const outcome = await transaction.rollback();
             metrics?.transactionEnded(outcome);
-            // Already rolled back elsewhere (shutdown deadline, client gone): its errors are only the consequence.
-            if (outcome === 'none') replaceWithError(requestContext, 503, CANCELLED);
+            // Already rolled back elsewhere (request deadline, shutdown, client gone): its errors are only the consequence.
+            // A deadline's cancelled statement may fail before the deadline's own rollback runs: the client is told
+            // which limit ended the request, not the cancellation it caused.
+            if (outcome === 'none' || transaction.cancelReason) replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
             return;
           }
           const { body } = requestContext.response;
@@ -73,7 +76,7 @@ export function requestTransactionPlugin(
           }
           metrics?.transactionEnded(outcome);
           // Someone else ended it first: the HTTP handler (client gone) or the shutdown deadline rolled it back.
-          if (outcome !== 'committed') replaceWithError(requestContext, 503, CANCELLED);
+          if (outcome !== 'committed') replaceWithError(requestContext, 503, CANCELLED, transaction.cancelReason);
         },
       };
     },
@@ -90,12 +93,19 @@ function replaceWithError(
   requestContext: GraphQLRequestContext<RequestContext>,
   status: 500 | 503,
   message: string,
+  /** The limit that ended the transaction (the request deadline): the client is told which one. */
+  reason?: AppError,
 ): void {
-  requestContext.response.http.status = status;
+  requestContext.response.http.status = reason ? (reason.extensions.http as { status?: number } | undefined)?.status ?? status : status;
+  const { http: _http, ...extensions } = reason?.extensions ?? {};
   requestContext.response.body = {
     kind: 'single',
     singleResult: {
-      errors: [{ message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } }],
+      errors: [
+        reason
+          ? { message: reason.message, extensions }
+          : { message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } },
+      ],
     },
   };
 }

@@ -1,0 +1,88 @@
+import { sql } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import type { AppDatabase } from '../db/kysely.js';
+import { beginTenantTransaction } from './tenant-transaction.js';
+
+/** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
+export interface PlanLimits {
+  readonly plan: string;
+  readonly requestsPerSecond: number;
+  readonly burst: number;
+  /** Fraction (0, 1] of the pool's tenant connections the tenant may hold at once. */
+  readonly connectionShare: number;
+  readonly statementTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
+
+/**
+ * Reads a tenant's plan limits in a read-only bookkeeping transaction of that tenant (userId null), so the
+ * tenant row is read under RLS like everywhere else. A tenant that does not exist (a deleted tenant's token)
+ * gets the most restrictive plan, so limits are never looser than the table allows; its request then fails the
+ * membership check anyway.
+ *
+ * `database` should be an instance whose statements are not attributed to requests (create-server.ts uses one
+ * without the request statement observer); its connection comes from the pool slots kept for the server's own
+ * work, not from the tenants' fair share.
+ */
+export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number): PlanLimitsSource {
+  return async (tenantId) => {
+    const tx = await beginTenantTransaction(
+      database,
+      { tenantId, userId: null },
+      { readOnly: true, statementTimeoutMs: timeoutMs, idleInTransactionTimeoutMs: timeoutMs },
+    );
+    try {
+      const { rows } = await sql<{
+        plan: string;
+        requests_per_second: number;
+        burst: number;
+        connection_share: string;
+        statement_timeout_ms: number;
+        request_timeout_ms: number;
+      }>`select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms
+           from plan_limits p left join tenants t on t.plan = p.plan and t.id = ${tenantId}
+          order by t.id is null, p.requests_per_second, p.plan
+          limit 1`.execute(tx);
+      await tx.commit().execute();
+      const row = rows[0];
+      if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
+      return {
+        plan: row.plan,
+        requestsPerSecond: row.requests_per_second,
+        burst: row.burst,
+        connectionShare: Number(row.connection_share),
+        statementTimeoutMs: row.statement_timeout_ms,
+        requestTimeoutMs: row.request_timeout_ms,
+      };
+    } catch (error) {
+      await tx.rollback().execute().catch(() => {});
+      throw error;
+    }
+  };
+}
+
+/**
+ * A bounded cache in front of a {@link PlanLimitsSource}: at most `maxTenants` entries, each trusted for
+ * `ttlMs`, so a plan change (or a change of a plan's limits) reaches every replica within `ttlMs` without a
+ * restart. Concurrent misses for one tenant share one read. `ttlMs` 0 reads on every call (no cache).
+ * `now` is injectable for tests (lru-cache's `perf`).
+ */
+export function cachedPlanLimits(
+  source: PlanLimitsSource,
+  options: { ttlMs: number; maxTenants: number; now?: () => number },
+): PlanLimitsSource {
+  if (options.ttlMs === 0) return source;
+  const cache = new LRUCache<string, PlanLimits>({
+    max: options.maxTenants,
+    ttl: options.ttlMs,
+    ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
+    fetchMethod: (tenantId) => source(tenantId),
+  });
+  return async (tenantId) => {
+    const limits = await cache.fetch(tenantId);
+    if (!limits) throw new Error(`No plan limits for tenant ${tenantId}`);
+    return limits;
+  };
+}
