@@ -3,7 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
 import { MALFORMED_JSON, parseBody, readBody, sendJson, TOO_LARGE } from './http-body.js';
+import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
+import { capLogField, errorForLog, MAX_LOGGED_USER_AGENT } from '../observability/log-fields.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
+import { requestScope } from '../observability/request-scope.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { Logger } from './logger.js';
@@ -64,7 +67,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   };
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<void> {
-    const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry() };
+    const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry(), userAgent: req.headers['user-agent'] };
     inFlight.add(request);
     let requestedName: unknown;
     // SECURITY: Apollo keeps executing after a client disconnects; without this the work would commit.
@@ -89,6 +92,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
         return;
       }
+      const tooDeep = nestedTooDeep(parsed, url);
+      if (tooDeep) {
+        sendJson(res, 400, { errors: [{ message: tooDeepMessage(tooDeep), extensions: { code: 'BAD_REQUEST' } }] });
+        return;
+      }
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
       const response = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
@@ -105,6 +113,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         res.end();
       }
     } catch (error) {
+      // Apollo answers its own errors; this is the HTTP layer's (a failed write, a broken stream, a bug here).
+      options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
       if (!res.headersSent) {
         sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       } else {
@@ -124,8 +134,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   function finish(request: InFlightRequest, requestId: string, status: number, requestedName: unknown): void {
     const { context, telemetry } = request;
     const durationMs = performance.now() - telemetry.startedAt;
-    const operationName =
-      telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined);
+    // SECURITY: every client-chosen string is capped (observability/log-fields.ts): a 300,000-character
+    // operation name parses as one token and made a 300 KB log line.
+    const operationName = capLogField(
+      telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined),
+    );
     metrics.graphqlOperationDuration.observe(
       { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(operationName) },
       durationMs / 1000,
@@ -142,6 +155,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         // No context: refused before one existed (bad token, 4xx), or nothing to do (the Sandbox page).
         outcome: context ? requestOutcome(telemetry, context.transaction?.outcome) : status >= 400 ? 'rejected' : 'none',
         status,
+        userAgent: capLogField(request.userAgent, MAX_LOGGED_USER_AGENT),
       },
       'graphql request',
     );
@@ -206,7 +220,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         });
         return;
       }
-      void handleGraphQL(req, res, url, requestId);
+      // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
+      requestScope.run({ requestId }, () => void handleGraphQL(req, res, url, requestId));
     });
   };
 
@@ -241,4 +256,25 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 interface InFlightRequest {
   context: RequestContext | undefined;
   readonly telemetry: RequestTelemetry;
+  readonly userAgent: string | undefined;
+}
+
+/**
+ * Where the request nests JSON too deep (see json-depth.ts), or null: the POST body, or the GET parameters
+ * Apollo would parse itself. A parameter that is not JSON is left to Apollo, which answers 400 for it.
+ */
+function nestedTooDeep(body: unknown, url: URL): string | null {
+  if (exceedsJsonDepth(body)) return 'The request body';
+  for (const name of ['variables', 'extensions']) {
+    const text = url.searchParams.get(name);
+    if (text === null) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (exceedsJsonDepth(value)) return `The \`${name}\` query parameter`;
+  }
+  return null;
 }
