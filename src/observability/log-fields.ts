@@ -27,14 +27,19 @@ export function capLogPath(path: readonly (string | number)[] | undefined): (str
   return capped;
 }
 
-/** What pino's `err` serializer would write, with message and stack capped. */
+/**
+ * An error for pino's `err` field with message and stack capped, and none of the error's other properties
+ * (a PostgreSQL error carries `detail` and `where`, which may quote a client's values). The object has no
+ * prototype, so pino's serializer names it by `name` (the original's class name) instead of "Object".
+ */
 export function errorForLog(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { type: typeof error, message: capLogField(String(error), MAX_LOGGED_MESSAGE) };
+  const logged: Record<string, unknown> = Object.create(null);
+  if (!(error instanceof Error)) return Object.assign(logged, { name: typeof error, message: capLogField(String(error), MAX_LOGGED_MESSAGE) });
   const code = (error as { code?: unknown }).code;
-  return {
-    type: error.constructor?.name ?? 'Error',
+  return Object.assign(logged, {
+    name: error.constructor?.name ?? error.name,
     message: capLogField(error.message, MAX_LOGGED_MESSAGE),
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
     stack: capLogField(error.stack, MAX_LOGGED_STACK),
-  };
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+  });
 }
