@@ -96,6 +96,21 @@ describe('unexpected errors in request hooks', () => {
     }
   });
 
+  it('masks and logs a stack overflow inside a wrapped GraphQL error (the parser, with the token limit raised)', async () => {
+    const lenient = await startTestServer({ production: true, introspection: false, logger, limits: { maxTokens: 1_000_000 } });
+    try {
+      const requestId = `parse-${randomUUID()}`;
+      const literal = nested(150_000);
+      const result = await lenient.post({ query: `{ conversations(first: ${literal}) { totalCount } }` }, { ...auth(), 'x-request-id': requestId });
+      expect(result.json.errors).toEqual([{ message: expect.stringMatching(/^Internal server error/), extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+      expect(unexpectedLines().filter((line) => line.requestId === requestId)).toEqual([
+        expect.objectContaining({ err: expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/call stack/i) }) }),
+      ]);
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('masks and logs an error Apollo wrapped from the context factory, and keeps the code of an AppError a wrapper carries', () => {
     const formatError = loggingFormatError(logger);
     const requestId = `context-${randomUUID()}`;

@@ -51,12 +51,15 @@ export function loggingFormatError(logger: Logger): (formatted: GraphQLFormatted
  * coercion wrapper around an AppError a scalar threw (its code wins over GRAPHQL_VALIDATION_FAILED).
  */
 function causeOf(error: unknown): unknown {
-  const original = unwrapResolverError(error);
-  if (original instanceof GraphQLError && !(original instanceof AppError) && original.originalError) {
-    const inner = original.originalError;
-    if (inner instanceof AppError || !(inner instanceof GraphQLError)) return inner;
+  let cause = unwrapResolverError(error);
+  // Wrappers nest (Apollo's SyntaxError around ensureGraphQLError around a RangeError from the parser): walk
+  // down to the first AppError or non-GraphQL error; a chain of GraphQL errors only is GraphQL's own.
+  for (let depth = 0; depth < 8 && cause instanceof GraphQLError && !(cause instanceof AppError); depth++) {
+    const inner: unknown = cause.originalError;
+    if (!inner || inner === cause) break;
+    cause = inner;
   }
-  return original;
+  return cause;
 }
 
 function withoutStacktrace(formatted: GraphQLFormattedError, error: AppError): GraphQLFormattedError {
