@@ -27,19 +27,26 @@ export function capLogPath(path: readonly (string | number)[] | undefined): (str
   return capped;
 }
 
+/** PostgreSQL's error fields worth a log line (pg's DatabaseError); `detail` and `where` may quote values. */
+const DATABASE_ERROR_FIELDS = ['detail', 'hint', 'where', 'schema', 'table', 'column', 'constraint', 'routine'] as const;
+
 /**
- * An error for pino's `err` field with message and stack capped, and none of the error's other properties
- * (a PostgreSQL error carries `detail` and `where`, which may quote a client's values). The object has no
- * prototype, so pino's serializer names it by `name` (the original's class name) instead of "Object".
+ * An error for pino's `err` field with message, stack and PostgreSQL's fields capped, and no other property
+ * (whatever else an error carries is unbounded). The object has no prototype, so pino's serializer names it by
+ * `name` (the original's class name) instead of "Object".
  */
 export function errorForLog(error: unknown): Record<string, unknown> {
   const logged: Record<string, unknown> = Object.create(null);
   if (!(error instanceof Error)) return Object.assign(logged, { name: typeof error, message: capLogField(String(error), MAX_LOGGED_MESSAGE) });
-  const code = (error as { code?: unknown }).code;
-  return Object.assign(logged, {
+  const fields = error as unknown as Record<string, unknown>;
+  Object.assign(logged, {
     name: error.constructor?.name ?? error.name,
     message: capLogField(error.message, MAX_LOGGED_MESSAGE),
     stack: capLogField(error.stack, MAX_LOGGED_STACK),
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
   });
+  if (typeof fields.code === 'string' || typeof fields.code === 'number') logged.code = fields.code;
+  for (const field of DATABASE_ERROR_FIELDS) {
+    if (typeof fields[field] === 'string') logged[field] = capLogField(fields[field], MAX_LOGGED_MESSAGE);
+  }
+  return logged;
 }

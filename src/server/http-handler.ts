@@ -162,11 +162,29 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    const startedAt = performance.now();
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    try {
+      serve(req, res, requestId);
+    } catch (error) {
+      // SECURITY: thrown from a request listener, an error is uncaught and ends the process: one
+      // `GET http://[ HTTP/1.1` without a token did (an invalid URL, now refused below).
+      options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    }
+  };
+
+  function serve(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    const startedAt = performance.now();
     res.setHeader('x-request-id', requestId);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendJson(res, 400, { errors: [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
     const route = (ROUTES.has(url.pathname) ? url.pathname : 'other') as HttpRoute;
     const method = METHODS.has(req.method ?? '') ? req.method! : 'other';
     res.once('close', () => {
@@ -223,7 +241,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
       requestScope.run({ requestId }, () => void handleGraphQL(req, res, url, requestId));
     });
-  };
+  }
 
   return {
     listener,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { GraphQLError } from 'graphql';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,28 @@ describe('deeply nested JSON', () => {
     expect(atLimit.status, JSON.stringify(atLimit.json)).toBe(200);
     expect(atLimit.json.data).toEqual({ __typename: 'Query' });
     expectTooDeep(await server.post(body(MAX_JSON_DEPTH + 1), auth()));
+  });
+});
+
+/** Sends one raw HTTP/1.1 request line and returns the whole answer. */
+function rawRequest(port: number, requestLine: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${requestLine}\r\nhost: localhost\r\nconnection: close\r\n\r\n`));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('the request target', () => {
+  it('answers 400 to a target that is not a URL, and the server stays up', async () => {
+    const answer = await rawRequest(server.port, 'GET http://[ HTTP/1.1');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('"code":"BAD_REQUEST"');
+    const health = await fetch(new URL('/health', server.url));
+    expect(health.status).toBe(200);
   });
 });
 

@@ -60,10 +60,15 @@ describe('log field caps', () => {
     expect(path).toHaveLength(33);
     expect(path[0]).toBe(`${'a'.repeat(128)}…(1000 characters)`);
     expect(path[32]).toBe('…(42 segments)');
-    const error = Object.assign(new Error(`invalid input "${'v'.repeat(5000)}"`), { code: '22P02', detail: 'client value' });
+    const error = Object.assign(new Error(`invalid input "${'v'.repeat(5000)}"`), {
+      code: '22P02',
+      detail: `Key (email)=(${'e'.repeat(5000)}) already exists.`,
+      body: 'w'.repeat(5000),
+    });
     const logged = errorForLog(error);
     expect(String(logged.message).length).toBeLessThan(1100);
+    expect(String(logged.detail).length).toBeLessThan(1100);
     expect(logged).toMatchObject({ name: 'Error', code: '22P02' });
-    expect(logged).not.toHaveProperty('detail');
+    expect(logged).not.toHaveProperty('body');
   });
 });
