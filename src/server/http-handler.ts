@@ -239,7 +239,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         return;
       }
       // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
-      requestScope.run({ requestId }, () => void handleGraphQL(req, res, url, requestId));
+      requestScope.run({ requestId }, () => {
+        // An unhandled rejection would end the process like an uncaught exception (Node's default).
+        handleGraphQL(req, res, url, requestId).catch((error: unknown) => {
+          options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+          if (!res.writableEnded) res.destroy();
+        });
+      });
     });
   }
 
