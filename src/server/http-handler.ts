@@ -114,7 +114,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       }
     } catch (error) {
       // Apollo answers its own errors; this is the HTTP layer's (a failed write, a broken stream, a bug here).
-      options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+      // A client that went away mid-body (ECONNRESET "aborted") is no server fault.
+      if (req.destroyed && (error as { code?: unknown } | null)?.code === 'ECONNRESET') {
+        options.logger.info({ requestId }, 'client went away while sending the request');
+      } else {
+        options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+      }
       if (!res.headersSent) {
         sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       } else {
@@ -136,11 +141,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     const durationMs = performance.now() - telemetry.startedAt;
     // SECURITY: every client-chosen string is capped (observability/log-fields.ts): a 300,000-character
     // operation name parses as one token and made a 300 KB log line.
-    const operationName = capLogField(
-      telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined),
-    );
+    const name =
+      telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined);
+    const operationName = capLogField(name);
     metrics.graphqlOperationDuration.observe(
-      { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(operationName) },
+      { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(name) },
       durationMs / 1000,
     );
     // SECURITY: ids, names and numbers only: never a header, a token, variables or a body.
