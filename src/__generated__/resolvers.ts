@@ -16,7 +16,7 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** An instant in time, as an ISO 8601 string in UTC. */
+  /** An instant in time: an RFC 3339 date-time with a time zone on input (e.g. `2024-05-01T14:00:00+02:00`); outputs are ISO 8601 strings in UTC. */
   DateTime: { input: string; output: string; }
 };
 

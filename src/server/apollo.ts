@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
 import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
-import { errorPlugin, formatError } from './plugins/error-plugin.js';
+import { errorPlugin, loggingFormatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
 import type { RequestContext } from './request-context.js';
@@ -38,8 +38,12 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
     csrfPrevention: true,
     // Batched requests would share one context, so one transaction, across operations.
     allowBatchedHttpRequests: false,
+    // SECURITY: automatic persisted queries off. Apollo's APQ cache is one for all tenants and is read before
+    // authentication, so a client without a token could tell registered hashes from unknown ones (401 versus
+    // PERSISTED_QUERY_NOT_FOUND). Every persisted-query request now gets PERSISTED_QUERY_NOT_SUPPORTED (README).
+    persistedQueries: false,
     includeStacktraceInErrorResponses: !options.production,
-    formatError,
+    formatError: loggingFormatError(options.logger),
     logger: options.logger,
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
@@ -51,7 +55,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
       authenticationPlugin(),
       telemetryPlugin(metrics),
       requestTransactionPlugin(options.logger, metrics, options.maxResponseBytes),
-      errorPlugin(options.logger),
+      errorPlugin(),
       options.production
         ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
         : ApolloServerPluginLandingPageLocalDefault({ footer: false, includeCookies: false }),

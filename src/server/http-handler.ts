@@ -3,7 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
 import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
+import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
+import { capLogField, errorForLog, MAX_LOGGED_USER_AGENT } from '../observability/log-fields.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
+import { requestScope } from '../observability/request-scope.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import { sendRefusal, type InFlightLimiter } from './in-flight-limiter.js';
@@ -73,7 +76,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   };
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<void> {
-    const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry() };
+    const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry(), userAgent: req.headers['user-agent'] };
     inFlight.add(request);
     let requestedName: unknown;
     // SECURITY: Apollo keeps executing after a client disconnects; without this the work would commit.
@@ -99,6 +102,11 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       const parsed = parseBody(body, headers);
       if (parsed === MALFORMED_JSON) {
         sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+        return;
+      }
+      const tooDeep = nestedTooDeep(parsed, url);
+      if (tooDeep) {
+        sendJson(res, 400, { errors: [{ message: tooDeepMessage(tooDeep), extensions: { code: 'BAD_REQUEST' } }] });
         return;
       }
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
@@ -128,6 +136,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         res.end();
       }
     } catch (error) {
+      // Apollo answers its own errors; this is the HTTP layer's (a failed write, a broken stream, a bug here).
+      // A client that went away mid-body (ECONNRESET "aborted") is no server fault.
+      if (req.destroyed && (error as { code?: unknown } | null)?.code === 'ECONNRESET') {
+        options.logger.info({ requestId }, 'client went away while sending the request');
+      } else {
+        options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+      }
       if (!res.headersSent) {
         sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       } else {
@@ -147,10 +162,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   function finish(request: InFlightRequest, requestId: string, status: number, requestedName: unknown): void {
     const { context, telemetry } = request;
     const durationMs = performance.now() - telemetry.startedAt;
-    const operationName =
+    // SECURITY: every client-chosen string is capped (observability/log-fields.ts): a 300,000-character
+    // operation name parses as one token and made a 300 KB log line.
+    const name =
       telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined);
+    const operationName = capLogField(name);
     metrics.graphqlOperationDuration.observe(
-      { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(operationName) },
+      { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(name) },
       durationMs / 1000,
     );
     // SECURITY: ids, names and numbers only: never a header, a token, variables or a body.
@@ -165,17 +183,36 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         // No context: refused before one existed (bad token, 4xx), or nothing to do (the Sandbox page).
         outcome: context ? requestOutcome(telemetry, context.transaction?.outcome) : status >= 400 ? 'rejected' : 'none',
         status,
+        userAgent: capLogField(request.userAgent, MAX_LOGGED_USER_AGENT),
       },
       'graphql request',
     );
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    const startedAt = performance.now();
     const incomingId = req.headers['x-request-id'];
     const requestId = typeof incomingId === 'string' && REQUEST_ID.test(incomingId) ? incomingId : randomUUID();
+    try {
+      serve(req, res, requestId);
+    } catch (error) {
+      // SECURITY: thrown from a request listener, an error is uncaught and ends the process: one
+      // `GET http://[ HTTP/1.1` without a token did (an invalid URL, now refused below).
+      options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    }
+  };
+
+  function serve(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+    const startedAt = performance.now();
     res.setHeader('x-request-id', requestId);
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendJson(res, 400, { errors: [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }] });
+      return;
+    }
     const route = (ROUTES.has(url.pathname) ? url.pathname : 'other') as HttpRoute;
     const method = METHODS.has(req.method ?? '') ? req.method! : 'other';
     res.once('close', () => {
@@ -229,9 +266,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         });
         return;
       }
-      void handleGraphQL(req, res, url, requestId);
+      // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
+      requestScope.run({ requestId }, () => {
+        // An unhandled rejection would end the process like an uncaught exception (Node's default).
+        handleGraphQL(req, res, url, requestId).catch((error: unknown) => {
+          options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+          if (!res.writableEnded) res.destroy();
+        });
+      });
     });
-  };
+  }
 
   return {
     listener,
@@ -264,4 +308,25 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 interface InFlightRequest {
   context: RequestContext | undefined;
   readonly telemetry: RequestTelemetry;
+  readonly userAgent: string | undefined;
+}
+
+/**
+ * Where the request nests JSON too deep (see json-depth.ts), or null: the POST body, or the GET parameters
+ * Apollo would parse itself. A parameter that is not JSON is left to Apollo, which answers 400 for it.
+ */
+function nestedTooDeep(body: unknown, url: URL): string | null {
+  if (exceedsJsonDepth(body)) return 'The request body';
+  for (const name of ['variables', 'extensions']) {
+    const text = url.searchParams.get(name);
+    if (text === null) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (exceedsJsonDepth(value)) return `The \`${name}\` query parameter`;
+  }
+  return null;
 }

@@ -244,12 +244,14 @@ export function auditEvents(base: Base & { spec: Spec<'auditEvents'> }, state: R
   const userId = spec.userId ? resolveId(spec.userId, state.tenants, tenant) : null;
   const since = spec.since ? SINCE[spec.since] : null;
   const filter = { userId: userId?.value ?? null, operationType: spec.operationType, since };
+  // An invalid `since` is refused by the DateTime scalar while Apollo coerces the variables, before any resolver
+  // checks the role.
   const rejection =
-    invalidFirst(spec.first) || after.invalid
+    invalidFirst(spec.first) || after.invalid || spec.since === 'invalid'
       ? 'BAD_USER_INPUT'
       : user.role !== 'ADMIN'
         ? 'FORBIDDEN'
-        : spec.since === 'invalid' || (userId !== null && userId.value !== '' && userId.kind !== 'User')
+        : userId !== null && userId.value !== '' && userId.kind !== 'User'
           ? 'BAD_USER_INPUT'
           : null;
   return {

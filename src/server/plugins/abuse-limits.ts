@@ -3,8 +3,10 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getComplexity } from 'graphql-query-complexity';
 import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { AppError } from '../../errors/app-error.js';
-import type { RequestContext } from '../request-context.js';
+import { isIntrospectionOnly } from './authentication-plugin.js';
+import { CostMemo, declaredVariables } from './cost-memo.js';
 import { QUERY_COST_ESTIMATORS } from './query-cost.js';
+import type { RequestContext } from '../request-context.js';
 
 export interface AbuseLimits {
   maxDepth: number;
@@ -58,19 +60,15 @@ export function abuseLimits(
   };
 }
 
-/**
- * Costs already computed, per parsed document (Apollo caches parsed documents, so the same operation arrives as
- * the same object) and per operation name and variables. Walking the document costs more than the rest of a
- * small request's validation; a WeakMap forgets documents Apollo's cache drops, and each document keeps at most
- * COSTS_PER_DOCUMENT variable sets. Only numbers are cached: nothing of any tenant's data.
- */
-const COSTS_PER_DOCUMENT = 256;
-const costCache = new WeakMap<DocumentNode, Map<string, number>>();
-
-function costOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown>): number {
-  const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`;
-  let costs = costCache.get(document);
-  const cached = costs?.get(key);
+function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | undefined,
+  variables: Record<string, unknown>,
+  memo: CostMemo | undefined,
+): number {
+  const key = memo?.keyOf(document, operationName, variables);
+  const cached = key === undefined ? undefined : memo!.get(key);
   if (cached !== undefined) return cached;
   const cost = getComplexity({
     schema,
@@ -79,20 +77,25 @@ function costOf(schema: GraphQLSchema, document: DocumentNode, operationName: st
     ...(operationName ? { operationName } : {}),
     estimators: QUERY_COST_ESTIMATORS,
   });
-  if (!costs) costCache.set(document, (costs = new Map()));
-  if (costs.size >= COSTS_PER_DOCUMENT) costs.delete(costs.keys().next().value!);
-  costs.set(key, cost);
+  if (key !== undefined) memo!.set(key, cost);
   return cost;
 }
 
 function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => void): ApolloServerPlugin<RequestContext> {
+  const memo = new CostMemo();
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName }) {
+        async didResolveOperation({ schema, document, request, operation, operationName, contextValue }) {
+          // SECURITY: without a token only introspection may run (authentication-plugin.ts refuses the rest in
+          // this same hook round); costing that rest would be wasted work, and remembering anything for a
+          // client without a token would let anyone fill the memo.
+          if (!contextValue.principal && !isIntrospectionOnly(operation)) return;
+          const memoFor = contextValue.principal ? memo : undefined;
           let cost: number;
           try {
-            cost = costOf(schema, document, operationName ?? undefined, request.variables ?? {});
+            // Undeclared variables never change a cost (getComplexity coerces only the declared ones).
+            cost = costOf(schema, document, operationName ?? undefined, declaredVariables(operation, request.variables ?? {}), memoFor);
           } catch (error) {
             // getComplexity coerces the variables and throws on invalid ones (an unknown input field, a wrong
             // type). Thrown from this hook, Apollo would answer 500 INTERNAL_SERVER_ERROR; let Apollo's own

@@ -21,7 +21,8 @@ export function authenticationPlugin(): ApolloServerPlugin<RequestContext> {
   };
 }
 
-function isIntrospectionOnly(operation: OperationDefinitionNode | undefined): boolean {
+/** Whether the operation selects only introspection fields (`__schema`, `__type`, `__typename`). */
+export function isIntrospectionOnly(operation: OperationDefinitionNode | undefined): boolean {
   return (
     operation?.operation === 'query' &&
     operation.selectionSet.selections.every(

@@ -4,6 +4,8 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { AppError, httpStatusForCodes } from '../../errors/app-error.js';
 import { mapDatabaseError } from '../../errors/database-errors.js';
+import { capLogPath, errorForLog } from '../../observability/log-fields.js';
+import { currentRequestId } from '../../observability/request-scope.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../request-context.js';
 
@@ -11,14 +13,14 @@ import type { RequestContext } from '../request-context.js';
  * The error policy, in one place:
  *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are;
  *  - known PostgreSQL errors become AppErrors (database-errors.ts);
- *  - everything else is masked as INTERNAL_SERVER_ERROR and logged with the request id.
+ *  - everything else is masked as INTERNAL_SERVER_ERROR (and logged with the request id, see loggingFormatError).
  * SECURITY: no SQL, constraint names or stack traces reach a client in production.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const original = unwrapResolverError(error);
-  if (original instanceof AppError) return withoutStacktrace(formatted, original);
-  if (original instanceof GraphQLError) return formatted;
-  const mapped = mapDatabaseError(original);
+  const cause = causeOf(error);
+  if (cause instanceof AppError) return withoutStacktrace(formatted, cause);
+  if (cause instanceof GraphQLError) return formatted;
+  const mapped = mapDatabaseError(cause);
   if (mapped) return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: mapped.code } };
   return {
     message: 'Internal server error; it has been logged with the request id.',
@@ -27,24 +29,50 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   };
 }
 
+/**
+ * `formatError` that also logs every unexpected error with the request id. Apollo formats every error of
+ * every response through it (context creation, plugin hooks, parsing the HTTP request, resolvers), which no
+ * single plugin hook sees: `didEncounterErrors` misses a failed context and errors of the HTTP layer.
+ */
+export function loggingFormatError(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const result = formatError(formatted, error);
+    if (result.extensions?.code === 'INTERNAL_SERVER_ERROR' && !(causeOf(error) instanceof GraphQLError)) {
+      logger.error({ err: errorForLog(causeOf(error)), requestId: currentRequestId(), path: capLogPath(formatted.path) }, 'unexpected error');
+    }
+    return result;
+  };
+}
+
+/**
+ * The error that decides the policy. Apollo wraps whatever a hook or the context factory throws in a
+ * GraphQLError that carries the message of the original (`ensureGraphQLError`): "Maximum call stack size
+ * exceeded" went to clients that way. Such a wrapper is judged by its original, and so is a validation or
+ * coercion wrapper around an AppError a scalar threw (its code wins over GRAPHQL_VALIDATION_FAILED).
+ */
+function causeOf(error: unknown): unknown {
+  let cause = unwrapResolverError(error);
+  // Wrappers nest (Apollo's SyntaxError around ensureGraphQLError around a RangeError from the parser): walk
+  // down to the first AppError or non-GraphQL error; a chain of GraphQL errors only is GraphQL's own.
+  for (let depth = 0; depth < 8 && cause instanceof GraphQLError && !(cause instanceof AppError); depth++) {
+    const inner: unknown = cause.originalError;
+    if (!inner || inner === cause) break;
+    cause = inner;
+  }
+  return cause;
+}
+
 function withoutStacktrace(formatted: GraphQLFormattedError, error: AppError): GraphQLFormattedError {
   // Intended errors need no stack trace, not even in development.
   const { http: _http, stacktrace: _stacktrace, ...extensions } = (formatted.extensions ?? {}) as Record<string, unknown>;
   return { ...formatted, extensions: { ...extensions, code: error.code } };
 }
 
-/** Logs unexpected errors, gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE / limit codes their HTTP status and Retry-After. */
-export function errorPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
+/** Gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE / limit codes their HTTP status and Retry-After. */
+export function errorPlugin(): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
-        async didEncounterErrors({ errors, contextValue }) {
-          for (const error of errors) {
-            const original = unwrapResolverError(error);
-            if (original instanceof GraphQLError || mapDatabaseError(original)) continue;
-            logger.error({ err: original, requestId: contextValue.requestId, path: error.path }, 'unexpected error');
-          }
-        },
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
           const codes = (response.body.singleResult.errors ?? []).map((e) => e.extensions?.code);
