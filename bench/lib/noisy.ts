@@ -1,3 +1,5 @@
+import { DEFAULT_QUERY_LIMITS } from '../../src/config/env.js';
+import { TEXT_SEARCH_COST } from '../../src/server/plugins/query-cost.js';
 import { percentile, runLoad, type LoadResult } from './load.js';
 import { requestGenerator, type HttpRequest, type TenantTarget } from './workloads.js';
 
@@ -6,9 +8,14 @@ import { requestGenerator, type HttpRequest, type TenantTarget } from './workloa
  * victim tenants send a steady Q1/Q2 mix. Pure load and arithmetic; bench/run.ts starts the servers.
  */
 
-/** 15 aliased unindexed `titleContains` scans with `totalCount`: the request issue 8 starved the pool with. */
+/**
+ * The heaviest request the default limits admit: aliased tenant-wide `titleContains` scans with `totalCount`
+ * (issue 8 starved the pool with 15 of them; a search now costs TEXT_SEARCH_COST, so four fit under the default
+ * cost limit — README › Limits).
+ */
+export const FLOOD_SEARCHES = Math.floor(DEFAULT_QUERY_LIMITS.maxCost / (TEXT_SEARCH_COST + 10));
 export const FLOOD_DOCUMENT = `query Flood {\n${Array.from(
-  { length: 15 },
+  { length: FLOOD_SEARCHES },
   (_, i) => `  s${i}: conversations(filter: { titleContains: "zq${i}" }) { totalCount }`,
 ).join('\n')}\n}`;
 

@@ -14,7 +14,7 @@ import { withUser } from '../../src/db/database-urls.js';
 import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
 import { TEST_JWT_SECRET } from '../support/server.js';
 import { exited, freePort, spawnServer, waitForOutput } from '../support/processes.js';
-import { checkStoredWrites, moreAnswers, startMixedLoad, type MixedLoad } from './support/mixed-load.js';
+import { checkStoredWrites, exemptFromRateLimit, moreAnswers, startMixedLoad, type MixedLoad } from './support/mixed-load.js';
 
 /**
  * Faults of the database under a running API process (a real `src/main.ts` child, a real PostgreSQL, no mocks):
@@ -59,6 +59,7 @@ async function startApi(ownerUrl: string, appUrl: string): Promise<Api> {
 /** A tenant with a conversation in the given database, and a load target for it. */
 async function loadTargetIn(ownerUrl: string, api: Api) {
   const provisioned = await createTenant(ownerUrl, { name: 'Faulty', adminEmail: `ada-${Date.now()}@faults.test` });
+  await exemptFromRateLimit(ownerUrl, provisioned.tenant.id);
   const authorization = `Bearer ${await issueToken({ secret: TEST_JWT_SECRET, tenantId: provisioned.tenant.id, userId: provisioned.user.id, ttl: '1h' })}`;
   const created = await fetch(api.url, {
     method: 'POST',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
 import { exited, freePort, runCli, spawnServer, waitForOutput } from '../support/processes.js';
-import { checkStoredWrites, moreAnswers, startMixedLoad } from './support/mixed-load.js';
+import { checkStoredWrites, exemptFromRateLimit, moreAnswers, startMixedLoad } from './support/mixed-load.js';
 
 /**
  * Faults of the API process itself, as `npm start` runs it (`src/main.ts` on an embedded PostgreSQL under
@@ -91,6 +91,9 @@ describe('npm start under process faults', () => {
       body: JSON.stringify({ query: '{ conversations(first: 1) { nodes { id } } }' }),
     });
     const conversationId: string = ((await listed.json()) as any).data.conversations.nodes[0].id;
+    const secrets = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { postgresPassword: string };
+    const ownerUrl = `postgres://postgres:${secrets.postgresPassword}@127.0.0.1:${env.EMBEDDED_PG_PORT}/tenantgraph`;
+    await exemptFromRateLimit(ownerUrl, first.tenantId);
 
     const load = startMixedLoad({ url: first.url, authorization: first.authorization, conversationId }, { tag: 'sigkill' });
     await load.until(moreAnswers('ok', 30, 0), 'successes before the kill');
@@ -111,8 +114,6 @@ describe('npm start under process faults', () => {
     });
     expect(after.status).toBe(200);
 
-    const secrets = JSON.parse(await readFile(path.join(dataDir, 'secrets.json'), 'utf8')) as { postgresPassword: string };
-    const ownerUrl = `postgres://postgres:${secrets.postgresPassword}@127.0.0.1:${env.EMBEDDED_PG_PORT}/tenantgraph`;
     const stored = await checkStoredWrites(ownerUrl, first.tenantId, decodeGlobalId(conversationId, 'Conversation').localId, load.acked);
     expect(stored.ackedMissing).toEqual([]);
     expect(stored.duplicated).toEqual([]);

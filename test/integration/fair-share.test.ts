@@ -70,7 +70,7 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
   let server: TestServer;
   beforeAll(async () => {
     // 4 connections for tenants, 2 per tenant: a flood of one tenant can hold half of them, never all.
-    server = await startTestServer({ pool: { max: 4, acquireTimeoutMs: 15_000 }, fairShare: { connectionsPerTenant: 2, planCacheTtlMs: 0 } });
+    server = await startTestServer({ pool: { max: 4, acquireTimeoutMs: 15_000 }, fairShare: { connectionsPerTenant: 2, planCacheTtlMs: 0, rateLimit: true } });
   });
   afterAll(async () => {
     await server?.close();
@@ -186,7 +186,7 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
 describe('fair share deadline (HTTP)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 }, fairShare: { connectionsPerTenant: 1, planCacheTtlMs: 0 } });
+    server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 }, fairShare: { connectionsPerTenant: 1, planCacheTtlMs: 0, rateLimit: true } });
   });
   afterAll(async () => {
     await server?.close();

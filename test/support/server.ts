@@ -33,6 +33,9 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}): P
     // timer in the middle of a test that counts the statements of its own requests.
     audit: { flushIntervalMs: 3_600_000, maxBuffered: 10_000 },
     ...overrides,
+    // Suites fire requests of one tenant as fast as they can; the per-tenant rate limit is tested on its own
+    // (fair-share.test.ts, tenant-rate-limiter.test.ts), which pass fairShare.rateLimit themselves.
+    fairShare: { rateLimit: false, ...overrides.fairShare },
   });
   return {
     ...server,

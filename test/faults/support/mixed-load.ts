@@ -126,6 +126,25 @@ export function startMixedLoad(target: LoadTarget, options: { writers?: number; 
   return load;
 }
 
+/**
+ * Puts the tenant on a plan of its own without a rate limit worth the name: the load sends one tenant's requests
+ * as fast as it can, and 429 RATE_LIMITED (honest, but not what these tests are about) would hide the faults.
+ * Plans are data (migration 0008), so this is what an operator would do for such a tenant.
+ */
+export async function exemptFromRateLimit(ownerUrl: string, tenantId: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `insert into plan_limits (plan, requests_per_second, burst, connection_share, statement_timeout_ms, request_timeout_ms)
+       values ('fault_tests', 1000000, 1000000, 0.5, 5000, 20000) on conflict (plan) do nothing`,
+    );
+    await client.query("update tenants set plan = 'fault_tests' where id = $1", [tenantId]);
+  } finally {
+    await client.end();
+  }
+}
+
 /** After `since` answers, at least `n` more of `kind`: for "wait until the fault shows" and "until it recovered". */
 export const moreAnswers = (kind: Answer['kind'], n: number, since: number) => (load: MixedLoad) =>
   load.answers.slice(since).filter((answer) => answer.kind === kind).length >= n;
