@@ -45,6 +45,15 @@ export interface Messages {
   tenant_id: Generated<Int8>;
 }
 
+export interface RefusedContextSwitches {
+  claimed_tenant_id: Int8;
+  id: Generated<string>;
+  occurred_at: string;
+  reason: string;
+  request_id: string;
+  user_id: string | null;
+}
+
 export interface Tenants {
   created_at: Generated<string>;
   id: Generated<Int8>;
@@ -64,6 +73,7 @@ export interface DB {
   audit_events: AuditEvents;
   conversations: Conversations;
   messages: Messages;
+  refused_context_switches: RefusedContextSwitches;
   tenants: Tenants;
   users: Users;
 }

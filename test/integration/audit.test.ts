@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument } from '../../src/__generated__/sdk/graphql.js';
+import { writeAuditBatch } from '../../src/audit/audit-batch-writer.js';
+import { scrapeMetrics } from '../support/prometheus.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, tokenFor } from '../support/tenants.js';
 
@@ -147,41 +149,108 @@ describe('AuditLog.flush', () => {
     expect(rows.rows).toEqual(tenants.map((tenant, i) => ({ tenant: tenant.id, request_id: `${marker}-${i}` })));
   });
 
-  it('drops a batch that fails as a whole and leaves no connection in a failed transaction', async () => {
-    const tenant = await createTestTenant();
-    const marker = `failing-${randomUUID()}`;
-    await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-ok`);
-    // An event of a tenant that does not exist violates the foreign key to tenants.
+  it('writes every tenant of a poisoned batch: an unknown tenant goes to refused_context_switches, a bad event only costs itself', async () => {
+    const tenants = await Promise.all([createTestTenant(), createTestTenant(), createTestTenant()]);
+    const marker = `poisoned-${randomUUID()}`;
+    for (const [i, tenant] of tenants.entries()) {
+      await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-${i}`);
+    }
+    // A validly signed token whose tenant does not exist (deleted, or not provisioned yet): 401, and its
+    // REJECTED event has no tenant to belong to. Before issue 8 it violated audit_events_tenant_id_fkey and
+    // rolled back everyone's events of the batch.
+    const unknownTenant = `9${String(Date.now()).slice(-11)}`;
+    const unknownUser = randomUUID();
+    const refused = await post(await tokenFor(unknownTenant, unknownUser), '{ conversations { totalCount } }', `${marker}-unknown`);
+    expect(refused.status).toBe(401);
+    // Bad data of a real tenant: a request id longer than audit_events allows.
     server.audit.enqueue({
-      tenantId: '1', userId: null, requestId: `${marker}-bad`, source: 'api', operationType: 'query',
+      tenantId: tenants[1]!.id, userId: null, requestId: `${marker}-bad-${'x'.repeat(128)}`, source: 'api', operationType: 'query',
       operationName: null, outcome: 'committed', startedAt: new Date().toISOString(), durationMs: 1,
     });
+    await post(tenants[1]!.admin.token, '{ conversations { totalCount } }', `${marker}-after-bad`);
+    const droppedBefore = (await scrapeMetrics(server.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })!;
     await server.audit.flush();
-    const written = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
-    expect(written.rows[0].n).toBe(0);
+
+    const written = await asOwner((client) =>
+      client.query('select tenant_id::text as tenant, request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]),
+    );
+    expect(written.rows).toEqual([
+      ...tenants.map((tenant, i) => ({ tenant: tenant.id, request_id: `${marker}-${i}` })),
+      { tenant: tenants[1]!.id, request_id: `${marker}-after-bad` },
+    ]);
+    const refusedRows = await asOwner((client) =>
+      client.query('select claimed_tenant_id::text as tenant, user_id, request_id, reason from refused_context_switches where request_id like $1', [`${marker}-%`]),
+    );
+    expect(refusedRows.rows).toEqual([{ tenant: unknownTenant, user_id: unknownUser, request_id: `${marker}-unknown`, reason: 'unknown_tenant' }]);
+    expect(server.audit.pending).toBe(0);
+    expect((await scrapeMetrics(server.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })).toBe(droppedBefore + 1);
     const pool = server.database.pool;
     expect(pool.idleCount).toBe(pool.totalCount);
-    const after = await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-after`);
-    expect(after.status).toBe(200);
+  });
+
+  it('writes a batch whose only fault is an unknown tenant in one transaction and one round trip; bad data costs more, only itself', async () => {
+    const [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
+    const marker = `one-trip-${randomUUID()}`;
+    const event = (tenantId: string, requestId: string) => ({
+      tenantId, userId: null, requestId, source: 'api' as const, operationType: 'query' as const,
+      operationName: null, outcome: 'rejected' as const, startedAt: new Date().toISOString(), durationMs: 1,
+    });
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    try {
+      const poisoned = [event(a.id, `${marker}-a`), event(`7${String(Date.now()).slice(-11)}`, `${marker}-unknown`), event(b.id, `${marker}-b`)];
+      const clean = await writeAuditBatch(pool, poisoned);
+      expect({ written: clean.written.length, retry: clean.retry.length, rejected: clean.rejected.length, transactions: clean.transactions }).toEqual({
+        written: 3, retry: 0, rejected: 0, transactions: 1,
+      });
+      const bad = event(b.id, `${marker}-${'x'.repeat(128)}`);
+      const mixed = await writeAuditBatch(pool, [event(a.id, `${marker}-a2`), bad, event(b.id, `${marker}-b2`)]);
+      expect(mixed.written.map((e) => e.requestId)).toEqual([`${marker}-a2`, `${marker}-b2`]);
+      expect(mixed.rejected.map((r) => [r.event, (r.error as { code?: string }).code])).toEqual([[bad, '23514']]);
+      // The whole batch, then each tenant alone, then tenant b's two events one by one.
+      expect(mixed.transactions).toBe(5);
+    } finally {
+      await pool.end();
+    }
+    const rows = await asOwner((client) =>
+      client.query(
+        `select (select count(*)::int from audit_events where request_id like $1) as events,
+                (select count(*)::int from refused_context_switches where request_id like $1) as refused`,
+        [`${marker}-%`],
+      ),
+    );
+    expect(rows.rows[0]).toEqual({ events: 4, refused: 1 });
   });
 });
 
-describe('audit trail crash bound', () => {
-  it('never holds more than maxBuffered read events unwritten', async () => {
-    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, maxBuffered: 5 } });
+describe('audit trail loss bound', () => {
+  it('never holds more than maxPending events unwritten, counts the ones it drops, and writes the rest once the database is back', async () => {
+    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 2, maxPending: 5 } });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
     try {
       const tenant = await createTestTenant();
       const marker = `bound-${randomUUID()}`;
+      // The audit table is unavailable to the writer: its insert waits for this lock.
+      await locker.query('begin');
+      await locker.query('lock table audit_events in access exclusive mode');
       for (let i = 0; i < 12; i++) {
-        await bounded.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
-        expect(bounded.audit.pending).toBeLessThan(5);
+        const response = await bounded.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+        expect(response.status).toBe(200);
+        expect(bounded.audit.pending).toBeLessThanOrEqual(5);
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const written = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
-      // 12 events: two full batches of 5 are written, 2 wait for the timer; a crash now would lose those 2.
-      expect(written.rows[0].n).toBe(10);
-      expect(bounded.audit.pending).toBe(2);
+      expect(bounded.audit.pending).toBe(5);
+      expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'buffer_full' })).toBe(7);
+      expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_pending')).toBe(5);
+      await locker.query('commit');
+      await bounded.audit.flush();
+      await bounded.audit.flush();
+      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by created_at', [`${marker}-%`]));
+      // Exactly the first five: the bound, in order; the seven that arrived while it was full are lost and counted.
+      expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3, 4].map((i) => `${marker}-${i}`));
+      expect(bounded.audit.pending).toBe(0);
     } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
       await bounded.close();
     }
   });
