@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AuditEventsDocument } from '../../src/__generated__/sdk/graphql.js';
 import { writeAuditBatch } from '../../src/audit/audit-batch-writer.js';
 import { scrapeMetrics } from '../support/prometheus.js';
@@ -252,6 +252,58 @@ describe('audit trail loss bound', () => {
       await locker.query('rollback').catch(() => {});
       await locker.end();
       await bounded.close();
+    }
+  });
+});
+
+describe('audit writer and an exhausted request pool', () => {
+  it('writes every buffered event while tenant requests hold every connection of the request pool', async () => {
+    const busy = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 } });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
+    try {
+      const tenant = await createTestTenant();
+      const headers = (requestId: string) => ({ authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': requestId });
+      const created = await busy.post({ query: 'mutation { createConversation(input: { title: "held" }) { conversation { id } } }' }, headers(`held-${randomUUID()}`));
+      const conversationId = created.json.data.createConversation.conversation.id;
+      const marker = `busy-${randomUUID()}`;
+      for (let i = 0; i < 7; i++) expect((await busy.post({ query: '{ conversations { totalCount } }' }, headers(`${marker}-${i}`))).status).toBe(200);
+      expect(busy.audit.pending).toBe(7);
+
+      // Two mutations wait for a row lock the owner holds, each on one of the pool's two connections.
+      await locker.query('begin');
+      await locker.query('select from conversations where tenant_id = $1 for update', [tenant.id]);
+      const post = 'mutation($id: ID!) { postMessage(input: { conversationId: $id, body: "held" }) { message { id } } }';
+      const held = [0, 1].map((i) => busy.post({ query: post, variables: { id: conversationId } }, headers(`${marker}-held-${i}`)));
+      await vi.waitFor(
+        async () => {
+          // Not through `locker`: inside its transaction pg_stat_activity is a snapshot taken once.
+          const { rows } = await asOwner((client) =>
+            client.query<{ n: number }>(
+              "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into \"messages\"%'",
+            ),
+          );
+          expect(rows[0]!.n).toBe(2);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      // The request pool is exhausted: another tenant request waits and gives up.
+      expect((await busy.post({ query: '{ viewer { user { id } } }' }, headers(`${marker}-starved`))).json.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+
+      await busy.audit.flush();
+      await locker.query('commit');
+      expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
+      await busy.audit.flush();
+      const written = await asOwner((client) =>
+        client.query<{ n: number }>('select count(*)::int as n from audit_events where request_id = any($1)', [[0, 1, 2, 3, 4, 5, 6].map((i) => `${marker}-${i}`)]),
+      );
+      expect(written.rows[0]!.n).toBe(7);
+      expect(busy.audit.pending).toBe(0);
+      expect((await scrapeMetrics(busy.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'buffer_full' })).toBe(0);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+      await busy.close();
     }
   });
 });
