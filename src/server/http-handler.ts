@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
+import { GraphQLError } from 'graphql';
 import { MALFORMED_JSON, parseBody, readBody, sendJson, TOO_LARGE } from './http-body.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
@@ -67,9 +68,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry() };
     inFlight.add(request);
     let requestedName: unknown;
+    let clientGone = false;
     // SECURITY: Apollo keeps executing after a client disconnects; without this the work would commit.
     res.on('close', () => {
-      if (!res.writableFinished) void rollBack(request.context?.transaction);
+      if (res.writableFinished) return;
+      clientGone = true;
+      void rollBack(request.context?.transaction);
     });
     try {
       const body = await readBody(req, options.bodyLimitBytes);
@@ -92,7 +96,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
       const response = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
-        context: async () => (request.context = await options.createContext(req, requestId, request.telemetry)),
+        context: async () => {
+          request.context = await options.createContext(req, requestId, request.telemetry);
+          // SECURITY: the client may have left while the context was created (a slow token verification, a
+          // JWKS fetch), when the close handler had no transaction to end: end it before it can begin.
+          if (clientGone) {
+            await rollBack(request.context.transaction);
+            throw clientGoneError();
+          }
+          return request.context;
+        },
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       // While draining, keep-alive connections end with this response so the server can close.
@@ -236,6 +249,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       await Promise.all([...inFlight].map((request) => rollBack(request.context?.transaction)));
     },
   };
+}
+
+/** Nobody reads this answer; it only keeps Apollo from executing for a client that has gone. */
+function clientGoneError(): GraphQLError {
+  return new GraphQLError('The client closed the connection before the request was authenticated.', {
+    extensions: { code: 'CLIENT_CLOSED_REQUEST', http: { status: 499 } },
+  });
 }
 
 interface InFlightRequest {

@@ -273,15 +273,14 @@ describe('audit writer and an exhausted request pool', () => {
       // Two mutations wait for a row lock the owner holds, each on one of the pool's two connections.
       await locker.query('begin');
       await locker.query('select from conversations where tenant_id = $1 for update', [tenant.id]);
+      const lockerPid = (await locker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
       const post = 'mutation($id: ID!) { postMessage(input: { conversationId: $id, body: "held" }) { message { id } } }';
       const held = [0, 1].map((i) => busy.post({ query: post, variables: { id: conversationId } }, headers(`${marker}-held-${i}`)));
       await vi.waitFor(
         async () => {
           // Not through `locker`: inside its transaction pg_stat_activity is a snapshot taken once.
           const { rows } = await asOwner((client) =>
-            client.query<{ n: number }>(
-              "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into \"messages\"%'",
-            ),
+            client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]),
           );
           expect(rows[0]!.n).toBe(2);
         },
