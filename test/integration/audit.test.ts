@@ -256,6 +256,51 @@ describe('audit trail loss bound', () => {
   });
 });
 
+describe('audit writer when the database fails under it', () => {
+  it('keeps the events of a write that failed for want of the database and writes each exactly once later', async () => {
+    const flaky = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 100, maxPending: 100 } });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
+    try {
+      const tenant = await createTestTenant();
+      const marker = `retry-${randomUUID()}`;
+      for (let i = 0; i < 4; i++) {
+        await flaky.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+      }
+      await locker.query('begin');
+      await locker.query('lock table audit_events in access exclusive mode');
+      const lockerPid = (await locker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const attempt = flaky.audit.flush();
+      // The writer's connection waits for the lock; then it is killed, as a failover or a restart would.
+      let writerPid = 0;
+      await vi.waitFor(
+        async () => {
+          const { rows } = await asOwner((client) => client.query<{ pid: number }>('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]));
+          expect(rows).toHaveLength(1);
+          writerPid = rows[0]!.pid;
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+      await asOwner((client) => client.query('select pg_terminate_backend($1)', [writerPid]));
+      await attempt;
+      expect(flaky.audit.pending).toBe(4);
+      const metrics = await scrapeMetrics(flaky.port);
+      expect(metrics.value('tenantgraph_audit_write_retries_total')).toBe(1);
+      expect(metrics.value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })).toBe(0);
+
+      await locker.query('commit');
+      await flaky.audit.flush();
+      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]));
+      expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3].map((i) => `${marker}-${i}`));
+      expect(flaky.audit.pending).toBe(0);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+      await flaky.close();
+    }
+  });
+});
+
 describe('audit writer and an exhausted request pool', () => {
   it('writes every buffered event while tenant requests hold every connection of the request pool', async () => {
     const busy = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 } });
