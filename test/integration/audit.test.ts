@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AuditEventsDocument } from '../../src/__generated__/sdk/graphql.js';
 import { writeAuditBatch } from '../../src/audit/audit-batch-writer.js';
@@ -224,7 +226,14 @@ describe('AuditLog.flush', () => {
 
 describe('audit trail loss bound', () => {
   it('never holds more than maxPending events unwritten, counts the ones it drops, and writes the rest once the database is back', async () => {
-    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 2, maxPending: 5 } });
+    const logLines: { msg: string; reason?: string }[] = [];
+    const logger = pino({ level: 'info' }, new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
+        done();
+      },
+    }));
+    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 2, maxPending: 5 }, logger });
     const locker = new pg.Client({ connectionString: inject('ownerUrl') });
     await locker.connect();
     try {
@@ -241,6 +250,7 @@ describe('audit trail loss bound', () => {
       expect(bounded.audit.pending).toBe(5);
       expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'buffer_full' })).toBe(7);
       expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_pending')).toBe(5);
+      expect(logLines.filter((line) => line.msg === 'audit events lost').map((line) => line.reason)).toEqual(['buffer_full']);
       await locker.query('commit');
       await bounded.audit.flush();
       await bounded.audit.flush();
