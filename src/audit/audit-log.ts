@@ -2,7 +2,7 @@ import type { CompiledQuery, Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/kysely.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
-import { writeAuditBatch } from './audit-batch-writer.js';
+import { writeAuditBatch, type BatchResult } from './audit-batch-writer.js';
 import { auditRow } from './audit-row.js';
 
 export type AuditOutcome = 'committed' | 'rolled_back' | 'rejected';
@@ -136,9 +136,12 @@ export class AuditLog implements AuditSink {
       while (this.#buffer.length) {
         const batch = this.#buffer.splice(0, this.options.batchSize);
         this.#writing = batch.length;
-        let result;
+        let result: BatchResult;
         try {
           result = await writeAuditBatch(this.pool, batch);
+        } catch (error) {
+          // writeAuditBatch answers every database failure itself; anything else keeps the batch for a retry too.
+          result = { written: [], retry: batch, rejected: [], transactions: 0, unavailable: error };
         } finally {
           this.#writing = 0;
         }
