@@ -56,6 +56,15 @@ export interface PlanLimits {
   statement_timeout_ms: number;
 }
 
+export interface RefusedContextSwitches {
+  claimed_tenant_id: Int8;
+  id: Generated<string>;
+  occurred_at: string;
+  reason: string;
+  request_id: string;
+  user_id: string | null;
+}
+
 export interface Tenants {
   created_at: Generated<string>;
   id: Generated<Int8>;
@@ -77,6 +86,7 @@ export interface DB {
   conversations: Conversations;
   messages: Messages;
   plan_limits: PlanLimits;
+  refused_context_switches: RefusedContextSwitches;
   tenants: Tenants;
   users: Users;
 }

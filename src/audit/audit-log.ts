@@ -1,7 +1,9 @@
 import type { CompiledQuery, Kysely } from 'kysely';
-import type { AppDatabase, Database } from '../db/kysely.js';
-import { literal, runPerTenantBatch } from '../tenancy/per-tenant-batch.js';
+import type pg from 'pg';
+import type { Database } from '../db/kysely.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { writeAuditBatch, type BatchResult } from './audit-batch-writer.js';
+import { auditRow } from './audit-row.js';
 
 export type AuditOutcome = 'committed' | 'rolled_back' | 'rejected';
 
@@ -27,80 +29,134 @@ export interface AuditSink {
   enqueue(event: AuditEvent): void;
 }
 
+/**
+ * Why buffered events were lost, a closed set (it labels `tenantgraph_audit_events_dropped_total`):
+ * `buffer_full` the buffer already held `maxPending` unwritten events; `rejected` the database refused the event
+ * even when written alone (bad data); `shutdown` the database was unavailable during the last write on close.
+ */
+export type AuditDropReason = 'buffer_full' | 'rejected' | 'shutdown';
+export const AUDIT_DROP_REASONS: readonly AuditDropReason[] = ['buffer_full', 'rejected', 'shutdown'];
+
+/** Sees what the writer does: metrics and logs (create-server.ts wires both). */
+export interface AuditObserver {
+  /** `count` events were lost for `reason`; `error` is the database's answer for `rejected`. */
+  dropped(reason: AuditDropReason, count: number, error?: unknown): void;
+  /** A write failed because the database was unavailable; the events stay buffered and are written again. */
+  retrying(count: number, error: unknown): void;
+  /** `count` events were committed (into audit_events, or refused_context_switches for an unknown tenant). */
+  written?(count: number): void;
+}
+
 export interface AuditLogOptions {
-  /** Buffered events are written at least this often. */
+  /** Buffered events are written at least this often; also the pause before a write is tried again. */
   flushIntervalMs: number;
-  /** A full buffer is written at once; also the most events a crash can lose. */
-  maxBuffered: number;
-  onError?: (error: unknown) => void;
+  /** A batch (one transaction) holds at most this many events; a buffer of this many is written at once. */
+  batchSize: number;
+  /**
+   * The loss bound: events buffered or being written, never more. An event that arrives when this many wait is
+   * dropped (counted and logged as `buffer_full`); a crash loses at most this many.
+   */
+  maxPending: number;
+  observer?: AuditObserver;
 }
 
 /**
  * The audit trail writer.
  *
  * Mutations write their event in their own transaction (a committed change always has its event). Reads, and
- * requests that ended without committing, are buffered and written in batches, so they add no round trip to
- * the request path. Crash bound: at most `maxBuffered` events, all younger than `flushIntervalMs`, are lost.
- * A batch is one transaction and one round trip; inside it each tenant's rows are inserted under that tenant
- * (RLS checks every row against the transaction's current tenant).
+ * requests that ended without committing, are buffered and written in batches off the request path, on a pool
+ * of their own (create-server.ts), so they never wait behind tenant traffic for a connection.
+ *
+ * Loss bound: at most `maxPending` events are unwritten at any time (buffered plus the batch being written), so
+ * that is the most a crash can lose. While the database is unavailable they wait and the write is retried every
+ * `flushIntervalMs`; when the bound is reached, new events are dropped and counted (`buffer_full`). One bad
+ * event costs only itself (see writeAuditBatch).
  */
 export class AuditLog implements AuditSink {
   #buffer: AuditEvent[] = [];
+  #writing = 0;
   #timer: NodeJS.Timeout;
-  #flushing: Promise<void> = Promise.resolve();
+  #tail: Promise<void> = Promise.resolve();
+  #busy = false;
+  #retryAfter = 0;
 
   constructor(
-    private readonly database: AppDatabase,
+    private readonly pool: pg.Pool,
     private readonly options: AuditLogOptions,
   ) {
-    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+    if (!(options.batchSize >= 1 && options.maxPending >= options.batchSize)) {
+      throw new RangeError(`Audit buffer: expected 1 <= batchSize <= maxPending, received batchSize ${options.batchSize}, maxPending ${options.maxPending}`);
+    }
+    this.#timer = setInterval(() => {
+      if (!this.#busy) void this.flush();
+    }, options.flushIntervalMs);
     this.#timer.unref();
   }
 
   async writeInTransaction(tx: TenantTransaction, event: AuditEvent): Promise<void> {
-    await tx.insertInto('audit_events').values(toRow(event)).execute();
+    await tx.insertInto('audit_events').values(auditRow(event)).execute();
   }
 
   enqueue(event: AuditEvent): void {
+    if (this.pending >= this.options.maxPending) {
+      this.options.observer?.dropped('buffer_full', 1);
+      return;
+    }
     this.#buffer.push(event);
-    if (this.#buffer.length >= this.options.maxBuffered) void this.flush();
+    if (this.#buffer.length >= this.options.batchSize && !this.#busy && Date.now() >= this.#retryAfter) void this.flush();
   }
 
-  /** Number of events not yet written. */
+  /** Events not yet written: buffered, or in the batch being written. Never more than `maxPending`. */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#buffer.length + this.#writing;
   }
 
-  /** Writes every buffered event; flushes run one after another. */
+  /**
+   * Writes every buffered event, batch by batch; writes run one after another. Resolves (never rejects) when the
+   * buffer is empty, or when the database was unavailable: then the events stay buffered for the next attempt.
+   */
   flush(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#writeBuffered());
-    return this.#flushing;
+    this.#tail = this.#tail.then(() => this.#drain());
+    return this.#tail;
   }
 
-  /** Writes what is buffered and stops the timer (shutdown). */
+  /** Stops the timer and writes what is buffered, once; what the database cannot take then is lost (`shutdown`). */
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
+    if (this.#buffer.length) {
+      this.options.observer?.dropped('shutdown', this.#buffer.length);
+      this.#buffer = [];
+    }
   }
 
-  async #writeBuffered(): Promise<void> {
-    if (!this.#buffer.length) return;
-    const events = this.#buffer;
-    this.#buffer = [];
-    const byTenant = new Map<string, AuditEvent[]>();
-    for (const event of events) {
-      const group = byTenant.get(event.tenantId);
-      if (group) group.push(event);
-      else byTenant.set(event.tenantId, [event]);
-    }
+  async #drain(): Promise<void> {
+    this.#busy = true;
     try {
-      // One transaction and one round trip for the whole batch, however many tenants it spans.
-      await runPerTenantBatch(
-        this.database.pool,
-        [...byTenant].map(([tenantId, tenantEvents]) => ({ tenantId, statements: [insertStatement(tenantEvents)] })),
-      );
-    } catch (error) {
-      this.options.onError?.(error);
+      while (this.#buffer.length) {
+        const batch = this.#buffer.splice(0, this.options.batchSize);
+        this.#writing = batch.length;
+        let result: BatchResult;
+        try {
+          result = await writeAuditBatch(this.pool, batch);
+        } catch (error) {
+          // writeAuditBatch answers every database failure itself; anything else keeps the batch for a retry too.
+          result = { written: [], retry: batch, rejected: [], transactions: 0, unavailable: error };
+        } finally {
+          this.#writing = 0;
+        }
+        if (result.written.length) this.options.observer?.written?.(result.written.length);
+        for (const { error } of result.rejected) this.options.observer?.dropped('rejected', 1, error);
+        if (result.retry.length) {
+          // Back at the front, in order: the bound still holds, since they were counted as pending all along.
+          this.#buffer.unshift(...result.retry);
+          this.#retryAfter = Date.now() + this.options.flushIntervalMs;
+          this.options.observer?.retrying(result.retry.length, result.unavailable);
+          return;
+        }
+      }
+    } finally {
+      this.#busy = false;
     }
   }
 }
@@ -111,29 +167,5 @@ export class AuditLog implements AuditSink {
  * COMMIT, as a mutation does. Run it only inside a transaction of the events' tenant (RLS checks each row).
  */
 export function compileAuditInsert(db: Kysely<Database>, events: readonly AuditEvent[]): CompiledQuery {
-  return db.insertInto('audit_events').values(events.map(toRow)).compile();
-}
-
-const COLUMNS = 'created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms';
-
-/** The INSERT of one tenant's buffered events, every value a literal (runPerTenantBatch uses the simple protocol). */
-function insertStatement(events: readonly AuditEvent[]): string {
-  const values = events.map((event) => {
-    const row = toRow(event);
-    return `(${literal(row.created_at)}::timestamptz,${literal(row.user_id)}::uuid,${literal(row.request_id)},${literal(row.source)},${literal(row.operation_type)},${literal(row.operation_name)},${literal(row.outcome)},${literal(row.duration_ms)})`;
-  });
-  return `insert into audit_events (${COLUMNS}) values ${values.join(',')}`;
-}
-
-function toRow(event: AuditEvent) {
-  return {
-    created_at: event.startedAt,
-    user_id: event.userId,
-    request_id: event.requestId,
-    source: event.source,
-    operation_type: event.operationType,
-    operation_name: event.operationName?.slice(0, 200) ?? null,
-    outcome: event.outcome,
-    duration_ms: Math.max(0, Math.round(event.durationMs)),
-  };
+  return db.insertInto('audit_events').values(events.map(auditRow)).compile();
 }

@@ -161,7 +161,12 @@ export function operatorEvent(session: OperatorSession, outcome: AuditOutcome): 
 /** Writes one event in a transaction of the event's tenant, through the server's AuditLog; throws if it fails. */
 export async function writeOperatorEvent(app: AppSession, event: AuditEvent): Promise<void> {
   let failure: unknown;
-  const log = new AuditLog(app.database, { flushIntervalMs: 60_000, maxBuffered: 1_000, onError: (error) => (failure = error) });
+  const log = new AuditLog(app.database.pool, {
+    flushIntervalMs: 60_000,
+    batchSize: 1,
+    maxPending: 1,
+    observer: { dropped: (_reason, _count, error) => (failure ??= error ?? 'the database was unavailable'), retrying: (_count, error) => (failure = error) },
+  });
   log.enqueue(event);
   await log.close();
   if (failure !== undefined) throw new Error(`The audit event ${event.requestId} could not be written: ${message(failure)}`);

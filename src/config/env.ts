@@ -65,6 +65,12 @@ const envSchema = z
     DB_SLOW_STATEMENT_MS: nonNegativeInt(500),
     /** On SIGTERM/SIGINT, requests in flight may finish for this long before their transactions are rolled back. */
     SHUTDOWN_TIMEOUT_MS: positiveInt(10000),
+    /** Buffered audit events (reads, refused requests) are written at least this often; also the retry pause. */
+    AUDIT_FLUSH_INTERVAL_MS: positiveInt(1000),
+    /** At most this many buffered audit events per write (one transaction, one round trip). */
+    AUDIT_BATCH_MAX_EVENTS: positiveInt(500),
+    /** The audit loss bound: at most this many events wait unwritten; more are dropped and counted. */
+    AUDIT_BUFFER_MAX_EVENTS: positiveInt(10000),
     /** Comma-separated GraphQL operation names that label metrics besides the SDK's own; others count as "other". */
     METRICS_OPERATION_NAMES: commaList
       .refine((names) => names.every((name) => /^[_A-Za-z][_0-9A-Za-z]*$/.test(name)), 'must be comma-separated GraphQL operation names')
@@ -124,6 +130,9 @@ const envSchema = z
     }
     if (env.DB_POOL_RESERVED >= env.DB_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['DB_POOL_RESERVED'], message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}` });
+    }
+    if (env.AUDIT_BATCH_MAX_EVENTS > env.AUDIT_BUFFER_MAX_EVENTS) {
+      ctx.addIssue({ code: 'custom', path: ['AUDIT_BATCH_MAX_EVENTS'], message: `must not exceed AUDIT_BUFFER_MAX_EVENTS (${env.AUDIT_BUFFER_MAX_EVENTS})` });
     }
   })
   .superRefine((env, ctx) => {

@@ -49,6 +49,34 @@ export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> 
       `Tenant tables without enabled and forced Row Level Security and a RESTRICTIVE tenant policy: ${unprotected.map((t) => t.name).join(', ')}. Add them as the README's "Adding a tenant-owned table" checklist says.`,
     );
   }
+
+  // SECURITY: a relation that is not a tenant table has no tenant policy, so whatever the app connection may read
+  // or change there crosses tenants. Two kinds of access are allowed: INSERT into a plain table — an append-only
+  // sink such as refused_context_switches (migrations/0006), whose rows the app role can never read back — and
+  // SELECT of shared reference data (plan_limits, migrations/0008): a plain table commented as such, read-only for
+  // the app role and referring to no other table.
+  const { rows: reachable } = await sql<{ name: string }>`
+    select format('%I.%I', n.nspname, c.relname) as name
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p', 'v', 'm', 'f')
+       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'
+       and not (c.relkind in ('r', 'p')
+                and (exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped)
+                     or (n.nspname = 'public' and c.relname = 'tenants')))
+       and (has_table_privilege(current_user, c.oid, 'SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+            or has_any_column_privilege(current_user, c.oid, 'SELECT, UPDATE, REFERENCES')
+            or (c.relkind <> 'r' and has_any_column_privilege(current_user, c.oid, 'INSERT')))
+       and not (c.relkind = 'r'
+                and coalesce(obj_description(c.oid, 'pg_class'), '') like 'Shared reference data:%'
+                and not has_table_privilege(current_user, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+                and not has_any_column_privilege(current_user, c.oid, 'INSERT, UPDATE, REFERENCES')
+                and not exists (select from pg_constraint f where f.conrelid = c.oid and f.contype = 'f'))
+     order by 1`.execute(db);
+  if (reachable.length) {
+    problems.push(
+      `The app connection can read or change ${reachable.map((t) => t.name).join(', ')}, which ${reachable.length === 1 ? 'is not a tenant table' : 'are not tenant tables'} (no tenant policy applies). Revoke everything but INSERT there, or make it a tenant table as the README's "Adding a tenant-owned table" checklist says.`,
+    );
+  }
   return problems;
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { auditObserver } from '../observability/audit-metrics.js';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, type HttpLimits } from '../config/env.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
@@ -54,8 +55,11 @@ export interface ServerOptions {
   };
   /** Lets GET /ready verify, as the owner, that every shipped migration is applied (see readiness.ts). */
   migrations?: MigrationCheck;
-  /** Audit trail batching for events written off the request path (see audit/audit-log.ts). */
-  audit?: { flushIntervalMs: number; maxBuffered: number };
+  /**
+   * Audit trail batching for events written off the request path (see audit/audit-log.ts). Defaults: every
+   * 1000 ms, batches of 500, at most 10000 unwritten events (the crash loss bound).
+   */
+  audit?: Partial<{ flushIntervalMs: number; batchSize: number; maxPending: number }>;
   /**
    * BENCHMARK ONLY (`npm run bench`, "API without RLS"): `appUrl` is a NOSUPERUSER BYPASSRLS role and every
    * statement carries an explicit `tenant_id = <tenant>` instead (tenancy/explicit-tenant-filter-plugin.ts).
@@ -117,10 +121,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await probe.close();
     throw error;
   }
-  const audit = new AuditLog(database, {
+  // The audit writer's own pool of one connection: tenant traffic can hold every connection of the app pool
+  // (issue 8), and then buffered events waited for one and were dropped. One connection is enough because
+  // batches are written one after another; it costs one more server connection than DB_POOL_MAX.
+  const auditPool = createPool({ connectionString: options.appUrl, max: 1, acquireTimeoutMs: 10_000, applicationName: 'tenantgraph-audit' });
+  const audit: AuditLog = new AuditLog(auditPool, {
     flushIntervalMs: options.audit?.flushIntervalMs ?? 1000,
-    maxBuffered: options.audit?.maxBuffered ?? 500,
-    onError: (error) => options.logger.error({ err: error }, 'audit events could not be written'),
+    batchSize: options.audit?.batchSize ?? 500,
+    maxPending: options.audit?.maxPending ?? 10_000,
+    observer: auditObserver(metrics.registry, options.logger, () => audit.pending),
   });
   const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare).catch(
     async (error: unknown) => {
@@ -190,6 +199,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         handler,
         apollo,
         audit,
+        auditPool,
         database,
         checkedOut,
         probe,

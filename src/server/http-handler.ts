@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors from 'cors';
+import { GraphQLError } from 'graphql';
 import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
 import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
 import { capLogField, errorForLog, MAX_LOGGED_USER_AGENT } from '../observability/log-fields.js';
@@ -79,9 +80,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     const request: InFlightRequest = { context: undefined, telemetry: createRequestTelemetry(), userAgent: req.headers['user-agent'] };
     inFlight.add(request);
     let requestedName: unknown;
+    let clientGone = false;
     // SECURITY: Apollo keeps executing after a client disconnects; without this the work would commit.
     res.on('close', () => {
-      if (!res.writableFinished) void rollBack(request.context?.transaction);
+      if (res.writableFinished) return;
+      clientGone = true;
+      void rollBack(request.context?.transaction);
     });
     try {
       // A request without a token is bounded per address before its body is read (the tenant is not known).
@@ -114,6 +118,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
         context: async () => {
           request.context = await options.createContext(req, requestId, request.telemetry);
+          // SECURITY: the client may have left while the context was created (a slow token verification, a
+          // JWKS fetch), when the close handler had no transaction to end: end it before it can begin.
+          if (clientGone) {
+            await rollBack(request.context.transaction);
+            throw clientGoneError();
+          }
           const tenantId = request.context.principal?.tenantId;
           const refusedTenant = tenantId ? options.inFlightLimiter.admitTenant(tenantId, res) : null;
           if (refusedTenant) throw refusedTenant;
@@ -303,6 +313,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       await Promise.all([...inFlight].map((request) => rollBack(request.context?.transaction)));
     },
   };
+}
+
+/** Nobody reads this answer; it only keeps Apollo from executing for a client that has gone. */
+function clientGoneError(): GraphQLError {
+  return new GraphQLError('The client closed the connection before the request was authenticated.', {
+    extensions: { code: 'CLIENT_CLOSED_REQUEST', http: { status: 499 } },
+  });
 }
 
 interface InFlightRequest {

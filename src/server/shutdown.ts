@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type pg from 'pg';
 import type { ApolloServer } from '@apollo/server';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { CheckedOutClients } from '../db/checked-out-clients.js';
@@ -12,6 +13,8 @@ export interface ShutdownParts {
   handler: HttpHandler;
   apollo: ApolloServer<any>;
   audit: AuditLog;
+  /** The audit writer's own pool, ended after its last write. */
+  auditPool: pg.Pool;
   database: AppDatabase;
   checkedOut: CheckedOutClients;
   probe: DatabaseProbe;
@@ -53,6 +56,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
   });
   await parts.apollo.stop();
   await parts.audit.close();
+  await parts.auditPool.end();
   await parts.database.db.destroy();
   await parts.probe.close();
 }

@@ -95,6 +95,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
     logger,
     slowStatementMs: env.DB_SLOW_STATEMENT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    audit: { flushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS, batchSize: env.AUDIT_BATCH_MAX_EVENTS, maxPending: env.AUDIT_BUFFER_MAX_EVENTS },
     metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
     // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
     migrations: { ownerUrl: database.ownerUrl },

@@ -29,13 +29,20 @@ export async function runPerTenantBatch(pool: pg.Pool, groups: readonly TenantSt
   }
   parts.push('commit');
   const client = await pool.connect();
+  // A connection that dies mid-batch (failover, pg_terminate_backend) rejects the query AND emits 'error' on the
+  // client, which pg-pool listens to only while the client is idle: unheard, that event would crash the process.
+  const ignore = () => {};
+  client.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await client.query(parts.join(';'));
   } catch (error) {
-    await client.query('rollback').catch(() => {});
+    // A connection whose rollback fails is gone or unusable: release(error) discards it instead of pooling it.
+    await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    client.release(broken);
   }
 }
 

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AuditEventsDocument } from '../../src/__generated__/sdk/graphql.js';
+import { writeAuditBatch } from '../../src/audit/audit-batch-writer.js';
+import { scrapeMetrics } from '../support/prometheus.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, tokenFor } from '../support/tenants.js';
 
@@ -147,42 +151,213 @@ describe('AuditLog.flush', () => {
     expect(rows.rows).toEqual(tenants.map((tenant, i) => ({ tenant: tenant.id, request_id: `${marker}-${i}` })));
   });
 
-  it('drops a batch that fails as a whole and leaves no connection in a failed transaction', async () => {
-    const tenant = await createTestTenant();
-    const marker = `failing-${randomUUID()}`;
-    await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-ok`);
-    // An event of a tenant that does not exist violates the foreign key to tenants.
+  it('writes every tenant of a poisoned batch: an unknown tenant goes to refused_context_switches, a bad event only costs itself', async () => {
+    const tenants = await Promise.all([createTestTenant(), createTestTenant(), createTestTenant()]);
+    const marker = `poisoned-${randomUUID()}`;
+    for (const [i, tenant] of tenants.entries()) {
+      await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-${i}`);
+    }
+    // A validly signed token whose tenant does not exist (deleted, or not provisioned yet): 401, and its
+    // REJECTED event has no tenant to belong to. Before issue 8 it violated audit_events_tenant_id_fkey and
+    // rolled back everyone's events of the batch.
+    const unknownTenant = `9${String(Date.now()).slice(-11)}`;
+    const unknownUser = randomUUID();
+    const refused = await post(await tokenFor(unknownTenant, unknownUser), '{ conversations { totalCount } }', `${marker}-unknown`);
+    expect(refused.status).toBe(401);
+    // Bad data of a real tenant: a request id longer than audit_events allows.
     server.audit.enqueue({
-      tenantId: '1', userId: null, requestId: `${marker}-bad`, source: 'api', operationType: 'query',
+      tenantId: tenants[1]!.id, userId: null, requestId: `${marker}-bad-${'x'.repeat(128)}`, source: 'api', operationType: 'query',
       operationName: null, outcome: 'committed', startedAt: new Date().toISOString(), durationMs: 1,
     });
+    await post(tenants[1]!.admin.token, '{ conversations { totalCount } }', `${marker}-after-bad`);
+    const droppedBefore = (await scrapeMetrics(server.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })!;
     await server.audit.flush();
-    const written = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
-    expect(written.rows[0].n).toBe(0);
+
+    const written = await asOwner((client) =>
+      client.query('select tenant_id::text as tenant, request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]),
+    );
+    expect(written.rows).toEqual([
+      ...tenants.map((tenant, i) => ({ tenant: tenant.id, request_id: `${marker}-${i}` })),
+      { tenant: tenants[1]!.id, request_id: `${marker}-after-bad` },
+    ]);
+    const refusedRows = await asOwner((client) =>
+      client.query('select claimed_tenant_id::text as tenant, user_id, request_id, reason from refused_context_switches where request_id like $1', [`${marker}-%`]),
+    );
+    expect(refusedRows.rows).toEqual([{ tenant: unknownTenant, user_id: unknownUser, request_id: `${marker}-unknown`, reason: 'unknown_tenant' }]);
+    expect(server.audit.pending).toBe(0);
+    expect((await scrapeMetrics(server.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })).toBe(droppedBefore + 1);
     const pool = server.database.pool;
     expect(pool.idleCount).toBe(pool.totalCount);
-    const after = await post(tenant.admin.token, '{ conversations { totalCount } }', `${marker}-after`);
-    expect(after.status).toBe(200);
+  });
+
+  it('writes a batch whose only fault is an unknown tenant in one transaction and one round trip; bad data costs more, only itself', async () => {
+    const [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
+    const marker = `one-trip-${randomUUID()}`;
+    const event = (tenantId: string, requestId: string) => ({
+      tenantId, userId: null, requestId, source: 'api' as const, operationType: 'query' as const,
+      operationName: null, outcome: 'rejected' as const, startedAt: new Date().toISOString(), durationMs: 1,
+    });
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    try {
+      const poisoned = [event(a.id, `${marker}-a`), event(`7${String(Date.now()).slice(-11)}`, `${marker}-unknown`), event(b.id, `${marker}-b`)];
+      const clean = await writeAuditBatch(pool, poisoned);
+      expect({ written: clean.written.length, retry: clean.retry.length, rejected: clean.rejected.length, transactions: clean.transactions }).toEqual({
+        written: 3, retry: 0, rejected: 0, transactions: 1,
+      });
+      const bad = event(b.id, `${marker}-${'x'.repeat(128)}`);
+      const mixed = await writeAuditBatch(pool, [event(a.id, `${marker}-a2`), bad, event(b.id, `${marker}-b2`)]);
+      expect(mixed.written.map((e) => e.requestId)).toEqual([`${marker}-a2`, `${marker}-b2`]);
+      expect(mixed.rejected.map((r) => [r.event, (r.error as { code?: string }).code])).toEqual([[bad, '23514']]);
+      // The whole batch, then each tenant alone, then tenant b's two events one by one.
+      expect(mixed.transactions).toBe(5);
+    } finally {
+      await pool.end();
+    }
+    const rows = await asOwner((client) =>
+      client.query(
+        `select (select count(*)::int from audit_events where request_id like $1) as events,
+                (select count(*)::int from refused_context_switches where request_id like $1) as refused`,
+        [`${marker}-%`],
+      ),
+    );
+    expect(rows.rows[0]).toEqual({ events: 4, refused: 1 });
   });
 });
 
-describe('audit trail crash bound', () => {
-  it('never holds more than maxBuffered read events unwritten', async () => {
-    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, maxBuffered: 5 } });
+describe('audit trail loss bound', () => {
+  it('never holds more than maxPending events unwritten, counts the ones it drops, and writes the rest once the database is back', async () => {
+    const logLines: { msg: string; reason?: string }[] = [];
+    const logger = pino({ level: 'info' }, new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
+        done();
+      },
+    }));
+    const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 2, maxPending: 5 }, logger });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
     try {
       const tenant = await createTestTenant();
       const marker = `bound-${randomUUID()}`;
+      // The audit table is unavailable to the writer: its insert waits for this lock.
+      await locker.query('begin');
+      await locker.query('lock table audit_events in access exclusive mode');
       for (let i = 0; i < 12; i++) {
-        await bounded.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
-        expect(bounded.audit.pending).toBeLessThan(5);
+        const response = await bounded.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+        expect(response.status).toBe(200);
+        expect(bounded.audit.pending).toBeLessThanOrEqual(5);
       }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const written = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
-      // 12 events: two full batches of 5 are written, 2 wait for the timer; a crash now would lose those 2.
-      expect(written.rows[0].n).toBe(10);
-      expect(bounded.audit.pending).toBe(2);
+      expect(bounded.audit.pending).toBe(5);
+      expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'buffer_full' })).toBe(7);
+      expect((await scrapeMetrics(bounded.port)).value('tenantgraph_audit_events_pending')).toBe(5);
+      expect(logLines.filter((line) => line.msg === 'audit events lost').map((line) => line.reason)).toEqual(['buffer_full']);
+      await locker.query('commit');
+      await bounded.audit.flush();
+      await bounded.audit.flush();
+      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by created_at', [`${marker}-%`]));
+      // Exactly the first five: the bound, in order; the seven that arrived while it was full are lost and counted.
+      expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3, 4].map((i) => `${marker}-${i}`));
+      expect(bounded.audit.pending).toBe(0);
     } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
       await bounded.close();
+    }
+  });
+});
+
+describe('audit writer when the database fails under it', () => {
+  it('keeps the events of a write that failed for want of the database and writes each exactly once later', async () => {
+    const flaky = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 100, maxPending: 100 } });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
+    try {
+      const tenant = await createTestTenant();
+      const marker = `retry-${randomUUID()}`;
+      for (let i = 0; i < 4; i++) {
+        await flaky.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+      }
+      await locker.query('begin');
+      await locker.query('lock table audit_events in access exclusive mode');
+      const lockerPid = (await locker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const attempt = flaky.audit.flush();
+      // The writer's connection waits for the lock; then it is killed, as a failover or a restart would.
+      let writerPid = 0;
+      await vi.waitFor(
+        async () => {
+          const { rows } = await asOwner((client) => client.query<{ pid: number }>('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]));
+          expect(rows).toHaveLength(1);
+          writerPid = rows[0]!.pid;
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+      await asOwner((client) => client.query('select pg_terminate_backend($1)', [writerPid]));
+      await attempt;
+      expect(flaky.audit.pending).toBe(4);
+      const metrics = await scrapeMetrics(flaky.port);
+      expect(metrics.value('tenantgraph_audit_write_retries_total')).toBe(1);
+      expect(metrics.value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })).toBe(0);
+
+      await locker.query('commit');
+      await flaky.audit.flush();
+      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]));
+      expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3].map((i) => `${marker}-${i}`));
+      expect(flaky.audit.pending).toBe(0);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+      await flaky.close();
+    }
+  });
+});
+
+describe('audit writer and an exhausted request pool', () => {
+  it('writes every buffered event while tenant requests hold every connection of the request pool', async () => {
+    const busy = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 } });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
+    try {
+      const tenant = await createTestTenant();
+      const headers = (requestId: string) => ({ authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': requestId });
+      const created = await busy.post({ query: 'mutation { createConversation(input: { title: "held" }) { conversation { id } } }' }, headers(`held-${randomUUID()}`));
+      const conversationId = created.json.data.createConversation.conversation.id;
+      const marker = `busy-${randomUUID()}`;
+      for (let i = 0; i < 7; i++) expect((await busy.post({ query: '{ conversations { totalCount } }' }, headers(`${marker}-${i}`))).status).toBe(200);
+      expect(busy.audit.pending).toBe(7);
+
+      // Two mutations wait for a row lock the owner holds, each on one of the pool's two connections.
+      await locker.query('begin');
+      await locker.query('select from conversations where tenant_id = $1 for update', [tenant.id]);
+      const lockerPid = (await locker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const post = 'mutation($id: ID!) { postMessage(input: { conversationId: $id, body: "held" }) { message { id } } }';
+      const held = [0, 1].map((i) => busy.post({ query: post, variables: { id: conversationId } }, headers(`${marker}-held-${i}`)));
+      await vi.waitFor(
+        async () => {
+          // Not through `locker`: inside its transaction pg_stat_activity is a snapshot taken once.
+          const { rows } = await asOwner((client) =>
+            client.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]),
+          );
+          expect(rows[0]!.n).toBe(2);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
+      // The request pool is exhausted: another tenant request waits and gives up.
+      expect((await busy.post({ query: '{ viewer { user { id } } }' }, headers(`${marker}-starved`))).json.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+
+      await busy.audit.flush();
+      await locker.query('commit');
+      expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
+      await busy.audit.flush();
+      const written = await asOwner((client) =>
+        client.query<{ n: number }>('select count(*)::int as n from audit_events where request_id = any($1)', [[0, 1, 2, 3, 4, 5, 6].map((i) => `${marker}-${i}`)]),
+      );
+      expect(written.rows[0]!.n).toBe(7);
+      expect(busy.audit.pending).toBe(0);
+      expect((await scrapeMetrics(busy.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'buffer_full' })).toBe(0);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+      await busy.close();
     }
   });
 });

@@ -158,16 +158,21 @@ async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
   for (const r of roles.rows) problems.push(`${APP_ROLE} is a member of ${r.rolname} (${r.reason})`);
 
   // Anything it can read or write that is not a tenant table: a view or a plain table would bypass the policies.
-  // The one exception is shared reference data (plan_limits, migrations/0008): a plain table whose comment says
-  // so, that the app role may only read, and that refers to no other table (so it cannot hold tenant rows' keys).
+  // Two exceptions: shared reference data (plan_limits, migrations/0008): a plain table whose comment says so,
+  // that the app role may only read, and that refers to no other table (so it cannot hold tenant rows' keys);
+  // and an append-only sink (refused_context_switches, migrations/0006): rows that belong to no
+  // tenant, which the app role may only INSERT — no SELECT (so no RETURNING), UPDATE, DELETE, TRUNCATE,
+  // REFERENCES or TRIGGER, on the table or any column — so nothing written there can be read back through the
+  // app role, and no tenant's data can be changed or seen through it.
   const reachable = await client.query<{ relation: string; relkind: string }>(
     `with ${TENANT_TABLES}
      select c.oid::regclass::text as relation, c.relkind
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'v', 'm', 'f')
         and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'
-        and (has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-             or has_any_column_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, REFERENCES'))
+        and (has_table_privilege($1, c.oid, 'SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+             or has_any_column_privilege($1, c.oid, 'SELECT, UPDATE, REFERENCES')
+             or (c.relkind <> 'r' and (has_table_privilege($1, c.oid, 'INSERT') or has_any_column_privilege($1, c.oid, 'INSERT'))))
         and c.oid not in (select oid from tenant_tables)
         and not (c.relkind = 'r'
                  and coalesce(obj_description(c.oid, 'pg_class'), '') like 'Shared reference data:%'
@@ -178,6 +183,26 @@ async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
     [APP_ROLE],
   );
   for (const r of reachable.rows) problems.push(`${APP_ROLE} can access ${r.relation} (relkind ${r.relkind}), which is not a tenant table`);
+
+  // SECURITY: what the app role may insert into such a sink holds no tenant data: every column it may write is
+  // an id, a time or a number, or text constrained by a CHECK, never free text (a message body, a title).
+  const freeText = await client.query<{ relation: string; column: string; type: string }>(
+    `with ${TENANT_TABLES}
+     select c.oid::regclass::text as relation, a.attname as column, format_type(a.atttypid, a.atttypmod) as type
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace
+       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'
+        and c.oid not in (select oid from tenant_tables)
+        and has_column_privilege($1, c.oid, a.attnum, 'INSERT')
+        and (a.atttypid not in ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype, 'uuid'::regtype, 'timestamptz'::regtype, 'boolean'::regtype)
+             and not exists (select from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]))
+      order by 1, 2`,
+    [APP_ROLE],
+  );
+  for (const r of freeText.rows) {
+    problems.push(`${APP_ROLE} may insert free text into ${r.relation}.${r.column} (${r.type}), which is not a tenant table: constrain it with a CHECK or make it a tenant table`);
+  }
 
   // A SECURITY DEFINER function runs as its owner, and so bypasses RLS for whoever may call it.
   const definers = await client.query<{ fn: string }>(
@@ -334,6 +359,10 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
       await client.query(`create table public.${table}_reference (id int)`);
       await client.query(`comment on table public.${table}_reference is 'Shared reference data: test'`);
       await client.query(`grant select on public.${table}_reference to ${APP_ROLE}`);
+      await client.query(`create table public.${table}_sink (id int, note text, code text check (code in ('a')))`);
+      await client.query(`grant insert on public.${table}_sink to ${APP_ROLE}`);
+      await client.query(`create table public.${table}_readable_sink (id int)`);
+      await client.query(`grant insert, select (id) on public.${table}_readable_sink to ${APP_ROLE}`);
       await client.query(`create function app.${table}_definer() returns int language sql security definer as 'select 1'`);
       await client.query(`grant execute on function app.${table}_definer() to ${APP_ROLE}`);
       return appRoleProblems(client);
@@ -345,9 +374,13 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
         `${APP_ROLE} can access ${table}_writable (relkind r), which is not a tenant table`,
         `${APP_ROLE} can access ${table}_keyed (relkind r), which is not a tenant table`,
         `${APP_ROLE} may call SECURITY DEFINER function app.${table}_definer()`,
+        `${APP_ROLE} can access ${table}_readable_sink (relkind r), which is not a tenant table`,
+        `${APP_ROLE} may insert free text into ${table}_sink.note (text), which is not a tenant table: constrain it with a CHECK or make it a tenant table`,
       ]),
     );
     expect(problems.filter((problem) => problem.includes(`${table}_reference`))).toEqual([]);
+    // An insert-only sink of ids and constrained text is allowed (refused_context_switches is one).
+    expect(problems.filter((p) => p.includes(`${table}_sink`) && !p.includes('.note'))).toEqual([]);
   });
 });
 

@@ -27,7 +27,7 @@ let bTitle: string;
 
 beforeAll(async () => {
   // The audit trail writes buffered events on the same pool; here only when told to (see serverConnection).
-  server = await startTestServer({ pool: { max: 1, acquireTimeoutMs: 5000 }, audit: { flushIntervalMs: 3_600_000, maxBuffered: 10_000 } });
+  server = await startTestServer({ pool: { max: 1, acquireTimeoutMs: 5000 }, audit: { flushIntervalMs: 3_600_000, maxPending: 10_000 } });
   [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
   // Rows in every tenant table, so a policy that failed open would have something to show.
   for (const tenant of [a, b]) {

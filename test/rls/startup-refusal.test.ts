@@ -103,6 +103,22 @@ describe('startServer (fail-closed startup)', () => {
     }
   });
 
+  it('refuses while the app role can read a table that is not a tenant table, and accepts an insert-only one', async () => {
+    await owner(async (client) => {
+      await client.query('create table global_notes (id int, body text)');
+      await client.query('grant select, insert on global_notes to tenantgraph_app');
+    });
+    try {
+      await expect(startServer(options(database.appUrl))).rejects.toThrow(/can read or change public\.global_notes, which is not a tenant table/);
+      // An append-only sink, as refused_context_switches is: the app role can never read back what it wrote.
+      await owner((client) => client.query('revoke select on global_notes from tenantgraph_app'));
+      const server = await startServer(options(database.appUrl));
+      await server.close();
+    } finally {
+      await owner((client) => client.query('drop table global_notes'));
+    }
+  });
+
   it('refuses while the tenant policy of a table is not RESTRICTIVE', async () => {
     await owner(async (client) => {
       await client.query('begin');

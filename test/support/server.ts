@@ -31,7 +31,7 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}): P
     observeStatement: (event) => statements.push(event.sql),
     // Buffered audit events are written when a test calls `server.audit.flush()` (or at close), never by a
     // timer in the middle of a test that counts the statements of its own requests.
-    audit: { flushIntervalMs: 3_600_000, maxBuffered: 10_000 },
+    audit: { flushIntervalMs: 3_600_000, maxPending: 10_000 },
     ...overrides,
     // Suites fire requests of one tenant as fast as they can; the per-tenant rate limit is tested on its own
     // (fair-share.test.ts, tenant-rate-limiter.test.ts), which pass fairShare.rateLimit themselves.
