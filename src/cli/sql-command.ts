@@ -176,8 +176,8 @@ function textValue(value: unknown): string {
  *
  * SECURITY: psql opens its own connection, whose backend the CLI cannot know beforehand, so the owner issues a
  * one-time token for the tenant and psql's startup file (PSQLRC, read before any input) redeems it with
- * app.claim_operator_session, binding psql's backend for the session's life; a session that cannot bind ends
- * before reading input. Afterwards nothing typed into psql changes the tenant (a bound backend cannot claim
+ * app.claim_operator_session, binding psql's backend for the session's life (a session that cannot bind sees
+ * no tenant, and the command fails when it ends). Afterwards nothing typed into psql changes the tenant (a bound backend cannot claim
  * again, and only the owner removes bindings); `\connect` opens an unbound connection, which sees no tenant.
  * READ ONLY is a default (default_transaction_read_only), not a confinement: `--write` turns it off, and so can
  * the operator. The operator's own ~/.psqlrc is not read.
@@ -216,19 +216,27 @@ async function runPsql(app: AppSession, session: OperatorSession, write: boolean
   const outcome: AuditOutcome = !bound || status === 2 ? 'rejected' : status === 0 ? 'committed' : 'rolled_back';
   await writeOperatorEvent(app, operatorEvent(session, outcome));
   io.log(`psql session ended (status ${status}) · audit event ${session.requestId}`);
-  if (!bound) throw new Error(`The psql session could not bind to tenant ${session.tenantId}, so it ended before running anything.`);
+  if (!bound) throw new Error(`The psql session could not bind to tenant ${session.tenantId}, so it saw no tenant data.`);
   if (status !== 0) throw new Error(`psql exited with status ${status}`);
 }
 
-/** psql's startup file: redeem the token as the first statement; without a tenant, end the session at once. */
+/**
+ * psql's startup file: redeem the token as the first statement, in a READ WRITE transaction of its own (the
+ * session's read-only default would refuse the binding's UPDATE), quietly. A session that cannot bind is told
+ * so; it goes on, bound to no tenant, where every tenant table raises (`\q` would end only this file, not psql),
+ * and the CLI reports it as refused when psql exits.
+ */
 function psqlStartup(token: string): string {
   return [
+    '\\set QUIET on',
+    'start transaction read write;',
     `select app.claim_operator_session('${token}', (select backend_start from pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()))) as tenantgraph_bound \\gset`,
+    'commit;',
+    '\\unset QUIET',
     '\\if :{?tenantgraph_bound}',
     '\\unset tenantgraph_bound',
     '\\else',
-    "\\echo 'This psql session could not bind to its tenant and ends here.'",
-    '\\q',
+    "\\warn 'This psql session could not bind to its tenant: it sees no tenant data.'",
     '\\endif',
     '',
   ].join('\n');
