@@ -12,8 +12,10 @@ import { withDatabase, type CliIo } from './cli-context.js';
 import { UsageError } from './usage.js';
 
 /**
- * What the operator commands (`audit`, `explain`, `sql`) share: the app role, never the owner; a tenant context
- * without a user; and one audit event per command in that tenant's trail, as every API request leaves one.
+ * What the operator commands (`audit`, `explain`, `sql`) share: the app role, never the owner, for their reads and
+ * their audit events (`sql` runs the operator's statement as tenantgraph_operator, see operator-connection.ts); a
+ * tenant context without a user; and one audit event per command in that tenant's trail, as every API request
+ * leaves one.
  */
 export interface AppSession {
   readonly database: AppDatabase;
