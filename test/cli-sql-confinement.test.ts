@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueOperatorClaim } from '../src/cli/operator-connection.js';
 import { startOperatorSession } from '../src/cli/tenant-session.js';
+import { withUser } from '../src/db/database-urls.js';
 import { findOperatorConfinementProblems } from '../src/db/operator-safety-check.js';
 import { APP_ROLE } from '../src/db/prepare-database.js';
 import { snapshotTenants, withAppClient, withOwnerClient } from './support/owner-db.js';
@@ -147,13 +148,29 @@ describe('cli sql -c confines the statement to its tenant', () => {
 
   it('refuses an operator URL that logs in as the app role, before running anything (fail closed)', async () => {
     const before = await snapshotTenants([victim.id]);
-    const result = await runCli(['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`], databaseEnv(inject('appUrl')));
+    // Straight to PostgreSQL, as the operator's URL is (the tests give both roles the same password).
+    const operator = new URL(inject('operatorUrl'));
+    const app = withUser(operator.toString(), APP_ROLE, decodeURIComponent(operator.password));
+    const result = await runCli(['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`], databaseEnv(app));
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('Refusing to run operator SQL: the operator connection is not confined to its tenant.');
     expect(result.stderr).toContain(`acts as "${APP_ROLE}"`);
     await expectConfined(result, before);
     expect((await eventsOf(requestIdOf(result)))[0]!.outcome).toBe('rejected');
+  });
+});
+
+describe.runIf(process.env.TEST_PGBOUNCER_URL)('cli sql through PgBouncer', () => {
+  it('refuses an operator connection through a pooler, whose backend would carry the binding to its next client', async () => {
+    const pooled = new URL(inject('operatorUrl'));
+    pooled.host = new URL(process.env.TEST_PGBOUNCER_URL!).host;
+    const before = await snapshotTenants([victim.id]);
+    const result = await runCli(['sql', '--tenant', home.id, '-c', 'select 1'], databaseEnv(pooled.toString()));
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('The operator connection goes through a connection pooler');
+    await expectConfined(result, before);
   });
 });
 
