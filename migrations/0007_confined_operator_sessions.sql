@@ -93,12 +93,12 @@ GRANT SELECT ON app.operator_sessions TO tenantgraph_operator;
 -- call, measured in a loop of a million calls against the 0001 version. PL/pgSQL plans the binding lookup only
 -- when it first runs, so the app role never touches app.operator_sessions. Everything is schema-qualified: the
 -- operator may set search_path, and may create temporary objects (TEMP is PUBLIC's), which are never searched
--- for functions.
+-- for functions or operators, but are for types.
 CREATE OR REPLACE FUNCTION app.current_tenant_id() RETURNS bigint
   LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
-  raw text;
+  raw pg_catalog.text; -- qualified: temporary types come before pg_catalog's in type lookup
   bound bigint;
 BEGIN
   IF session_user = 'tenantgraph_operator' THEN

@@ -177,8 +177,9 @@ function textValue(value: unknown): string {
  * SECURITY: psql opens its own connection, whose backend the CLI cannot know beforehand, so the owner issues a
  * one-time token for the tenant and psql's startup file (PSQLRC, read before any input) redeems it with
  * app.claim_operator_session, binding psql's backend for the session's life (a session that cannot bind sees
- * no tenant, and the command fails when it ends). Afterwards nothing typed into psql changes the tenant (a bound backend cannot claim
- * again, and only the owner removes bindings); `\connect` opens an unbound connection, which sees no tenant.
+ * no tenant, and the command fails when it ends). Afterwards nothing typed into psql changes the tenant (a
+ * bound backend cannot claim again, and only the owner removes bindings); `\connect` opens an unbound
+ * connection, which sees no tenant.
  * READ ONLY is a default (default_transaction_read_only), not a confinement: `--write` turns it off, and so can
  * the operator. The operator's own ~/.psqlrc is not read.
  */
