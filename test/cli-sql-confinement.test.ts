@@ -1,5 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueOperatorClaim } from '../src/cli/operator-connection.js';
 import { startOperatorSession } from '../src/cli/tenant-session.js';
@@ -171,6 +172,33 @@ describe.runIf(process.env.TEST_PGBOUNCER_URL)('cli sql through PgBouncer', () =
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('The operator connection goes through a connection pooler');
     await expectConfined(result, before);
+  });
+});
+
+describe('an operator connection without a binding (app.operator_sessions)', () => {
+  it('sees no tenant whatever app.current_tenant says, cannot bind itself, and ignores a binding of an earlier backend with its pid', async () => {
+    const client = new pg.Client({ connectionString: inject('operatorUrl') });
+    await client.connect();
+    const failure = (text: string) => client.query(text).then(() => null, (error: pg.DatabaseError) => error.message);
+    try {
+      await client.query(`select set_config('app.current_tenant', '${victim.id}', false)`);
+      expect(await failure('select title from conversations')).toBe('this operator connection is bound to no tenant');
+      const { rows: [me] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      expect(await failure(`insert into app.operator_sessions (bound_tenant_id, request_id, backend_pid, backend_start) values (${victim.id}, 'self', ${me!.pid}, now())`)).toBe(
+        'permission denied for table operator_sessions',
+      );
+      // What a CLI killed before removing its binding leaves: the same pid, another backend's start.
+      await withOwnerClient((owner) =>
+        owner.query(
+          "insert into app.operator_sessions (bound_tenant_id, request_id, backend_pid, backend_start) values ($1, 'stale', $2, now() - interval '1 hour')",
+          [victim.id, me!.pid],
+        ),
+      );
+      expect(await failure('select title from conversations')).toBe('this operator connection is bound to no tenant');
+    } finally {
+      await client.end();
+      await withOwnerClient((owner) => owner.query("delete from app.operator_sessions where request_id in ('self', 'stale')"));
+    }
   });
 });
 
