@@ -13,6 +13,16 @@ export type Int8 = ColumnType<string, bigint | number | string, bigint | number 
 
 export type UserRole = "ADMIN" | "MEMBER";
 
+export interface AppOperatorSessions {
+  backend_pid: number | null;
+  backend_start: string | null;
+  bound_tenant_id: Int8;
+  claim_token: string | null;
+  created_at: Generated<string>;
+  id: Generated<string>;
+  request_id: string;
+}
+
 export interface AuditEvents {
   created_at: string;
   duration_ms: number;
@@ -61,6 +71,7 @@ export interface Users {
 }
 
 export interface DB {
+  "app.operator_sessions": AppOperatorSessions;
   audit_events: AuditEvents;
   conversations: Conversations;
   messages: Messages;
