@@ -16,7 +16,8 @@ case "${1:-}" in
       fi
     fi
     mkdir -p "$dir" && chmod 755 "$dir"
-    # Every database name maps to the same name on the server; the app role and the superuser may connect.
+    # Every database name maps to the same name on the server; the app role, the superuser and (to prove `cli sql`
+    # refuses a pooled operator connection) the operator role may connect.
     cat > "$dir/pgbouncer.ini" <<INI
 [databases]
 * = host=127.0.0.1 port=5432
@@ -36,7 +37,7 @@ ignore_startup_parameters = extra_float_digits,options
 pidfile = $dir/pgbouncer.pid
 logfile = $dir/pgbouncer.log
 INI
-    printf '"tenantgraph_app" ""\n"postgres" ""\n' > "$dir/users.txt"
+    printf '"tenantgraph_app" ""\n"tenantgraph_operator" ""\n"postgres" ""\n' > "$dir/users.txt"
     chmod 644 "$dir"/*
     if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; runas=(-u postgres); else runas=(); fi
     pgbouncer -d "${runas[@]}" "$dir/pgbouncer.ini"

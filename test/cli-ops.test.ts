@@ -11,7 +11,7 @@ import { createTestTenant, type TestTenant } from './support/tenants.js';
 // Issue 5 §1 and §2: the operator commands `audit`, `explain` and `sql`, run as an operator runs them (child
 // processes) against the test database, through the app role.
 
-const databaseEnv = () => ({ DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl') });
+const databaseEnv = () => ({ DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl'), DATABASE_URL_OPERATOR: inject('operatorUrl') });
 const cli = (...args: string[]) => runCli(args, databaseEnv());
 
 /** The CLI with `input` on its stdin (what psql then reads) and extra environment (PATH). */
@@ -53,6 +53,13 @@ async function addConversations(tenant: TestTenant, prefix: string, count: numbe
     }
     await client.query('commit');
   });
+}
+
+/** The tenant's conversations as the owner counts them. */
+async function countOf(tenant: TestTenant): Promise<number> {
+  return withOwnerClient(async (client) =>
+    Number((await client.query<{ count: string }>('select count(*) from conversations where tenant_id = $1', [tenant.id])).rows[0]!.count),
+  );
 }
 
 /** The tenant's audit events as the owner sees them (the owner is a superuser in tests: no RLS). */
@@ -135,11 +142,11 @@ describe('cli sql', () => {
     }
   });
 
-  it('discards the rows of a statement that switches the tenant itself', async () => {
+  it('shows only the tenant’s rows to a statement that switches the tenant setting itself', async () => {
+    // The operator role's tenant is its connection's binding, not the setting (test/cli-sql-confinement.test.ts).
     const result = await cli('sql', '--tenant', small.id, '-c', `select set_config('app.current_tenant', '${large.id}', false), (select count(*) from conversations)`);
-    expect(result.status).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toContain('The statement changed app.current_tenant');
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ set_config: large.id, count: String(await countOf(small)) });
   });
 
   it('leaves one audit event (source cli, operation type sql, no user) in that tenant’s trail only', async () => {
@@ -183,25 +190,20 @@ describe('cli sql', () => {
     }
   })();
 
-  it.runIf(psql)('opens psql as the app role with the tenant applied, read-only, and audits the session', async () => {
+  it.runIf(psql)('opens psql as the operator role with the tenant applied, read-only, and audits the session', async () => {
     const input = [
       'select count(*) as conversations from conversations;',
       `insert into conversations (title, created_by) values ('From psql', '${small.admin.id}');`,
       'select current_user;',
     ].join('\n');
+    // The operator's connection goes to PostgreSQL itself, also where the app role's goes through PgBouncer.
     const result = await cliWithInput(['sql', '--tenant', small.id], input);
-    if (process.env.TEST_PGBOUNCER_URL) {
-      // PgBouncer drops startup options: the session would have no tenant, so the command refuses it.
-      expect(result.status).toBe(1);
-      expect(result.stderr).toContain('does not apply startup options (PGOPTIONS)');
-      return;
-    }
     expect(result.status, result.stderr).toBe(0);
     const expected = await withOwnerClient(async (client) =>
       (await client.query<{ count: string }>('select count(*) from conversations where tenant_id = $1', [small.id])).rows[0]!.count,
     );
     expect(result.stdout).toMatch(new RegExp(`conversations\\s*\\n-+\\n\\s+${expected}\\n\\(1 row\\)`));
-    expect(result.stdout).toContain('tenantgraph_app');
+    expect(result.stdout).toContain('tenantgraph_operator');
     expect(result.stderr).toContain('cannot execute INSERT in a read-only transaction');
     const requestId = requestIdOf(result);
     expect((await auditRows(small.id)).filter((event) => event.request_id === requestId)).toEqual([
@@ -216,10 +218,7 @@ describe('cli sql', () => {
     try {
       const result = await cliWithInput(['sql', '--tenant', small.id], '', { PATH: empty });
       expect(result.status).toBe(1);
-      // Through PgBouncer the session is refused earlier, before psql is looked for (see the test above).
-      expect(result.stderr).toContain(
-        process.env.TEST_PGBOUNCER_URL ? 'does not apply startup options' : 'psql was not found on PATH. The embedded PostgreSQL package ships no psql',
-      );
+      expect(result.stderr).toContain('psql was not found on PATH. The embedded PostgreSQL package ships no psql');
       expect(await sessions()).toBe(before);
     } finally {
       await rm(empty, { recursive: true, force: true });

@@ -127,6 +127,15 @@ describe('npm start (src/main.ts)', () => {
     expect((await fetch(new URL('/health', server.url))).status).toBe(200);
     const viaCliToken = await query(server.url, `Bearer ${token.stdout.trim()}`, '{ viewer { user { email } } }');
     expect(viaCliToken.data?.viewer.user.email).toBe(email);
+    // `sql` gives the operator role its login on first use; two at once must not collide ("tuple concurrently
+    // updated"), and each sees its own tenant only.
+    const tenants = [...server.headers.keys()].slice(0, 2);
+    const statement = 'select count(distinct tenant_id) as tenants, min(tenant_id) as tenant from conversations';
+    const sessions = await Promise.all(tenants.map((id) => runCli(['sql', '--tenant', id, '-c', statement], env)));
+    for (const [index, session] of sessions.entries()) {
+      expect(session.status, session.stderr).toBe(0);
+      expect(JSON.parse(session.stdout)).toEqual({ tenants: '1', tenant: tenants[index] });
+    }
 
     expect(await terminate(server.child)).toBe(0);
     expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid')) && isAlive(postmaster!)).toBe(false);

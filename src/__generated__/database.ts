@@ -15,6 +15,16 @@ export type Numeric = ColumnType<string, number | string, number | string>;
 
 export type UserRole = "ADMIN" | "MEMBER";
 
+export interface AppOperatorSessions {
+  backend_pid: number | null;
+  backend_start: string | null;
+  bound_tenant_id: Int8;
+  claim_token: string | null;
+  created_at: Generated<string>;
+  id: Generated<string>;
+  request_id: string;
+}
+
 export interface AuditEvents {
   created_at: string;
   duration_ms: number;
@@ -82,6 +92,7 @@ export interface Users {
 }
 
 export interface DB {
+  "app.operator_sessions": AppOperatorSessions;
   audit_events: AuditEvents;
   conversations: Conversations;
   messages: Messages;

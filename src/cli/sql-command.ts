@@ -1,14 +1,17 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { compileAuditInsert, type AuditOutcome } from '../audit/audit-log.js';
 import type { Env } from '../config/env.js';
 import { buildTransactionPrologue } from '../tenancy/transaction-prologue.js';
 import type { CliCommand, CliIo } from './cli-context.js';
+import { issueOperatorClaim, openOperatorConnection, resolveOperatorUrls, type OperatorConnection } from './operator-connection.js';
 import {
   NoSuchTenantError,
   operatorEvent,
-  readInTenant,
   requireTenantId,
   startOperatorSession,
   withAppSession,
@@ -18,7 +21,6 @@ import {
 } from './tenant-session.js';
 import { formatTable } from './text-table.js';
 import { UsageError } from './usage.js';
-import { connectClient } from '../db/guarded-client.js';
 
 interface SqlOptions {
   tenantId: string;
@@ -34,18 +36,18 @@ const PSQL_MISSING =
 
 /**
  * `sql --tenant TENANT_ID [-c "SQL"] [--write] [--table]`: an operator's look into one tenant, through Row Level
- * Security. With -c, runs that one statement as the app role in the tenant's context, READ ONLY and rolled back
- * unless --write (then committed), and prints the rows as JSON lines (--table: as psql would). Without -c, opens
- * psql as the app role with the tenant applied, read-only by default unless --write.
+ * Security. With -c, runs that one statement as tenantgraph_operator confined to the tenant, READ ONLY and rolled
+ * back unless --write (then committed), and prints the rows as JSON lines (--table: as psql would). Without -c,
+ * opens psql as tenantgraph_operator confined the same way, read-only by default unless --write.
  *
  * Every session leaves one audit event in the tenant's trail: source 'cli', operation type 'sql', the statement
  * (first 200 characters) or 'psql session' as its name, outcome, duration, request id `cli-<uuid>` (also the
  * connections' application_name, so pg_stat_activity shows it), no user.
  *
- * SECURITY: what confines a session is the app role (NOSUPERUSER NOBYPASSRLS, checked before anything runs) and
- * the tenant setting; anyone holding DATABASE_URL_APP can set another tenant themselves. The command makes the
- * honest path the easy one and records it: -c refuses a statement that changes the tenant setting, but a psql
- * session is the operator's own.
+ * SECURITY: the tenant is not a setting the statement could change but the binding of the operator's backend,
+ * written by the owner before the operator runs anything (migrations/0007, operator-connection.ts). The
+ * operator role is a member of no role and may create nothing outside its temporary schema, so neither
+ * set_config, SET ROLE, RESET, DISCARD nor a function or DO block of the operator's reaches another tenant.
  */
 export const sqlCommand: CliCommand<SqlOptions> = {
   parse(args) {
@@ -81,15 +83,20 @@ async function runStatement(
   env: Env,
   io: CliIo,
 ): Promise<void> {
-  const client = await app.pool.connect();
+  let operator: OperatorConnection | undefined;
   let began = false;
   let tenantExists = true;
   let auditedInside = false;
   let failure: unknown;
   let result: pg.QueryArrayResult | undefined;
   try {
-    // SECURITY: the prologue every API request begins with: the tenant is transaction-local, the transaction
-    // READ ONLY unless --write, with the server's timeouts. No user: operator work acts for none.
+    // SECURITY: the statement runs as tenantgraph_operator on a backend the owner bound to this tenant before
+    // it runs: no set_config, SET ROLE, RESET or function of the statement's can change which tenant's rows it
+    // reads or writes (migrations/0007), so nothing has to be detected afterwards.
+    operator = await openOperatorConnection(await resolveOperatorUrls(env, app), session);
+    const client = operator.client;
+    // The prologue every API request begins with: READ ONLY unless --write, the server's timeouts. Its tenant
+    // setting is inert for the operator role; no user: operator work acts for none.
     await client.query(
       buildTransactionPrologue(
         { tenantId: session.tenantId, userId: null },
@@ -97,17 +104,9 @@ async function runStatement(
       ),
     );
     began = true;
-    // RLS shows exactly the current tenant's row: none means there is no such tenant (and nowhere to audit).
-    tenantExists = Boolean((await client.query('select from tenants')).rowCount);
-    if (!tenantExists) throw new NoSuchTenantError(session.tenantId);
     // The extended protocol takes exactly one statement: "select 1; commit; ..." fails instead of ending the
     // READ ONLY transaction early and running the rest outside it. @types/pg does not declare queryMode yet.
     result = await client.query({ text: options.statement, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
-    // SECURITY: a statement can call set_config itself. Its rows are then not this tenant's alone: refuse them.
-    const { rows } = await client.query<{ tenant: string | null }>("select current_setting('app.current_tenant', true) as tenant");
-    if (rows[0]?.tenant !== session.tenantId) {
-      throw new Error(`The statement changed app.current_tenant (to ${JSON.stringify(rows[0]?.tenant ?? null)}); its transaction was rolled back and its rows discarded.`);
-    }
     if (options.write) {
       // Like a mutation's, the event commits with the change it describes, or not at all.
       const insert = compileAuditInsert(app.database.db, [operatorEvent(session, 'committed')]);
@@ -119,11 +118,11 @@ async function runStatement(
     }
   } catch (error) {
     failure = error;
-    await client.query('rollback').catch(() => {});
+    if (error instanceof NoSuchTenantError) tenantExists = false;
+    await operator?.client.query('rollback').catch(() => {});
   } finally {
-    // Never reused: a statement may have changed session state (set_config(..., false), SET), which must not
-    // reach the connection that writes the audit event.
-    client.release(true);
+    // Never reused: the connection is bound to this tenant and the statement may have changed session state.
+    await operator?.close();
   }
   if (tenantExists && !auditedInside) await writeOperatorEvent(app, operatorEvent(session, began ? 'rolled_back' : 'rejected'));
   if (failure !== undefined) {
@@ -173,39 +172,87 @@ function textValue(value: unknown): string {
 }
 
 /**
- * psql as the app role with the tenant applied for the whole session.
+ * psql as tenantgraph_operator, confined to the tenant like -c.
  *
- * SECURITY: psql sends each statement on its own, so there is no one transaction to scope; instead the tenant
- * is a session setting given at connection start (PGOPTIONS="-c app.current_tenant=ID"). The server forbids
- * session settings because a pooled connection would carry them into another tenant's request; this connection
- * is psql's own, not pooled, and the setting ends with it. Through PgBouncer, which drops or refuses startup
- * options, the session would have no tenant: that is checked first and refused with an explanation.
+ * SECURITY: psql opens its own connection, whose backend the CLI cannot know beforehand, so the owner issues a
+ * one-time token for the tenant and psql's startup file (PSQLRC, read before any input) redeems it with
+ * app.claim_operator_session, binding psql's backend for the session's life (a session that cannot bind sees
+ * no tenant, and the command fails when it ends). Afterwards nothing typed into psql changes the tenant (a
+ * bound backend cannot claim again, and only the owner removes bindings); `\connect` opens an unbound
+ * connection, which sees no tenant.
+ * READ ONLY is a default (default_transaction_read_only), not a confinement: `--write` turns it off, and so can
+ * the operator. The operator's own ~/.psqlrc is not read.
  */
 async function runPsql(app: AppSession, session: OperatorSession, write: boolean, env: Env, io: CliIo): Promise<void> {
-  // Tenant ids are validated digits, so nothing in PGOPTIONS needs quoting.
-  const settings = [`-c app.current_tenant=${session.tenantId}`, ...(write ? [] : ['-c default_transaction_read_only=on'])].join(' ');
-  await readInTenant(app, session.tenantId, env, async () => {}); // throws "No tenant ..." for an unknown one
-  await assertStartupOptionsApply(app.appUrl, settings, session);
+  const urls = await resolveOperatorUrls(env, app);
+  // The checks of -c on a connection of the session's own (unknown tenant, pooler, unconfined role) first.
+  await (await openOperatorConnection(urls, session)).close();
+  const settings = ['-c max_parallel_workers_per_gather=0', ...(write ? [] : ['-c default_transaction_read_only=on'])].join(' ');
 
-  const target = new URL(app.appUrl);
+  const claim = await issueOperatorClaim(urls.ownerUrl, session);
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-psql-'));
+  const startupFile = path.join(folder, 'psqlrc');
+  // The token is a UUID the database generated: nothing in it needs quoting.
+  await writeFile(startupFile, psqlStartup(claim.token), { mode: 0o600 });
+
+  const target = new URL(urls.operatorUrl);
   const password = decodeURIComponent(target.password);
   target.password = ''; // in the environment, not in argv, where `ps` would show it
-  const child = spawn('psql', [target.toString()], {
-    stdio: 'inherit',
-    // psql inherits the operator's environment (locale, PSQLRC, PGSSLMODE ...); these three are set here.
-    env: { ...process.env, PGOPTIONS: settings, PGAPPNAME: session.requestId, ...(password ? { PGPASSWORD: password } : {}) },
-  });
-  // Ctrl-C belongs to psql (it cancels the running query); termination is passed on so the session ends, and is
-  // audited, instead of leaving psql behind.
+  let status: number | 'missing';
+  let bound: boolean;
+  try {
+    const child = spawn('psql', [target.toString()], {
+      stdio: 'inherit',
+      // psql inherits the operator's environment (locale, PGSSLMODE ...); these are set here.
+      env: { ...process.env, PSQLRC: startupFile, PGOPTIONS: settings, PGAPPNAME: session.requestId, ...(password ? { PGPASSWORD: password } : {}) },
+    });
+    status = await waitForPsql(child);
+    bound = status !== 'missing' && (await claim.claimed());
+  } finally {
+    await claim.close();
+    await rm(folder, { recursive: true, force: true });
+  }
+  if (status === 'missing') throw new Error(PSQL_MISSING); // no session began, so there is nothing to audit
+  // psql exits 0 when the session ended normally, 2 when it could not connect, 1 or 3 after an error.
+  const outcome: AuditOutcome = !bound || status === 2 ? 'rejected' : status === 0 ? 'committed' : 'rolled_back';
+  await writeOperatorEvent(app, operatorEvent(session, outcome));
+  io.log(`psql session ended (status ${status}) · audit event ${session.requestId}`);
+  if (!bound) throw new Error(`The psql session could not bind to tenant ${session.tenantId}, so it saw no tenant data.`);
+  if (status !== 0) throw new Error(`psql exited with status ${status}`);
+}
+
+/**
+ * psql's startup file: redeem the token as the first statement, in a READ WRITE transaction of its own (the
+ * session's read-only default would refuse the binding's UPDATE), quietly. A session that cannot bind is told
+ * so; it goes on, bound to no tenant, where every tenant table raises (`\q` would end only this file, not psql),
+ * and the CLI reports it as refused when psql exits.
+ */
+function psqlStartup(token: string): string {
+  return [
+    '\\set QUIET on',
+    'start transaction read write;',
+    `select app.claim_operator_session('${token}', (select backend_start from pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()))) as tenantgraph_bound \\gset`,
+    'commit;',
+    '\\unset QUIET',
+    '\\if :{?tenantgraph_bound}',
+    '\\unset tenantgraph_bound',
+    '\\else',
+    "\\warn 'This psql session could not bind to its tenant: it sees no tenant data.'",
+    '\\endif',
+    '',
+  ].join('\n');
+}
+
+/** Waits for psql to exit; Ctrl-C belongs to psql (it cancels the running query), termination is passed on. */
+async function waitForPsql(child: ChildProcess): Promise<number | 'missing'> {
   const ignore = () => {};
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', ignore);
   process.on('SIGQUIT', ignore);
   process.on('SIGTERM', forward);
   process.on('SIGHUP', forward);
-  let status: number | 'missing';
   try {
-    status = await new Promise<number | 'missing'>((resolve, reject) => {
+    return await new Promise<number | 'missing'>((resolve, reject) => {
       child.once('error', (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? resolve('missing') : reject(error)));
       child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     });
@@ -214,27 +261,5 @@ async function runPsql(app: AppSession, session: OperatorSession, write: boolean
     process.off('SIGQUIT', ignore);
     process.off('SIGTERM', forward);
     process.off('SIGHUP', forward);
-  }
-  if (status === 'missing') throw new Error(PSQL_MISSING); // no session began, so there is nothing to audit
-  // psql exits 0 when the session ended normally, 2 when it could not connect, 1 or 3 after an error.
-  const outcome: AuditOutcome = status === 0 ? 'committed' : status === 2 ? 'rejected' : 'rolled_back';
-  await writeOperatorEvent(app, operatorEvent(session, outcome));
-  io.log(`psql session ended (status ${status}) · audit event ${session.requestId}`);
-  if (status !== 0) throw new Error(`psql exited with status ${status}`);
-}
-
-/** Connects once with the session's startup options and checks that the server applied the tenant. */
-async function assertStartupOptionsApply(appUrl: string, options: string, session: OperatorSession): Promise<void> {
-  const probe = await connectClient({ connectionString: appUrl, options, application_name: session.requestId });
-  try {
-    const { rows } = await probe.query<{ tenant: string | null }>("select current_setting('app.current_tenant', true) as tenant");
-    if (rows[0]?.tenant !== session.tenantId) {
-      throw new Error(
-        'The app connection does not apply startup options (PGOPTIONS), so a psql session would have no tenant; ' +
-          'PgBouncer drops them. Point DATABASE_URL_APP at PostgreSQL itself for psql sessions, or use -c "SQL".',
-      );
-    }
-  } finally {
-    await probe.end();
   }
 }

@@ -12,14 +12,19 @@ import { withDatabase, type CliIo } from './cli-context.js';
 import { UsageError } from './usage.js';
 
 /**
- * What the operator commands (`audit`, `explain`, `sql`) share: the app role, never the owner; a tenant context
- * without a user; and one audit event per command in that tenant's trail, as every API request leaves one.
+ * What the operator commands (`audit`, `explain`, `sql`) share: the app role, never the owner, for their reads and
+ * their audit events (`sql` runs the operator's statement as tenantgraph_operator, see operator-connection.ts); a
+ * tenant context without a user; and one audit event per command in that tenant's trail, as every API request
+ * leaves one.
  */
 export interface AppSession {
   readonly database: AppDatabase;
   readonly pool: pg.Pool;
   /** DATABASE_URL_APP, or the embedded database's app-role URL. */
   readonly appUrl: string;
+  /** DATABASE_URL, or the embedded database's owner URL: `sql` binds operator connections with it. */
+  readonly ownerUrl: string;
+  readonly embedded: boolean;
 }
 
 /** One operator command in one tenant, as its audit event describes it. */
@@ -68,7 +73,7 @@ export function startOperatorSession(tenantId: string, operationName: string): O
  * instead of quietly showing every tenant.
  */
 export function withAppSession<T>(env: Env, io: CliIo, session: OperatorSession, work: (app: AppSession) => Promise<T>): Promise<T> {
-  return withDatabase(env, io, async ({ appUrl }) => {
+  return withDatabase(env, io, async ({ appUrl, ownerUrl, embedded }) => {
     const pool = createPool({
       connectionString: appUrl,
       max: 2,
@@ -78,7 +83,7 @@ export function withAppSession<T>(env: Env, io: CliIo, session: OperatorSession,
     const database = createAppDatabase(pool);
     try {
       await assertIsolationIsEnforced(database.db);
-      return await work({ database, pool, appUrl });
+      return await work({ database, pool, appUrl, ownerUrl, embedded });
     } finally {
       await database.db.destroy(); // ends the pool too
     }

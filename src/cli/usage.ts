@@ -16,8 +16,8 @@ export const USAGE = [
   "  explain --tenant TENANT_ID [--json]            EXPLAIN ANALYZE every access path of the API in the tenant's",
   '                                                 context: scans, tenant index use, time, buffers',
   '  sql --tenant TENANT_ID [-c "SQL" [--table]] [--write]',
-  '                                                 one statement (-c) or a psql session as the app role in the',
-  "                                                 tenant's context; read-only unless --write; audited",
+  '                                                 one statement (-c) or a psql session confined to the',
+  '                                                 tenant (tenantgraph_operator); read-only unless --write; audited',
 ].join('\n');
 
 export class UsageError extends Error {

@@ -43,6 +43,8 @@ const envSchema = z
 
     DATABASE_URL: optionalUrl,
     DATABASE_URL_APP: optionalUrl,
+    /** `cli sql` only: a login for tenantgraph_operator (migrations/0007), straight to PostgreSQL, not PgBouncer. */
+    DATABASE_URL_OPERATOR: optionalUrl,
     DATA_DIR: z.string().default('.data'),
     EMBEDDED_PG_PORT: positiveInt(54329),
     DB_POOL_MAX: positiveInt(10),

@@ -10,6 +10,7 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
 // same check reports it. So a new table added without the checklist of migrations/0002 breaks the build.
 
 const APP_ROLE = 'tenantgraph_app';
+const OPERATOR_ROLE = 'tenantgraph_operator';
 
 /**
  * Tenant tables: every table outside the system schemas with a `tenant_id` column, and `tenants` itself, with
@@ -215,6 +216,69 @@ async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
   return problems;
 }
 
+/** Every privilege a role holds directly on schemas, relations, columns and functions, as sortable text. */
+const PRIVILEGES = `
+  select format('schema %I: %s', n.nspname, a.privilege_type) as privilege
+    from pg_namespace n, aclexplode(n.nspacl) a where a.grantee = $1::regrole
+  union all select format('%s: %s', c.oid::regclass, a.privilege_type)
+    from pg_class c, aclexplode(c.relacl) a where a.grantee = $1::regrole
+  union all select format('%s.%I: %s', att.attrelid::regclass, att.attname, a.privilege_type)
+    from pg_attribute att, aclexplode(att.attacl) a where a.grantee = $1::regrole
+  union all select format('function %s: %s', p.oid::regprocedure, a.privilege_type)
+    from pg_proc p, aclexplode(p.proacl) a where a.grantee = $1::regrole`;
+
+/** What the operator role holds beyond the app role's rights: reading its own binding, redeeming a psql token. */
+const OPERATOR_ONLY = ['app.operator_sessions: SELECT', 'function app.claim_operator_session(uuid,timestamp with time zone): EXECUTE'];
+
+/**
+ * SECURITY: the operator role (`cli sql`, migrations/0007) is confined only while it can become no one else,
+ * create nothing that could stand in for our functions, and holds exactly the app role's rights plus its
+ * binding; app.operator_sessions is written by the owner alone, and the app role cannot touch it.
+ */
+async function operatorRoleProblems(client: pg.ClientBase): Promise<string[]> {
+  const problems: string[] = [];
+  const { rows: [role] } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; rolcreatedb: boolean }>(
+    'select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname = $1',
+    [OPERATOR_ROLE],
+  );
+  if (!role) return [`role ${OPERATOR_ROLE} does not exist`];
+  for (const [attribute, has] of Object.entries({ SUPERUSER: role.rolsuper, BYPASSRLS: role.rolbypassrls, CREATEROLE: role.rolcreaterole, CREATEDB: role.rolcreatedb })) {
+    if (has) problems.push(`${OPERATOR_ROLE} has ${attribute}`);
+  }
+  const memberships = await client.query<{ rolname: string }>(
+    `select m.rolname from pg_roles m where m.rolname <> $1 and pg_has_role($1, m.oid, 'MEMBER') order by 1`,
+    [OPERATOR_ROLE],
+  );
+  for (const m of memberships.rows) problems.push(`${OPERATOR_ROLE} is a member of ${m.rolname}, so SET ROLE could leave its confinement`);
+  const creatable = await client.query<{ name: string }>(
+    `select format('schema %I', nspname) as name from pg_namespace
+      where nspname !~ '^pg_(toast_)?temp_' and has_schema_privilege($1, oid, 'CREATE')
+     union all select format('database %I', current_database()) where has_database_privilege($1, current_database(), 'CREATE')
+     order by 1`,
+    [OPERATOR_ROLE],
+  );
+  for (const c of creatable.rows) problems.push(`${OPERATOR_ROLE} may create objects in ${c.name}`);
+  const owned = await client.query<{ name: string }>(`select oid::regclass::text as name from pg_class where relowner = $1::regrole::oid`, [OPERATOR_ROLE]);
+  for (const o of owned.rows) problems.push(`${OPERATOR_ROLE} owns ${o.name}`);
+
+  const privileges = async (grantee: string) => new Set((await client.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
+  const [app, operator] = [await privileges(APP_ROLE), await privileges(OPERATOR_ROLE)];
+  const expected = new Set([...app, ...OPERATOR_ONLY]);
+  for (const p of [...expected].filter((p) => !operator.has(p)).sort()) problems.push(`${OPERATOR_ROLE} lacks ${p}, which the app role holds: grant it to both`);
+  for (const p of [...operator].filter((p) => !expected.has(p)).sort()) problems.push(`${OPERATOR_ROLE} holds ${p} beyond the app role's rights`);
+  for (const p of [...app].filter((p) => p.startsWith('app.operator_sessions') || p.includes('claim_operator_session'))) {
+    problems.push(`${APP_ROLE} holds ${p}; only the owner writes operator bindings`);
+  }
+  const writers = await client.query<{ role: string }>(
+    `select r.rolname as role from pg_roles r
+      where not r.rolsuper and r.rolname !~ '^pg_' -- predefined roles (pg_write_all_data) grant nothing by themselves
+        and r.oid <> (select relowner from pg_class where oid = 'app.operator_sessions'::regclass)
+        and has_table_privilege(r.oid, 'app.operator_sessions', 'INSERT, UPDATE, DELETE, TRUNCATE') order by 1`,
+  );
+  for (const w of writers.rows) problems.push(`${w.role} may write app.operator_sessions; only the owner may`);
+  return problems;
+}
+
 /** Runs `work` as the owner inside a transaction that is always rolled back. */
 function inRolledBackTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   return withOwnerClient(async (client) => {
@@ -381,6 +445,35 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
     expect(problems.filter((problem) => problem.includes(`${table}_reference`))).toEqual([]);
     // An insert-only sink of ids and constrained text is allowed (refused_context_switches is one).
     expect(problems.filter((p) => p.includes(`${table}_sink`) && !p.includes('.note'))).toEqual([]);
+  });
+});
+
+describe(`role ${OPERATOR_ROLE} (pg_catalog)`, () => {
+  it('is a member of no role, may create nothing, holds exactly the app role’s rights plus its binding', async () => {
+    expect(await withOwnerClient(operatorRoleProblems)).toEqual([]);
+  });
+
+  it('reports a membership, a CREATE privilege and rights that differ from the app role’s (negative control)', async () => {
+    const table = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`grant ${APP_ROLE} to ${OPERATOR_ROLE}`);
+      await client.query(`grant create on schema app to ${OPERATOR_ROLE}`);
+      await client.query(`create table public.${table} (tenant_id bigint)`);
+      await client.query(`grant select on public.${table} to ${APP_ROLE}`);
+      await client.query(`grant delete on public.messages to ${OPERATOR_ROLE}`);
+      await client.query(`grant insert on app.operator_sessions to ${APP_ROLE}`);
+      return operatorRoleProblems(client);
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        `${OPERATOR_ROLE} is a member of ${APP_ROLE}, so SET ROLE could leave its confinement`,
+        `${OPERATOR_ROLE} may create objects in schema app`,
+        `${OPERATOR_ROLE} lacks ${table}: SELECT, which the app role holds: grant it to both`,
+        `${OPERATOR_ROLE} holds messages: DELETE beyond the app role's rights`,
+        `${APP_ROLE} holds app.operator_sessions: INSERT; only the owner writes operator bindings`,
+        `${APP_ROLE} may write app.operator_sessions; only the owner may`,
+      ]),
+    );
   });
 });
 

@@ -5,6 +5,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     ownerUrl: string;
     appUrl: string;
+    operatorUrl: string;
   }
 }
 
@@ -14,6 +15,7 @@ export default async function setup(project: TestProject) {
   console.log(`[tenantgraph] tests run against ${database.description}`);
   project.provide('ownerUrl', database.ownerUrl);
   project.provide('appUrl', database.appUrl);
+  project.provide('operatorUrl', database.operatorUrl);
   return async () => {
     await database.drop();
   };

@@ -5,11 +5,14 @@ import path from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
+import { enableOperatorRoleLogin, OPERATOR_ROLE } from '../../src/db/operator-role.js';
 import { dropDatabase, freePort, withDatabase, withUser } from '../../src/db/database-urls.js';
 
 export interface TestDatabase {
   ownerUrl: string;
   appUrl: string;
+  /** tenantgraph_operator's login, straight to PostgreSQL (never through PgBouncer): what `cli sql` binds. */
+  operatorUrl: string;
   /** Where it runs, for the test log. */
   description: string;
   drop(): Promise<void>;
@@ -34,9 +37,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     // TEST_PGBOUNCER_URL (e.g. postgres://127.0.0.1:6432): the server's app-role connections go through
     // PgBouncer in transaction pooling mode, as in production behind it (see .ci/pgbouncer.sh).
     const appUrl = viaPgBouncer(withUser(ownerUrl, APP_ROLE, process.env.TEST_DATABASE_APP_PASSWORD ?? ''));
+    const operatorUrl = withUser(ownerUrl, OPERATOR_ROLE, process.env.TEST_DATABASE_APP_PASSWORD ?? '');
+    await enableOperatorRoleLogin(ownerUrl, operatorUrl, null);
     return {
       ownerUrl,
       appUrl,
+      operatorUrl,
       description: `database ${name} on ${new URL(external).host}${process.env.TEST_PGBOUNCER_URL ? `, app role through PgBouncer at ${new URL(process.env.TEST_PGBOUNCER_URL).host}` : ''}`,
       drop: () => dropDatabase(external, name),
     };
@@ -50,9 +56,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const ownerUrl = server.urlFor(name);
   await migrateToLatest(ownerUrl);
   await enableAppRoleLogin(ownerUrl, APP_PASSWORD);
+  const operatorUrl = withUser(ownerUrl, OPERATOR_ROLE, APP_PASSWORD);
+  await enableOperatorRoleLogin(ownerUrl, operatorUrl, APP_PASSWORD);
   return {
     ownerUrl,
     appUrl: withUser(ownerUrl, APP_ROLE, APP_PASSWORD),
+    operatorUrl,
     description: `embedded PostgreSQL on port ${port}`,
     // stop() deletes only the cluster (persistent: false); the folder around it goes too.
     drop: async () => {
