@@ -23,4 +23,5 @@ INSERT INTO plan_limits (plan, requests_per_second, burst, connection_share, sta
 
 ALTER TABLE tenants ADD COLUMN plan text NOT NULL DEFAULT 'standard' REFERENCES plan_limits (plan);
 
-GRANT SELECT ON plan_limits TO tenantgraph_app;
+-- The confined operator role (0007) holds exactly the app role's rights (test/rls/catalog.test.ts).
+GRANT SELECT ON plan_limits TO tenantgraph_app, tenantgraph_operator;

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import pg from 'pg';
+import { connectClient, GuardedClient } from './guarded-client.js';
 
 /**
  * The confined role `cli sql` runs operator statements as (migrations/0007). Its tenant is the owner-written
@@ -25,8 +25,7 @@ export function embeddedOperatorPassword(postgresPassword: string): string {
 export async function enableOperatorRoleLogin(ownerUrl: string, operatorUrl: string, password: string | null): Promise<void> {
   if (password !== null && !/^[0-9a-f]+$/.test(password)) throw new Error('Operator role password must be hex');
   if (await canLogIn(operatorUrl)) return;
-  const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantgraph-operator-login' });
-  await client.connect();
+  const client = await connectClient({ connectionString: ownerUrl, application_name: 'tenantgraph-operator-login' });
   try {
     await client.query('begin');
     await client.query("select pg_advisory_xact_lock(hashtext('tenantgraph: operator role login'))");
@@ -39,8 +38,7 @@ export async function enableOperatorRoleLogin(ownerUrl: string, operatorUrl: str
 }
 
 async function canLogIn(url: string): Promise<boolean> {
-  const probe = new pg.Client({ connectionString: url, application_name: 'tenantgraph-operator-login' });
-  probe.on('error', () => {});
+  const probe = new GuardedClient({ connectionString: url, application_name: 'tenantgraph-operator-login' });
   try {
     await probe.connect();
     return true;
