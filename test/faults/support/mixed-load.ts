@@ -3,8 +3,8 @@ import pg from 'pg';
 /**
  * A mixed load against a running API for fault tests: writers post uniquely numbered messages into one
  * conversation, readers list conversations. Every answer is classified, so a test can assert that the server
- * was honest while the fault lasted (success, or a clean 503 SERVICE_UNAVAILABLE with Retry-After — nothing
- * else), and every acknowledged write is remembered, so a test can check as the owner that each is stored once.
+ * was honest while the fault lasted (success, or a clean 503 SERVICE_UNAVAILABLE / SERVER_BUSY with Retry-After —
+ * nothing else), and every acknowledged write is remembered, so a test can check as the owner that each is stored once.
  */
 
 export type Answer =
@@ -31,6 +31,12 @@ export interface MixedLoad {
   /** The unexpected answers, for an assertion message. */
   unexpected(): string[];
 }
+
+/**
+ * Honest answers while the database is away: SERVICE_UNAVAILABLE, or SERVER_BUSY when requests queued in the fair
+ * scheduler behind connections that hang (PgBouncer holding new connections until RESUME) and gave up waiting.
+ */
+const RETRYABLE_503_CODES = new Set<unknown>(['SERVICE_UNAVAILABLE', 'SERVER_BUSY']);
 
 const POST = 'mutation FaultPost($input: PostMessageInput!) { postMessage(input: $input) { message { id body } } }';
 const READ = 'query FaultRead { conversations(first: 5) { nodes { id title messageCount } } }';
@@ -69,7 +75,7 @@ export function startMixedLoad(target: LoadTarget, options: { writers?: number; 
     }
     const codes: unknown[] = (json.errors ?? []).map((error: any) => error.extensions?.code);
     if (response.status === 200 && codes.length === 0) return { answer: { kind: 'ok' }, json };
-    if (response.status === 503 && codes.length > 0 && codes.every((code) => code === 'SERVICE_UNAVAILABLE') && response.headers.get('retry-after')) {
+    if (response.status === 503 && codes.length > 0 && codes.every((code) => RETRYABLE_503_CODES.has(code)) && response.headers.get('retry-after')) {
       return { answer: { kind: 'unavailable' }, json };
     }
     return { answer: { kind: 'unexpected', detail: `${response.status} ${text.slice(0, 300)}` }, json };
