@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InFlightLimiter, sendRefusal } from '../src/server/in-flight-limiter.js';
 
 // A real node:http server whose handler admits each request as tenant "7" and holds the response until released.
-const limiter = new InFlightLimiter({ perTenant: 2, perAddress: 1 });
+const limiter = new InFlightLimiter({ perTenant: 2, perAddress: 1, tenantQueueWaitMs: 300 });
 const held: ServerResponse[] = [];
 let admitted = 0;
-const server = createServer((req, res) => {
-  const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : limiter.admitTenant('7', res);
+const server = createServer(async (req, res) => {
+  const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : await limiter.admitTenant('7', res);
   if (refused) return sendRefusal(res, refused);
   admitted++;
   held.push(res);
@@ -27,9 +27,10 @@ afterAll(() => {
 });
 
 describe('InFlightLimiter', () => {
-  it('refuses past the bound per key until a response closes, and forgets keys with nothing in flight', async () => {
+  it('refuses past the bound per key (after the bounded wait) until a response closes, and forgets keys with nothing in flight', async () => {
     const first = [fetch(`${base}/a`), fetch(`${base}/b`)];
     while (admitted < 2) await once(server, 'admitted');
+    // Past the bound it waits for a slot of its own tenant; none frees within tenantQueueWaitMs: refused.
     const refused = await fetch(`${base}/c`);
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBe('1');
@@ -50,5 +51,27 @@ describe('InFlightLimiter', () => {
     while (admitted < 4) await once(server, 'admitted');
     held.splice(0).forEach((res) => res.end('done'));
     expect((await again).status).toBe(200);
+  });
+
+  it('queues a tenant past its bound behind its own requests, at most as many as the bound, and hands freed slots over in order', async () => {
+    const before = admitted;
+    const running = [fetch(`${base}/r1`), fetch(`${base}/r2`)];
+    while (admitted < before + 2) await once(server, 'admitted');
+    // Two more wait (the queue holds as many as the bound); a fifth is refused at once.
+    const waiting = [fetch(`${base}/w1`), fetch(`${base}/w2`)];
+    while (limiter.waiting < 2) await new Promise((resolve) => setImmediate(resolve));
+    const refused = await fetch(`${base}/over`);
+    expect(refused.status).toBe(429);
+    expect(admitted).toBe(before + 2);
+    // Each response that ends hands its slot to the next waiter: no refusal, nothing over the bound.
+    for (let i = 0; i < 2; i++) {
+      held.shift()!.end('done');
+      await once(server, 'admitted');
+      expect(admitted).toBe(before + 3 + i);
+    }
+    held.splice(0).forEach((res) => res.end('done'));
+    expect((await Promise.all([...running, ...waiting])).map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    while (limiter.keys > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(limiter.waiting).toBe(0);
   });
 });

@@ -125,7 +125,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
             throw clientGoneError();
           }
           const tenantId = request.context.principal?.tenantId;
-          const refusedTenant = tenantId ? options.inFlightLimiter.admitTenant(tenantId, res) : null;
+          const refusedTenant = tenantId ? await options.inFlightLimiter.admitTenant(tenantId, res) : null;
           if (refusedTenant) throw refusedTenant;
           return request.context;
         },
