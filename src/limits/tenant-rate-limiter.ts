@@ -27,10 +27,17 @@ export class TenantRateLimiter {
   async ready(): Promise<void> {
     if (this.store.kind !== 'postgres') return;
     const { pool, tableName } = this.store;
-    this.#tableReady ??= new Promise<void>((resolve, reject) => {
-      new RateLimiterPostgres({ storeClient: pool, tableName, points: 1, duration: 1, clearExpiredByTimeout: false }, (error?: unknown) =>
-        error ? reject(error) : resolve(),
-      );
+    const createTable = () =>
+      new Promise<void>((resolve, reject) => {
+        new RateLimiterPostgres({ storeClient: pool, tableName, points: 1, duration: 1, clearExpiredByTimeout: false }, (error?: unknown) =>
+          error ? reject(error) : resolve(),
+        );
+      });
+    // Replicas starting together race on CREATE TABLE IF NOT EXISTS (the loser fails on the table's row type,
+    // 23505 / 42P07 / 42710): the table exists then, and the second attempt sees it.
+    this.#tableReady ??= createTable().catch((error: { code?: string }) => {
+      if (['23505', '42P07', '42710'].includes(error.code ?? '')) return createTable();
+      throw error;
     });
     await this.#tableReady;
   }
