@@ -6,7 +6,7 @@ import {
 } from '@apollo/server/plugin/landingPage/default';
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import type { Metrics } from '../observability/metrics.js';
-import { allResolvers } from '../modules/resolvers.js';
+import { allResolvers } from '../modules/index.js';
 import type { Logger } from './logger.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
@@ -14,7 +14,7 @@ import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
 import { errorPlugin, loggingFormatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../graphql/request-context.js';
 
 export interface ApolloOptions {
   production: boolean;

@@ -2,7 +2,7 @@ import type { AuditOperationType, AuditOutcome, Resolvers } from '../../__genera
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 

@@ -4,7 +4,7 @@ import { connectionResolvers, parsePageRequest, toConnection } from '../../graph
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
 
 export const TITLE_MAX_LENGTH = 200;

@@ -3,7 +3,7 @@ import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { insertMessage } from './queries.js';
 

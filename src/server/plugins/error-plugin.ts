@@ -7,7 +7,7 @@ import { mapDatabaseError } from '../../errors/database-errors.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
 import { currentRequestId } from '../../observability/request-scope.js';
 import type { Logger } from '../logger.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * The error policy, in one place:

@@ -1,5 +1,5 @@
 import { missingTokenError, type Principal } from '../auth/token-verifier.js';
-import { createLoaders, type Loaders } from '../modules/loaders.js';
+import { createLoaders, type Loaders } from '../modules/index.js';
 import { createRequestTelemetry, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { AppDatabase } from '../db/kysely.js';
 import { RequestTransaction, type RequestTransactionSettings } from '../tenancy/request-transaction.js';
