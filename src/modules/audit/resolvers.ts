@@ -27,7 +27,7 @@ export const auditResolvers: Resolvers = {
     },
   },
   AuditEvent: {
-    id: (event) => Buffer.from(`AuditEvent:${event.id}`).toString('base64url'),
+    id: (event) => encodeGlobalId('AuditEvent', event.id),
     occurredAt: (event) => toIsoTimestamp(event.created_at),
     userId: (event) => (event.user_id ? encodeGlobalId('User', event.user_id) : null),
     user: (event, _args, context) => (event.user_id ? context.loaders.userById.load(event.user_id) : null),

@@ -18,9 +18,11 @@ export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoad
   const resolvers: Resolvers = {
     Query: {
       node: async (_parent, { id }, context) => {
-        const { type, localId } = decodeGlobalId(id);
-        const load = nodeTypes[type];
+        const decoded = decodeGlobalId(id);
+        const type = decoded.type as NodeType;
+        const load = Object.hasOwn(nodeTypes, type) ? nodeTypes[type] : undefined;
         if (!load) return null;
+        const { localId } = decoded;
         const row = await load(localId, context);
         if (row) nodeTypeOf.set(row, type);
         return row as never;
