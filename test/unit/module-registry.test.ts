@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findResolverProblems, assertResolversComplete } from '../../src/graphql/resolver-check.js';
 import { loadTypeDefs } from '../../src/graphql/schema-files.js';
 import { mergeModules, type DomainModule } from '../../src/modules/domain-module.js';
+import type { CoveredResolvers } from '../../src/modules/covered-resolvers.js';
 import { allResolvers, NODE_TYPES } from '../../src/modules/index.js';
 import { conversationsModule } from '../../src/modules/conversations/module.js';
 import { directoryModule } from '../../src/modules/directory/module.js';
@@ -93,5 +94,16 @@ describe('Node.__resolveType', () => {
     const resolveType = (allResolvers().Node as { __resolveType: (row: object) => unknown }).__resolveType;
     // Has the column the old guess read (`body` meant Message): it must not pass for one.
     expect(() => resolveType({ id: '1', body: 'looks like a message' })).toThrow(/did not load/);
+  });
+});
+
+describe('CoveredResolvers (the compile-time check)', () => {
+  it('does not compile a module that forgets a field its rows have no column for, or a global id', () => {
+    // `npm run typecheck` fails if either line below compiles: createdAt has no column, id must be a global id.
+    // @ts-expect-error Property 'createdAt' is missing
+    const noCreatedAt: CoveredResolvers<'Conversation'> = { Conversation: { id: () => 'x', createdBy: () => null as never, messageCount: () => 0, lastMessage: () => null, messages: () => null as never } };
+    // @ts-expect-error Property 'id' is missing
+    const noId: CoveredResolvers<'Message'> = { Message: { createdAt: () => '', author: () => null as never, conversation: () => null as never } };
+    expect([noCreatedAt, noId]).toHaveLength(2);
   });
 });

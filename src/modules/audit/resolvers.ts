@@ -1,4 +1,5 @@
-import type { AuditOperationType, AuditOutcome, Resolvers } from '../../__generated__/resolvers.js';
+import type { AuditOperationType, AuditOutcome } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
@@ -6,7 +7,7 @@ import { principalOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
-export const auditResolvers: Resolvers = {
+export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnection' | 'AuditEventEdge'> = {
   Query: {
     auditEvents: async (_parent, args, context) => {
       const page = parsePageRequest(args);

@@ -1,4 +1,4 @@
-import type { Resolvers } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
@@ -9,7 +9,7 @@ import { countConversations, insertConversation, listConversations, updateConver
 
 export const TITLE_MAX_LENGTH = 200;
 
-export const conversationResolvers: Resolvers = {
+export const conversationResolvers: CoveredResolvers<'Conversation' | 'ConversationConnection' | 'ConversationEdge'> = {
   Query: {
     conversations: async (_parent, args, context) => {
       const page = parsePageRequest(args);
