@@ -313,8 +313,8 @@ describe('cli explain', () => {
     'listMessagesByConversations(after)',
     'findMessagesByIds',
     'listAuditEvents',
-    'insertMessage',
     'updateConversation',
+    'insertMessage',
   ];
   let tenant: TestTenant;
   beforeAll(async () => {
