@@ -59,13 +59,16 @@ describe('Query.node', () => {
     }
   });
 
-  it('answers null for a well-formed id of a type that is not a Node (an AuditEvent id)', async () => {
+  it('answers BAD_USER_INPUT for a well-formed id of a type that is not a Node (an AuditEvent id)', async () => {
     await server.audit.flush();
     const trail = await graphql(tenant, '{ auditEvents(first: 1) { nodes { id } } }');
     const [event] = trail.data.auditEvents.nodes as { id: string }[];
     expect(event).toBeDefined();
     expect(Buffer.from(event!.id, 'base64url').toString()).toMatch(/^AuditEvent:[0-9a-f-]{36}$/);
-    expect(await node(tenant, event!.id)).toEqual({ data: { node: null } });
+    const result = await node(tenant, event!.id);
+    expect(result.data).toEqual({ node: null });
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.message).toMatch(/expected the id of a Node \(.*Conversation.*\), received a AuditEvent id/);
   });
 
   it('answers BAD_USER_INPUT for an id of a type no one defines, as for any malformed id', async () => {

@@ -1,4 +1,5 @@
 import type { Resolvers } from '../../__generated__/resolvers.js';
+import { BadUserInputError } from '../../errors/app-error.js';
 import { decodeGlobalId, type NodeType } from '../../graphql/global-id.js';
 import type { DomainModule, NodeLoader } from '../domain-module.js';
 
@@ -11,8 +12,8 @@ const nodeTypeOf = new WeakMap<object, NodeType>();
 
 /**
  * `Query.node` and `Node.__resolveType` for the node types of the registered modules: any object by global id,
- * through the same per-request loaders (and so the same RLS). A well-formed id of a type that is not a Node
- * (an AuditEvent's) finds nothing, like another tenant's id.
+ * through the same per-request loaders (and so the same RLS). Another tenant's id finds nothing (null); an id
+ * of a type that is not a Node (an AuditEvent's) is BAD_USER_INPUT, like a malformed one.
  */
 export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoader>>>): DomainModule {
   const resolvers: Resolvers = {
@@ -21,7 +22,8 @@ export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoad
         const decoded = decodeGlobalId(id);
         const type = decoded.type as NodeType;
         const load = Object.hasOwn(nodeTypes, type) ? nodeTypes[type] : undefined;
-        if (!load) return null;
+        // A well-formed id of a type that is not a Node (an AuditEvent's) is refused as before: no lookup exists.
+        if (!load) throw new BadUserInputError(`Invalid id: expected the id of a Node (${Object.keys(nodeTypes).join(', ')}), received a ${type} id.`);
         const { localId } = decoded;
         const row = await load(localId, context);
         if (row) nodeTypeOf.set(row, type);
