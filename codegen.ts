@@ -15,11 +15,11 @@ const config: CodegenConfig = {
       plugins: ['typescript', 'typescript-resolvers'],
       config: {
         useTypeImports: true,
-        contextType: '../server/request-context.js#RequestContext',
+        contextType: '../graphql/request-context.js#RequestContext',
         mappers: {
-          Tenant: '../modules/tenancy/rows.js#TenantRow',
-          User: '../modules/tenancy/rows.js#UserRow',
-          Viewer: '../modules/tenancy/rows.js#ViewerParent',
+          Tenant: '../modules/directory/rows.js#TenantRow',
+          User: '../modules/directory/rows.js#UserRow',
+          Viewer: '../modules/directory/rows.js#ViewerParent',
           Conversation: '../modules/conversations/rows.js#ConversationRow',
           ConversationConnection: '../graphql/connection.js#Connection<ConversationRow>',
           ConversationEdge: '../graphql/connection.js#Edge<ConversationRow>',

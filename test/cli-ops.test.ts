@@ -299,6 +299,9 @@ describe('cli audit', () => {
 describe('cli explain', () => {
   const PATHS = [
     'findCurrentTenant',
+    'listUsers',
+    'countUsers',
+    'findUsersByIds',
     'listConversations',
     'listConversations(after)',
     'listConversations(archived: false)',
@@ -306,15 +309,12 @@ describe('cli explain', () => {
     'countConversations',
     'countConversations(archived: false)',
     'findConversationsByIds',
-    'listUsers',
-    'countUsers',
-    'findUsersByIds',
     'listMessagesByConversations',
     'listMessagesByConversations(after)',
     'findMessagesByIds',
     'listAuditEvents',
-    'insertMessage',
     'updateConversation',
+    'insertMessage',
   ];
   let tenant: TestTenant;
   beforeAll(async () => {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../src/auth/token-issuer.js';
 import { listBenchTenants, loadTenants } from '../bench/lib/dataset.js';
 import { buildRequest, toTarget, type Operation, type TenantTarget } from '../bench/lib/workloads.js';
+import { TENANT_TABLES } from '../src/modules/index.js';
 import { createTestDatabase, type TestDatabase } from './setup/test-database.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server.js';
 
@@ -12,13 +13,8 @@ import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/ser
 // The data set (a few thousand Zipf-sized tenants, the benchmark's generator) gets a database of its own, so the
 // shared test database's statistics stay as the other tests expect them.
 
-const TENANT_KEY: Record<string, string> = {
-  tenants: 'id',
-  users: 'tenant_id',
-  conversations: 'tenant_id',
-  messages: 'tenant_id',
-  audit_events: 'tenant_id',
-};
+// Each module registers its tenant tables with their tenant key (src/modules/<domain>/module.ts).
+const TENANT_KEY: Readonly<Record<string, string>> = TENANT_TABLES;
 
 interface PlanNode {
   'Node Type': string;

@@ -1,10 +1,10 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { TenantRow, UserRow, ViewerParent } from '../modules/tenancy/rows.js';
+import type { TenantRow, UserRow, ViewerParent } from '../modules/directory/rows.js';
 import type { ConversationRow } from '../modules/conversations/rows.js';
 import type { Connection, Edge } from '../graphql/connection.js';
 import type { MessageRow } from '../modules/messages/rows.js';
 import type { AuditEventRow } from '../modules/audit/rows.js';
-import type { RequestContext } from '../server/request-context.js';
+import type { RequestContext } from '../graphql/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;

@@ -1,23 +1,13 @@
 import { parseArgs } from 'node:util';
-import { CompiledQuery, sql, type Compilable } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Env } from '../config/env.js';
 import { DEFAULT_PAGE_SIZE } from '../graphql/connection.js';
 import type { Cursor } from '../graphql/cursor.js';
-import { listAuditEventsQuery } from '../modules/audit/queries.js';
-import {
-  countConversationsQuery,
-  findConversationsByIdsQuery,
-  listConversations,
-  listConversationsQuery,
-  updateConversationQuery,
-} from '../modules/conversations/queries.js';
-import {
-  findMessagesByIdsQuery,
-  insertMessageQuery,
-  listMessagesByConversations,
-  listMessagesByConversationsQuery,
-} from '../modules/messages/queries.js';
-import { countUsersQuery, findCurrentTenantQuery, findUsersByIdsQuery, listUsers, listUsersQuery } from '../modules/tenancy/queries.js';
+import { listConversations } from '../modules/conversations/queries.js';
+import { listMessagesByConversations } from '../modules/messages/queries.js';
+import { listUsers } from '../modules/directory/queries.js';
+import { PAGE, type AccessPath, type AccessPathSample as Sample } from '../modules/access-path.js';
+import { ACCESS_PATHS } from '../modules/index.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { CliCommand } from './cli-context.js';
 import { summarizePlan, type ExplainResult, type PlanSummary } from './plan-summary.js';
@@ -36,70 +26,11 @@ interface ExplainOptions {
   json: boolean;
 }
 
-/** Real values from the tenant's own rows, so each plan is the one that tenant's requests get. */
-interface Sample {
-  conversationIds: string[];
-  /** The endCursor of the first page of conversations, as a client pages on. */
-  conversationCursor: Cursor;
-  titleWord: string;
-  conversation: { id: string; archived: boolean };
-  userIds: string[];
-  authorId: string;
-  messageIds: string[];
-  messageCursor: Cursor;
-}
-
-interface AccessPath {
-  /** The query function in src/modules/<domain>/queries.ts, and the arguments that vary. */
-  name: string;
-  /** Writes run with ANALYZE in a read-write transaction that is always rolled back. */
-  write?: boolean;
-  query(tx: TenantTransaction, sample: Sample): Compilable;
-}
-
-// What a request fetches: a page of DEFAULT_PAGE_SIZE plus one row that tells whether there is a next page.
-const PAGE = DEFAULT_PAGE_SIZE + 1;
 // Stand-ins for a tenant with no rows: the statements keep their shape, and the writes then match nothing.
 const NO_ID = '00000000-0000-0000-0000-000000000000';
 const NO_CURSOR: Cursor = { createdAt: '2000-01-01T00:00:00Z', id: NO_ID };
 // ANALYZE runs each statement to the end; a slow path should show its plan rather than hit the API's timeout.
 const EXPLAIN_STATEMENT_TIMEOUT_MS = 60_000;
-
-/**
- * Every statement the API issues that reads a table, by query function. Not listed: insertConversation,
- * insertUser and the batched audit insert, which insert VALUES and read nothing (their foreign-key checks use
- * the composite (tenant_id, id) primary keys and do not appear in EXPLAIN).
- */
-const ACCESS_PATHS: readonly AccessPath[] = [
-  { name: 'findCurrentTenant', query: (tx) => findCurrentTenantQuery(tx) },
-  { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, PAGE, null) },
-  { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, PAGE, s.conversationCursor) },
-  { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, PAGE, null) },
-  { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, PAGE, null) },
-  { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
-  { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
-  { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },
-  { name: 'listUsers', query: (tx) => listUsersQuery(tx, PAGE, null) },
-  { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
-  { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
-  { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, PAGE, null) },
-  {
-    name: 'listMessagesByConversations(after)',
-    query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), PAGE, s.messageCursor),
-  },
-  { name: 'findMessagesByIds', query: (tx, s) => findMessagesByIdsQuery(tx, s.messageIds) },
-  { name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, PAGE, null) },
-  {
-    name: 'insertMessage',
-    write: true,
-    query: (tx, s) => insertMessageQuery(tx, { conversationId: s.conversation.id, authorId: s.authorId, body: 'cli explain (rolled back)' }),
-  },
-  {
-    name: 'updateConversation',
-    write: true,
-    query: (tx, s) => updateConversationQuery(tx, s.conversation.id, { archived: s.conversation.archived }),
-  },
-];
 
 /**
  * `explain --tenant TENANT_ID [--json]`: runs every access path of the API in that tenant's context, as the app

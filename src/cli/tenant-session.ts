@@ -5,7 +5,7 @@ import type { Env } from '../config/env.js';
 import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
-import { findCurrentTenant } from '../modules/tenancy/queries.js';
+import { findCurrentTenant } from '../modules/directory/queries.js';
 import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import { isValidTenantId } from '../tenancy/transaction-prologue.js';
 import { withDatabase, type CliIo } from './cli-context.js';

@@ -7,24 +7,25 @@ interface PgErrorLike {
   message?: string;
 }
 
-const UNIQUE_VIOLATION_SENTENCES: Record<string, string> = {
-  users_tenant_email_key: 'A user with this email already exists in your tenant.',
-};
-
 /**
  * Maps a PostgreSQL error to the error the client sees, or undefined for "unexpected" (the caller masks it as
  * INTERNAL_SERVER_ERROR and logs it). The one place that knows SQLSTATEs.
  *
+ * `uniqueViolationSentences` (constraint name -> sentence) come from the module registry (src/modules/index.ts).
+ *
  * SECURITY: messages never carry SQL, constraint names or values from other rows. A unique violation is
  * answered with a sentence about the caller's own tenant only.
  */
-export function mapDatabaseError(error: unknown): AppError | undefined {
+export function mapDatabaseError(
+  error: unknown,
+  uniqueViolationSentences: Readonly<Record<string, string>> = {},
+): AppError | undefined {
   if (isConnectionFailure(error)) return databaseUnavailable(error);
   if (!isPgError(error)) return undefined;
   switch (error.code) {
     case '23505':
       return new BadUserInputError(
-        UNIQUE_VIOLATION_SENTENCES[error.constraint ?? ''] ?? 'This value is already in use in your tenant.',
+        uniqueViolationSentences[error.constraint ?? ''] ?? 'This value is already in use in your tenant.',
       );
     case '23503':
       return new AppError('NOT_FOUND', 'A record this change refers to does not exist.');
@@ -36,6 +37,8 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     case '22P05':
       return new BadUserInputError('A value has an invalid format or encoding.');
     case '42501':
+      // A missing GRANT is the server's bug, not the user's: masked and logged (see missingPrivilegeOf).
+      if (missingPrivilegeOf(error)) return undefined;
       return new ForbiddenError('You do not have permission to make this change.');
     case '57014':
       return new ServiceUnavailableError('The request took too long and was cancelled; try again with a smaller page.');
@@ -46,6 +49,19 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * SQLSTATE 42501 means two different things: a row refused by a row level security policy ("new row violates
+ * row-level security policy for table …", the user's FORBIDDEN) and a privilege the role lacks ("permission
+ * denied for table …": a GRANT the migrations forgot, the server's INTERNAL_SERVER_ERROR). Returns the object
+ * named in a missing-privilege error (e.g. `table audit_events`), or undefined for every other error.
+ * PostgreSQL's messages are English here (lc_messages is not set by this server; a localized server would
+ * need `lc_messages = 'C'` on the app role for this to see them).
+ */
+export function missingPrivilegeOf(error: unknown): string | undefined {
+  if (!isPgError(error) || error.code !== '42501') return undefined;
+  return /^permission denied for (\w+ \S+)/.exec(error.message ?? '')?.[1];
 }
 
 function isPgError(error: unknown): error is PgErrorLike & { code: string } {

@@ -78,7 +78,13 @@ export class Metrics {
 
   readonly rlsViolations = new Counter({
     name: 'tenantgraph_rls_violations_total',
-    help: 'Statements in tenant transactions refused with SQLSTATE 42501 (row level security policy or privilege).',
+    help: 'Statements in tenant transactions refused by a row level security policy (SQLSTATE 42501, not a missing privilege).',
+    registers: [this.registry],
+  });
+
+  readonly missingPrivileges = new Counter({
+    name: 'tenantgraph_db_missing_privileges_total',
+    help: 'Statements in tenant transactions refused because the app role lacks a privilege (SQLSTATE 42501 "permission denied"; a GRANT missing from the migrations).',
     registers: [this.registry],
   });
 

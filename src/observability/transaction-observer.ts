@@ -1,6 +1,7 @@
 import type { Logger } from '../server/logger.js';
 import type { RequestTransaction, RequestTransactionSettings } from '../tenancy/request-transaction.js';
 import type { TransactionStatementEvent } from '../tenancy/tenant-transaction.js';
+import { missingPrivilegeOf } from '../errors/database-errors.js';
 import type { Metrics } from './metrics.js';
 
 export interface TransactionObserverOptions {
@@ -29,7 +30,9 @@ export function requestTransactionObserver(
       // The tenant prologue (tenancy/transaction-prologue.ts) is the only statement that starts this way.
       if (event.sql.startsWith('start transaction')) metrics.tenantContextSwitches.inc();
     } else if ((event.error as { code?: unknown } | null)?.code === '42501') {
-      metrics.rlsViolations.inc();
+      // A missing GRANT is counted apart: it is a deployment bug, while RLS refusals are (attempted) abuse.
+      if (missingPrivilegeOf(event.error)) metrics.missingPrivileges.inc();
+      else metrics.rlsViolations.inc();
     }
     if (slowStatementMs > 0 && event.durationMs > slowStatementMs) {
       logger.warn(

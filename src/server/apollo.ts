@@ -6,7 +6,8 @@ import {
 } from '@apollo/server/plugin/landingPage/default';
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import type { Metrics } from '../observability/metrics.js';
-import { allResolvers } from '../modules/resolvers.js';
+import { allResolvers, NODE_TYPES } from '../modules/index.js';
+import { assertResolversComplete } from '../graphql/resolver-check.js';
 import type { Logger } from './logger.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { authenticationPlugin } from './plugins/authentication-plugin.js';
@@ -14,7 +15,7 @@ import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
 import { errorPlugin, loggingFormatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../graphql/request-context.js';
 
 export interface ApolloOptions {
   production: boolean;
@@ -30,9 +31,13 @@ export interface ApolloOptions {
 export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
   const { metrics } = options;
   const limits = abuseLimits(options.limits, options.production, (limit) => metrics.abuseLimitRejected(limit));
+  const typeDefs = loadTypeDefs();
+  const resolvers = allResolvers();
+  // A field that needs a resolver and has none refuses the boot, naming Type.field, instead of failing at run time.
+  assertResolversComplete({ typeDefs, resolvers, nodeTypes: Object.keys(NODE_TYPES) });
   return new ApolloServer<RequestContext>({
-    typeDefs: loadTypeDefs(),
-    resolvers: allResolvers(),
+    typeDefs,
+    resolvers,
     introspection: options.introspection,
     // CSRF prevention stays on (Apollo's default): "simple" requests without a preflight are refused.
     csrfPrevention: true,

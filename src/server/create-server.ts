@@ -20,7 +20,7 @@ import { InFlightLimiter } from './in-flight-limiter.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
 import type { Logger } from './logger.js';
 import { createReadinessCheck, type MigrationCheck } from './readiness.js';
-import { createRequestContext } from './request-context.js';
+import { createRequestContext } from './create-request-context.js';
 import { shutDown } from './shutdown.js';
 import { setUpTenantAdmission, type FairShareOptions } from './tenant-admission-setup.js';
 

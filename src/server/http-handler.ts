@@ -14,7 +14,7 @@ import { sendRefusal, type InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { limitResponseSize } from './response-size-limit.js';
 import { guardSlowReader } from './slow-reader-guard.js';
-import type { RequestContext } from './request-context.js';
+import type { RequestContext } from '../graphql/request-context.js';
 
 export interface HttpHandlerOptions {
   apollo: ApolloServer<RequestContext>;

@@ -9,7 +9,7 @@ import { requestScope } from '../../src/observability/request-scope.js';
 import { createApollo } from '../../src/server/apollo.js';
 import { MAX_JSON_DEPTH } from '../../src/server/json-depth.js';
 import { loggingFormatError } from '../../src/server/plugins/error-plugin.js';
-import { createRequestContext } from '../../src/server/request-context.js';
+import { createRequestContext } from '../../src/server/create-request-context.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 

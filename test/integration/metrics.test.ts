@@ -54,6 +54,7 @@ describe('GET /metrics', () => {
       tenantgraph_transactions_total: 'counter',
       tenantgraph_tenant_context_switches_total: 'counter',
       tenantgraph_rls_violations_total: 'counter',
+      tenantgraph_db_missing_privileges_total: 'counter',
       tenantgraph_auth_failures_total: 'counter',
       tenantgraph_abuse_limit_rejections_total: 'counter',
     });
@@ -207,6 +208,26 @@ describe('requestTransactionObserver', () => {
 
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^tenantgraph_rls_violations_total 1$/m);
+    expect(text).toMatch(/^tenantgraph_db_missing_privileges_total 0$/m);
     expect(text).toMatch(/^tenantgraph_tenant_context_switches_total 1$/m);
+  });
+
+  it('counts a statement refused for a missing grant (also SQLSTATE 42501) apart from RLS violations', async () => {
+    const metrics = new Metrics({ pool: server.database.pool, operationLabel: operationLabeler([]) });
+    const observeStatement = requestTransactionObserver({ metrics, logger: pino({ level: 'silent' }), slowStatementMs: 0 });
+    const settings = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000, observeStatement };
+    const transaction = new RequestTransaction(server.database, { tenantId: tenant.id, userId: tenant.admin.id }, settings, 'grant-probe');
+    transaction.operationType = 'mutation';
+    const tx = await transaction.get();
+    // The app role may read and append to audit_events, never update it: a privilege it really lacks.
+    await expect(sql`update audit_events set outcome = 'committed'`.execute(tx)).rejects.toMatchObject({
+      code: '42501',
+      message: 'permission denied for table audit_events',
+    });
+    await transaction.rollback();
+
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^tenantgraph_db_missing_privileges_total 1$/m);
+    expect(text).toMatch(/^tenantgraph_rls_violations_total 0$/m);
   });
 });

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { GraphQLError } from 'graphql';
 import { describe, expect, inject, it } from 'vitest';
-import { formatError } from '../../src/server/plugins/error-plugin.js';
+import pino from 'pino';
+import { missingPrivilegeOf } from '../../src/errors/database-errors.js';
+import { formatError, loggingFormatError } from '../../src/server/plugins/error-plugin.js';
 import { createTestTenant } from '../support/tenants.js';
 
 /**
@@ -63,6 +65,36 @@ describe('formatError for PostgreSQL errors', () => {
         expect(text.toLowerCase(), `${testCase.name} leaks ${leak}`).not.toContain(leak.toLowerCase());
       }
     }
+  });
+
+  it('answers FORBIDDEN for a row refused by RLS but INTERNAL_SERVER_ERROR for a missing grant (both SQLSTATE 42501)', async () => {
+    const tenant = await createTestTenant();
+    const other = await createTestTenant();
+    const refused = await databaseError(tenant.id, tenant.admin.id, [
+      `insert into conversations (tenant_id, title, created_by) values (${other.id}, 'hijack', '${other.admin.id}')`,
+    ]);
+    // The app role has SELECT and INSERT on audit_events, never UPDATE (the trail is append-only): a real missing grant.
+    const ungranted = await databaseError(tenant.id, tenant.admin.id, ["update audit_events set outcome = 'committed'"]);
+    expect([(refused as { code?: string }).code, (ungranted as { code?: string }).code]).toEqual(['42501', '42501']);
+    expect(missingPrivilegeOf(refused)).toBeUndefined();
+    expect(missingPrivilegeOf(ungranted)).toBe('table audit_events');
+    expect(asClientSees(refused).extensions?.code).toBe('FORBIDDEN');
+    expect(asClientSees(ungranted)).toEqual({
+      message: expect.stringMatching(/^Internal server error/),
+      path: ['field'],
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
+  });
+
+  it('logs a missing grant with the object it is missing on', async () => {
+    const tenant = await createTestTenant();
+    const ungranted = await databaseError(tenant.id, tenant.admin.id, ["update audit_events set outcome = 'committed'"]);
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const wrapped = new GraphQLError((ungranted as Error).message, { originalError: ungranted as Error, path: ['field'] });
+    loggingFormatError(logger)(wrapped.toJSON(), wrapped);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 50, missingPrivilege: 'table audit_events', msg: expect.stringContaining('table audit_events') });
   });
 
   it('masks an unexpected error as INTERNAL_SERVER_ERROR', () => {

@@ -1,12 +1,13 @@
-import type { AuditOperationType, AuditOutcome, Resolvers } from '../../__generated__/resolvers.js';
+import type { AuditOperationType, AuditOutcome } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
-export const auditResolvers: Resolvers = {
+export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnection' | 'AuditEventEdge'> = {
   Query: {
     auditEvents: async (_parent, args, context) => {
       const page = parsePageRequest(args);
@@ -27,7 +28,7 @@ export const auditResolvers: Resolvers = {
     },
   },
   AuditEvent: {
-    id: (event) => Buffer.from(`AuditEvent:${event.id}`).toString('base64url'),
+    id: (event) => encodeGlobalId('AuditEvent', event.id),
     occurredAt: (event) => toIsoTimestamp(event.created_at),
     userId: (event) => (event.user_id ? encodeGlobalId('User', event.user_id) : null),
     user: (event, _args, context) => (event.user_id ? context.loaders.userById.load(event.user_id) : null),

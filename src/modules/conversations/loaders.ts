@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
-import type { TransactionSource } from '../loaders.js';
+import type { TransactionSource } from '../domain-module.js';
 import { findConversationsByIds } from './queries.js';
 import type { ConversationRow } from './rows.js';
 

@@ -1,15 +1,15 @@
-import type { Resolvers } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
 
 export const TITLE_MAX_LENGTH = 200;
 
-export const conversationResolvers: Resolvers = {
+export const conversationResolvers: CoveredResolvers<'Conversation' | 'ConversationConnection' | 'ConversationEdge'> = {
   Query: {
     conversations: async (_parent, args, context) => {
       const page = parsePageRequest(args);

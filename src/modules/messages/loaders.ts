@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
 import type { Cursor } from '../../graphql/cursor.js';
-import type { TransactionSource } from '../loaders.js';
+import type { TransactionSource } from '../domain-module.js';
 import { findMessagesByIds, listMessagesByConversations } from './queries.js';
 import type { MessageRow } from './rows.js';
 

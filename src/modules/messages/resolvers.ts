@@ -1,15 +1,15 @@
-import type { Resolvers } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { insertMessage } from './queries.js';
 
 export const BODY_MAX_LENGTH = 10_000;
 
-export const messageResolvers: Resolvers = {
+export const messageResolvers: CoveredResolvers<'Message' | 'MessageConnection' | 'MessageEdge'> = {
   Mutation: {
     postMessage: async (_parent, { input }, context) => {
       const { localId } = decodeGlobalId(input.conversationId, 'Conversation');

@@ -6,7 +6,7 @@ import { AppError } from '../../errors/app-error.js';
 import { isIntrospectionOnly } from './authentication-plugin.js';
 import { CostMemo, declaredVariables } from './cost-memo.js';
 import { QUERY_COST_ESTIMATORS } from './query-cost.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 export interface AbuseLimits {
   maxDepth: number;

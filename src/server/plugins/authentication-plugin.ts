@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { OperationDefinitionNode } from 'graphql';
 import { missingTokenError } from '../../auth/token-verifier.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * A request without a token may only introspect (so Apollo Sandbox can load the schema; whether

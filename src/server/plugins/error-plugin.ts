@@ -3,11 +3,12 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { AppError, httpStatusForCodes } from '../../errors/app-error.js';
-import { mapDatabaseError } from '../../errors/database-errors.js';
+import { mapDatabaseError, missingPrivilegeOf } from '../../errors/database-errors.js';
+import { UNIQUE_VIOLATION_SENTENCES } from '../../modules/index.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
 import { currentRequestId } from '../../observability/request-scope.js';
 import type { Logger } from '../logger.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * The error policy, in one place:
@@ -20,7 +21,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const cause = causeOf(error);
   if (cause instanceof AppError) return withoutStacktrace(formatted, cause);
   if (cause instanceof GraphQLError) return formatted;
-  const mapped = mapDatabaseError(cause);
+  const mapped = mapDatabaseError(cause, UNIQUE_VIOLATION_SENTENCES);
   if (mapped) return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: mapped.code } };
   return {
     message: 'Internal server error; it has been logged with the request id.',
@@ -38,7 +39,13 @@ export function loggingFormatError(logger: Logger): (formatted: GraphQLFormatted
   return (formatted, error) => {
     const result = formatError(formatted, error);
     if (result.extensions?.code === 'INTERNAL_SERVER_ERROR' && !(causeOf(error) instanceof GraphQLError)) {
-      logger.error({ err: errorForLog(causeOf(error)), requestId: currentRequestId(), path: capLogPath(formatted.path) }, 'unexpected error');
+      const cause = causeOf(error);
+      // A missing GRANT names its table, so the log says which migration forgot it.
+      const missingPrivilege = missingPrivilegeOf(cause);
+      logger.error(
+        { err: errorForLog(cause), requestId: currentRequestId(), path: capLogPath(formatted.path), ...(missingPrivilege ? { missingPrivilege } : {}) },
+        missingPrivilege ? `the app role lacks a privilege on ${missingPrivilege} (a GRANT missing from the migrations)` : 'unexpected error',
+      );
     }
     return result;
   };

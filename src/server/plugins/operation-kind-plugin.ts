@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { AppError } from '../../errors/app-error.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * The schema has no Subscription type, yet graphql-js validates `subscription { … }` and only refuses it at

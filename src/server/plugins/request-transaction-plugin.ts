@@ -3,7 +3,7 @@ import { isConnectionFailure } from '../../errors/connection-failure.js';
 import type { AppError } from '../../errors/app-error.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 import { RESPONSE_TOO_LARGE_STATUS, resultSizeOver, responseTooLargeError } from '../response-size-limit.js';
 
 /**

@@ -4,7 +4,7 @@ import type { GraphQLError } from 'graphql';
 import { UnauthenticatedError, type AuthFailureReason } from '../../errors/app-error.js';
 import { mapDatabaseError } from '../../errors/database-errors.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { RequestContext } from '../request-context.js';
+import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * Feeds the request's telemetry (operation, whether it executed) and counts authentication failures by reason:

@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
-import type { TransactionSource } from '../loaders.js';
+import type { TransactionSource } from '../domain-module.js';
 import { findCurrentTenant, findUsersByIds } from './queries.js';
 import type { TenantRow, UserRow } from './rows.js';
 
-export function createTenancyLoaders(transaction: TransactionSource) {
+export function createDirectoryLoaders(transaction: TransactionSource) {
   return {
     /** Users of the current tenant by id; null for ids the tenant does not have. */
     userById: new DataLoader<string, UserRow | null>(async (ids) =>

@@ -1,12 +1,12 @@
-import type { Resolvers } from '../../__generated__/resolvers.js';
+import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { encodeGlobalId } from '../../graphql/global-id.js';
-import { principalOf } from '../../server/request-context.js';
+import { principalOf } from '../../graphql/request-context.js';
 import { normalizeEmail, requireText } from '../../graphql/input.js';
 import { countUsers, insertUser, listUsers } from './queries.js';
 
-export const tenancyResolvers: Resolvers = {
+export const directoryResolvers: CoveredResolvers<'Tenant' | 'User' | 'Viewer' | 'UserConnection' | 'UserEdge'> = {
   Query: {
     viewer: () => ({}),
     users: async (_parent, args, context) => {

@@ -1,0 +1,33 @@
+import { PAGE } from '../access-path.js';
+import type { DomainModule, NodeTypes } from '../domain-module.js';
+import { createConversationLoaders } from './loaders.js';
+import { countConversationsQuery, findConversationsByIdsQuery, listConversationsQuery, updateConversationQuery } from './queries.js';
+import { conversationResolvers } from './resolvers.js';
+
+// Annotated, not inferred: the loaders' types are derived from this module, so inference would go in a circle.
+const nodeTypes: NodeTypes = {
+  Conversation: (id, context) => context.loaders.conversationById.load(id),
+};
+
+/** Conversations (schema/conversations.graphql). */
+export const conversationsModule = {
+  name: 'conversations',
+  resolvers: conversationResolvers,
+  createLoaders: createConversationLoaders,
+  nodeTypes,
+  accessPaths: [
+    { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, PAGE, null) },
+    { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, PAGE, s.conversationCursor) },
+    { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, PAGE, null) },
+    { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, PAGE, null) },
+    { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
+    { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
+    { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },
+    {
+      name: 'updateConversation',
+      write: true,
+      query: (tx, s) => updateConversationQuery(tx, s.conversation.id, { archived: s.conversation.archived }),
+    },
+  ],
+  tenantTables: { conversations: 'tenant_id' },
+} satisfies DomainModule<ReturnType<typeof createConversationLoaders>>;

@@ -1,0 +1,50 @@
+import type { Resolvers } from '../__generated__/resolvers.js';
+import { dateTimeScalar } from '../graphql/date-time-scalar.js';
+import { auditModule } from './audit/module.js';
+import { conversationsModule } from './conversations/module.js';
+import { directoryModule } from './directory/module.js';
+import type { TransactionSource } from './domain-module.js';
+import { mergeModules } from './domain-module.js';
+import { messagesModule } from './messages/module.js';
+import { nodeModule } from './node/resolvers.js';
+
+/**
+ * THE module registry: adding a domain module is one line here. Everything the API knows about its modules
+ * (resolvers, loaders, node types, access paths, tenant tables, unique-constraint sentences) is derived from
+ * this list; merging refuses at boot any key two modules both define.
+ */
+const DOMAIN_MODULES = [directoryModule, conversationsModule, messagesModule, auditModule] as const;
+
+/** The custom scalars of schema/base.graphql (graphql-tools reads their `__`-prefixed resolvers). */
+const scalarsModule = { name: 'scalars', resolvers: { DateTime: dateTimeScalar as unknown as Resolvers['DateTime'] } };
+
+const domain = mergeModules(DOMAIN_MODULES);
+const registry = mergeModules([...DOMAIN_MODULES, nodeModule(domain.nodeTypes), scalarsModule]);
+
+type UnionToIntersection<U> = (U extends unknown ? (value: U) => void : never) extends (value: infer I) => void ? I : never;
+type LoadersOf<M> = M extends { createLoaders: (transaction: TransactionSource) => infer L } ? L : never;
+
+/** Every DataLoader of one request, typed from the registered modules' factories. */
+export type Loaders = UnionToIntersection<LoadersOf<(typeof DOMAIN_MODULES)[number]>>;
+
+/**
+ * Every DataLoader of one request. Built per request and bound to its transaction: a loader cache shared
+ * across requests could hand one tenant's rows to another.
+ */
+export function createLoaders(transaction: TransactionSource): Loaders {
+  return registry.createLoaders(transaction) as Loaders;
+}
+
+/** Every module's resolvers, merged per type, and the custom scalars. */
+export function allResolvers(): Resolvers {
+  return registry.resolvers;
+}
+
+/** The node types `node(id:)` can load, by GraphQL type name (the boot check compares them with the SDL). */
+export const NODE_TYPES = registry.nodeTypes;
+/** Every statement the modules issue that reads a table, for `cli explain`. */
+export const ACCESS_PATHS = registry.accessPaths;
+/** Tenant table -> its tenant-id column, for the plan test. */
+export const TENANT_TABLES = registry.tenantTables;
+/** Unique constraint -> the sentence a user sees on a 23505 (errors/database-errors.ts). */
+export const UNIQUE_VIOLATION_SENTENCES = registry.uniqueViolationSentences;

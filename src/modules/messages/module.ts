@@ -1,0 +1,32 @@
+import { PAGE } from '../access-path.js';
+import type { DomainModule, NodeTypes } from '../domain-module.js';
+import { createMessageLoaders } from './loaders.js';
+import { findMessagesByIdsQuery, insertMessageQuery, listMessagesByConversationsQuery } from './queries.js';
+import { messageResolvers } from './resolvers.js';
+
+// Annotated, not inferred: the loaders' types are derived from this module, so inference would go in a circle.
+const nodeTypes: NodeTypes = {
+  Message: (id, context) => context.loaders.messageById.load(id),
+};
+
+/** Messages of conversations (schema/messages.graphql). */
+export const messagesModule = {
+  name: 'messages',
+  resolvers: messageResolvers,
+  createLoaders: createMessageLoaders,
+  nodeTypes,
+  accessPaths: [
+    { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, PAGE, null) },
+    {
+      name: 'listMessagesByConversations(after)',
+      query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), PAGE, s.messageCursor),
+    },
+    { name: 'findMessagesByIds', query: (tx, s) => findMessagesByIdsQuery(tx, s.messageIds) },
+    {
+      name: 'insertMessage',
+      write: true,
+      query: (tx, s) => insertMessageQuery(tx, { conversationId: s.conversation.id, authorId: s.authorId, body: 'cli explain (rolled back)' }),
+    },
+  ],
+  tenantTables: { messages: 'tenant_id' },
+} satisfies DomainModule<ReturnType<typeof createMessageLoaders>>;
