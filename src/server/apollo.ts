@@ -14,6 +14,8 @@ import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
 import { errorPlugin, loggingFormatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
+import { trustedDocumentStore } from './trusted/trusted-document-store.js';
+import type { TrustedDocuments } from './trusted/trusted-documents.js';
 import type { RequestContext } from './request-context.js';
 
 export interface ApolloOptions {
@@ -24,14 +26,20 @@ export interface ApolloOptions {
   metrics: Metrics;
   /** Mutations whose result is larger are rolled back and refused (see response-size-limit.ts). */
   maxResponseBytes?: number;
+  /** Only these run (GRAPHQL_TRUSTED_DOCUMENTS): parsed and validated once at boot (trusted/trusted-document-store.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** The schema is built once per process, never per request. */
 export function createApollo(options: ApolloOptions): ApolloServer<RequestContext> {
   const { metrics } = options;
   const limits = abuseLimits(options.limits, options.production, (limit) => metrics.abuseLimitRejected(limit));
+  const typeDefs = loadTypeDefs();
+  const trusted = options.trustedDocuments;
   return new ApolloServer<RequestContext>({
-    typeDefs: loadTypeDefs(),
+    typeDefs,
+    // Trusted operations are parsed and validated once, at boot; without a manifest, Apollo's default LRU store.
+    ...(trusted ? { documentStore: trustedDocumentStore(trusted, typeDefs, limits.validationRules) } : {}),
     resolvers: allResolvers(),
     introspection: options.introspection,
     // CSRF prevention stays on (Apollo's default): "simple" requests without a preflight are refused.
