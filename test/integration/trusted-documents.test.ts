@@ -94,6 +94,27 @@ describe('GRAPHQL_TRUSTED_DOCUMENTS', () => {
     expect(viewer.data?.viewer.tenant.name).toBe(tenant.name);
   });
 
+  it('skips parsing a trusted operation: one above the token limit runs by id, while its text is refused', async () => {
+    // Dashboard has far more than 20 tokens. The parser's token limit applies to every text Apollo parses, so the
+    // trusted server can only answer if it took the document from the store filled at boot (no parse at all).
+    const tiny = { maxTokens: 20 };
+    const [limitedTrusted, limitedPlain] = await Promise.all([
+      startTestServer({ production: true, introspection: false, trustedDocuments: trusted, limits: tiny }),
+      startTestServer({ production: true, introspection: false, limits: tiny }),
+    ]);
+    try {
+      const byId = await createClient({ url: limitedTrusted.url, token: tenant.admin.token, trustedDocuments: true }).request(DashboardDocument, { first: 2 });
+      expect(byId.errors).toBeUndefined();
+      expect(byId.data?.conversations.nodes).toEqual([]);
+      const text = trusted.byId.get(documentIdOf(DashboardDocument)!)!;
+      const byText = await limitedPlain.post({ query: text, variables: { first: 2 } }, auth());
+      expect(byText.status).toBe(400);
+      expect(byText.json.errors[0].message).toMatch(/more tha[nt] 20 tokens/);
+    } finally {
+      await Promise.all([limitedTrusted.close(), limitedPlain.close()]);
+    }
+  });
+
   it('still applies the cost limit to a trusted operation (it depends on the variables)', async () => {
     const client = createClient({ url: server.url, token: tenant.admin.token, trustedDocuments: true });
     const response = await client.request(DashboardDocument, { first: 100, messages: 100 });
