@@ -41,10 +41,12 @@ const config: CodegenConfig = {
         inputMaybeValue: 'T | null | undefined',
       },
     },
-    // The typed SDK: typed document nodes for the operations in src/sdk/operations/.
+    // The typed SDK: typed document nodes for the operations in src/sdk/operations/. `persistedDocuments` embeds
+    // each operation's SHA-256 in its document (`__meta__.hash`, what the SDK sends with `trustedDocuments: true`)
+    // and writes persisted-documents.json, the manifest GRAPHQL_TRUSTED_DOCUMENTS points the server at.
     'src/__generated__/sdk/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' } },
       config: { useTypeImports: true, enumsAsTypes: true, scalars: { DateTime: 'string' } },
     },
   },

@@ -1,10 +1,12 @@
 /**
  * The API in a process of its own, for the benchmark: src/server/create-server.ts startServer as `npm start`
  * runs it in production (production: true, no introspection), as the app role, or, with the bench-only switch,
- * as a BYPASSRLS role with explicit tenant predicates ("API without RLS"). Reports counters over IPC.
+ * as a BYPASSRLS role with explicit tenant predicates ("API without RLS"), or with a trusted-documents manifest
+ * ("API with trusted documents", GRAPHQL_TRUSTED_DOCUMENTS). Reports counters over IPC.
  */
 import pino from 'pino';
 import { startServer } from '../src/server/create-server.js';
+import { loadTrustedDocuments } from '../src/server/trusted/trusted-documents.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
 const config = serverConfigFromEnv();
@@ -26,6 +28,7 @@ try {
     logger: pino({ level: 'info' }),
     benchOnlyExplicitTenantFilter: config.benchOnlyExplicitTenantFilter ?? false,
     ...(config.fairShare ? { fairShare: config.fairShare } : {}),
+    ...(config.trustedDocumentsFile ? { trustedDocuments: loadTrustedDocuments(config.trustedDocumentsFile) } : {}),
   });
   serveParent(server.port, () => server.close());
 } catch (error) {

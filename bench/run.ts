@@ -7,7 +7,8 @@
  *   npm run bench -- --noisy          one tenant floods (--flood-connections 64) while --victims 10 tenants send Q1/Q2:
  *                                     victims alone, with fairness on and with fairness off (issue 8 §5)
  *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
- *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls
+ *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls,trusted
+ *            --trusted-documents (adds the server "API with trusted documents")
  *
  * Its own database (embedded PostgreSQL under os.tmpdir(), or a new database on BENCH_DATABASE_URL), removed at
  * the end. Prints a markdown table; writes bench/results/<timestamp>.json and bench/results/latest.json.
@@ -37,10 +38,10 @@ import {
   type Results,
   type RunMeasurement,
 } from './lib/report.js';
-import { SERVER_LABELS, ServerProcess, type ServerConfig, type ServerName } from './lib/servers.js';
+import { SERVER_LABELS, ServerProcess, targetOf, type ServerConfig, type ServerName } from './lib/servers.js';
 import { verify } from './lib/verify.js';
 import { floodRequest, FLOOD_DOCUMENT, FLOOD_SEARCHES, runPhase, victimRequests, type PhaseResult } from './lib/noisy.js';
-import { requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
+import { benchTrustedDocuments, requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -65,6 +66,7 @@ const { values: flags } = parseArgs({
     servers: { type: 'string' },
     'scale-steps': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    'trusted-documents': { type: 'boolean', default: false },
     noisy: { type: 'boolean', default: false },
     'flood-connections': { type: 'string' },
     victims: { type: 'string' },
@@ -86,7 +88,7 @@ const options = {
   pool: int('pool', 10),
   tenantPick: (flags['tenant-pick'] ?? 'uniform') as TenantPick,
   workloads: list(flags.workloads, WORKLOADS) as Workload[],
-  servers: list(flags.servers, ['floor', 'api', 'noRls']) as ServerName[],
+  servers: withTrusted(list(flags.servers, ['floor', 'api', 'noRls']) as ServerName[], flags['trusted-documents']!),
   scaleSteps: (flags['scale-steps'] ?? (quick ? '10,100,1000' : '100,1000,10000')).split(',').map(Number),
   /** Per tenant in the scale curve: the same for every tenant, so only their number changes. */
   scaleTenant: { usersPerTenant: 8, conversationsPerTenant: 25, messagesPerTenant: 200 },
@@ -106,6 +108,11 @@ function int(name: string, fallback: number, min = 1): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) fail(`--${name} must be an integer >= ${min}, received ${JSON.stringify(raw)}`);
   return value;
+}
+
+/** `--trusted-documents`: the API once more, with a manifest of the workloads' documents, sent their ids. */
+function withTrusted(servers: ServerName[], trusted: boolean): ServerName[] {
+  return trusted && !servers.includes('trusted') ? [...servers, 'trusted'] : servers;
 }
 
 function list(raw: string | undefined, fallback: readonly string[]): string[] {
@@ -229,7 +236,7 @@ async function sideBySide(): Promise<void> {
 
 /** One run: a short unmeasured burst (pool connections, JIT), then the measured run with counters around it. */
 async function measureRun(server: ServerProcess, workload: Workload, targets: TenantTarget[], seed: number, roundIndex: number) {
-  const target = server.name === 'floor' ? 'floor' : 'graphql';
+  const target = targetOf(server.name);
   if (options.prewarmSec > 0) {
     await runLoad({
       port: server.port,
@@ -265,10 +272,18 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
 /** The PostgreSQL backends of each server: the role it logs in as and its pool's application_name. */
 function backendsOf(name: ServerName): { user: string; applicationName: string } {
   if (name === 'floor') return { user: APP_ROLE, applicationName: 'bench-floor' };
-  return { user: name === 'api' ? APP_ROLE : NO_RLS_ROLE, applicationName: 'tenantgraph' };
+  // The trusted-documents API shares the API's role and name; the two never run at the same time.
+  return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationName: 'tenantgraph' };
 }
 
 // ---------------------------------------------------------------------------------------------- servers
+
+/** The manifest of the "API with trusted documents", in the run's log folder (removed with it). */
+function writeTrustedDocuments(): string {
+  const file = path.join(logDir, 'trusted-documents.json');
+  writeFileSync(file, JSON.stringify(benchTrustedDocuments(), null, 2));
+  return file;
+}
 
 async function startServers(db: BenchDatabase, names: ServerName[], extra: Partial<ServerConfig> = {}, logSuffix = ''): Promise<ServerProcess[]> {
   const servers: ServerProcess[] = [];
@@ -281,6 +296,7 @@ async function startServers(db: BenchDatabase, names: ServerName[], extra: Parti
       statementTimeoutMs: options.statementTimeoutMs,
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
       ...(name === 'noRls' ? { benchOnlyExplicitTenantFilter: true } : {}),
+      ...(name === 'trusted' ? { trustedDocumentsFile: writeTrustedDocuments() } : {}),
     };
     const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));
     running.push(server);

@@ -2,14 +2,21 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerStats } from './server-process.js';
+import type { Target } from './workloads.js';
 
-export type ServerName = 'floor' | 'api' | 'noRls';
+export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   floor: 'floor (node:http + pg)',
   api: 'API (as shipped, RLS)',
   noRls: 'API without RLS',
+  trusted: 'API with trusted documents',
 };
+
+/** How a server is asked: the floor's own routes, GraphQL text, or (trusted documents) the operation's id. */
+export function targetOf(name: ServerName): Target {
+  return name === 'floor' ? 'floor' : name === 'trusted' ? 'documentId' : 'graphql';
+}
 
 /** What the parent hands a server process (in BENCH_SERVER_CONFIG, not argv, so URLs stay out of `ps`). */
 export interface ServerConfig {
@@ -22,12 +29,15 @@ export interface ServerConfig {
   benchOnlyExplicitTenantFilter?: boolean;
   /** API only: startServer's fair share options (the noisy-neighbour run turns fairness off with a share of the whole pool). */
   fairShare?: { connectionsPerTenant?: number; rateLimit?: boolean };
+  /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */
+  trustedDocumentsFile?: string;
 }
 
 const ENTRY_POINTS: Record<ServerName, string> = {
   floor: fileURLToPath(new URL('../floor-server.ts', import.meta.url)),
   api: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   noRls: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+  trusted: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
 };
 
 /** A server in its own process, so its CPU time is its own. */

@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { SERVER_LABELS, type ServerName, type ServerProcess } from './servers.js';
+import { SERVER_LABELS, targetOf, type ServerName, type ServerProcess } from './servers.js';
 import { buildRequest, type Operation, type TenantTarget } from './workloads.js';
 
 export interface Verification {
@@ -23,7 +23,7 @@ export async function verify(servers: ServerProcess[], targets: TenantTarget[], 
       const before = new Set((await server.stats()).texts);
       const bodies: unknown[] = [];
       for (const tenant of probes) {
-        const request = buildRequest(operation, server.name === 'floor' ? 'floor' : 'graphql', tenant, tenant.conversationGlobalIds[0]!, `verification message`);
+        const request = buildRequest(operation, targetOf(server.name), tenant, tenant.conversationGlobalIds[0]!, `verification message`);
         const response = await fetch(`http://127.0.0.1:${server.port}${request.path}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: request.authorization },

@@ -1,6 +1,7 @@
 import { print } from 'graphql';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
+import { sha256Hex } from '../../src/server/trusted/trusted-documents.js';
 import type { BenchTenant } from './dataset.js';
 
 export type Workload = 'Q1' | 'Q2' | 'M1' | 'MIX';
@@ -48,7 +49,18 @@ export function toTarget(tenant: BenchTenant, token: string): TenantTarget {
   };
 }
 
-export type Target = 'graphql' | 'floor';
+/** The floor's routes, GraphQL with the document's text, or GraphQL with only its id (trusted documents). */
+export type Target = 'graphql' | 'documentId' | 'floor';
+
+const documentIdOf = (text: string) => `sha256:${sha256Hex(text)}`;
+
+/**
+ * The manifest of the "API with trusted documents": the workloads' own documents, character for character the
+ * texts the API is sent, so the two differ only in whether a request carries the text or its id.
+ */
+export function benchTrustedDocuments(): Record<string, string> {
+  return Object.fromEntries([Q1_DOCUMENT, Q2_DOCUMENT, M1_DOCUMENT].map((text) => [documentIdOf(text), text]));
+}
 export type TenantPick = 'uniform' | 'weighted';
 
 export interface HttpRequest {
@@ -58,22 +70,28 @@ export interface HttpRequest {
 }
 
 const Q1_GRAPHQL_BODY = JSON.stringify({ query: Q1_DOCUMENT, variables: Q1_VARIABLES });
+const Q1_DOCUMENT_ID_BODY = JSON.stringify({ documentId: documentIdOf(Q1_DOCUMENT), variables: Q1_VARIABLES });
+const Q2_DOCUMENT_ID = documentIdOf(Q2_DOCUMENT);
+const M1_DOCUMENT_ID = documentIdOf(M1_DOCUMENT);
 
 /** The request of one operation for one tenant, to the API (`graphql`) or to the floor's equivalent route. */
 export function buildRequest(operation: Operation, target: Target, tenant: TenantTarget, conversationId: string, body: string): HttpRequest {
   const authorization = tenant.authorization;
   switch (operation) {
     case 'Q1':
-      return target === 'floor' ? { path: '/q1', body: '{}', authorization } : { path: '/graphql', body: Q1_GRAPHQL_BODY, authorization };
-    case 'Q2':
-      return target === 'floor'
-        ? { path: '/q2', body: JSON.stringify({ id: conversationId }), authorization }
-        : { path: '/graphql', body: JSON.stringify({ query: Q2_DOCUMENT, variables: { id: conversationId } }), authorization };
+      if (target === 'floor') return { path: '/q1', body: '{}', authorization };
+      return { path: '/graphql', body: target === 'documentId' ? Q1_DOCUMENT_ID_BODY : Q1_GRAPHQL_BODY, authorization };
+    case 'Q2': {
+      const variables = { id: conversationId };
+      if (target === 'floor') return { path: '/q2', body: JSON.stringify(variables), authorization };
+      const named = target === 'documentId' ? { documentId: Q2_DOCUMENT_ID } : { query: Q2_DOCUMENT };
+      return { path: '/graphql', body: JSON.stringify({ ...named, variables }), authorization };
+    }
     case 'M1': {
       const input = { conversationId, body };
-      return target === 'floor'
-        ? { path: '/m1', body: JSON.stringify(input), authorization }
-        : { path: '/graphql', body: JSON.stringify({ query: M1_DOCUMENT, variables: { input } }), authorization };
+      if (target === 'floor') return { path: '/m1', body: JSON.stringify(input), authorization };
+      const named = target === 'documentId' ? { documentId: M1_DOCUMENT_ID } : { query: M1_DOCUMENT };
+      return { path: '/graphql', body: JSON.stringify({ ...named, variables: { input } }), authorization };
     }
   }
 }

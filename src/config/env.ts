@@ -93,6 +93,8 @@ const envSchema = z
       .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
       .default([]),
     GRAPHQL_INTROSPECTION: booleanFlag,
+    /** Path of a trusted-documents manifest (persisted-documents.json): only its operations run (README). */
+    GRAPHQL_TRUSTED_DOCUMENTS: z.string().trim().min(1).optional(),
     GRAPHQL_MAX_DEPTH: positiveInt(DEFAULT_QUERY_LIMITS.maxDepth),
     GRAPHQL_MAX_ALIASES: positiveInt(DEFAULT_QUERY_LIMITS.maxAliases),
     GRAPHQL_MAX_TOKENS: positiveInt(DEFAULT_QUERY_LIMITS.maxTokens),

@@ -12,6 +12,10 @@ export type ErrorCode =
   | 'SERVER_BUSY'
   | 'RATE_LIMITED'
   | 'REQUEST_TIMEOUT'
+  /** GRAPHQL_TRUSTED_DOCUMENTS: the request's document id is not in the manifest (400). */
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  /** GRAPHQL_TRUSTED_DOCUMENTS: the request's query text is not a trusted operation (400). */
+  | 'OPERATION_NOT_TRUSTED'
   | 'INTERNAL_SERVER_ERROR';
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

@@ -15,6 +15,8 @@ import { operationKindPlugin } from './plugins/operation-kind-plugin.js';
 import { errorPlugin, loggingFormatError } from './plugins/error-plugin.js';
 import { requestTransactionPlugin } from './plugins/request-transaction-plugin.js';
 import { telemetryPlugin } from './plugins/telemetry-plugin.js';
+import { trustedDocumentStore } from './trusted/trusted-document-store.js';
+import type { TrustedDocuments } from './trusted/trusted-documents.js';
 import type { RequestContext } from '../graphql/request-context.js';
 
 export interface ApolloOptions {
@@ -25,6 +27,8 @@ export interface ApolloOptions {
   metrics: Metrics;
   /** Mutations whose result is larger are rolled back and refused (see response-size-limit.ts). */
   maxResponseBytes?: number;
+  /** Only these run (GRAPHQL_TRUSTED_DOCUMENTS): parsed and validated once at boot (trusted/trusted-document-store.ts). */
+  trustedDocuments?: TrustedDocuments;
 }
 
 /** The schema is built once per process, never per request. */
@@ -35,8 +39,11 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
   const resolvers = allResolvers();
   // A field that needs a resolver and has none refuses the boot, naming Type.field, instead of failing at run time.
   assertResolversComplete({ typeDefs, resolvers, nodeTypes: Object.keys(NODE_TYPES) });
+  const trusted = options.trustedDocuments;
   return new ApolloServer<RequestContext>({
     typeDefs,
+    // Trusted operations are parsed and validated once, at boot; without a manifest, Apollo's default LRU store.
+    ...(trusted ? { documentStore: trustedDocumentStore(trusted, typeDefs, limits.validationRules) } : {}),
     resolvers,
     introspection: options.introspection,
     // CSRF prevention stays on (Apollo's default): "simple" requests without a preflight are refused.

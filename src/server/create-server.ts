@@ -15,6 +15,8 @@ import { loadSdkOperationNames, operationLabeler } from '../observability/operat
 import { requestTransactionObserver } from '../observability/transaction-observer.js';
 import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
 import { createApollo } from './apollo.js';
+import type { TrustedDocuments } from './trusted/trusted-documents.js';
+import { createTrustedRequestGate } from './trusted/trusted-request-gate.js';
 import { createHttpHandler } from './http-handler.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
@@ -30,6 +32,8 @@ export interface ServerOptions {
   host: string;
   production: boolean;
   introspection: boolean;
+  /** Only the manifest's operations run (GRAPHQL_TRUSTED_DOCUMENTS; trusted/trusted-documents.ts). Default: any. */
+  trustedDocuments?: TrustedDocuments;
   limits?: Partial<AbuseLimits>;
   jwt: TokenVerifierOptions;
   pool: { max: number; acquireTimeoutMs: number };
@@ -154,11 +158,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     logger: options.logger,
     metrics,
     maxResponseBytes: httpLimits.maxResponseBytes,
+    ...(options.trustedDocuments ? { trustedDocuments: options.trustedDocuments } : {}),
   });
   await apollo.start();
 
+  const queryLimits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
   const handler = createHttpHandler({
     apollo,
+    ...(options.trustedDocuments
+      ? { trustedRequestGate: createTrustedRequestGate(options.trustedDocuments, { introspection: options.introspection, maxTokens: queryLimits.maxTokens }) }
+      : {}),
     bodyLimitBytes: options.bodyLimitBytes,
     maxResponseBytes: httpLimits.maxResponseBytes,
     writeTimeoutMs: httpLimits.writeTimeoutMs,

@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { limitResponseSize } from './response-size-limit.js';
 import { guardSlowReader } from './slow-reader-guard.js';
 import type { RequestContext } from '../graphql/request-context.js';
+import type { TrustedRequestGate } from './trusted/trusted-request-gate.js';
 
 export interface HttpHandlerOptions {
   apollo: ApolloServer<RequestContext>;
@@ -33,6 +34,8 @@ export interface HttpHandlerOptions {
   writeTimeoutMs: number;
   /** Bounds GraphQL requests in flight per tenant and per tokenless address (in-flight-limiter.ts). */
   inFlightLimiter: InFlightLimiter;
+  /** GRAPHQL_TRUSTED_DOCUMENTS: only the manifest's operations reach Apollo (trusted/trusted-request-gate.ts). */
+  trustedRequestGate?: TrustedRequestGate;
 }
 
 export interface HttpHandler {
@@ -114,8 +117,13 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         return;
       }
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
+      const gated = options.trustedRequestGate?.(req.method ?? 'GET', parsed, url.search) ?? { admitted: true, body: parsed, search: url.search };
+      if (!gated.admitted) {
+        sendJson(res, 400, { errors: [{ message: gated.message, extensions: { code: gated.code } }] });
+        return;
+      }
       const apolloResponse = await options.apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body: parsed },
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: gated.search, body: gated.body },
         context: async () => {
           request.context = await options.createContext(req, requestId, request.telemetry);
           // SECURITY: the client may have left while the context was created (a slow token verification, a

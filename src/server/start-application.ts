@@ -2,6 +2,7 @@ import { issueToken } from '../auth/token-issuer.js';
 import { listTenantAdmins } from '../admin/tenants.js';
 import { seedDemoData } from '../admin/demo-data.js';
 import { ConfigError, loadEnv, type Env } from '../config/env.js';
+import { loadTrustedDocuments, type TrustedDocuments } from './trusted/trusted-documents.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
 import { prepareDatabase } from '../db/prepare-database.js';
 import { createLogger } from './logger.js';
@@ -19,8 +20,14 @@ const STOP_MARGIN_MS = 15_000;
  */
 export async function startApplication(lifecycle: ProcessLifecycle): Promise<void> {
   let env: Env;
+  let trustedDocuments: TrustedDocuments | undefined;
   try {
     env = loadEnv();
+    try {
+      trustedDocuments = env.GRAPHQL_TRUSTED_DOCUMENTS ? loadTrustedDocuments(env.GRAPHQL_TRUSTED_DOCUMENTS) : undefined;
+    } catch (error) {
+      throw new ConfigError([(error as Error).message]);
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);
@@ -31,6 +38,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
   lifecycle.log = logger;
   lifecycle.hardDeadlineMs = env.SHUTDOWN_TIMEOUT_MS + STOP_MARGIN_MS;
 
+  if (trustedDocuments) logger.info(`trusted documents only: ${trustedDocuments.byId.size} operations from ${env.GRAPHQL_TRUSTED_DOCUMENTS}`);
   logger.info(env.DATABASE_URL ? 'using the configured PostgreSQL' : `starting embedded PostgreSQL (data in ${env.DATA_DIR}/postgres)`);
   const database = await prepareDatabase(env, {
     migrate: true,
@@ -56,6 +64,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
     host: env.HOST,
     production,
     introspection: env.GRAPHQL_INTROSPECTION ?? !production,
+    ...(trustedDocuments ? { trustedDocuments } : {}),
     limits: {
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxAliases: env.GRAPHQL_MAX_ALIASES,
