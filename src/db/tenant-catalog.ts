@@ -363,7 +363,12 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
     [OPERATOR_ROLE],
   );
   for (const c of creatable.rows) problems.push(`${OPERATOR_ROLE} may create objects in ${c.name}. Fix: REVOKE CREATE ON ${c.name} FROM ${OPERATOR_ROLE}.`);
-  const owned = await reader.query<{ name: string }>(`select oid::regclass::text as name from pg_class where relowner = $1::regrole::oid`, [OPERATOR_ROLE]);
+  // Its temporary tables are its own session's (`cli sql` may create them) and vanish with it.
+  const owned = await reader.query<{ name: string }>(
+    `select c.oid::regclass::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relowner = $1::regrole::oid and n.nspname !~ '^pg_(toast_)?temp_' order by 1`,
+    [OPERATOR_ROLE],
+  );
   for (const o of owned.rows) problems.push(`${OPERATOR_ROLE} owns ${o.name}. Fix: ALTER TABLE ${o.name} OWNER TO the owner role.`);
 
   const privileges = async (grantee: string) => new Set((await reader.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
