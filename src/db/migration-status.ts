@@ -35,7 +35,3 @@ export async function findMigrationStatus(ownerUrl: string, directory?: string):
   }
 }
 
-/** The migrations this build ships that the database has not applied, in order (empty when it is up to date). */
-export async function findPendingMigrations(ownerUrl: string, directory?: string): Promise<string[]> {
-  return (await findMigrationStatus(ownerUrl, directory)).pending;
-}
