@@ -5,6 +5,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { childEnv, REPOSITORY_ROOT, runCli, type CliResult } from './support/processes.js';
 import { summarizePlan, type ExplainResult } from '../src/cli/plan-summary.js';
+import { listTenantTables } from '../src/db/tenant-catalog.js';
 import { withAppClient, withOwnerClient } from './support/owner-db.js';
 import { createTestTenant, type TestTenant } from './support/tenants.js';
 
@@ -349,7 +350,7 @@ describe('cli explain', () => {
          )
          insert into messages (tenant_id, conversation_id, author_id, body) select tenant_id, id, created_by, 'Neighbour message' from topics`,
       );
-      for (const table of ['tenants', 'users', 'conversations', 'messages', 'audit_events']) await client.query(`analyze ${table}`);
+      for (const table of await listTenantTables(client)) await client.query(`analyze ${table.qualifiedName}`);
     });
   }, 120_000);
 

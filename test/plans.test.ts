@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../src/auth/token-issuer.js';
+import { listTenantTables } from '../src/db/tenant-catalog.js';
 import { listBenchTenants, loadTenants } from '../bench/lib/dataset.js';
 import { buildRequest, toTarget, type Operation, type TenantTarget } from '../bench/lib/workloads.js';
-import { TENANT_TABLES } from '../src/modules/index.js';
 import { createTestDatabase, type TestDatabase } from './setup/test-database.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server.js';
 
@@ -13,8 +13,8 @@ import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/ser
 // The data set (a few thousand Zipf-sized tenants, the benchmark's generator) gets a database of its own, so the
 // shared test database's statistics stay as the other tests expect them.
 
-// Each module registers its tenant tables with their tenant key (src/modules/<domain>/module.ts).
-const TENANT_KEY: Readonly<Record<string, string>> = TENANT_TABLES;
+/** Tenant table (as EXPLAIN names it) -> its tenant column, from the catalog (listTenantTables). */
+const TENANT_KEY = new Map<string, string>();
 
 interface PlanNode {
   'Node Type': string;
@@ -53,6 +53,7 @@ beforeAll(async () => {
          join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]`,
     );
     for (const row of rows) leadingColumns.set(row.index, row.column);
+    for (const table of await listTenantTables(client)) TENANT_KEY.set(table.table, table.tenantColumn);
   });
 }, 180_000);
 
@@ -113,7 +114,7 @@ function assertTenantScansUseIndexes(plan: PlanNode, sql: string): PlanNode[] {
   const scans = nodes.filter((node) => node['Relation Name'] && node['Node Type'] !== 'ModifyTable');
   for (const scan of scans) {
     const table = scan['Relation Name']!;
-    const key = TENANT_KEY[table];
+    const key = TENANT_KEY.get(table);
     const where = `${scan['Node Type']} on ${table} in ${JSON.stringify(plan)} for ${sql}`;
     expect(key, `unknown table ${table}`).toBeDefined();
     expect(scan['Node Type'], where).not.toBe('Seq Scan');
@@ -156,7 +157,8 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
 
   it('does the same for the statements that run inside functions and triggers (membership check, message counter)', async () => {
     for (const tenant of probes) {
-      const membership = await explain(tenant, 'select from users where id = app.current_user_id()');
+      // What app.enter_tenant (migrations/0004) runs for the token's user.
+      const membership = await explain(tenant, 'select from users where id = $1::uuid', [tenant.userId]);
       expect(assertTenantScansUseIndexes(membership, 'membership')).toHaveLength(1);
       const counter = await explain(
         tenant,

@@ -4,8 +4,10 @@ import { loadDevSecrets } from '../config/dev-secrets.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { migrateToLatest } from './migrate.js';
 import { connectClient } from './guarded-client.js';
+import { APP_ROLE } from './tenant-catalog.js';
 
-export const APP_ROLE = 'tenantgraph_app';
+export { APP_ROLE };
+
 const EMBEDDED_DATABASE = 'tenantgraph';
 
 export interface PreparedDatabase {

@@ -32,8 +32,6 @@ export interface DomainModule<L extends object = object> {
   readonly nodeTypes?: NodeTypes;
   /** Every statement it issues that reads a table (`cli explain` runs them under EXPLAIN ANALYZE). */
   readonly accessPaths?: readonly AccessPath[];
-  /** Tenant tables it owns -> the column holding the tenant id (the plan test checks indexes lead with it). */
-  readonly tenantTables?: Readonly<Record<string, string>>;
   /** Unique constraint name -> the sentence a user sees when a write violates it (23505). */
   readonly uniqueViolationSentences?: Readonly<Record<string, string>>;
 }
@@ -44,13 +42,12 @@ export interface MergedModules {
   readonly createLoaders: (transaction: TransactionSource) => Record<string, unknown>;
   readonly nodeTypes: Readonly<Partial<Record<NodeType, NodeLoader>>>;
   readonly accessPaths: readonly AccessPath[];
-  readonly tenantTables: Readonly<Record<string, string>>;
   readonly uniqueViolationSentences: Readonly<Record<string, string>>;
 }
 
 /**
  * Merges modules into one registry. Throws, listing every clash at once, when two modules define the same
- * Type.field resolver, loader, node type, access path, tenant table or unique constraint: a later module
+ * Type.field resolver, loader, node type, access path or unique constraint: a later module
  * would otherwise silently win. Loader names are checked by building the loaders once with a transaction
  * source that is never called (factories only construct DataLoaders).
  */
@@ -67,7 +64,6 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
   const resolvers: Record<string, Record<string, unknown>> = {};
   const nodeTypes: Partial<Record<NodeType, NodeLoader>> = {};
   const accessPaths: AccessPath[] = [];
-  const tenantTables: Record<string, string> = {};
   const sentences: Record<string, string> = {};
   const unused: TransactionSource = () => Promise.reject(new Error('mergeModules builds loaders only to read their names'));
 
@@ -87,10 +83,6 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
       claim('access path', path.name, module.name);
       accessPaths.push(path);
     }
-    for (const [table, column] of Object.entries(module.tenantTables ?? {})) {
-      claim('tenant table', table, module.name);
-      tenantTables[table] ??= column;
-    }
     for (const [constraint, sentence] of Object.entries(module.uniqueViolationSentences ?? {})) {
       claim('unique constraint', constraint, module.name);
       sentences[constraint] ??= sentence;
@@ -107,7 +99,6 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
     createLoaders: (transaction) => Object.assign({}, ...factories.map((create) => create(transaction))) as Record<string, unknown>,
     nodeTypes,
     accessPaths,
-    tenantTables,
     uniqueViolationSentences: sentences,
   };
 }

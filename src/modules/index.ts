@@ -44,7 +44,5 @@ export function allResolvers(): Resolvers {
 export const NODE_TYPES = registry.nodeTypes;
 /** Every statement the modules issue that reads a table, for `cli explain`. */
 export const ACCESS_PATHS = registry.accessPaths;
-/** Tenant table -> its tenant-id column, for the plan test. */
-export const TENANT_TABLES = registry.tenantTables;
 /** Unique constraint -> the sentence a user sees on a 23505 (errors/database-errors.ts). */
 export const UNIQUE_VIOLATION_SENTENCES = registry.uniqueViolationSentences;

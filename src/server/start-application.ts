@@ -4,6 +4,7 @@ import { seedDemoData } from '../admin/demo-data.js';
 import { ConfigError, loadEnv, type Env } from '../config/env.js';
 import { loadTrustedDocuments, type TrustedDocuments } from './trusted/trusted-documents.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
+import { DatabaseRefusal } from '../db/database-refusal.js';
 import { prepareDatabase } from '../db/prepare-database.js';
 import { createLogger } from './logger.js';
 import { startServer } from './create-server.js';
@@ -40,14 +41,14 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
 
   if (trustedDocuments) logger.info(`trusted documents only: ${trustedDocuments.byId.size} operations from ${env.GRAPHQL_TRUSTED_DOCUMENTS}`);
   logger.info(env.DATABASE_URL ? 'using the configured PostgreSQL' : `starting embedded PostgreSQL (data in ${env.DATA_DIR}/postgres)`);
-  const database = await prepareDatabase(env, {
+  const database = await refusingCleanly(prepareDatabase(env, {
     migrate: true,
     // Between the embedded PostgreSQL coming up and migrating: prepareDatabase stops the former if this throws.
     progress: (step) => {
       lifecycle.checkpoint();
       logger.info(step);
     },
-  });
+  }));
   lifecycle.onStop('PostgreSQL', () => database.stop());
   lifecycle.checkpoint();
   const jwtSecret = env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : (await loadDevSecrets(env.DATA_DIR)).jwtSecret);
@@ -58,7 +59,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
     if (seeded.length) logger.info(`seeded ${seeded.length} demo tenants`);
     lifecycle.checkpoint();
   }
-  const server = await startServer({
+  const server = await refusingCleanly(startServer({
     appUrl: database.appUrl,
     port: env.PORT,
     host: env.HOST,
@@ -108,7 +109,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
     metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
     // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
     migrations: { ownerUrl: database.ownerUrl },
-  });
+  }));
   lifecycle.onStop('the API server', () => {
     logger.info(`requests in flight may finish for ${env.SHUTDOWN_TIMEOUT_MS} ms`);
     return server.close();
@@ -117,6 +118,21 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
 
   console.log(`\nTenantgraph is running: ${server.url}`);
   if (!production && jwtSecret) await printDemoHeaders(database.ownerUrl, jwtSecret, env);
+}
+
+/**
+ * An unsafe database or an edited applied migration is the operator's to fix, not a bug: print every problem with
+ * its fix, as configuration errors are printed, without a stack trace, and exit 1 (the lifecycle stops whatever
+ * start-up brought up).
+ */
+async function refusingCleanly<T>(step: Promise<T>): Promise<T> {
+  try {
+    return await step;
+  } catch (error) {
+    if (!(error instanceof DatabaseRefusal)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    throw new StartupRefused();
+  }
 }
 
 async function printDemoHeaders(ownerUrl: string, secret: string, env: Env): Promise<void> {

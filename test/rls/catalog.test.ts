@@ -1,283 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { catalogReader } from '../../src/db/catalog-reader.js';
+import { OPERATOR_ROLE } from '../../src/db/operator-role.js';
+import {
+  APP_ROLE,
+  CATALOG_CHECKS,
+  findCatalogProblems,
+  foreignKeyProblems,
+  grantProblems,
+  indexProblems,
+  keyProblems,
+  listPolicyFunctions,
+  listTenantTables,
+  operatorRoleProblems,
+  policyFunctionProblems,
+  rlsBypassProblems,
+  roleProblems,
+  rowSecurityProblems,
+  tenantColumnProblems,
+} from '../../src/db/tenant-catalog.js';
 import { snapshotTenants, withAppClient, withOwnerClient } from '../support/owner-db.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
 // The database's own description of itself (pg_catalog) must show that every tenant table is isolated by Row
-// Level Security and that the app role cannot get around it. Each check returns human-readable problems; each
-// has a negative control that builds a broken object inside a transaction that is rolled back, and shows the
-// same check reports it. So a new table added without the checklist of migrations/0002 breaks the build.
-
-const APP_ROLE = 'tenantgraph_app';
-const OPERATOR_ROLE = 'tenantgraph_operator';
-
-/**
- * Tenant tables: every table outside the system schemas with a `tenant_id` column, and `tenants` itself, with
- * the column that holds the tenant (`tenant_id`, or `id` for `tenants`).
- */
-const TENANT_TABLES = `
-  tenant_tables as (
-    select c.oid, format('%I.%I', n.nspname, c.relname) as name, c.relrowsecurity, c.relforcerowsecurity,
-           a.attnum as tenant_attnum, a.attname as tenant_column, a.attnotnull as tenant_not_null
-      from pg_class c
-      join pg_namespace n on n.oid = c.relnamespace
-      join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-           and (a.attname = 'tenant_id' or (n.nspname = 'public' and c.relname = 'tenants' and a.attname = 'id'))
-     where c.relkind in ('r', 'p')
-       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)')`;
-
-async function tenantTables(client: pg.ClientBase): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(`with ${TENANT_TABLES} select name from tenant_tables order by name`);
-  return rows.map((r) => r.name);
-}
-
-/** ENABLE + FORCE ROW LEVEL SECURITY, a NOT NULL tenant column, and a RESTRICTIVE tenant-equality policy. */
-async function rowSecurityProblems(client: pg.ClientBase): Promise<string[]> {
-  const { rows } = await client.query<{
-    name: string;
-    tenant_column: string;
-    relrowsecurity: boolean;
-    relforcerowsecurity: boolean;
-    tenant_not_null: boolean;
-    policies: { permissive: boolean; cmd: string; roles: string[]; using: string | null; check: string | null }[];
-  }>(`
-    with ${TENANT_TABLES}
-    select t.name, t.tenant_column, t.relrowsecurity, t.relforcerowsecurity, t.tenant_not_null,
-           coalesce((select json_agg(json_build_object(
-                       'permissive', p.polpermissive, 'cmd', p.polcmd,
-                       'roles', (select coalesce(array_agg(case when r = 0 then 'public' else pg_get_userbyid(r)::text end), '{}') from unnest(p.polroles) r),
-                       'using', pg_get_expr(p.polqual, p.polrelid), 'check', pg_get_expr(p.polwithcheck, p.polrelid)))
-                       from pg_policy p where p.polrelid = t.oid), '[]') as policies
-      from tenant_tables t order by t.name`);
-  const problems: string[] = [];
-  for (const table of rows) {
-    if (!table.relrowsecurity) problems.push(`${table.name}: ROW LEVEL SECURITY is not enabled`);
-    if (!table.relforcerowsecurity) problems.push(`${table.name}: ROW LEVEL SECURITY is not forced (the owner would bypass it)`);
-    if (!table.tenant_not_null) problems.push(`${table.name}: ${table.tenant_column} is nullable`);
-    if (table.policies.length === 0) problems.push(`${table.name}: has no policy`);
-    // SECURITY: the tenant predicate must be RESTRICTIVE (a permissive policy added later cannot widen it), for
-    // every command and role, on both USING and WITH CHECK, with the setting read once per statement.
-    const predicate = new RegExp(`^\\(${table.tenant_column} = \\( SELECT app\\.current_tenant_id\\(\\) AS current_tenant_id\\)\\)$`);
-    const isolating = table.policies.some(
-      (p) => !p.permissive && p.cmd === '*' && p.roles.includes('public') && predicate.test(p.using ?? '') && predicate.test(p.check ?? ''),
-    );
-    if (!isolating) {
-      problems.push(`${table.name}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK (${table.tenant_column} = (SELECT app.current_tenant_id()))`);
-    }
-  }
-  return problems;
-}
-
-/** Every index (`unique` = only primary keys and unique indexes) leads with the tenant column. */
-async function indexProblems(client: pg.ClientBase, unique: boolean): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; index: string; definition: string }>(
-    `with ${TENANT_TABLES}
-     select t.name, i.indexrelid::regclass::text as index, pg_get_indexdef(i.indexrelid) as definition
-       from tenant_tables t join pg_index i on i.indrelid = t.oid
-      where i.indkey[0] <> t.tenant_attnum and ($1 = false or i.indisunique or i.indisprimary)
-      order by 1, 2`,
-    [unique],
-  );
-  return rows.map((r) => `${r.name}: ${unique ? 'key' : 'index'} ${r.index} does not lead with the tenant column (${r.definition})`);
-}
-
-/** Every foreign key between tenant tables pairs the child's tenant column with the parent's. */
-async function foreignKeyProblems(client: pg.ClientBase): Promise<string[]> {
-  const { rows } = await client.query<{ name: string; constraint: string; definition: string }>(`
-    with ${TENANT_TABLES}
-    select child.name, con.conname as constraint, pg_get_constraintdef(con.oid) as definition
-      from pg_constraint con
-      join tenant_tables child on child.oid = con.conrelid
-      join tenant_tables parent on parent.oid = con.confrelid
-     where con.contype = 'f'
-       and not exists (select from unnest(con.conkey, con.confkey) as k(child_column, parent_column)
-                        where k.child_column = child.tenant_attnum and k.parent_column = parent.tenant_attnum)
-     order by 1, 2`);
-  return rows.map((r) => `${r.name}: foreign key ${r.constraint} does not include the tenant column (${r.definition})`);
-}
-
-/** Functions that policies of tenant tables call, with their volatility. */
-async function policyFunctions(client: pg.ClientBase): Promise<{ fn: string; volatility: string; policy: string }[]> {
-  const { rows } = await client.query<{ fn: string; volatility: string; policy: string }>(`
-    with ${TENANT_TABLES}
-    select distinct d.refobjid::regprocedure::text as fn,
-           case f.provolatile when 'i' then 'IMMUTABLE' when 's' then 'STABLE' else 'VOLATILE' end as volatility,
-           format('%s on %s', p.polname, t.name) as policy
-      from pg_policy p
-      join tenant_tables t on t.oid = p.polrelid
-      join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass
-      join pg_proc f on f.oid = d.refobjid
-     order by 1, 3`);
-  return rows;
-}
-
-/** STABLE, never IMMUTABLE: a cached plan could freeze an immutable function's first tenant. */
-async function policyFunctionProblems(client: pg.ClientBase): Promise<string[]> {
-  return (await policyFunctions(client))
-    .filter((f) => f.volatility !== 'STABLE')
-    .map((f) => `${f.fn}, called by policy ${f.policy}, is ${f.volatility}, not STABLE`);
-}
-
-/** The app role owns nothing, bypasses nothing, can become no one who does, and reaches only tenant tables. */
-async function appRoleProblems(client: pg.ClientBase): Promise<string[]> {
-  const problems: string[] = [];
-  const { rows: [role] } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean }>(
-    'select rolsuper, rolbypassrls, rolcreaterole from pg_roles where rolname = $1',
-    [APP_ROLE],
-  );
-  if (!role) return [`role ${APP_ROLE} does not exist`];
-  if (role.rolsuper) problems.push(`${APP_ROLE} is a superuser`);
-  if (role.rolbypassrls) problems.push(`${APP_ROLE} has BYPASSRLS`);
-  if (role.rolcreaterole) problems.push(`${APP_ROLE} has CREATEROLE`);
-
-  const owned = await client.query<{ object: string }>(
-    `select format('table %s', oid::regclass) as object from pg_class where relowner = $1::regrole::oid
-     union all select format('function %s', oid::regprocedure) from pg_proc where proowner = $1::regrole::oid
-     union all select format('schema %I', nspname) from pg_namespace where nspowner = $1::regrole::oid
-     union all select format('type %s', oid::regtype) from pg_type where typowner = $1::regrole::oid
-     union all select format('database %I', datname) from pg_database where datdba = $1::regrole::oid
-     -- Everything else it could own (sequences' owners are in pg_class; these are e.g. operators, casts).
-     union all select format('object %s/%s', classid::regclass, objid) from pg_shdepend
-                where refobjid = $1::regrole::oid and deptype = 'o'
-                  and dbid in (0, (select oid from pg_database where datname = current_database()))
-                  and classid not in ('pg_class'::regclass, 'pg_proc'::regclass, 'pg_namespace'::regclass, 'pg_type'::regclass, 'pg_database'::regclass)
-     order by 1`,
-    [APP_ROLE],
-  );
-  for (const { object } of owned.rows) problems.push(`${APP_ROLE} owns ${object}`);
-
-  // Roles it is a member of (so could SET ROLE to or inherit from) must not own tables or bypass RLS.
-  const roles = await client.query<{ rolname: string; reason: string }>(
-    `select r.rolname, concat_ws(', ', case when r.rolsuper then 'superuser' end, case when r.rolbypassrls then 'BYPASSRLS' end,
-                                 case when exists (select from pg_class c where c.relowner = r.oid) then 'owns tables' end) as reason
-       from pg_roles r
-      where r.rolname <> $1 and pg_has_role($1, r.oid, 'MEMBER')
-        and (r.rolsuper or r.rolbypassrls or exists (select from pg_class c where c.relowner = r.oid))`,
-    [APP_ROLE],
-  );
-  for (const r of roles.rows) problems.push(`${APP_ROLE} is a member of ${r.rolname} (${r.reason})`);
-
-  // Anything it can read or write that is not a tenant table: a view or a plain table would bypass the policies.
-  // Two exceptions: shared reference data (plan_limits, migrations/0008): a plain table whose comment says so,
-  // that the app role may only read, and that refers to no other table (so it cannot hold tenant rows' keys);
-  // and an append-only sink (refused_context_switches, migrations/0006): rows that belong to no
-  // tenant, which the app role may only INSERT — no SELECT (so no RETURNING), UPDATE, DELETE, TRUNCATE,
-  // REFERENCES or TRIGGER, on the table or any column — so nothing written there can be read back through the
-  // app role, and no tenant's data can be changed or seen through it.
-  const reachable = await client.query<{ relation: string; relkind: string }>(
-    `with ${TENANT_TABLES}
-     select c.oid::regclass::text as relation, c.relkind
-       from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p', 'v', 'm', 'f')
-        and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'
-        and (has_table_privilege($1, c.oid, 'SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-             or has_any_column_privilege($1, c.oid, 'SELECT, UPDATE, REFERENCES')
-             or (c.relkind <> 'r' and (has_table_privilege($1, c.oid, 'INSERT') or has_any_column_privilege($1, c.oid, 'INSERT'))))
-        and c.oid not in (select oid from tenant_tables)
-        and not (c.relkind = 'r'
-                 and coalesce(obj_description(c.oid, 'pg_class'), '') like 'Shared reference data:%'
-                 and not has_table_privilege($1, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                 and not has_any_column_privilege($1, c.oid, 'INSERT, UPDATE, REFERENCES')
-                 and not exists (select from pg_constraint f where f.conrelid = c.oid and f.contype = 'f'))
-      order by 1`,
-    [APP_ROLE],
-  );
-  for (const r of reachable.rows) problems.push(`${APP_ROLE} can access ${r.relation} (relkind ${r.relkind}), which is not a tenant table`);
-
-  // SECURITY: what the app role may insert into such a sink holds no tenant data: every column it may write is
-  // an id, a time or a number, or text constrained by a CHECK, never free text (a message body, a title).
-  const freeText = await client.query<{ relation: string; column: string; type: string }>(
-    `with ${TENANT_TABLES}
-     select c.oid::regclass::text as relation, a.attname as column, format_type(a.atttypid, a.atttypmod) as type
-       from pg_class c
-       join pg_namespace n on n.oid = c.relnamespace
-       join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-      where n.nspname not in ('pg_catalog', 'information_schema') and n.nspname !~ '^pg_(toast|temp)'
-        and c.oid not in (select oid from tenant_tables)
-        and has_column_privilege($1, c.oid, a.attnum, 'INSERT')
-        and (a.atttypid not in ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype, 'uuid'::regtype, 'timestamptz'::regtype, 'boolean'::regtype)
-             and not exists (select from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' and k.conkey = array[a.attnum]))
-      order by 1, 2`,
-    [APP_ROLE],
-  );
-  for (const r of freeText.rows) {
-    problems.push(`${APP_ROLE} may insert free text into ${r.relation}.${r.column} (${r.type}), which is not a tenant table: constrain it with a CHECK or make it a tenant table`);
-  }
-
-  // A SECURITY DEFINER function runs as its owner, and so bypasses RLS for whoever may call it.
-  const definers = await client.query<{ fn: string }>(
-    `select p.oid::regprocedure::text as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-      where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') and has_function_privilege($1, p.oid, 'EXECUTE')
-      order by 1`,
-    [APP_ROLE],
-  );
-  for (const d of definers.rows) problems.push(`${APP_ROLE} may call SECURITY DEFINER function ${d.fn}`);
-  return problems;
-}
-
-/** Every privilege a role holds directly on schemas, relations, columns and functions, as sortable text. */
-const PRIVILEGES = `
-  select format('schema %I: %s', n.nspname, a.privilege_type) as privilege
-    from pg_namespace n, aclexplode(n.nspacl) a where a.grantee = $1::regrole
-  union all select format('%s: %s', c.oid::regclass, a.privilege_type)
-    from pg_class c, aclexplode(c.relacl) a where a.grantee = $1::regrole
-  union all select format('%s.%I: %s', att.attrelid::regclass, att.attname, a.privilege_type)
-    from pg_attribute att, aclexplode(att.attacl) a where a.grantee = $1::regrole
-  union all select format('function %s: %s', p.oid::regprocedure, a.privilege_type)
-    from pg_proc p, aclexplode(p.proacl) a where a.grantee = $1::regrole`;
-
-/** What the operator role holds beyond the app role's rights: reading its own binding, redeeming a psql token. */
-const OPERATOR_ONLY = ['app.operator_sessions: SELECT', 'function app.claim_operator_session(uuid,timestamp with time zone): EXECUTE'];
-
-/**
- * SECURITY: the operator role (`cli sql`, migrations/0007) is confined only while it can become no one else,
- * create nothing that could stand in for our functions, and holds exactly the app role's rights plus its
- * binding; app.operator_sessions is written by the owner alone, and the app role cannot touch it.
- */
-async function operatorRoleProblems(client: pg.ClientBase): Promise<string[]> {
-  const problems: string[] = [];
-  const { rows: [role] } = await client.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; rolcreatedb: boolean }>(
-    'select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname = $1',
-    [OPERATOR_ROLE],
-  );
-  if (!role) return [`role ${OPERATOR_ROLE} does not exist`];
-  for (const [attribute, has] of Object.entries({ SUPERUSER: role.rolsuper, BYPASSRLS: role.rolbypassrls, CREATEROLE: role.rolcreaterole, CREATEDB: role.rolcreatedb })) {
-    if (has) problems.push(`${OPERATOR_ROLE} has ${attribute}`);
-  }
-  const memberships = await client.query<{ rolname: string }>(
-    `select m.rolname from pg_roles m where m.rolname <> $1 and pg_has_role($1, m.oid, 'MEMBER') order by 1`,
-    [OPERATOR_ROLE],
-  );
-  for (const m of memberships.rows) problems.push(`${OPERATOR_ROLE} is a member of ${m.rolname}, so SET ROLE could leave its confinement`);
-  const creatable = await client.query<{ name: string }>(
-    `select format('schema %I', nspname) as name from pg_namespace
-      where nspname !~ '^pg_(toast_)?temp_' and has_schema_privilege($1, oid, 'CREATE')
-     union all select format('database %I', current_database()) where has_database_privilege($1, current_database(), 'CREATE')
-     order by 1`,
-    [OPERATOR_ROLE],
-  );
-  for (const c of creatable.rows) problems.push(`${OPERATOR_ROLE} may create objects in ${c.name}`);
-  const owned = await client.query<{ name: string }>(`select oid::regclass::text as name from pg_class where relowner = $1::regrole::oid`, [OPERATOR_ROLE]);
-  for (const o of owned.rows) problems.push(`${OPERATOR_ROLE} owns ${o.name}`);
-
-  const privileges = async (grantee: string) => new Set((await client.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
-  const [app, operator] = [await privileges(APP_ROLE), await privileges(OPERATOR_ROLE)];
-  const expected = new Set([...app, ...OPERATOR_ONLY]);
-  for (const p of [...expected].filter((p) => !operator.has(p)).sort()) problems.push(`${OPERATOR_ROLE} lacks ${p}, which the app role holds: grant it to both`);
-  for (const p of [...operator].filter((p) => !expected.has(p)).sort()) problems.push(`${OPERATOR_ROLE} holds ${p} beyond the app role's rights`);
-  for (const p of [...app].filter((p) => p.startsWith('app.operator_sessions') || p.includes('claim_operator_session'))) {
-    problems.push(`${APP_ROLE} holds ${p}; only the owner writes operator bindings`);
-  }
-  const writers = await client.query<{ role: string }>(
-    `select r.rolname as role from pg_roles r
-      where not r.rolsuper and r.rolname !~ '^pg_' -- predefined roles (pg_write_all_data) grant nothing by themselves
-        and r.oid <> (select relowner from pg_class where oid = 'app.operator_sessions'::regclass)
-        and has_table_privilege(r.oid, 'app.operator_sessions', 'INSERT, UPDATE, DELETE, TRUNCATE') order by 1`,
-  );
-  for (const w of writers.rows) problems.push(`${w.role} may write app.operator_sessions; only the owner may`);
-  return problems;
-}
+// Level Security and that the app role cannot get around it. The checks are the product's (src/db/tenant-catalog.ts,
+// which start-up runs in full); this file asserts on the very same functions. Each check has a negative control
+// that builds broken objects inside a transaction that is rolled back and looks only at the problems naming its
+// own scratch objects, so a real problem of the migrated schema fails the one test of its check, not the controls.
 
 /** Runs `work` as the owner inside a transaction that is always rolled back. */
 function inRolledBackTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -295,85 +45,166 @@ function scratchName(): string {
   return `scratch_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
 }
 
-describe('tenant tables (pg_catalog)', () => {
-  it('include at least tenants, users, conversations and messages', async () => {
-    const tables = await withOwnerClient(tenantTables);
-    expect(tables).toEqual(expect.arrayContaining(['public.tenants', 'public.users', 'public.conversations', 'public.messages']));
+/** The problems that name `scratch` (its tables, indexes, functions all carry the name). */
+function about(problems: string[], scratch: string): string[] {
+  return problems.filter((problem) => problem.includes(scratch)).sort();
+}
+
+/** A tenant table as the README's checklist makes one, with the one-line RLS helper of migrations/0009. */
+const sound = (table: string) => [
+  `create table public.${table} (tenant_id bigint not null default app.current_tenant_id() references public.tenants (id),
+                                 id uuid not null default gen_random_uuid(), primary key (tenant_id, id))`,
+  `select app.enable_tenant_rls('public.${table}')`,
+  `grant select on public.${table} to ${APP_ROLE}, ${OPERATOR_ROLE}`,
+];
+
+describe('the migrated catalog', () => {
+  it.each(CATALOG_CHECKS.map((check) => [check.name, check] as const))('has no %s problem', async (_name, check) => {
+    expect(await withOwnerClient((client) => check.run(catalogReader(client), APP_ROLE))).toEqual([]);
   });
 
-  it('have RLS enabled and forced, a NOT NULL tenant column and a RESTRICTIVE tenant policy', async () => {
-    expect(await withOwnerClient(rowSecurityProblems)).toEqual([]);
-  });
-
-  it('reports a new tenant table without RLS, and one with only a permissive policy (negative control)', async () => {
-    const bare = scratchName();
-    const permissive = scratchName();
-    const problems = await inRolledBackTransaction(async (client) => {
-      await client.query(`create table public.${bare} (tenant_id bigint, body text)`);
-      await client.query(`create table public.${permissive} (tenant_id bigint not null, body text)`);
-      await client.query(`alter table public.${permissive} enable row level security`);
-      await client.query(`alter table public.${permissive} force row level security`);
-      await client.query(`create policy open on public.${permissive} using (tenant_id = (select app.current_tenant_id()))`);
-      expect(await tenantTables(client)).toEqual(expect.arrayContaining([`public.${bare}`, `public.${permissive}`]));
-      return rowSecurityProblems(client);
+  it('findCatalogProblems reports exactly what every check reports, in the order of CATALOG_CHECKS', async () => {
+    const table = scratchName();
+    const { all, each } = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${table} (tenant_id bigint)`);
+      await client.query(`create index ${table}_idx on public.${table} ((1))`);
+      await client.query(`create view public.${table}_v as select 1`);
+      await client.query(`grant select on public.${table}_v to ${APP_ROLE}`);
+      const each: string[] = [];
+      for (const check of CATALOG_CHECKS) each.push(...(await check.run(catalogReader(client), APP_ROLE)));
+      return { all: await findCatalogProblems(client), each };
     });
-    expect(problems.sort()).toEqual(
-      [
-        `public.${bare}: ROW LEVEL SECURITY is not enabled`,
-        `public.${bare}: ROW LEVEL SECURITY is not forced (the owner would bypass it)`,
-        `public.${bare}: tenant_id is nullable`,
-        `public.${bare}: has no policy`,
-        `public.${bare}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK (tenant_id = (SELECT app.current_tenant_id()))`,
-        `public.${permissive}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK (tenant_id = (SELECT app.current_tenant_id()))`,
-      ].sort(),
-    );
-    expect(await withOwnerClient(tenantTables)).not.toContain(`public.${bare}`);
+    const mine = (problems: string[]) => problems.filter((problem) => problem.includes(table));
+    expect(mine(all)).toEqual(mine(each));
+    // Row security (3), tenant column (2), index, grants, RLS bypass, and the operator lacking the view's grant.
+    expect(mine(all)).toHaveLength(9);
   });
 });
 
-describe('keys and indexes of tenant tables (pg_catalog)', () => {
-  it('lead every primary key and unique index with the tenant column', async () => {
-    expect(await withOwnerClient((client) => indexProblems(client, true))).toEqual([]);
+describe('listTenantTables', () => {
+  it('lists tenants, users, conversations, messages and audit_events with their tenant column', async () => {
+    const tables = await withOwnerClient(listTenantTables);
+    expect(tables).toEqual(
+      expect.arrayContaining([
+        { schema: 'public', table: 'tenants', qualifiedName: 'public.tenants', tenantColumn: 'id' },
+        { schema: 'public', table: 'users', qualifiedName: 'public.users', tenantColumn: 'tenant_id' },
+        { schema: 'public', table: 'conversations', qualifiedName: 'public.conversations', tenantColumn: 'tenant_id' },
+        { schema: 'public', table: 'messages', qualifiedName: 'public.messages', tenantColumn: 'tenant_id' },
+        { schema: 'public', table: 'audit_events', qualifiedName: 'public.audit_events', tenantColumn: 'tenant_id' },
+      ]),
+    );
+    // Not tenant tables: their tenant columns are named otherwise on purpose (migrations/0006–0008).
+    expect(tables.map((t) => t.table)).not.toEqual(expect.arrayContaining(['refused_context_switches']));
+    expect(tables.map((t) => t.table)).not.toContain('operator_sessions');
+    expect(tables.map((t) => t.table)).not.toContain('plan_limits');
   });
 
-  it('lead every index with the tenant column', async () => {
-    expect(await withOwnerClient((client) => indexProblems(client, false))).toEqual([]);
+  it('lists a new table with tenant_id the moment it exists, in any schema (negative control)', async () => {
+    const table = scratchName();
+    const tables = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${table} (tenant_id bigint)`);
+      await client.query(`create table app.${table} (tenant_id bigint)`);
+      await client.query(`create table public.${table}_other (claimed_tenant_id bigint)`);
+      return listTenantTables(client);
+    });
+    expect(tables.map((t) => t.qualifiedName).filter((name) => name.includes(table)).sort()).toEqual([`app.${table}`, `public.${table}`]);
+  });
+});
+
+describe('rowSecurityProblems', () => {
+  it('reports no RLS, RLS not forced, a permissive-only policy and a RESTRICTIVE USING (true) (negative control)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${t}_bare (tenant_id bigint not null)`);
+      await client.query(`create table public.${t}_unforced (tenant_id bigint not null)`);
+      await client.query(`alter table public.${t}_unforced enable row level security`);
+      await client.query(`create policy tenant_isolation on public.${t}_unforced as restrictive using (tenant_id = (select app.current_tenant_id())) with check (tenant_id = (select app.current_tenant_id()))`);
+      await client.query(`create table public.${t}_permissive (tenant_id bigint not null)`);
+      await client.query(`alter table public.${t}_permissive enable row level security, force row level security`);
+      await client.query(`create policy open on public.${t}_permissive using (tenant_id = (select app.current_tenant_id()))`);
+      await client.query(`create table public.${t}_true (tenant_id bigint not null)`);
+      await client.query(`alter table public.${t}_true enable row level security, force row level security`);
+      await client.query(`create policy tenant_rows on public.${t}_true using (true) with check (true)`);
+      await client.query(`create policy tenant_isolation on public.${t}_true as restrictive using (true) with check (true)`);
+      // USING right, WITH CHECK wide open: rows of another tenant could be written.
+      await client.query(`create table public.${t}_check (tenant_id bigint not null)`);
+      await client.query(`alter table public.${t}_check enable row level security, force row level security`);
+      await client.query(`create policy tenant_isolation on public.${t}_check as restrictive using (tenant_id = (select app.current_tenant_id())) with check (true)`);
+      return rowSecurityProblems(catalogReader(client));
+    });
+    const noPolicy = (table: string) =>
+      `public.${table}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly (tenant_id = (SELECT app.current_tenant_id())), so nothing confines its rows to one tenant. Fix: add \`SELECT app.enable_tenant_rls('public.${table}');\` to a migration (drop a hand-written tenant_isolation policy first).`;
+    expect(about(problems, t)).toEqual(
+      [
+        `public.${t}_bare: Row Level Security is not enabled. Fix: add \`SELECT app.enable_tenant_rls('public.${t}_bare');\` to a migration.`,
+        `public.${t}_bare: Row Level Security is not forced, so the table's owner bypasses it. Fix: ALTER TABLE public.${t}_bare FORCE ROW LEVEL SECURITY (app.enable_tenant_rls does it).`,
+        noPolicy(`${t}_bare`),
+        `public.${t}_unforced: Row Level Security is not forced, so the table's owner bypasses it. Fix: ALTER TABLE public.${t}_unforced FORCE ROW LEVEL SECURITY (app.enable_tenant_rls does it).`,
+        noPolicy(`${t}_permissive`),
+        noPolicy(`${t}_true`),
+        noPolicy(`${t}_check`),
+      ].sort(),
+    );
   });
 
-  it('include the tenant column in every foreign key between tenant tables', async () => {
-    expect(await withOwnerClient(foreignKeyProblems)).toEqual([]);
+  it('accepts app.enable_tenant_rls plus a narrower permissive policy (per-user visibility)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      for (const statement of sound(t)) await client.query(statement);
+      await client.query(`alter table public.${t} add column owner_id uuid`);
+      await client.query(`create policy own_rows on public.${t} for select using (owner_id = nullif(current_setting('app.current_user', true), '')::uuid)`);
+      return findCatalogProblems(client);
+    });
+    expect(about(problems, t)).toEqual([]);
   });
+});
 
-  it('reports a key, an index and a foreign key without the tenant column (negative control)', async () => {
+describe('tenantColumnProblems', () => {
+  it('reports a nullable tenant_id and one without the current tenant as default (negative control)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${t}_nullable (tenant_id bigint default app.current_tenant_id())`);
+      await client.query(`create table public.${t}_nodefault (tenant_id bigint not null)`);
+      await client.query(`create table public.${t}_fixed (tenant_id bigint not null default 1)`);
+      return tenantColumnProblems(catalogReader(client));
+    });
+    expect(about(problems, t)).toEqual(
+      [
+        `public.${t}_nullable: tenant_id is nullable, and a row without a tenant belongs to no one's policy. Fix: ALTER TABLE public.${t}_nullable ALTER COLUMN tenant_id SET NOT NULL.`,
+        `public.${t}_nodefault: tenant_id defaults to nothing, expected app.current_tenant_id(), so an insert that names no tenant gets the transaction's. Fix: ALTER TABLE public.${t}_nodefault ALTER COLUMN tenant_id SET DEFAULT app.current_tenant_id().`,
+        `public.${t}_fixed: tenant_id defaults to 1, expected app.current_tenant_id(), so an insert that names no tenant gets the transaction's. Fix: ALTER TABLE public.${t}_fixed ALTER COLUMN tenant_id SET DEFAULT app.current_tenant_id().`,
+      ].sort(),
+    );
+  });
+});
+
+describe('keyProblems, indexProblems and foreignKeyProblems', () => {
+  it('report a key, an index and a foreign key without the tenant column, each once (negative control)', async () => {
     const parent = scratchName();
     const child = scratchName();
     const { keys, indexes, foreignKeys } = await inRolledBackTransaction(async (client) => {
+      const reader = catalogReader(client);
       await client.query(`create table public.${parent} (tenant_id bigint not null, id uuid not null, primary key (tenant_id, id), unique (id))`);
       await client.query(`create table public.${child} (tenant_id bigint not null, parent_id uuid references public.${parent} (id), created_at timestamptz)`);
       await client.query(`create index ${child}_created_idx on public.${child} (created_at, tenant_id)`);
-      return {
-        keys: await indexProblems(client, true),
-        indexes: await indexProblems(client, false),
-        foreignKeys: await foreignKeyProblems(client),
-      };
+      await client.query(`create unique index ${child}_parent_idx on public.${child} (parent_id, tenant_id)`);
+      return { keys: await keyProblems(reader), indexes: await indexProblems(reader), foreignKeys: await foreignKeyProblems(reader) };
     });
-    expect(keys).toEqual([expect.stringMatching(new RegExp(`^public\\.${parent}: key ${parent}_id_key does not lead`))]);
-    expect(indexes).toHaveLength(2);
-    expect(indexes).toEqual(
-      expect.arrayContaining([
-        expect.stringMatching(new RegExp(`^public\\.${child}: index ${child}_created_idx does not lead`)),
-        expect.stringMatching(new RegExp(`^public\\.${parent}: index ${parent}_id_key does not lead`)),
-      ]),
-    );
-    expect(foreignKeys).toEqual([expect.stringMatching(new RegExp(`^public\\.${child}: foreign key ${child}_parent_id_fkey does not include`))]);
+    expect(about(keys, parent)).toEqual([expect.stringMatching(new RegExp(`^public\\.${parent}: key ${parent}_id_key does not lead with tenant_id .*Fix: make it \\(tenant_id, …\\)\\.$`))]);
+    expect(about(keys, child)).toEqual([expect.stringMatching(new RegExp(`^public\\.${child}: key ${child}_parent_idx does not lead`))]);
+    expect([...about(indexes, parent), ...about(indexes, child)]).toEqual([
+      expect.stringMatching(new RegExp(`^public\\.${child}: index ${child}_created_idx does not lead with tenant_id .*Fix: recreate it`)),
+    ]);
+    expect(about(foreignKeys, child)).toEqual([
+      expect.stringMatching(new RegExp(`^public\\.${child}: foreign key ${child}_parent_id_fkey does not include the tenant column .*Fix: FOREIGN KEY \\(tenant_id, …\\) REFERENCES public\\.${parent} \\(tenant_id, …\\)\\.$`)),
+    ]);
   });
 });
 
-describe('functions called by tenant policies (pg_catalog)', () => {
-  it('are STABLE, never IMMUTABLE', async () => {
-    const functions = await withOwnerClient(policyFunctions);
+describe('policyFunctionProblems', () => {
+  it('finds app.current_tenant_id() among the policy functions', async () => {
+    const functions = await withOwnerClient((client) => listPolicyFunctions(catalogReader(client)));
     expect(functions.map((f) => f.fn)).toContain('app.current_tenant_id()');
-    expect(await withOwnerClient(policyFunctionProblems)).toEqual([]);
   });
 
   it('reports an IMMUTABLE function used by a policy (negative control)', async () => {
@@ -382,17 +213,127 @@ describe('functions called by tenant policies (pg_catalog)', () => {
       await client.query(`create function app.${table}_tenant() returns bigint language sql immutable as 'select 1::bigint'`);
       await client.query(`create table public.${table} (tenant_id bigint not null)`);
       await client.query(`create policy frozen on public.${table} as restrictive using (tenant_id = (select app.${table}_tenant()))`);
-      return policyFunctionProblems(client);
+      return policyFunctionProblems(catalogReader(client));
     });
-    expect(problems).toEqual([`app.${table}_tenant(), called by policy frozen on public.${table}, is IMMUTABLE, not STABLE`]);
+    expect(about(problems, table)).toEqual([
+      `app.${table}_tenant(), called by policy frozen on public.${table}, is IMMUTABLE, not STABLE. Fix: ALTER FUNCTION app.${table}_tenant() STABLE.`,
+    ]);
   });
 });
 
-describe(`role ${APP_ROLE} (pg_catalog)`, () => {
-  it('owns nothing, is no superuser, has no BYPASSRLS, can become no privileged role and reaches only tenant tables', async () => {
-    expect(await withOwnerClient(appRoleProblems)).toEqual([]);
+describe('grantProblems', () => {
+  it('reports a tenant table the app role cannot SELECT, a schema it cannot use and a policy function it cannot run (negative control)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${t}_ungranted (tenant_id bigint not null default app.current_tenant_id())`);
+      await client.query(`select app.enable_tenant_rls('public.${t}_ungranted')`);
+      await client.query(`create schema ${t}`);
+      await client.query(`create table ${t}.hidden (tenant_id bigint not null default app.current_tenant_id())`);
+      await client.query(`grant select on ${t}.hidden to ${APP_ROLE}`);
+      await client.query(`create function app.${t}_tenant() returns bigint language sql stable as 'select 1::bigint'`);
+      await client.query(`revoke all on function app.${t}_tenant() from public`);
+      await client.query(`create table public.${t}_fn (tenant_id bigint not null)`);
+      await client.query(`grant select on public.${t}_fn to ${APP_ROLE}`);
+      await client.query(`create policy p on public.${t}_fn as restrictive using (tenant_id = (select app.${t}_tenant()))`);
+      return grantProblems(catalogReader(client), APP_ROLE);
+    });
+    expect(about(problems, t)).toEqual(
+      [
+        `${APP_ROLE} cannot SELECT from public.${t}_ungranted, so every request reading it fails with "permission denied". Fix: GRANT SELECT (and the DML its module needs) ON public.${t}_ungranted TO ${APP_ROLE}, ${OPERATOR_ROLE}.`,
+        `${APP_ROLE} has no USAGE on schema ${t}, which holds the tenant table ${t}.hidden. Fix: GRANT USAGE ON SCHEMA ${t} TO ${APP_ROLE}, ${OPERATOR_ROLE}.`,
+        `${APP_ROLE} may not execute app.${t}_tenant(), which the policies of tenant tables call. Fix: GRANT EXECUTE ON FUNCTION app.${t}_tenant() TO ${APP_ROLE}, ${OPERATOR_ROLE}.`,
+      ].sort(),
+    );
+  });
+});
+
+describe('rlsBypassProblems', () => {
+  it('reports a view without security_invoker and a SECURITY DEFINER function the app role can reach (negative control)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`create view public.${t}_owner_view as select * from public.messages`);
+      await client.query(`grant select on public.${t}_owner_view to ${APP_ROLE}`);
+      await client.query(`create view public.${t}_invoker_view with (security_invoker = true) as select * from public.messages`);
+      await client.query(`grant select on public.${t}_invoker_view to ${APP_ROLE}`);
+      await client.query(`create view public.${t}_unreachable_view as select * from public.messages`);
+      await client.query(`create function app.${t}_definer() returns bigint language sql security definer as 'select count(*) from public.messages'`);
+      await client.query(`grant execute on function app.${t}_definer() to ${APP_ROLE}`);
+      // Like app.claim_operator_session: SECURITY DEFINER, executable by no one but the owner (and whom it names).
+      await client.query(`create function app.${t}_owner_only() returns bigint language sql security definer as 'select 1::bigint'`);
+      await client.query(`revoke all on function app.${t}_owner_only() from public`);
+      return rlsBypassProblems(catalogReader(client), APP_ROLE);
+    });
+    expect(about(problems, t)).toEqual(
+      [
+        `${APP_ROLE} can use view ${t}_owner_view, which lacks security_invoker, so it reads its tables as its owner past Row Level Security. Fix: ALTER VIEW ${t}_owner_view SET (security_invoker = true), or revoke it.`,
+        `${APP_ROLE} may execute SECURITY DEFINER function app.${t}_definer(), which runs as its owner and so bypasses Row Level Security. Fix: REVOKE EXECUTE ON FUNCTION app.${t}_definer() FROM PUBLIC, ${APP_ROLE} (or make it SECURITY INVOKER).`,
+      ].sort(),
+    );
   });
 
+  it('finds app.claim_operator_session out of the app role’s reach', async () => {
+    const { rows } = await withOwnerClient((client) =>
+      client.query<{ app: boolean; operator: boolean }>(
+        `select has_function_privilege($1, 'app.claim_operator_session(uuid, timestamptz)', 'EXECUTE') as app,
+                has_function_privilege($2, 'app.claim_operator_session(uuid, timestamptz)', 'EXECUTE') as operator`,
+        [APP_ROLE, OPERATOR_ROLE],
+      ),
+    );
+    expect(rows).toEqual([{ app: false, operator: true }]);
+  });
+});
+
+describe('app.enable_tenant_rls (migrations/0009)', () => {
+  it('gives a scratch table exactly the policies of migrations/0002, which isolate it for the app role', async () => {
+    const t = scratchName();
+    const { policies, problems, seen } = await inRolledBackTransaction(async (client) => {
+      for (const statement of sound(t)) await client.query(statement);
+      const { rows: policies } = await client.query(
+        `select policyname, permissive, cmd, roles::text[] as roles, qual, with_check from pg_policies where tablename = $1 order by policyname`,
+        [t],
+      );
+      const problems = await findCatalogProblems(client);
+      const { rows: tenants } = await client.query<{ id: string }>(`insert into public.tenants (name) values ('${t} a'), ('${t} b') returning id::text`);
+      await client.query(`insert into public.${t} (tenant_id) select unnest($1::bigint[])`, [tenants.map((r) => r.id)]);
+      const tenant = tenants[0];
+      await client.query(`set local role ${APP_ROLE}`);
+      await client.query("select set_config('app.current_tenant', $1, true)", [tenant!.id]);
+      const { rows: seen } = await client.query<{ tenant_id: string }>(`select tenant_id::text from public.${t}`);
+      return { policies, problems, seen: { rows: seen.map((r) => r.tenant_id), tenant: tenant!.id } };
+    });
+    const equality = '(tenant_id = ( SELECT app.current_tenant_id() AS current_tenant_id))';
+    expect(policies).toEqual([
+      { policyname: 'tenant_isolation', permissive: 'RESTRICTIVE', cmd: 'ALL', roles: ['public'], qual: equality, with_check: equality },
+      { policyname: 'tenant_rows', permissive: 'PERMISSIVE', cmd: 'ALL', roles: ['public'], qual: 'true', with_check: 'true' },
+    ]);
+    expect(about(problems, t)).toEqual([]);
+    expect(seen.rows).toEqual([seen.tenant]);
+  });
+
+  it('refuses a table without a NOT NULL tenant_id', async () => {
+    const t = scratchName();
+    const error = await inRolledBackTransaction(async (client) => {
+      await client.query(`create table public.${t} (id int)`);
+      return client.query(`select app.enable_tenant_rls('public.${t}')`).then(() => null, (caught: pg.DatabaseError) => caught);
+    });
+    expect(error?.message).toBe(`public.${t} has no NOT NULL tenant_id column`);
+  });
+
+  it('cannot be executed by the app role', async () => {
+    const error = await withAppClient((client) =>
+      client.query("select app.enable_tenant_rls('messages')").then(() => null, (caught: pg.DatabaseError) => caught),
+    );
+    expect(error?.code).toBe('42501');
+    expect(error?.message).toBe('permission denied for function enable_tenant_rls');
+  });
+
+  it('replaces app.current_user_id(), which nothing used and which is dropped', async () => {
+    const { rows } = await withOwnerClient((client) => client.query(`select to_regprocedure('app.current_user_id()') as fn`));
+    expect(rows).toEqual([{ fn: null }]);
+  });
+});
+
+describe(`roleProblems (${APP_ROLE})`, () => {
   it('is not a member of the role that owns the tenant tables', async () => {
     const { rows } = await withOwnerClient((client) =>
       client.query<{ owner: string; member: boolean }>(
@@ -405,7 +346,7 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
     expect(rows[0]!.member).toBe(false);
   });
 
-  it('reports ownership, a reachable table without tenant_id and a SECURITY DEFINER function (negative control)', async () => {
+  it('reports ownership, a reachable table without tenant_id, free text in a sink (negative control)', async () => {
     const table = scratchName();
     const problems = await inRolledBackTransaction(async (client) => {
       await client.query(`create table public.${table}_owned (id int)`);
@@ -427,32 +368,50 @@ describe(`role ${APP_ROLE} (pg_catalog)`, () => {
       await client.query(`grant insert on public.${table}_sink to ${APP_ROLE}`);
       await client.query(`create table public.${table}_readable_sink (id int)`);
       await client.query(`grant insert, select (id) on public.${table}_readable_sink to ${APP_ROLE}`);
-      await client.query(`create function app.${table}_definer() returns int language sql security definer as 'select 1'`);
-      await client.query(`grant execute on function app.${table}_definer() to ${APP_ROLE}`);
-      return appRoleProblems(client);
+      await client.query(`create materialized view public.${table}_copy as select * from public.messages`);
+      await client.query(`grant select on public.${table}_copy to ${APP_ROLE}`);
+      return roleProblems(catalogReader(client), APP_ROLE);
     });
-    expect(problems).toEqual(
-      expect.arrayContaining([
-        `${APP_ROLE} owns table ${table}_owned`,
-        `${APP_ROLE} can access ${table}_global (relkind r), which is not a tenant table`,
-        `${APP_ROLE} can access ${table}_writable (relkind r), which is not a tenant table`,
-        `${APP_ROLE} can access ${table}_keyed (relkind r), which is not a tenant table`,
-        `${APP_ROLE} may call SECURITY DEFINER function app.${table}_definer()`,
-        `${APP_ROLE} can access ${table}_readable_sink (relkind r), which is not a tenant table`,
-        `${APP_ROLE} may insert free text into ${table}_sink.note (text), which is not a tenant table: constrain it with a CHECK or make it a tenant table`,
-      ]),
+    const reachable = (relation: string, relkind = 'r') =>
+      `${APP_ROLE} can read or change ${relation} (relkind ${relkind}), which is not a tenant table, so no tenant policy applies there. Fix: revoke everything but INSERT (an insert-only sink), or make it a tenant table (a tenant_id column and app.enable_tenant_rls), or mark read-only shared reference data with COMMENT ON TABLE … IS 'Shared reference data: …'.`;
+    expect(about(problems, table)).toEqual(
+      [
+        ...[`table ${table}_owned`, `type ${table}_owned`, `type ${table}_owned[]`].map(
+          (object) => `${APP_ROLE} owns ${object}; owners can disable or bypass Row Level Security. Fix: ALTER … OWNER TO the owner role (the one in DATABASE_URL).`,
+        ),
+        // An owner holds every privilege on its table.
+        reachable(`${table}_owned`),
+        reachable(`${table}_global`),
+        reachable(`${table}_writable`),
+        reachable(`${table}_keyed`),
+        reachable(`${table}_readable_sink`),
+        reachable(`${table}_copy`, 'm'),
+        `${APP_ROLE} may insert free text into ${table}_sink.note (text), which is not a tenant table. Fix: constrain it with a CHECK, or make it a tenant table.`,
+      ].sort(),
     );
-    expect(problems.filter((problem) => problem.includes(`${table}_reference`))).toEqual([]);
-    // An insert-only sink of ids and constrained text is allowed (refused_context_switches is one).
-    expect(problems.filter((p) => p.includes(`${table}_sink`) && !p.includes('.note'))).toEqual([]);
+  });
+
+  it('reports superuser, BYPASSRLS and CREATEROLE attributes and privileged memberships of a role (negative control)', async () => {
+    const role = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`create role ${role} bypassrls createrole`);
+      await client.query(`create role ${role}_owner`);
+      await client.query(`create table public.${role}_t (id int)`);
+      await client.query(`alter table public.${role}_t owner to ${role}_owner`);
+      await client.query(`grant ${role}_owner to ${role}`);
+      return roleProblems(catalogReader(client), role);
+    });
+    expect(problems).toEqual([
+      `${role} has BYPASSRLS, so Row Level Security does not apply to it. Fix: ALTER ROLE ${role} NOSUPERUSER NOBYPASSRLS NOCREATEROLE.`,
+      `${role} has CREATEROLE, so it could make itself a role that bypasses RLS. Fix: ALTER ROLE ${role} NOSUPERUSER NOBYPASSRLS NOCREATEROLE.`,
+      `${role} is a member of ${role}_owner (owns tables), so it can act past Row Level Security. Fix: REVOKE ${role}_owner FROM ${role}.`,
+      // Through the membership it holds the owner's privileges on the table.
+      `${role} can read or change ${role}_t (relkind r), which is not a tenant table, so no tenant policy applies there. Fix: revoke everything but INSERT (an insert-only sink), or make it a tenant table (a tenant_id column and app.enable_tenant_rls), or mark read-only shared reference data with COMMENT ON TABLE … IS 'Shared reference data: …'.`,
+    ]);
   });
 });
 
-describe(`role ${OPERATOR_ROLE} (pg_catalog)`, () => {
-  it('is a member of no role, may create nothing, holds exactly the app role’s rights plus its binding', async () => {
-    expect(await withOwnerClient(operatorRoleProblems)).toEqual([]);
-  });
-
+describe(`operatorRoleProblems (${OPERATOR_ROLE})`, () => {
   it('reports a membership, a CREATE privilege and rights that differ from the app role’s (negative control)', async () => {
     const table = scratchName();
     const problems = await inRolledBackTransaction(async (client) => {
@@ -462,16 +421,16 @@ describe(`role ${OPERATOR_ROLE} (pg_catalog)`, () => {
       await client.query(`grant select on public.${table} to ${APP_ROLE}`);
       await client.query(`grant delete on public.messages to ${OPERATOR_ROLE}`);
       await client.query(`grant insert on app.operator_sessions to ${APP_ROLE}`);
-      return operatorRoleProblems(client);
+      return operatorRoleProblems(catalogReader(client));
     });
     expect(problems).toEqual(
       expect.arrayContaining([
-        `${OPERATOR_ROLE} is a member of ${APP_ROLE}, so SET ROLE could leave its confinement`,
-        `${OPERATOR_ROLE} may create objects in schema app`,
-        `${OPERATOR_ROLE} lacks ${table}: SELECT, which the app role holds: grant it to both`,
-        `${OPERATOR_ROLE} holds messages: DELETE beyond the app role's rights`,
-        `${APP_ROLE} holds app.operator_sessions: INSERT; only the owner writes operator bindings`,
-        `${APP_ROLE} may write app.operator_sessions; only the owner may`,
+        `${OPERATOR_ROLE} is a member of ${APP_ROLE}, so SET ROLE could leave its confinement. Fix: REVOKE ${APP_ROLE} FROM ${OPERATOR_ROLE}.`,
+        `${OPERATOR_ROLE} may create objects in schema app. Fix: REVOKE CREATE ON schema app FROM ${OPERATOR_ROLE}.`,
+        `${OPERATOR_ROLE} lacks ${table}: SELECT, which the app role holds. Fix: grant it to both.`,
+        `${OPERATOR_ROLE} holds messages: DELETE beyond the app role's rights. Fix: revoke it, or grant it to both.`,
+        `${APP_ROLE} holds app.operator_sessions: INSERT; only the owner writes operator bindings. Fix: revoke it.`,
+        `${APP_ROLE} may write app.operator_sessions; only the owner may. Fix: REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON app.operator_sessions FROM ${APP_ROLE}.`,
       ]),
     );
   });

@@ -9,6 +9,7 @@ import {
   PostMessageDocument,
   ViewerDocument,
 } from '../../src/__generated__/sdk/graphql.js';
+import { listTenantTables } from '../../src/db/tenant-catalog.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
 import type { GraphQLResponse } from '../../src/sdk/client.js';
 import { withOwnerClient } from '../support/owner-db.js';
@@ -231,8 +232,6 @@ describe('a bare app-role pool of one connection', () => {
 });
 
 describe('app.current_tenant_id() outside a tenant transaction', () => {
-  const tables = ['tenants', 'users', 'conversations', 'messages'];
-
   /**
    * Runs `sql` without any tenant on a fresh connection (setting NULL) and on a reused one (setting ''), and
    * returns both outcomes. Writes run inside a transaction that is rolled back, so a policy that failed open
@@ -266,10 +265,14 @@ describe('app.current_tenant_id() outside a tenant transaction', () => {
     }
   }
 
-  it.each(tables)('refuses SELECT on %s with "tenant context is not set"', async (table) => {
-    for (const error of await failuresOf(`select * from ${table}`)) {
-      expect(error.message).toBe(TENANT_CONTEXT_NOT_SET);
-      expect(error.code).toBe('TG001');
+  it('refuses SELECT on every tenant table (listTenantTables) with "tenant context is not set"', async () => {
+    const tables = await withOwnerClient(listTenantTables);
+    expect(tables.map((t) => t.qualifiedName)).toEqual(expect.arrayContaining(['public.tenants', 'public.users', 'public.conversations', 'public.messages']));
+    for (const table of tables) {
+      for (const error of await failuresOf(`select * from ${table.qualifiedName}`)) {
+        expect(error.message, table.qualifiedName).toBe(TENANT_CONTEXT_NOT_SET);
+        expect(error.code, table.qualifiedName).toBe('TG001');
+      }
     }
   });
 

@@ -3,6 +3,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServerOptions } from '../../src/server/create-server.js';
 import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
+import { exited, spawnServer } from '../support/processes.js';
 import { TEST_JWT_SECRET } from '../support/server.js';
 
 // These tests make the database unsafe on purpose, so they get a database of their own.
@@ -105,19 +107,143 @@ describe('startServer (fail-closed startup)', () => {
 
   it('refuses while the app role can read a table that is not a tenant table, and accepts an insert-only one', async () => {
     await owner(async (client) => {
-      await client.query('create table global_notes (id int, body text)');
-      await client.query('grant select, insert on global_notes to tenantgraph_app');
+      await client.query("create table global_notes (id int, code text check (code in ('a')))");
+      await client.query('grant select, insert on global_notes to tenantgraph_app, tenantgraph_operator');
     });
     try {
-      await expect(startServer(options(database.appUrl))).rejects.toThrow(/can read or change public\.global_notes, which is not a tenant table/);
+      await expect(startServer(options(database.appUrl))).rejects.toThrow(/tenantgraph_app can read or change global_notes \(relkind r\), which is not a tenant table/);
       // An append-only sink, as refused_context_switches is: the app role can never read back what it wrote.
-      await owner((client) => client.query('revoke select on global_notes from tenantgraph_app'));
+      await owner((client) => client.query('revoke select on global_notes from tenantgraph_app, tenantgraph_operator'));
       const server = await startServer(options(database.appUrl));
       await server.close();
+      // ...as long as nothing it may write is free text.
+      await owner((client) => client.query('alter table global_notes add column body text'));
+      await expect(startServer(options(database.appUrl))).rejects.toThrow(/may insert free text into global_notes\.body \(text\)/);
     } finally {
       await owner((client) => client.query('drop table global_notes'));
     }
   });
+
+  /** Runs `setup` as the owner, expects start-up to refuse naming `problem`, then runs `cleanup` and starts. */
+  async function expectRefusal(setup: string[], problem: RegExp, cleanup: string[]): Promise<void> {
+    await owner(async (client) => {
+      for (const statement of setup) await client.query(statement);
+    });
+    try {
+      const refusal = await startServer(options(database.appUrl)).then(
+        async (server) => {
+          await server.close();
+          return null;
+        },
+        (error: unknown) => error as Error,
+      );
+      expect(refusal).toBeInstanceOf(UnsafeDatabaseError);
+      expect(refusal!.message).toMatch(problem);
+    } finally {
+      await owner(async (client) => {
+        for (const statement of cleanup) await client.query(statement);
+      });
+    }
+    const server = await startServer(options(database.appUrl));
+    await server.close();
+  }
+
+  it('refuses a tenant table whose RESTRICTIVE policy is USING (true) (issue 10: every tenant saw every label)', async () => {
+    await expectRefusal(
+      [
+        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), name text, primary key (tenant_id, id))',
+        'alter table labels enable row level security',
+        'alter table labels force row level security',
+        'create policy tenant_rows on labels using (true) with check (true)',
+        'create policy tenant_isolation on labels as restrictive using (true) with check (true)',
+        'grant select, insert on labels to tenantgraph_app, tenantgraph_operator',
+      ],
+      /public\.labels: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly \(tenant_id = \(SELECT app\.current_tenant_id\(\)\)\)/,
+      ['drop table labels'],
+    );
+  });
+
+  it('refuses a unique key without tenant_id and a single-column foreign key (issue 10), with both problems listed', async () => {
+    await expectRefusal(
+      [
+        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id), unique (id))',
+        'create table conversation_labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), label_id uuid not null references labels (id), primary key (tenant_id, label_id))',
+        "select app.enable_tenant_rls('labels')",
+        "select app.enable_tenant_rls('conversation_labels')",
+        'grant select on labels, conversation_labels to tenantgraph_app, tenantgraph_operator',
+      ],
+      /public\.labels: key labels_id_key does not lead with tenant_id.*\n.*public\.conversation_labels: foreign key conversation_labels_label_id_fkey does not include the tenant column/s,
+      ['drop table conversation_labels', 'drop table labels'],
+    );
+  });
+
+  it('refuses a tenant table the app role cannot SELECT (a forgotten GRANT)', async () => {
+    await expectRefusal(
+      [
+        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id))',
+        "select app.enable_tenant_rls('labels')",
+      ],
+      /tenantgraph_app cannot SELECT from public\.labels.*Fix: GRANT SELECT/,
+      ['drop table labels'],
+    );
+  });
+
+  it('refuses a view without security_invoker and a SECURITY DEFINER function the app role may call', async () => {
+    await expectRefusal(
+      [
+        'create view all_messages as select * from messages',
+        'grant select on all_messages to tenantgraph_app, tenantgraph_operator',
+        "create function app.count_everything() returns bigint language sql security definer as 'select count(*) from messages'",
+        'grant execute on function app.count_everything() to tenantgraph_app, tenantgraph_operator',
+      ],
+      /can use view all_messages, which lacks security_invoker.*\n.*may execute SECURITY DEFINER function app\.count_everything\(\)/s,
+      ['drop view all_messages', 'drop function app.count_everything()'],
+    );
+  });
+
+  it('accepts the same view with security_invoker: it reads under the caller’s policies', async () => {
+    await owner(async (client) => {
+      await client.query('create view own_messages with (security_invoker = true) as select * from messages');
+      await client.query('grant select on own_messages to tenantgraph_app, tenantgraph_operator');
+    });
+    try {
+      const server = await startServer(options(database.appUrl));
+      await server.close();
+    } finally {
+      await owner((client) => client.query('drop view own_messages'));
+    }
+  });
+
+  it('npm start prints every problem with its fix and no stack trace, and exits 1', async () => {
+    await owner((client) => client.query('create table unprotected_notes (tenant_id bigint, body text)'));
+    try {
+      const child = spawnServer({
+        DATABASE_URL: database.ownerUrl,
+        DATABASE_URL_APP: database.appUrl,
+        JWT_SECRET: TEST_JWT_SECRET,
+        SEED_DEMO_DATA: 'false',
+        PORT: '0',
+        HOST: '127.0.0.1',
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      expect(await exited(child)).toBe(1);
+      expect(stderr).toMatch(/^Refusing to start: the app database connection is not isolated by Row Level Security\.$/m);
+      for (const problem of [
+        'public.unprotected_notes: Row Level Security is not enabled. Fix:',
+        'public.unprotected_notes: Row Level Security is not forced',
+        'public.unprotected_notes: tenant_id is nullable',
+        'public.unprotected_notes: tenant_id defaults to nothing',
+        'public.unprotected_notes: no RESTRICTIVE policy',
+        'tenantgraph_app cannot SELECT from public.unprotected_notes',
+      ]) {
+        expect(stderr).toContain(`  - ${problem}`);
+      }
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await owner((client) => client.query('drop table unprotected_notes'));
+    }
+  }, 60_000);
 
   it('refuses while the tenant policy of a table is not RESTRICTIVE', async () => {
     await owner(async (client) => {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { inject } from 'vitest';
+import { listTenantTables } from '../../src/db/tenant-catalog.js';
 
 /**
  * A connection as the owner role. In tests the owner is a superuser, so Row Level Security does not apply to
@@ -28,28 +29,34 @@ export async function withAppClient<T>(work: (client: pg.Client) => Promise<T>):
 
 export type Row = Record<string, unknown>;
 
-/** Every row of some tenants, per table, in a stable order; equal snapshots mean nothing was written or changed. */
-export interface TenantRows {
-  tenants: Row[];
-  users: Row[];
-  conversations: Row[];
-  messages: Row[];
-}
+/** Every row of some tenants, per tenant table (`public.messages`, …), in a stable order. */
+export type TenantRows = Record<string, Row[]>;
 
 /**
- * Reads every row of the given tenants through the owner connection. Only these tenants: test files run
- * concurrently against one database, so rows of other files' tenants come and go.
+ * Not compared: the audit trail grows with every request by design (each tenant context switch is an event,
+ * written asynchronously off the request path), so a before/after comparison of a tenant that made requests
+ * would see it change. Its own isolation is proved in test/integration/audit.test.ts.
+ */
+const GROWS_WITH_EVERY_REQUEST = new Set(['public.audit_events']);
+
+/**
+ * Reads every row of the given tenants from every tenant table the catalog lists (listTenantTables, so a new
+ * tenant table is covered without touching this file), through the owner connection; equal snapshots mean
+ * nothing was written or changed. Only these tenants: test files run concurrently against one database, so rows
+ * of other files' tenants come and go.
  */
 export function snapshotTenants(tenantIds: readonly string[]): Promise<TenantRows> {
   return withOwnerClient(async (client) => {
-    const read = async (sql: string) => (await client.query<{ row: Row }>(sql, [tenantIds])).rows.map((r) => r.row);
-    return {
-      tenants: await read('select to_jsonb(t) as row from tenants t where id = any($1::bigint[]) order by id'),
-      users: await read('select to_jsonb(u) as row from users u where tenant_id = any($1::bigint[]) order by tenant_id, id'),
-      conversations: await read(
-        'select to_jsonb(c) as row from conversations c where tenant_id = any($1::bigint[]) order by tenant_id, id',
-      ),
-      messages: await read('select to_jsonb(m) as row from messages m where tenant_id = any($1::bigint[]) order by tenant_id, id'),
-    };
+    const snapshot: TenantRows = {};
+    for (const table of await listTenantTables(client)) {
+      if (GROWS_WITH_EVERY_REQUEST.has(table.qualifiedName)) continue;
+      const column = client.escapeIdentifier(table.tenantColumn);
+      const { rows } = await client.query<{ row: Row }>(
+        `select to_jsonb(t) as row from ${table.qualifiedName} t where ${column} = any($1::bigint[]) order by to_jsonb(t)::text`,
+        [tenantIds],
+      );
+      snapshot[table.qualifiedName] = rows.map((r) => r.row);
+    }
+    return snapshot;
   });
 }

@@ -26,7 +26,6 @@ describe('mergeModules', () => {
       createLoaders: directoryModule.createLoaders,
       nodeTypes: { User: directoryModule.nodeTypes.User! },
       accessPaths: [directoryModule.accessPaths[0]!],
-      tenantTables: { users: 'tenant_id' },
       uniqueViolationSentences: { users_tenant_email_key: 'again' },
     };
     let message = '';
@@ -54,7 +53,6 @@ describe('mergeModules', () => {
     expect(Object.keys(merged.createLoaders(() => Promise.reject(new Error('unused')))).sort()).toEqual(
       ['conversationById', 'messageById', 'messagesByConversationId', 'tenantById', 'userById'],
     );
-    expect(merged.tenantTables).toEqual({ tenants: 'id', users: 'tenant_id', conversations: 'tenant_id', messages: 'tenant_id', audit_events: 'tenant_id' });
   });
 });
 

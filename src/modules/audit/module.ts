@@ -8,5 +8,4 @@ export const auditModule = {
   name: 'audit',
   resolvers: auditResolvers,
   accessPaths: [{ name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, PAGE, null) }],
-  tenantTables: { audit_events: 'tenant_id' },
 } satisfies DomainModule;

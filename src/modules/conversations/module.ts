@@ -29,5 +29,4 @@ export const conversationsModule = {
       query: (tx, s) => updateConversationQuery(tx, s.conversation.id, { archived: s.conversation.archived }),
     },
   ],
-  tenantTables: { conversations: 'tenant_id' },
 } satisfies DomainModule<ReturnType<typeof createConversationLoaders>>;

@@ -22,7 +22,6 @@ export const directoryModule = {
     { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
     { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
   ],
-  tenantTables: { tenants: 'id', users: 'tenant_id' },
   uniqueViolationSentences: {
     users_tenant_email_key: 'A user with this email already exists in your tenant.',
   },

@@ -28,5 +28,4 @@ export const messagesModule = {
       query: (tx, s) => insertMessageQuery(tx, { conversationId: s.conversation.id, authorId: s.authorId, body: 'cli explain (rolled back)' }),
     },
   ],
-  tenantTables: { messages: 'tenant_id' },
 } satisfies DomainModule<ReturnType<typeof createMessageLoaders>>;
