@@ -24,20 +24,30 @@ export interface ExplorerRoutes {
 }
 
 /**
- * The offline explorer's routes: `GET /graphiql` (the page) and `GET /graphiql/assets/<file>`. The bundle is read
- * once into memory (about 7 MB); only files the build wrote are served, by exact name, so no request reaches
- * any other file. `distDir` is a parameter for tests only.
+ * The offline explorer's routes: `GET /graphiql` (the page) and `GET /graphiql/assets/<file>`. Each file of the
+ * bundle (about 7 MB in all) is read into memory once, on its first request; only files the build wrote are
+ * served, by exact name, so no request reaches any other file. `distDir` is a parameter for tests only.
  */
 export async function createExplorerRoutes(options: { graphqlPath: string; distDir?: string }): Promise<ExplorerRoutes> {
   const distDir = options.distDir ?? EXPLORER_DIST_DIR;
-  const assets = new Map<string, { body: Buffer; etag: string }>();
-  const names = await readdir(distDir).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!CONTENT_TYPES[path.extname(name)]) continue;
-    const body = await readFile(path.join(distDir, name));
-    assets.set(name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
-  }
-  const built = assets.has(EXPLORER_SCRIPT) && assets.has(EXPLORER_STYLESHEET);
+  // The names are listed at start; each file is read on its first request and kept (every test server starts
+  // with the explorer on, and most never serve it).
+  const names = new Set((await readdir(distDir).catch(() => [] as string[])).filter((name) => CONTENT_TYPES[path.extname(name)]));
+  const assets = new Map<string, Promise<Asset>>();
+  const load = (name: string) => {
+    let asset = assets.get(name);
+    if (!asset) {
+      asset = readFile(path.join(distDir, name)).then((body) => ({
+        body,
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      }));
+      // A failed read (the directory rebuilt meanwhile) is retried by the next request.
+      asset.catch(() => assets.delete(name));
+      assets.set(name, asset);
+    }
+    return asset;
+  };
+  const built = names.has(EXPLORER_SCRIPT) && names.has(EXPLORER_STYLESHEET);
   const page = built
     ? renderExplorerPage(
         { graphqlUrl: options.graphqlPath, assetsPath: ASSETS_PATH, defaultQuery: DEFAULT_EXPLORER_QUERY, defaultHeaders: DEFAULT_EXPLORER_HEADERS },
@@ -65,25 +75,40 @@ export async function createExplorerRoutes(options: { graphqlPath: string; distD
         return;
       }
       const name = pathname.slice(ASSETS_PATH.length + 1);
-      const asset = assets.get(name);
-      if (!asset) {
+      if (!names.has(name)) {
         res.statusCode = 404;
         res.setHeader('content-type', 'text/plain; charset=utf-8');
         res.end(`Not found: ${EXPLORER_PATH} has no asset by this name.`);
         return;
       }
-      // Names are stable across builds (a reinstall rebuilds them): revalidate by content hash, never cache blindly.
-      res.setHeader('cache-control', 'no-cache');
-      res.setHeader('etag', asset.etag);
-      if (req.headers['if-none-match'] === asset.etag) {
-        res.statusCode = 304;
-        res.end();
-        return;
-      }
-      res.statusCode = 200;
-      res.setHeader('content-type', CONTENT_TYPES[path.extname(name)]!);
-      res.setHeader('content-length', asset.body.length);
-      res.end(req.method === 'HEAD' ? undefined : asset.body);
+      load(name).then(
+        (asset) => sendAsset(req, res, name, asset),
+        () => {
+          res.statusCode = 503;
+          res.setHeader('content-type', 'text/plain; charset=utf-8');
+          res.end('The explorer asset could not be read; run `npm run build:explorer` and reload.');
+        },
+      );
     },
   };
+}
+
+interface Asset {
+  body: Buffer;
+  etag: string;
+}
+
+function sendAsset(req: IncomingMessage, res: ServerResponse, name: string, asset: Asset): void {
+  // Names are stable across builds (a reinstall rebuilds them): revalidate by content hash, never cache blindly.
+  res.setHeader('cache-control', 'no-cache');
+  res.setHeader('etag', asset.etag);
+  if (req.headers['if-none-match'] === asset.etag) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  res.statusCode = 200;
+  res.setHeader('content-type', CONTENT_TYPES[path.extname(name)]!);
+  res.setHeader('content-length', asset.body.length);
+  res.end(req.method === 'HEAD' ? undefined : asset.body);
 }
