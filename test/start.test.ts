@@ -59,6 +59,9 @@ async function start(): Promise<Started> {
     headers.set(match[1]!, { email: match[2]!, authorization: (JSON.parse(match[3]!) as { Authorization: string }).Authorization });
   }
   expect(url).toBe(`http://127.0.0.1:${env.PORT}/graphql`);
+  // The banner names both explorers (development serves them).
+  expect(output).toContain(`Apollo Sandbox:   http://127.0.0.1:${env.PORT}/graphql`);
+  expect(output).toContain(`Offline explorer: http://127.0.0.1:${env.PORT}/graphiql`);
   return { child, url: url!, headers };
 }
 

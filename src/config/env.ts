@@ -18,9 +18,47 @@ const optionalUrl = z
   .optional();
 
 const booleanFlag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((value) => value === 'true' || value === '1')
+  .enum(['true', 'false', '1', '0', 'on', 'off'])
+  .transform((value) => value === 'true' || value === '1' || value === 'on')
   .optional();
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/**
+ * Each CORS_ORIGINS entry must be exactly what a browser sends in `Origin` (scheme://host[:port], lower case,
+ * no default port, no slash): the CORS check compares strings, so `https://app.example.com/` silently never
+ * matched. Every bad entry is named with the fix.
+ */
+function checkCorsOrigins(origins: string[], ctx: z.RefinementCtx): void {
+  const problem = (entry: string, why: string) => ctx.addIssue({ code: 'custom', message: `entry "${entry}" ${why}` });
+  if (origins.includes('*') && origins.length > 1) {
+    problem('*', 'allows every origin, so the other entries would mean nothing: use `*` alone, or list origins only');
+  }
+  for (const entry of origins) {
+    if (entry === '*') continue;
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      problem(entry, 'is not an origin: expected scheme://host[:port], e.g. https://app.example.com');
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      problem(entry, `has the scheme ${url.protocol} but browsers send http: or https: origins: use e.g. https://app.example.com`);
+      continue;
+    }
+    if (entry === url.origin) continue;
+    const why =
+      entry === `${url.origin}/`
+        ? 'ends with a slash, which browsers never send in Origin'
+        : url.pathname !== '/' || url.search || url.hash
+          ? 'has a path, query or fragment; an origin is scheme://host[:port] only'
+          : url.username || url.password
+            ? 'has credentials; an origin is scheme://host[:port] only'
+            : 'is not in the form browsers send (lower case, no default port)';
+    problem(entry, `${why}: use ${url.origin}`);
+  }
+}
 
 /** Query shape limits when GRAPHQL_MAX_* are unset; also the defaults of startServer (tests, benchmark). */
 export const DEFAULT_QUERY_LIMITS = { maxDepth: 10, maxAliases: 15, maxTokens: 5000, maxDirectives: 20, maxCost: 5000 } as const;
@@ -87,11 +125,14 @@ const envSchema = z
     JWT_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
 
     HTTP_BODY_LIMIT_BYTES: positiveInt(1_000_000),
-    /** Comma-separated origins allowed by CORS; in development Apollo Studio and localhost are always allowed. */
-    CORS_ORIGINS: z
-      .string()
-      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    /** Comma-separated origins allowed by CORS (`*`: any); in development Apollo Studio and localhost are always allowed. */
+    CORS_ORIGINS: commaList.superRefine(checkCorsOrigins).default([]),
+    /** Request headers CORS allows besides the defaults (server/cors-policy.ts), comma-separated. */
+    CORS_ALLOWED_HEADERS: commaList
+      .refine((names) => names.every((name) => HEADER_NAME.test(name)), 'must be comma-separated HTTP header names (letters, digits, - and _)')
       .default([]),
+    /** Apollo Sandbox at /graphql and the offline explorer at /graphiql; on in development, off in production. */
+    GRAPHQL_EXPLORER: booleanFlag,
     GRAPHQL_INTROSPECTION: booleanFlag,
     /** Path of a trusted-documents manifest (persisted-documents.json): only its operations run (README). */
     GRAPHQL_TRUSTED_DOCUMENTS: z.string().trim().min(1).optional(),

@@ -16,7 +16,7 @@ export interface MetricsOptions {
 }
 
 /** Route label of the HTTP histogram: the server's own paths, everything else is one value. */
-export type HttpRoute = '/graphql' | '/health' | '/ready' | '/metrics' | 'other';
+export type HttpRoute = '/graphql' | '/graphiql' | '/health' | '/ready' | '/metrics' | 'other';
 
 /** Transaction outcomes worth counting ('none' means no transaction existed). */
 export type CountedOutcome = Exclude<TransactionOutcome, 'none'>;

@@ -1,9 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import {
-  ApolloServerPluginLandingPageLocalDefault,
-  ApolloServerPluginLandingPageProductionDefault,
-} from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { sandboxLandingPageWithOfflinePointer } from './explorer/sandbox-landing-page.js';
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import type { Metrics } from '../observability/metrics.js';
 import { allResolvers, NODE_TYPES } from '../modules/index.js';
@@ -21,6 +19,8 @@ import type { RequestContext } from '../graphql/request-context.js';
 
 export interface ApolloOptions {
   production: boolean;
+  /** Where the offline explorer is served: the Sandbox landing page points there. null: no Sandbox either. */
+  explorerPath?: string | null;
   introspection: boolean;
   limits: AbuseLimits;
   logger: Logger;
@@ -68,9 +68,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
       telemetryPlugin(metrics),
       requestTransactionPlugin(options.logger, metrics, options.maxResponseBytes),
       errorPlugin(),
-      options.production
-        ? ApolloServerPluginLandingPageProductionDefault({ footer: false })
-        : ApolloServerPluginLandingPageLocalDefault({ footer: false, includeCookies: false }),
+      options.explorerPath
+        ? sandboxLandingPageWithOfflinePointer<RequestContext>(options.explorerPath)
+        : ApolloServerPluginLandingPageProductionDefault({ footer: false }),
     ],
   });
 }

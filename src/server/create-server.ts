@@ -17,6 +17,8 @@ import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filte
 import { createApollo } from './apollo.js';
 import type { TrustedDocuments } from './trusted/trusted-documents.js';
 import { createTrustedRequestGate } from './trusted/trusted-request-gate.js';
+import { createCorsPolicy } from './cors-policy.js';
+import { createExplorerRoutes, EXPLORER_PATH } from './explorer/explorer-routes.js';
 import { createHttpHandler } from './http-handler.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import type { AbuseLimits } from './plugins/abuse-limits.js';
@@ -43,7 +45,12 @@ export interface ServerOptions {
   bodyLimitBytes: number;
   /** Response size, slow readers, requests in flight per tenant / tokenless address. Defaults: DEFAULT_HTTP_LIMITS. */
   http?: Partial<HttpLimits>;
+  /** Browser origins allowed by CORS besides development's own (cors-policy.ts); `['*']`: any origin. */
   corsOrigins: string[];
+  /** Request headers CORS allows besides DEFAULT_CORS_ALLOWED_HEADERS. */
+  corsAllowedHeaders?: string[];
+  /** Apollo Sandbox at /graphql and the offline explorer at /graphiql. Default: on unless `production`. */
+  explorer?: boolean;
   logger: Logger;
   /** Sees every SQL statement (tests count them); the metrics see them too. */
   observeStatement?: StatementObserver;
@@ -74,6 +81,8 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
+  /** The offline explorer's URL, or null when the explorer is off. */
+  explorerUrl: string | null;
   port: number;
   database: AppDatabase;
   audit: AuditLog;
@@ -83,9 +92,7 @@ export interface RunningServer {
 }
 
 
-// Development only: Apollo Studio / Sandbox and local front ends may call the API from the browser.
-const DEV_CORS_ORIGINS = ['https://studio.apollographql.com', 'https://sandbox.embed.apollographql.com'];
-const LOCALHOST_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?$/;
+const GRAPHQL_PATH = '/graphql';
 
 /** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -151,7 +158,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const verifyToken = createTokenVerifier(options.jwt);
   const httpLimits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.http };
+  const explorer = options.explorer ?? !options.production;
+  const explorerRoutes = explorer ? await createExplorerRoutes({ graphqlPath: GRAPHQL_PATH }) : undefined;
+  if (explorerRoutes && !explorerRoutes.built) {
+    options.logger.warn('the offline explorer is not built (dist/explorer is missing): run `npm run build:explorer`');
+  }
+  const cors = createCorsPolicy({ production: options.production, origins: options.corsOrigins, extraAllowedHeaders: options.corsAllowedHeaders });
+  options.logger.info({ cors: cors.description }, 'CORS policy');
   const apollo = createApollo({
+    explorerPath: explorer ? EXPLORER_PATH : null,
     production: options.production,
     introspection: options.introspection,
     limits: { ...DEFAULT_QUERY_LIMITS, ...options.limits },
@@ -172,7 +187,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxResponseBytes: httpLimits.maxResponseBytes,
     writeTimeoutMs: httpLimits.writeTimeoutMs,
     inFlightLimiter: new InFlightLimiter({ perTenant: httpLimits.maxInFlightPerTenant, perAddress: httpLimits.maxInFlightPerAddress }),
-    corsOrigins: options.production ? options.corsOrigins : [...DEV_CORS_ORIGINS, LOCALHOST_ORIGIN, ...options.corsOrigins],
+    cors: cors.options,
+    explorer: explorerRoutes,
     createContext: async (req, requestId, telemetry) => {
       const authorization = req.headers.authorization;
       const principal = authorization ? await verifyToken(authorization) : null;
@@ -197,7 +213,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let closing: Promise<void> | undefined;
 
   return {
-    url: `http://${displayHost}:${port}/graphql`,
+    url: `http://${displayHost}:${port}${GRAPHQL_PATH}`,
+    explorerUrl: explorer ? `http://${displayHost}:${port}${EXPLORER_PATH}` : null,
     port,
     database,
     audit,

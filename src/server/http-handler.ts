@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
-import cors from 'cors';
+import cors, { type CorsOptions } from 'cors';
 import { GraphQLError } from 'graphql';
 import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
 import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
@@ -10,6 +10,7 @@ import type { HttpRoute, Metrics } from '../observability/metrics.js';
 import { requestScope } from '../observability/request-scope.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
+import type { ExplorerRoutes } from './explorer/explorer-routes.js';
 import { sendRefusal, type InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { limitResponseSize } from './response-size-limit.js';
@@ -27,7 +28,10 @@ export interface HttpHandlerOptions {
   metrics: Metrics;
   logger: Logger;
   bodyLimitBytes: number;
-  corsOrigins: (string | RegExp)[];
+  /** The effective CORS policy of /graphql (cors-policy.ts). */
+  cors: CorsOptions;
+  /** The offline explorer's routes, when it is switched on (explorer/explorer-routes.ts). */
+  explorer?: ExplorerRoutes | undefined;
   /** Larger GraphQL responses are refused with RESPONSE_TOO_LARGE (response-size-limit.ts). */
   maxResponseBytes: number;
   /** A response whose client reads nothing for this long is dropped (slow-reader-guard.ts). */
@@ -63,13 +67,7 @@ const METHODS = new Set(['GET', 'POST', 'OPTIONS', 'HEAD']);
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const { metrics } = options;
-  const corsMiddleware = cors({
-    origin: options.corsOrigins,
-    methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
-    exposedHeaders: ['x-request-id'],
-    maxAge: 600,
-  });
+  const corsMiddleware = cors(options.cors);
   let draining = false;
   const inFlight = new Set<InFlightRequest>();
   let idleWaiters: (() => void)[] = [];
@@ -231,7 +229,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       sendJson(res, 400, { errors: [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }] });
       return;
     }
-    const route = (ROUTES.has(url.pathname) ? url.pathname : 'other') as HttpRoute;
+    const route = (ROUTES.has(url.pathname) ? url.pathname : options.explorer?.handles(url.pathname) ? '/graphiql' : 'other') as HttpRoute;
     const method = METHODS.has(req.method ?? '') ? req.method! : 'other';
     res.once('close', () => {
       metrics.httpRequestDuration.observe({ route, method, status: String(res.statusCode) }, (performance.now() - startedAt) / 1000);
@@ -265,6 +263,10 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         },
         () => sendJson(res, 500, { status: 'metrics unavailable' }),
       );
+      return;
+    }
+    if (route === '/graphiql') {
+      options.explorer!.serve(req, res, url.pathname);
       return;
     }
     if (route !== '/graphql') {

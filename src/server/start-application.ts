@@ -102,6 +102,8 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
       maxInFlightPerAddress: env.HTTP_MAX_IN_FLIGHT_PER_ADDRESS,
     },
     corsOrigins: env.CORS_ORIGINS,
+    corsAllowedHeaders: env.CORS_ALLOWED_HEADERS,
+    explorer: env.GRAPHQL_EXPLORER ?? !production,
     logger,
     slowStatementMs: env.DB_SLOW_STATEMENT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
@@ -117,6 +119,10 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
   lifecycle.checkpoint();
 
   console.log(`\nTenantgraph is running: ${server.url}`);
+  if (server.explorerUrl) {
+    console.log(`  Apollo Sandbox:   ${server.url} (open in a browser; its UI comes from Apollo's CDN)`);
+    console.log(`  Offline explorer: ${server.explorerUrl} (GraphiQL served by this server, no internet needed)`);
+  }
   if (!production && jwtSecret) await printDemoHeaders(database.ownerUrl, jwtSecret, env);
 }
 
@@ -138,7 +144,7 @@ async function refusingCleanly<T>(step: Promise<T>): Promise<T> {
 async function printDemoHeaders(ownerUrl: string, secret: string, env: Env): Promise<void> {
   const admins = await listTenantAdmins(ownerUrl, 5).catch(() => []);
   if (!admins.length) return;
-  console.log('\nOpen the URL in a browser (Apollo Sandbox) and paste one of these headers (valid 24 hours):');
+  console.log('\nOpen an explorer above and paste one of these headers under Headers (valid 24 hours):');
   for (const admin of admins) {
     const token = await issueToken({
       secret,
