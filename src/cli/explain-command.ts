@@ -3,6 +3,7 @@ import { CompiledQuery, sql, type Compilable } from 'kysely';
 import type { Env } from '../config/env.js';
 import { DEFAULT_PAGE_SIZE } from '../graphql/connection.js';
 import type { Cursor } from '../graphql/cursor.js';
+import type { KeysetWindow } from '../graphql/keyset.js';
 import { listAuditEventsQuery } from '../modules/audit/queries.js';
 import {
   countConversationsQuery,
@@ -59,6 +60,8 @@ interface AccessPath {
 
 // What a request fetches: a page of DEFAULT_PAGE_SIZE plus one row that tells whether there is a next page.
 const PAGE = DEFAULT_PAGE_SIZE + 1;
+const forward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'forward' });
+const backward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'backward' });
 // Stand-ins for a tenant with no rows: the statements keep their shape, and the writes then match nothing.
 const NO_ID = '00000000-0000-0000-0000-000000000000';
 const NO_CURSOR: Cursor = { createdAt: '2000-01-01T00:00:00Z', id: NO_ID };
@@ -72,23 +75,28 @@ const EXPLAIN_STATEMENT_TIMEOUT_MS = 60_000;
  */
 const ACCESS_PATHS: readonly AccessPath[] = [
   { name: 'findCurrentTenant', query: (tx) => findCurrentTenantQuery(tx) },
-  { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, PAGE, null) },
-  { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, PAGE, s.conversationCursor) },
-  { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, PAGE, null) },
-  { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, PAGE, null) },
+  { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, forward(null)) },
+  { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, forward(s.conversationCursor)) },
+  { name: 'listConversations(before)', query: (tx, s) => listConversationsQuery(tx, {}, backward(s.conversationCursor)) },
+  { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, forward(null)) },
+  { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, forward(null)) },
   { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
   { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
   { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },
-  { name: 'listUsers', query: (tx) => listUsersQuery(tx, PAGE, null) },
+  { name: 'listUsers', query: (tx) => listUsersQuery(tx, forward(null)) },
   { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
   { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
-  { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, PAGE, null) },
+  { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, forward(null)) },
   {
     name: 'listMessagesByConversations(after)',
-    query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), PAGE, s.messageCursor),
+    query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), forward(s.messageCursor)),
+  },
+  {
+    name: 'listMessagesByConversations(before)',
+    query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), backward(s.messageCursor)),
   },
   { name: 'findMessagesByIds', query: (tx, s) => findMessagesByIdsQuery(tx, s.messageIds) },
-  { name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, PAGE, null) },
+  { name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, forward(null)) },
   {
     name: 'insertMessage',
     write: true,
@@ -185,10 +193,10 @@ async function explainPath(tx: TenantTransaction, path: AccessPath, sample: Samp
 
 /** Reads the values the paths need through the API's own queries, in the same tenant context. */
 async function sampleTenant(tx: TenantTransaction): Promise<Sample> {
-  const conversations = await listConversations(tx, {}, PAGE, null);
-  const users = await listUsers(tx, PAGE, null);
+  const conversations = await listConversations(tx, {}, forward(null));
+  const users = await listUsers(tx, forward(null));
   const conversationIds = conversations.slice(0, DEFAULT_PAGE_SIZE).map((row) => row.id);
-  const messages = conversationIds.length ? await listMessagesByConversations(tx, conversationIds, PAGE, null) : [];
+  const messages = conversationIds.length ? await listMessagesByConversations(tx, conversationIds, forward(null)) : [];
   const firstThread = messages.filter((row) => row.conversation_id === conversationIds[0]);
   const cursorOf = (rows: { created_at: string; id: string }[]): Cursor => {
     const row = rows[Math.min(DEFAULT_PAGE_SIZE, rows.length) - 1];

@@ -1,6 +1,6 @@
 import type { AuditOperationType, AuditOutcome, Resolvers } from '../../__generated__/resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
-import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { principalOf } from '../../server/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
@@ -20,10 +20,9 @@ export const auditResolvers: Resolvers = {
           operationType: args.filter?.operationType?.toLowerCase() ?? null,
           since: since ?? null,
         },
-        page.first + 1,
-        page.after,
+        pageWindow(page),
       );
-      return toConnection(rows, page.first, () => 0);
+      return toConnection(rows, page, () => 0);
     },
   },
   AuditEvent: {
