@@ -125,7 +125,7 @@ describe('ExplicitTenantFilterPlugin', () => {
   const last = () => issued.at(-1)!;
 
   it('filters the table inside a LATERAL subquery', async () => {
-    await listMessagesByConversations(filtered, ['c1'], 6, null);
+    await listMessagesByConversations(filtered, ['c1'], { limit: 6, cursor: null, direction: 'forward' });
     expect(last()).toEqual({
       sql:
         'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".* from "messages" ' +
@@ -160,7 +160,7 @@ describe('ExplicitTenantFilterPlugin', () => {
   });
 
   it('leaves statements alone without the plugin', async () => {
-    await listMessagesByConversations(plain as unknown as TenantTransaction, ['c1'], 6, null);
+    await listMessagesByConversations(plain as unknown as TenantTransaction, ['c1'], { limit: 6, cursor: null, direction: 'forward' });
     expect(last().sql).not.toContain('tenant_id');
   });
 });

@@ -91,6 +91,27 @@ describe('cli token', () => {
     expect(claims.exp! - claims.iat!).toBe(600);
   });
 
+  it('takes the global ids the API shows (viewer.tenant.id, User.id) for --tenant and --user, and refuses one of the wrong type', async () => {
+    const tenant = await createTestTenant();
+    const member = await tenant.addUser('MEMBER');
+    const shown = await viewer(member.token);
+    expect(Buffer.from(shown.tenant.id, 'base64url').toString()).toBe(`Tenant:${tenant.id}`);
+    expect(Buffer.from(shown.user.id, 'base64url').toString()).toBe(`User:${member.id}`);
+    const result = await cli('token', '--tenant', shown.tenant.id, '--user', shown.user.id);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(decodeJwt(result.stdout.trim())).toMatchObject({ tenant_id: tenant.id, sub: member.id });
+    expect((await viewer(result.stdout.trim())).user.id).toBe(shown.user.id);
+
+    const swapped = await cli('token', '--tenant', shown.user.id, '--user', shown.tenant.id);
+    expect(swapped.status).toBe(2);
+    expect(swapped.stdout).toBe('');
+    expect(swapped.stderr).toMatch(/^error: --tenant must be a Tenant id, received a User id/);
+    const wrongUser = await cli('token', '--tenant', tenant.id, '--user', shown.tenant.id);
+    expect(wrongUser.status).toBe(2);
+    expect(wrongUser.stderr).toMatch(/^error: --user must be a User id, received a Tenant id/);
+  });
+
   it('fails with status 1 and a message for a member that is not in the tenant', async () => {
     const tenant = await createTestTenant();
     const other = await createTestTenant();

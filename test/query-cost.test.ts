@@ -93,4 +93,21 @@ describe('query cost', () => {
     const searched = cost(parse('{ conversations(first: 1, filter: { titleContains: "a" }) { totalCount } }'));
     expect(searched).toBeGreaterThan(counted);
   });
+  it.each([
+    ['conversations', '{ conversations(SIZE) { nodes { id title } } }'],
+    ['users', '{ users(SIZE) { nodes { id email } } }'],
+    ['auditEvents', '{ auditEvents(SIZE) { nodes { id } } }'],
+    ['Conversation.messages', '{ conversation(id: "x") { messages(SIZE) { nodes { body } } } }'],
+  ])('prices %s(last: n) as it prices first: n, by the page size', (_field, template) => {
+    const at = (size: string) => cost(parse(template.replace('SIZE', size)));
+    for (const n of [1, 37, 100]) expect(at(`last: ${n}`)).toBe(at(`first: ${n}`));
+    expect(at('last: 100')).toBeGreaterThan(at('last: 10'));
+    // Both given (refused when resolved): never cheaper than the larger alone.
+    expect(at('first: 1, last: 100')).toBe(at('first: 100'));
+  });
+
+  it('refuses 15 aliases of messages(last: 100) { nodes { body } } as it refuses first: 100', () => {
+    const aliases = Array.from({ length: 15 }, (_, i) => `a${i}: conversation(id: "x") { messages(last: 100) { nodes { body } } }`);
+    expect(cost(parse(`{ ${aliases.join(' ')} }`))).toBeGreaterThan(DEFAULT_QUERY_LIMITS.maxCost);
+  });
 });

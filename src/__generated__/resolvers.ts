@@ -100,7 +100,7 @@ export type Conversation = Node & {
   lastMessage: Maybe<Message>;
   /** Number of messages in the conversation. */
   messageCount: Scalars['Int']['output'];
-  /** Messages, newest first. `first` defaults to 20, at most 100. */
+  /** Messages, newest first. Pages forward (older) with `first`/`after`, backward (newer: a chat view's "load newer") with `last`/`before`. */
   messages: MessageConnection;
   title: Scalars['String']['output'];
 };
@@ -109,7 +109,9 @@ export type Conversation = Node & {
 /** A thread of messages inside a tenant. */
 export type ConversationMessagesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type ConversationConnection = {
@@ -235,13 +237,21 @@ export type Node = {
   id: Scalars['ID']['output'];
 };
 
-/** Where a page of a connection ends, for keyset (cursor) pagination. */
+/**
+ * Where a page of a connection starts and ends, for keyset (cursor) pagination both ways. The flag of the
+ * direction a page was fetched in is exact; the other one is true exactly when a cursor was given (the item it
+ * came from lies on that side), as the Relay connection specification allows.
+ */
 export type PageInfo = {
   __typename?: 'PageInfo';
-  /** Pass as `after` to fetch the next page; null on an empty page. */
+  /** Pass as `after` (with `first`) to fetch the next page; null on an empty page. */
   endCursor: Maybe<Scalars['String']['output']>;
-  /** Whether more items follow this page. */
+  /** Whether items follow this page: exact for `first`; for `last`, whether `before` was given. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** Whether items precede this page: exact for `last`; for `first`, whether `after` was given. */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** Pass as `before` (with `last`) to fetch the page before this one; null on an empty page. */
+  startCursor: Maybe<Scalars['String']['output']>;
 };
 
 export type PostMessageInput = {
@@ -258,15 +268,15 @@ export type PostMessagePayload = {
 /** Read operations. Every field sees only the caller's tenant. */
 export type Query = {
   __typename?: 'Query';
-  /** The tenant's audit trail, newest first. ADMINs only (FORBIDDEN for members). `first` defaults to 20, at most 100. */
+  /** The tenant's audit trail, newest first. ADMINs only (FORBIDDEN for members). Pages forward with `first`/`after` or backward with `last`/`before`. */
   auditEvents: AuditEventConnection;
   /** One conversation; null when it does not exist or belongs to another tenant. */
   conversation: Maybe<Conversation>;
-  /** Conversations of the caller's tenant, newest first. `first` defaults to 20, at most 100. */
+  /** Conversations of the caller's tenant, newest first. Pages forward with `first`/`after` or backward with `last`/`before`. */
   conversations: ConversationConnection;
   /** Fetches any object by its global id; null when it does not exist or belongs to another tenant. */
   node: Maybe<Node>;
-  /** Members of the caller's tenant, oldest first. `first` defaults to 20, at most 100. */
+  /** Members of the caller's tenant, oldest first. Pages forward with `first`/`after` or backward with `last`/`before`. */
   users: UserConnection;
   /** The caller and their tenant. */
   viewer: Viewer;
@@ -276,8 +286,10 @@ export type Query = {
 /** Read operations. Every field sees only the caller's tenant. */
 export type QueryAuditEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<AuditEventFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -290,8 +302,10 @@ export type QueryConversationArgs = {
 /** Read operations. Every field sees only the caller's tenant. */
 export type QueryConversationsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<ConversationFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -304,7 +318,9 @@ export type QueryNodeArgs = {
 /** Read operations. Every field sees only the caller's tenant. */
 export type QueryUsersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type RenameConversationInput = {
@@ -627,6 +643,8 @@ export type NodeResolvers<ContextType = RequestContext, ParentType extends Resol
 export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type PostMessagePayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PostMessagePayload'] = ResolversParentTypes['PostMessagePayload']> = {

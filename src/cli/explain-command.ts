@@ -6,7 +6,7 @@ import type { Cursor } from '../graphql/cursor.js';
 import { listConversations } from '../modules/conversations/queries.js';
 import { listMessagesByConversations } from '../modules/messages/queries.js';
 import { listUsers } from '../modules/directory/queries.js';
-import { PAGE, type AccessPath, type AccessPathSample as Sample } from '../modules/access-path.js';
+import { forward, type AccessPath, type AccessPathSample as Sample } from '../modules/access-path.js';
 import { ACCESS_PATHS } from '../modules/index.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { CliCommand } from './cli-context.js';
@@ -116,10 +116,10 @@ async function explainPath(tx: TenantTransaction, path: AccessPath, sample: Samp
 
 /** Reads the values the paths need through the API's own queries, in the same tenant context. */
 async function sampleTenant(tx: TenantTransaction): Promise<Sample> {
-  const conversations = await listConversations(tx, {}, PAGE, null);
-  const users = await listUsers(tx, PAGE, null);
+  const conversations = await listConversations(tx, {}, forward(null));
+  const users = await listUsers(tx, forward(null));
   const conversationIds = conversations.slice(0, DEFAULT_PAGE_SIZE).map((row) => row.id);
-  const messages = conversationIds.length ? await listMessagesByConversations(tx, conversationIds, PAGE, null) : [];
+  const messages = conversationIds.length ? await listMessagesByConversations(tx, conversationIds, forward(null)) : [];
   const firstThread = messages.filter((row) => row.conversation_id === conversationIds[0]);
   const cursorOf = (rows: { created_at: string; id: string }[]): Cursor => {
     const row = rows[Math.min(DEFAULT_PAGE_SIZE, rows.length) - 1];

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createTenant, type CreateTenantInput } from '../admin/tenants.js';
 import { issueToken } from '../auth/token-issuer.js';
 import { normalizeEmail, requireText } from '../graphql/input.js';
-import { isValidTenantId } from '../tenancy/transaction-prologue.js';
+import { parseIdFlag } from './id-flags.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
 import { UsageError } from './usage.js';
 
@@ -30,14 +30,12 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
     const { name, 'admin-email': adminEmail, 'admin-name': adminName, id } = values;
     if (name === undefined) throw new UsageError('tenant create needs --name');
     if (adminEmail === undefined) throw new UsageError('tenant create needs --admin-email');
-    if (id !== undefined && !isValidTenantId(id)) {
-      throw new UsageError(`--id must be a positive 64-bit integer in decimal, received ${JSON.stringify(id)}`);
-    }
+    const tenantId = id === undefined ? undefined : parseIdFlag('--id', 'Tenant', id);
     return {
       name: validated('--name', () => requireText(name, 'name', 200)),
       adminEmail: validated('--admin-email', () => normalizeEmail(adminEmail)),
       ...(adminName !== undefined ? { adminName: validated('--admin-name', () => requireText(adminName, 'admin-name', 200)) } : {}),
-      ...(id !== undefined ? { id } : {}),
+      ...(tenantId !== undefined ? { id: tenantId } : {}),
     };
   },
 

@@ -7,7 +7,7 @@ import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { findCurrentTenant } from '../modules/directory/queries.js';
 import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
-import { isValidTenantId } from '../tenancy/transaction-prologue.js';
+import { parseIdFlag } from './id-flags.js';
 import { withDatabase, type CliIo } from './cli-context.js';
 import { UsageError } from './usage.js';
 
@@ -48,10 +48,7 @@ export class NoSuchTenantError extends Error {
 /** `--tenant` checked as the token command checks it: a positive 64-bit decimal integer. */
 export function requireTenantId(command: string, value: string | undefined): string {
   if (value === undefined) throw new UsageError(`${command} needs --tenant`);
-  if (!isValidTenantId(value)) {
-    throw new UsageError(`--tenant must be a positive 64-bit integer in decimal, received ${JSON.stringify(value)}`);
-  }
-  return value;
+  return parseIdFlag('--tenant', 'Tenant', value);
 }
 
 export function startOperatorSession(tenantId: string, operationName: string): OperatorSession {

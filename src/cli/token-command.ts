@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { findMember } from '../admin/tenants.js';
 import { issueToken } from '../auth/token-issuer.js';
-import { isValidUserId } from '../tenancy/transaction-prologue.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
+import { parseIdFlag } from './id-flags.js';
 import { requireTenantId } from './tenant-session.js';
 import { UsageError } from './usage.js';
 
@@ -35,11 +35,9 @@ export const tokenCommand: CliCommand<TokenOptions> = {
     const { user, email, ttl } = values;
     const tenantId = requireTenantId('token', values.tenant);
     if ((user === undefined) === (email === undefined)) throw new UsageError('token needs exactly one of --user and --email');
-    if (user !== undefined && !isValidUserId(user.toLowerCase())) {
-      throw new UsageError(`--user must be a user id (a UUID), received ${JSON.stringify(user)}`);
-    }
+    const userId = user === undefined ? undefined : parseIdFlag('--user', 'User', user);
     if (!TTL.test(ttl)) throw new UsageError(`--ttl must be a duration such as 30m, 1h or 7d, received ${JSON.stringify(ttl)}`);
-    return { tenantId, member: user !== undefined ? { userId: user.toLowerCase() } : { email: email! }, ttl };
+    return { tenantId, member: userId !== undefined ? { userId } : { email: email! }, ttl };
   },
 
   async run({ tenantId, member: by, ttl }, env, io) {

@@ -18,6 +18,9 @@ export const USAGE = [
   '  sql --tenant TENANT_ID [-c "SQL" [--table]] [--write]',
   '                                                 one statement (-c) or a psql session confined to the',
   '                                                 tenant (tenantgraph_operator); read-only unless --write; audited',
+  '',
+  'TENANT_ID and USER_ID take the raw id (a decimal tenant id, a user UUID) or the global id the API shows',
+  '(viewer.tenant.id, User.id).',
 ].join('\n');
 
 export class UsageError extends Error {

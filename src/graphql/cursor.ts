@@ -1,7 +1,7 @@
 import { BadUserInputError } from '../errors/app-error.js';
 
 /**
- * A keyset position: the sort key of the last row of a page, `(created_at, id)`. Encoded as opaque base64url
+ * A keyset position: the sort key of the first or last row of a page, `(created_at, id)`. Encoded as opaque base64url
  * JSON. created_at is kept as PostgreSQL's own text (microseconds), never as a rounded JavaScript Date.
  */
 export interface Cursor {
@@ -16,11 +16,11 @@ export function encodeCursor(row: { created_at: string; id: string }): string {
   return Buffer.from(JSON.stringify([row.created_at, row.id]), 'utf8').toString('base64url');
 }
 
-/** Throws BAD_USER_INPUT when `after` is not a cursor this API returned. */
-export function decodeCursor(after: string): Cursor {
+/** Throws BAD_USER_INPUT naming `field` (`after` or `before`) when `value` is not a cursor this API returned. */
+export function decodeCursor(value: string, field: 'after' | 'before' = 'after'): Cursor {
   let parsed: unknown;
   try {
-    parsed = after.length <= 200 ? JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) : undefined;
+    parsed = value.length <= 200 ? JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) : undefined;
   } catch {
     parsed = undefined;
   }
@@ -34,7 +34,8 @@ export function decodeCursor(after: string): Cursor {
   ) {
     return { createdAt: parsed[0], id: parsed[1] };
   }
-  throw new BadUserInputError('Invalid cursor: pass the endCursor of a previous page as `after`.', 'after');
+  const source = field === 'after' ? 'endCursor' : 'startCursor';
+  throw new BadUserInputError(`Invalid cursor: pass the ${source} (or an edge's cursor) of a previous page as \`${field}\`.`, field);
 }
 
 /**

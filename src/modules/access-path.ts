@@ -1,6 +1,7 @@
 import type { Compilable } from 'kysely';
 import { DEFAULT_PAGE_SIZE } from '../graphql/connection.js';
 import type { Cursor } from '../graphql/cursor.js';
+import type { KeysetWindow } from '../graphql/keyset.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 
 /**
@@ -30,3 +31,7 @@ export interface AccessPath {
 
 /** What a request fetches: a page of DEFAULT_PAGE_SIZE plus one row that tells whether there is a next page. */
 export const PAGE = DEFAULT_PAGE_SIZE + 1;
+
+/** A first page (no cursor) or the page after / before a cursor, as requests ask for them. */
+export const forward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'forward' });
+export const backward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'backward' });

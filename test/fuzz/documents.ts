@@ -9,6 +9,9 @@ export type Role = 'ADMIN' | 'MEMBER';
 export interface PageInfo {
   hasNextPage: boolean;
   endCursor: string | null;
+  /** Selected by the documents that page both ways. */
+  hasPreviousPage?: boolean;
+  startCursor?: string | null;
 }
 
 export interface UserRef {
@@ -64,10 +67,10 @@ export interface ConversationListNode {
 }
 
 export const CONVERSATIONS = /* GraphQL */ `
-  query FuzzConversations($first: Int, $after: String, $filter: ConversationFilter) {
-    conversations(first: $first, after: $after, filter: $filter) {
+  query FuzzConversations($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter) {
+    conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
       totalCount
-      pageInfo { hasNextPage endCursor }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       edges { cursor node { id title archived createdAt messageCount createdBy { id displayName } } }
     }
   }`;
@@ -84,14 +87,14 @@ export interface MessageEdgeNode {
 }
 
 export const CONVERSATION = /* GraphQL */ `
-  query FuzzConversation($id: ID!, $first: Int, $after: String) {
+  query FuzzConversation($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
     conversation(id: $id) {
       id title archived createdAt messageCount
       createdBy { id displayName }
       lastMessage { id body createdAt }
-      messages(first: $first, after: $after) {
+      messages(first: $first, after: $after, last: $last, before: $before) {
         totalCount
-        pageInfo { hasNextPage endCursor }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
         edges { cursor node { id body createdAt author { id displayName } conversation { id } } }
       }
     }
@@ -133,10 +136,10 @@ export interface DashboardData {
 }
 
 export const USERS = /* GraphQL */ `
-  query FuzzUsers($first: Int, $after: String) {
-    users(first: $first, after: $after) {
+  query FuzzUsers($first: Int, $after: String, $last: Int, $before: String) {
+    users(first: $first, after: $after, last: $last, before: $before) {
       totalCount
-      pageInfo { hasNextPage endCursor }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       edges { cursor node { id email displayName role } }
     }
   }`;

@@ -55,10 +55,17 @@ export type OperationSpec = CallerSpec &
     | { op: 'viewer' }
     | { op: 'node'; id: IdRef }
     | { op: 'nodes'; ids: IdRef[] }
-    | { op: 'conversation'; id: IdRef; first: number | null; after: CursorRef }
-    | { op: 'conversations'; first: number | null; after: CursorRef; archived: boolean | null; titleContains: TitleQuery | null }
+    | { op: 'conversation'; id: IdRef; first: number | null; after: CursorRef; backward: boolean }
+    | {
+        op: 'conversations';
+        first: number | null;
+        after: CursorRef;
+        backward: boolean;
+        archived: boolean | null;
+        titleContains: TitleQuery | null;
+      }
     | { op: 'dashboard'; first: number; messages: number | null }
-    | { op: 'users'; first: number | null; after: CursorRef }
+    | { op: 'users'; first: number | null; after: CursorRef; backward: boolean }
     | {
         op: 'auditEvents';
         first: number | null;
@@ -149,6 +156,12 @@ function cursorRef(preferred: CursorKind): fc.Arbitrary<CursorRef> {
 }
 
 /** A page size: mostly small (so pages end and cursors matter), sometimes the default, rarely out of range. */
+/**
+ * Whether a page is fetched backward: `first`/`after` become `last`/`before` (the same size, the same cursor).
+ * Mostly forward, so the forward paths keep their coverage.
+ */
+const backward = fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+
 const first = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: 0, max: 6 }) },
   { weight: 2, arbitrary: fc.constant(null) },
@@ -203,12 +216,13 @@ export const operationSpec: fc.Arbitrary<OperationSpec> = fc.oneof(
   { weight: 1, arbitrary: operation('viewer', {}) },
   { weight: 4, arbitrary: operation('node', { id: idRef(ANY_KIND) }) },
   { weight: 2, arbitrary: operation('nodes', { ids: fc.array(decodableIdRef, { minLength: 2, maxLength: 5 }) }) },
-  { weight: 4, arbitrary: operation('conversation', { id: idRef(fc.constant('Conversation')), first, after: cursorRef('Message') }) },
+  { weight: 4, arbitrary: operation('conversation', { id: idRef(fc.constant('Conversation')), first, after: cursorRef('Message'), backward }) },
   {
     weight: 4,
     arbitrary: operation('conversations', {
       first,
       after: cursorRef('Conversation'),
+      backward,
       archived: fc.constantFrom(null, true, false),
       titleContains: fc.option(titleQuery, { freq: 2 }),
     }),
@@ -217,7 +231,7 @@ export const operationSpec: fc.Arbitrary<OperationSpec> = fc.oneof(
     weight: 2,
     arbitrary: operation('dashboard', { first: fc.integer({ min: 0, max: 5 }), messages: fc.option(fc.integer({ min: 0, max: 4 })) }),
   },
-  { weight: 2, arbitrary: operation('users', { first, after: cursorRef('User') }) },
+  { weight: 2, arbitrary: operation('users', { first, after: cursorRef('User'), backward }) },
   {
     weight: 2,
     arbitrary: operation('auditEvents', {

@@ -86,6 +86,58 @@ export interface ReceivedPage {
   endCursor: string | null;
   /** Cursor of the last edge, when the selection has edges. */
   lastEdgeCursor?: string | null;
+  /** Selected by the documents that page both ways. */
+  hasPreviousPage?: boolean;
+  startCursor?: string | null;
+  firstEdgeCursor?: string | null;
+}
+
+/**
+ * Where a backward page (`last`/`before`) may end in `list`: the number of items strictly before the cursor.
+ * Derived from {@link cursorOffsets} (where a forward page after the same cursor would start): the same, less
+ * the cursor's own item when it is in the list. Without a cursor a backward page ends at the end of the list.
+ */
+export function backwardEnds(
+  cursor: ResolvedCursor,
+  list: readonly Positioned[],
+  canonical: readonly Positioned[],
+  listKind: CursorKind,
+  order: 'newest first' | 'oldest first',
+): Offsets {
+  if (cursor.value === null) return { min: list.length, max: list.length };
+  const start = cursorOffsets(cursor, list, canonical, listKind, order);
+  const origin = cursor.origin;
+  const ownInList = !cursor.crafted && origin?.kind === listKind && list.some((item) => item.id === origin.entityId);
+  return ownInList ? { min: start.min - 1, max: start.max - 1 } : start;
+}
+
+/**
+ * A backward page must be `expected.slice(e - last, e)` for an allowed end e, in the list's order, with an
+ * exact hasPreviousPage and hasNextPage saying whether a cursor was given; returns that e.
+ */
+export function checkExactBackwardPage(
+  label: string,
+  page: ReceivedPage,
+  expected: readonly string[],
+  ends: Offsets,
+  last: number,
+  cursorGiven: boolean,
+): number {
+  if (page.hasNextPage !== cursorGiven) fail(`${label}: backward page with${cursorGiven ? '' : 'out'} \`before\` has hasNextPage ${page.hasNextPage}`);
+  for (let e = ends.min; e <= ends.max; e += 1) {
+    const slice = expected.slice(Math.max(0, e - last), e);
+    if (JSON.stringify(slice) === JSON.stringify(page.ids) && page.hasPreviousPage === e > last) {
+      checkEndCursor(label, page);
+      return e;
+    }
+  }
+  return fail(`${label}: backward page does not match the model`, {
+    received: page.ids,
+    hasPreviousPage: page.hasPreviousPage,
+    expected,
+    ends,
+    last,
+  });
 }
 
 /** The page must be `expected.slice(k, k + first)` for an allowed k; returns that k. */
@@ -121,6 +173,12 @@ export function checkPossibleItems(label: string, ids: readonly string[], possib
 }
 
 function checkEndCursor(label: string, page: ReceivedPage): void {
+  if (page.startCursor !== undefined) {
+    if ((page.ids.length === 0) !== (page.startCursor === null)) fail(`${label}: startCursor does not match the page's emptiness`, page);
+    if (page.firstEdgeCursor !== undefined && page.ids.length > 0 && page.startCursor !== page.firstEdgeCursor) {
+      fail(`${label}: startCursor is not the first edge's cursor`, page);
+    }
+  }
   if (page.ids.length === 0 && page.endCursor !== null) fail(`${label}: endCursor on an empty page`, page);
   if (page.ids.length > 0 && page.endCursor === null) fail(`${label}: no endCursor on a non-empty page`, page);
   if (page.lastEdgeCursor !== undefined && page.ids.length > 0 && page.endCursor !== page.lastEdgeCursor) {

@@ -3,6 +3,8 @@ import { checkConversation, checkLastMessage, checkMessage, checkUser, recordCur
 import { invalidFirst, pageSize, type ResolvedOperation, type RunState, type Views } from './operation.js';
 import type { OperationSpec } from './operation-specs.js';
 import {
+  backwardEnds,
+  checkExactBackwardPage,
   checkExactPage,
   checkNewestFirst,
   checkPossibleItems,
@@ -83,13 +85,14 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
   const { spec, tenant } = base;
   const id = resolveId(spec.id, state.tenants, tenant);
   const after = resolveCursor(spec.after, state.tenants, tenant);
+  const backward = pagesBackward(spec.first, after.value, spec.backward);
   const own = id.kind === 'Conversation' && id.owner === tenant;
   const rejection =
     id.kind !== 'Conversation' || (own && (invalidFirst(spec.first) || after.invalid)) ? ('BAD_USER_INPUT' as const) : null;
   return {
     ...base,
     query: doc.CONVERSATION,
-    variables: { id: id.value, first: spec.first, after: after.value },
+    variables: { id: id.value, ...pageVariables(spec.first, after.value, backward) },
     rejection,
     write: false,
     conflictKey: null,
@@ -102,7 +105,10 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
       checkLastMessage('conversation.lastMessage', got.lastMessage, views, model);
       const first = pageSize(spec.first);
       const page = pageOf(got.messages.edges, got.messages.pageInfo);
-      if (views.exact) {
+      if (views.exact && backward) {
+        const ends = backwardEnds(after, model.messages, model.messages, 'Message', 'newest first');
+        checkExactBackwardPage('conversation.messages', page, model.messages.map((m) => m.id), ends, first, after.value !== null);
+      } else if (views.exact) {
         const offsets = cursorOffsets(after, model.messages, model.messages, 'Message', 'newest first');
         checkExactPage('conversation.messages', page, model.messages.map((m) => m.id), offsets, first);
       } else {
@@ -119,9 +125,10 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
 export function conversations(base: Base & { spec: Spec<'conversations'> }, state: RunState): ResolvedOperation {
   const { spec, tenant } = base;
   const after = resolveCursor(spec.after, state.tenants, tenant);
+  const backward = pagesBackward(spec.first, after.value, spec.backward);
   const query = spec.titleContains ? resolveTitleQuery(spec.titleContains, state.tenants, tenant) : null;
   const filter: ConversationFilterModel = { archived: spec.archived, titleContains: query?.filter ?? null };
-  const variables: Record<string, unknown> = { first: spec.first, after: after.value };
+  const variables: Record<string, unknown> = pageVariables(spec.first, after.value, backward);
   if (spec.archived !== null || query) {
     variables.filter = { ...(spec.archived !== null ? { archived: spec.archived } : {}), ...(query ? { titleContains: query.value } : {}) };
   }
@@ -140,8 +147,13 @@ export function conversations(base: Base & { spec: Spec<'conversations'> }, stat
       if (views.exact) {
         const matching = all.filter((c) => matchesFilter(c, filter));
         expectEqual('conversations.totalCount', got.totalCount, matching.length);
-        const offsets = cursorOffsets(after, matching, all, 'Conversation', 'newest first');
-        checkExactPage('conversations', page, matching.map((c) => c.id), offsets, first);
+        if (backward) {
+          const ends = backwardEnds(after, matching, all, 'Conversation', 'newest first');
+          checkExactBackwardPage('conversations', page, matching.map((c) => c.id), ends, first, after.value !== null);
+        } else {
+          const offsets = cursorOffsets(after, matching, all, 'Conversation', 'newest first');
+          checkExactPage('conversations', page, matching.map((c) => c.id), offsets, first);
+        }
       } else {
         const { must, may } = possibleMatches(views, filter);
         expectBetween('conversations.totalCount', got.totalCount, must, may.size);
@@ -207,10 +219,11 @@ export function dashboard(base: Base & { spec: Spec<'dashboard'> }): ResolvedOpe
 export function users(base: Base & { spec: Spec<'users'> }, state: RunState): ResolvedOperation {
   const { spec, tenant } = base;
   const after = resolveCursor(spec.after, state.tenants, tenant);
+  const backward = pagesBackward(spec.first, after.value, spec.backward);
   return {
     ...base,
     query: doc.USERS,
-    variables: { first: spec.first, after: after.value },
+    variables: pageVariables(spec.first, after.value, backward),
     rejection: invalidFirst(spec.first) || after.invalid ? 'BAD_USER_INPUT' : null,
     write: false,
     conflictKey: null,
@@ -222,7 +235,12 @@ export function users(base: Base & { spec: Spec<'users'> }, state: RunState): Re
       expectBetween('users.totalCount', got.totalCount, views.before.users.length, all.length);
       if (views.exact) {
         const positioned = all.map((u) => ({ id: u.id, createdAt: null }));
-        checkExactPage('users', page, all.map((u) => u.id), cursorOffsets(after, positioned, positioned, 'User', 'oldest first'), first);
+        if (backward) {
+          const ends = backwardEnds(after, positioned, positioned, 'User', 'oldest first');
+          checkExactBackwardPage('users', page, all.map((u) => u.id), ends, first, after.value !== null);
+        } else {
+          checkExactPage('users', page, all.map((u) => u.id), cursorOffsets(after, positioned, positioned, 'User', 'oldest first'), first);
+        }
       } else {
         checkPossiblePage('users', page, new Set(all.map((u) => u.id)), first);
       }
@@ -298,5 +316,18 @@ function pageOf(edges: { cursor: string; node: { id: string } }[], pageInfo: doc
     hasNextPage: pageInfo.hasNextPage,
     endCursor: pageInfo.endCursor,
     lastEdgeCursor: edges.at(-1)?.cursor ?? null,
+    ...(pageInfo.startCursor !== undefined
+      ? { startCursor: pageInfo.startCursor, firstEdgeCursor: edges[0]?.cursor ?? null, hasPreviousPage: pageInfo.hasPreviousPage! }
+      : {}),
   };
+}
+
+/** `first`/`after` forward, or the same size and cursor as `last`/`before` backward (see {@link pagesBackward}). */
+function pageVariables(size: number | null, cursor: string | null, backward: boolean): Record<string, unknown> {
+  return backward ? { last: size, before: cursor } : { first: size, after: cursor };
+}
+
+/** `last: null, before: null` is no argument at all (GraphQL null means absent): that page goes forward. */
+function pagesBackward(size: number | null, cursor: string | null, backward: boolean): boolean {
+  return backward && (size !== null || cursor !== null);
 }

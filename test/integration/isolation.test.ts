@@ -283,7 +283,7 @@ describe('Query.conversations', () => {
       for (const other of others(fixture)) {
         const byForeignTitle = await fixture.api.request(ConversationsDocument, { first: 100, filter: { titleContains: other.tag } });
         const byUnknownTitle = await fixture.api.request(ConversationsDocument, { first: 100, filter: { titleContains: 'no-such-title' } });
-        expect(byForeignTitle.data).toEqual({ conversations: { totalCount: 0, pageInfo: { hasNextPage: false, endCursor: null }, edges: [] } });
+        expect(byForeignTitle.data).toEqual({ conversations: { totalCount: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null }, edges: [] } });
         expect(byForeignTitle.data).toEqual(byUnknownTitle.data);
       }
     }

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  AuditEventsDocument,
   ConversationDocument,
   ConversationsDocument,
   CreateConversationDocument,
   PostMessageDocument,
+  NewerMessagesDocument,
   UsersDocument,
 } from '../../src/__generated__/sdk/graphql.js';
 import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
@@ -342,5 +344,346 @@ describe('Conversation.messages', () => {
     const pageB = await messagesPage(tenant, b.id, 2)(pageA.endCursor!);
     // A cursor from another conversation is a position in time, not a row of this one: it must not leak rows of A.
     expect(pageB.ids.every((messageId) => b.messageIds.includes(messageId))).toBe(true);
+  });
+});
+
+/** One page of any connection, both flags and both cursors. */
+interface TwoWayPage {
+  ids: string[];
+  cursors: string[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null | undefined;
+  endCursor: string | null | undefined;
+}
+
+type PageArgs = { first?: number; after?: string; last?: number; before?: string };
+type FetchTwoWay = (args: PageArgs) => Promise<TwoWayPage>;
+
+function twoWay(connection: {
+  edges: { cursor: string; node: { id: string } }[];
+  pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor?: string | null; endCursor?: string | null };
+}): TwoWayPage {
+  return {
+    ids: connection.edges.map((e) => e.node.id),
+    cursors: connection.edges.map((e) => e.cursor),
+    hasNextPage: connection.pageInfo.hasNextPage,
+    hasPreviousPage: connection.pageInfo.hasPreviousPage,
+    startCursor: connection.pageInfo.startCursor,
+    endCursor: connection.pageInfo.endCursor,
+  };
+}
+
+/** Follows startCursor backward with `last` until hasPreviousPage is false; returns pages in fetch order. */
+async function walkBackward(fetchPage: FetchTwoWay, last: number): Promise<TwoWayPage[]> {
+  const pages: TwoWayPage[] = [];
+  let before: string | undefined;
+  for (;;) {
+    const page = await fetchPage({ last, ...(before ? { before } : {}) });
+    pages.push(page);
+    expect(page.startCursor).toBe(page.cursors[0] ?? null);
+    expect(page.endCursor).toBe(page.cursors.at(-1) ?? null);
+    if (!page.hasPreviousPage) return pages;
+    before = page.startCursor!;
+    if (pages.length > 100) throw new Error('backward pagination did not end');
+  }
+}
+
+async function createConversationsIn(tenant: TestTenant, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const created = await server.client(tenant.admin.token).request(CreateConversationDocument, { input: { title: `t${i}` } });
+    ids.push(created.data!.createConversation.conversation.id);
+  }
+  return ids;
+}
+
+const conversationsTwoWay = (tenant: TestTenant): FetchTwoWay => async (args) => {
+  const result = await server.client(tenant.admin.token).request(ConversationsDocument, args);
+  expect(result.errors).toBeUndefined();
+  return twoWay(result.data!.conversations);
+};
+
+const EDGES = 'edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
+
+/** The SDK's Users and AuditEvents operations select nodes only; these ask for edges (and their cursors). */
+async function edgesOf(tenant: TestTenant, field: 'users' | 'auditEvents', args: PageArgs): Promise<TwoWayPage> {
+  const result = await server.post(
+    {
+      query: `query ($first: Int, $after: String, $last: Int, $before: String) {
+        page: ${field}(first: $first, after: $after, last: $last, before: $before) { ${EDGES} } }`,
+      variables: args,
+    },
+    { authorization: `Bearer ${tenant.admin.token}` },
+  );
+  expect(result.json.errors).toBeUndefined();
+  return twoWay(result.json.data.page);
+}
+
+const usersTwoWay = (tenant: TestTenant): FetchTwoWay => (args) => edgesOf(tenant, 'users', args);
+
+const messagesTwoWay = (tenant: TestTenant, id: string): FetchTwoWay => async (args) => {
+  const result = await server.client(tenant.admin.token).request(ConversationDocument, { id, ...args });
+  expect(result.errors).toBeUndefined();
+  return twoWay(result.data!.conversation!.messages);
+};
+
+const auditTwoWay = (tenant: TestTenant): FetchTwoWay => (args) => edgesOf(tenant, 'auditEvents', args);
+
+describe('backward pages (last/before)', () => {
+  it('walks Query.conversations backward from the end, each page newest first, flags exact', async () => {
+    const tenant = await createTestTenant();
+    const newestFirst = [...(await createConversationsIn(tenant, 7))].reverse();
+    const pages = await walkBackward(conversationsTwoWay(tenant), 2);
+    expect(pages.map((p) => p.ids)).toEqual([newestFirst.slice(5, 7), newestFirst.slice(3, 5), newestFirst.slice(1, 3), newestFirst.slice(0, 1)]);
+    expect(pages.map((p) => p.hasPreviousPage)).toEqual([true, true, true, false]);
+    // Backward pages: hasNextPage says whether `before` was given (the row it came from follows the page).
+    expect(pages.map((p) => p.hasNextPage)).toEqual([false, true, true, true]);
+  });
+
+  it('returns exactly the rows before a cursor at the page boundary, hasPreviousPage exact', async () => {
+    const tenant = await createTestTenant();
+    const all = [...(await createConversationsIn(tenant, 6))].reverse();
+    const fetchPage = conversationsTwoWay(tenant);
+    const full = await fetchPage({ first: 6 });
+    expect(full).toMatchObject({ ids: all, hasNextPage: false, hasPreviousPage: false });
+    const beforeFourth = full.cursors[3]!;
+
+    expect(await fetchPage({ last: 3, before: beforeFourth })).toMatchObject({ ids: all.slice(0, 3), hasPreviousPage: false, hasNextPage: true });
+    expect(await fetchPage({ last: 2, before: beforeFourth })).toMatchObject({ ids: all.slice(1, 3), hasPreviousPage: true, hasNextPage: true });
+    expect(await fetchPage({ last: 4, before: beforeFourth })).toMatchObject({ ids: all.slice(0, 3), hasPreviousPage: false });
+    // Forward at the other boundary: exact hasNextPage; hasPreviousPage says an `after` was given.
+    expect(await fetchPage({ first: 2, after: full.cursors[3]! })).toMatchObject({ ids: all.slice(4, 6), hasNextPage: false, hasPreviousPage: true });
+    expect(await fetchPage({ first: 1, after: full.cursors[3]! })).toMatchObject({ ids: all.slice(4, 5), hasNextPage: true, hasPreviousPage: true });
+    expect(await fetchPage({ first: 3 })).toMatchObject({ ids: all.slice(0, 3), hasNextPage: true, hasPreviousPage: false });
+  });
+
+  it('loads newer rows before a page that was fetched forward, and meets the forward walk without gap or overlap', async () => {
+    const tenant = await createTestTenant();
+    const all = [...(await createConversationsIn(tenant, 7))].reverse();
+    const fetchPage = conversationsTwoWay(tenant);
+    const second = await fetchPage({ first: 3, after: (await fetchPage({ first: 2 })).endCursor! });
+    expect(second.ids).toEqual(all.slice(2, 5));
+    const newer = await fetchPage({ last: 5, before: second.startCursor! });
+    expect(newer).toMatchObject({ ids: all.slice(0, 2), hasPreviousPage: false, hasNextPage: true });
+    const older = await fetchPage({ first: 5, after: second.endCursor! });
+    expect(newer.ids.concat(second.ids, older.ids)).toEqual(all);
+  });
+
+  it('answers empty backward pages: last: 0, before the first row, and an empty tenant', async () => {
+    const tenant = await createTestTenant();
+    const all = [...(await createConversationsIn(tenant, 2))].reverse();
+    const fetchPage = conversationsTwoWay(tenant);
+    const blank = { ids: [], startCursor: null, endCursor: null };
+    expect(await fetchPage({ last: 0 })).toMatchObject({ ...blank, hasPreviousPage: true, hasNextPage: false });
+    const firstCursor = (await fetchPage({ first: 1 })).cursors[0]!;
+    expect((await fetchPage({ first: 1 })).ids).toEqual(all.slice(0, 1));
+    expect(await fetchPage({ last: 2, before: firstCursor })).toMatchObject({ ...blank, hasPreviousPage: false, hasNextPage: true });
+
+    const empty = await createTestTenant();
+    expect(await conversationsTwoWay(empty)({ last: 2 })).toMatchObject({ ...blank, hasPreviousPage: false, hasNextPage: false });
+    expect(await conversationsTwoWay(empty)({ last: 0 })).toMatchObject({ ...blank, hasPreviousPage: false, hasNextPage: false });
+    // `before` alone pages backward with the default size.
+    expect((await fetchPage({ before: firstCursor })).ids).toEqual([]);
+  });
+
+  it('returns the last 20 by default when only `before` is given, then the rest', async () => {
+    const tenant = await createTestTenant();
+    await asOwner(tenant.id, (query) =>
+      query(
+        `insert into conversations (title, created_by, created_at)
+         select 'bulk ' || i, $1, now() - make_interval(secs => i) from generate_series(1, 23) i`,
+        [tenant.admin.id],
+      ),
+    );
+    const expected = await expectedIds(tenant.id, 'Conversation', 'select id from conversations where tenant_id = $1 order by created_at desc, id desc');
+    const fetchPage = conversationsTwoWay(tenant);
+    const tail = await fetchPage({ last: 1 });
+    const page = await fetchPage({ before: tail.startCursor! });
+    expect(page).toMatchObject({ ids: expected.slice(2, 22), hasPreviousPage: true });
+    expect((await fetchPage({ last: 100, before: page.startCursor! })).ids).toEqual(expected.slice(0, 2));
+  });
+
+  it('pages backward through rows that share one created_at, by id, without loss', async () => {
+    const tenant = await createTestTenant();
+    await asOwner(tenant.id, (query) =>
+      query(`insert into conversations (title, created_by) select 'same ' || i, $1 from generate_series(1, 9) i`, [tenant.admin.id]),
+    );
+    const pages = await walkBackward(conversationsTwoWay(tenant), 2);
+    const walked = [...pages].reverse().flatMap((p) => p.ids);
+    expect(walked).toEqual(await expectedIds(tenant.id, 'Conversation', 'select id from conversations where tenant_id = $1 order by created_at desc, id desc'));
+    expect(pages).toHaveLength(5);
+  });
+
+  it('pages a filtered list backward', async () => {
+    const tenant = await createTestTenant();
+    const ids: string[] = [];
+    for (const title of ['alpha 1', 'beta 1', 'alpha 2', 'beta 2', 'alpha 3']) {
+      const created = await server.client(tenant.admin.token).request(CreateConversationDocument, { input: { title } });
+      ids.push(created.data!.createConversation.conversation.id);
+    }
+    const result = await server.client(tenant.admin.token).request(ConversationsDocument, { last: 2, filter: { titleContains: 'alpha' } });
+    expect(twoWay(result.data!.conversations)).toMatchObject({ ids: [ids[2], ids[0]], hasPreviousPage: true });
+    expect(result.data!.conversations.totalCount).toBe(3);
+  });
+
+  it('walks Query.users backward, each page oldest first', async () => {
+    const tenant = await createTestTenant();
+    const members = [tenant.admin];
+    for (let i = 0; i < 4; i++) members.push(await tenant.addUser());
+    const oldestFirst = members.map((u) => encodeGlobalId('User', u.id));
+    const pages = await walkBackward(usersTwoWay(tenant), 2);
+    expect(pages.map((p) => p.ids)).toEqual([oldestFirst.slice(3, 5), oldestFirst.slice(1, 3), oldestFirst.slice(0, 1)]);
+    expect(pages.map((p) => p.hasPreviousPage)).toEqual([true, true, false]);
+    expect(pages.map((p) => p.hasNextPage)).toEqual([false, true, true]);
+  });
+
+  it('loads newer messages of a chat view with NewerMessages(last, before: startCursor)', async () => {
+    const tenant = await createTestTenant();
+    const api = server.client(tenant.admin.token);
+    const created = await api.request(CreateConversationDocument, { input: { title: 'Chat' } });
+    const id = created.data!.createConversation.conversation.id;
+    const post = async (body: string) => (await api.request(PostMessageDocument, { input: { conversationId: id, body } })).data!.postMessage.message.id;
+    const shown = [await post('m1'), await post('m2'), await post('m3')];
+    const view = await messagesTwoWay(tenant, id)({ first: 20 });
+    expect(view).toMatchObject({ ids: [...shown].reverse(), hasNextPage: false, hasPreviousPage: false });
+
+    const newer = [await post('n1'), await post('n2'), await post('n3'), await post('n4')];
+    const next = await api.request(NewerMessagesDocument, { conversationId: id, before: view.startCursor!, last: 2 });
+    const page = next.data!.conversation!.messages;
+    expect(page.edges.map((e) => e.node.id)).toEqual([newer[1], newer[0]]);
+    expect(page.pageInfo.hasPreviousPage).toBe(true);
+    const rest = await api.request(NewerMessagesDocument, { conversationId: id, before: page.pageInfo.startCursor!, last: 2 });
+    expect(rest.data!.conversation!.messages.edges.map((e) => e.node.id)).toEqual([newer[3], newer[2]]);
+    expect(rest.data!.conversation!.messages.pageInfo.hasPreviousPage).toBe(false);
+    const none = await api.request(NewerMessagesDocument, { conversationId: id, before: rest.data!.conversation!.messages.pageInfo.startCursor! });
+    expect(none.data!.conversation!.messages).toMatchObject({ edges: [], pageInfo: { hasPreviousPage: false, startCursor: null } });
+  });
+
+  it('walks Conversation.messages backward (oldest first pages of a newest-first list) through ties', async () => {
+    const tenant = await createTestTenant();
+    const api = server.client(tenant.admin.token);
+    const created = await api.request(CreateConversationDocument, { input: { title: 'Ties' } });
+    const id = created.data!.createConversation.conversation.id;
+    const localId = Buffer.from(id, 'base64url').toString('utf8').split(':')[1]!;
+    await asOwner(tenant.id, (query) =>
+      query(
+        `insert into messages (conversation_id, author_id, body, created_at)
+         select $1, $2, 'm ' || i, timestamptz '2020-01-01 00:00:00+00' + make_interval(secs => i / 3) from generate_series(1, 7) i`,
+        [localId, tenant.admin.id],
+      ),
+    );
+    const pages = await walkBackward(messagesTwoWay(tenant, id), 3);
+    expect([...pages].reverse().flatMap((p) => p.ids)).toEqual(
+      await expectedIds(tenant.id, 'Message', 'select id from messages where tenant_id = $1 and conversation_id = $2 order by created_at desc, id desc', [localId]),
+    );
+    expect(pages.map((p) => p.ids.length)).toEqual([3, 3, 1]);
+  });
+
+  it('pages nested messages(last:) of several conversations in one request, each its own', async () => {
+    const tenant = await createTestTenant();
+    const api = server.client(tenant.admin.token);
+    const threads: { id: string; messages: string[] }[] = [];
+    for (const size of [3, 1, 0]) {
+      const created = await api.request(CreateConversationDocument, { input: { title: `size ${size}` } });
+      const id = created.data!.createConversation.conversation.id;
+      const messages: string[] = [];
+      for (let i = 0; i < size; i++) messages.push((await api.request(PostMessageDocument, { input: { conversationId: id, body: `b${i}` } })).data!.postMessage.message.id);
+      threads.push({ id, messages });
+    }
+    const result = await server.post(
+      { query: 'query { conversations(first: 10) { nodes { id lastMessage { id } messages(last: 2) { nodes { id } pageInfo { hasPreviousPage hasNextPage } } } } }' },
+      { authorization: `Bearer ${tenant.admin.token}` },
+    );
+    expect(result.json.errors).toBeUndefined();
+    const byId = new Map(result.json.data.conversations.nodes.map((n: any) => [n.id, n]));
+    for (const thread of threads) {
+      const got: any = byId.get(thread.id);
+      const newestFirst = [...thread.messages].reverse();
+      expect(got.messages.nodes.map((m: { id: string }) => m.id)).toEqual(newestFirst.slice(-2));
+      expect(got.messages.pageInfo).toEqual({ hasPreviousPage: thread.messages.length > 2, hasNextPage: false });
+      expect(got.lastMessage?.id ?? null).toBe(newestFirst[0] ?? null);
+    }
+  });
+
+  it('walks Query.auditEvents backward to the same events as forward', async () => {
+    const tenant = await createTestTenant();
+    for (let i = 0; i < 5; i++) await server.client(tenant.admin.token).request(UsersDocument, { first: 1 });
+    await server.audit.flush();
+    const fetchPage = auditTwoWay(tenant);
+    const forward = await fetchPage({ first: 100 });
+    expect(forward.ids.length).toBeGreaterThanOrEqual(5);
+    const pages = await walkBackward(fetchPage, 2);
+    expect([...pages].reverse().flatMap((p) => p.ids)).toEqual(forward.ids);
+  });
+});
+
+describe('page arguments', () => {
+  let tenant: TestTenant;
+  beforeAll(async () => {
+    tenant = await createTestTenant();
+  });
+
+  function expectRefused(result: { errors?: readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, unknown> }[] }, field: string, message: RegExp) {
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(result.errors![0]!.message).toMatch(message);
+  }
+
+  it.each<[PageArgs, string, RegExp]>([
+    [{ first: 1, last: 1 }, 'last', /not both; received `first`, `last`/],
+    [{ after: 'x', before: 'y' }, 'before', /not both; received `after`, `before`/],
+    [{ first: 1, before: 'y' }, 'before', /`first`\/`after` to page forward or `last`\/`before` to page backward/],
+    [{ last: 1, after: 'x' }, 'last', /received `after`, `last`/],
+  ])('refuses mixed directions %j on every connection, naming the argument', async (args, field, message) => {
+    const api = server.client(tenant.admin.token);
+    expectRefused(await api.request(ConversationsDocument, args), field, message);
+    expectRefused(await api.request(UsersDocument, args), field, message);
+    expectRefused(await api.request(AuditEventsDocument, args), field, message);
+    const created = await api.request(CreateConversationDocument, { input: { title: 'mixed' } });
+    const nested = await api.request(ConversationDocument, { id: created.data!.createConversation.conversation.id, ...args });
+    expectRefused(nested, field, message);
+    expect(nested.errors![0]!.path).toEqual(['conversation', 'messages']);
+  });
+
+  it.each([-1, 101])('refuses last: %i naming `last` and the bounds', async (last) => {
+    expectRefused(await server.client(tenant.admin.token).request(ConversationsDocument, { last }), 'last', new RegExp(`\`last\` must be between 0 and 100, received ${last}`));
+  });
+
+  it.each(['nope', Buffer.from('["2020-02-30T00:00:00Z","00000000-0000-0000-0000-000000000000"]').toString('base64url')])(
+    'refuses a malformed `before` (%s) naming `before` and startCursor',
+    async (before) => {
+      expectRefused(await server.client(tenant.admin.token).request(UsersDocument, { before }), 'before', /Invalid cursor: pass the startCursor .* as `before`/);
+    },
+  );
+
+  it("treats another tenant's cursor and another connection's cursor as a position, showing only the caller's rows", async () => {
+    const mine = await createTestTenant();
+    const theirs = await createTestTenant();
+    const myIds = [...(await createConversationsIn(mine, 4))].reverse();
+    const theirIds = await createConversationsIn(theirs, 3);
+    const theirCursors = (await conversationsTwoWay(theirs)({ first: 3 })).cursors;
+    // A message cursor (another connection) of the other tenant, too.
+    const posted = await server.client(theirs.admin.token).request(PostMessageDocument, { input: { conversationId: theirIds[0]!, body: 'x' } });
+    const theirMessageCursor = (await messagesTwoWay(theirs, theirIds[0]!)({ first: 1 })).cursors[0]!;
+    expect(posted.errors).toBeUndefined();
+    const newestFirst = 'select id, created_at from conversations where tenant_id = $1 order by created_at desc, id desc';
+    const mineRows = await asOwner(mine.id, (query) => query(newestFirst, [mine.id]));
+    for (const cursor of [...theirCursors, theirMessageCursor]) {
+      const [createdAt, rowId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+      const position = await asOwner(mine.id, (query) =>
+        query(
+          `select count(*)::int as newer from conversations where tenant_id = $1 and (created_at, id) > ($2::timestamptz, $3::uuid)`,
+          [mine.id, createdAt, rowId],
+        ),
+      );
+      const k = position[0].newer as number;
+      for (const page of [await conversationsTwoWay(mine)({ last: 10, before: cursor }), await conversationsTwoWay(mine)({ first: 10, after: cursor })]) {
+        expect(page.ids.every((id) => myIds.includes(id))).toBe(true);
+      }
+      expect((await conversationsTwoWay(mine)({ last: 10, before: cursor })).ids).toEqual(myIds.slice(0, k));
+      expect((await conversationsTwoWay(mine)({ first: 10, after: cursor })).ids).toEqual(myIds.slice(k));
+    }
+    expect(mineRows).toHaveLength(4);
   });
 });

@@ -104,4 +104,45 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(result.data!.conversations.nodes.every((n) => n.messages.nodes.length === MESSAGES_PER_CONVERSATION)).toBe(true);
     expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
   });
+  /**
+   * A backward page (`last`/`before`) with nested `messages(last: 3)`: still one statement per relation per
+   * level, whatever the page size. lastMessage walks forward and messages(last:) backward, so the messages
+   * level costs two LATERAL statements (one per direction) instead of one:
+   *   prologue, the conversations page (ascending scan), lastMessage (descending LATERAL), messages(last:)
+   *   (ascending LATERAL), every author, commit.
+   */
+  it.each([2, 5, 12])('issues exactly 6 statements for a backward page of %i conversations with messages(last: 3)', async (last) => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    const cursors = await server.post({ query: '{ conversations(first: 20) { edges { cursor } } }' }, api);
+    const before = cursors.json.data.conversations.edges[19].cursor as string;
+    server.statements.length = 0;
+    const result = await server.post(
+      {
+        query: `query ($last: Int, $before: String) { conversations(last: $last, before: $before) {
+          pageInfo { hasPreviousPage hasNextPage }
+          nodes { title lastMessage { body author { id } } messages(last: 3) { nodes { body author { id displayName } } } } } }`,
+        variables: { last, before },
+      },
+      api,
+    );
+    expect(result.json.errors).toBeUndefined();
+    expect(server.statements).toEqual([
+      DASHBOARD_STATEMENTS[0],
+      expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" asc, "id" asc limit \$\d+$/s),
+      expect.stringMatching(/lateral .*"messages"\."created_at" desc, "messages"\."id" desc limit/s),
+      expect.stringMatching(/lateral .*"messages"\."created_at" asc, "messages"\."id" asc limit/s),
+      DASHBOARD_STATEMENTS[3],
+      'commit',
+    ]);
+
+    // Conversations 20 - last .. 19 (Conversation 1 is the newest), in the list's normal order.
+    const page = result.json.data.conversations;
+    expect(page.pageInfo).toEqual({ hasPreviousPage: 20 - last > 1, hasNextPage: true });
+    expect(page.nodes.map((n: { title: string }) => n.title)).toEqual(Array.from({ length: last }, (_, k) => `Conversation ${20 - last + k}`));
+    for (const node of page.nodes) {
+      // The oldest three messages, newest first.
+      expect(node.messages.nodes.map((m: { body: string }) => m.body)).toEqual([3, 2, 1].map((j) => `${node.title} / message ${j}`));
+      expect(node.lastMessage.body).toBe(`${node.title} / message ${MESSAGES_PER_CONVERSATION}`);
+    }
+  });
 });

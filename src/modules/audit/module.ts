@@ -1,4 +1,4 @@
-import { PAGE } from '../access-path.js';
+import { forward } from '../access-path.js';
 import type { DomainModule } from '../domain-module.js';
 import { listAuditEventsQuery } from './queries.js';
 import { auditResolvers } from './resolvers.js';
@@ -7,5 +7,5 @@ import { auditResolvers } from './resolvers.js';
 export const auditModule = {
   name: 'audit',
   resolvers: auditResolvers,
-  accessPaths: [{ name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, PAGE, null) }],
+  accessPaths: [{ name: 'listAuditEvents', query: (tx) => listAuditEventsQuery(tx, {}, forward(null)) }],
 } satisfies DomainModule;

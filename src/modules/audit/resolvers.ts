@@ -1,7 +1,7 @@
 import type { AuditOperationType, AuditOutcome } from '../../__generated__/resolvers.js';
 import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
-import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { principalOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
@@ -21,10 +21,9 @@ export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnecti
           operationType: args.filter?.operationType?.toLowerCase() ?? null,
           since: since ?? null,
         },
-        page.first + 1,
-        page.after,
+        pageWindow(page),
       );
-      return toConnection(rows, page.first, () => 0);
+      return toConnection(rows, page, () => 0);
     },
   },
   AuditEvent: {

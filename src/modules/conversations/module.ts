@@ -1,4 +1,4 @@
-import { PAGE } from '../access-path.js';
+import { backward, forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createConversationLoaders } from './loaders.js';
 import { countConversationsQuery, findConversationsByIdsQuery, listConversationsQuery, updateConversationQuery } from './queries.js';
@@ -16,10 +16,11 @@ export const conversationsModule = {
   createLoaders: createConversationLoaders,
   nodeTypes,
   accessPaths: [
-    { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, PAGE, null) },
-    { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, PAGE, s.conversationCursor) },
-    { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, PAGE, null) },
-    { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, PAGE, null) },
+    { name: 'listConversations', query: (tx) => listConversationsQuery(tx, {}, forward(null)) },
+    { name: 'listConversations(after)', query: (tx, s) => listConversationsQuery(tx, {}, forward(s.conversationCursor)) },
+    { name: 'listConversations(before)', query: (tx, s) => listConversationsQuery(tx, {}, backward(s.conversationCursor)) },
+    { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, forward(null)) },
+    { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, forward(null)) },
     { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
     { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
     { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },

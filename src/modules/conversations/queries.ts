@@ -1,5 +1,5 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
-import type { Cursor } from '../../graphql/cursor.js';
+import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { Database } from '../../db/kysely.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { ConversationRow } from './rows.js';
@@ -22,23 +22,22 @@ function applyFilter<O>(
   return filtered;
 }
 
-/** Newest first, keyset-paginated on (created_at, id) descending; fetches `limit` rows. */
-export function listConversations(
-  tx: TenantTransaction,
-  filter: ConversationFilter,
-  limit: number,
-  after: Cursor | null,
-): Promise<ConversationRow[]> {
-  return listConversationsQuery(tx, filter, limit, after).execute();
+/**
+ * Newest first, keyset-paginated on (created_at, id) descending; fetches `window.limit` rows past the cursor,
+ * in scan order (backward windows come oldest first: `toConnection` restores the normal order).
+ */
+export function listConversations(tx: TenantTransaction, filter: ConversationFilter, window: KeysetWindow): Promise<ConversationRow[]> {
+  return listConversationsQuery(tx, filter, window).execute();
 }
 
 /** The statement {@link listConversations} runs, unexecuted (`cli explain` compiles it). */
-export function listConversationsQuery(tx: TenantTransaction, filter: ConversationFilter, limit: number, after: Cursor | null) {
+export function listConversationsQuery(tx: TenantTransaction, filter: ConversationFilter, window: KeysetWindow) {
+  const scan = keysetScan('desc', window);
   let query = applyFilter(tx.selectFrom('conversations').selectAll(), filter)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit);
-  if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+    .orderBy('created_at', scan.order)
+    .orderBy('id', scan.order)
+    .limit(window.limit);
+  if (scan.predicate) query = query.where(scan.predicate);
   return query;
 }
 

@@ -1,6 +1,6 @@
 import type { CoveredResolvers } from '../covered-resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
-import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
@@ -19,8 +19,8 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
           ? requireText(args.filter.titleContains, 'titleContains', TITLE_MAX_LENGTH)
           : null,
       };
-      const rows = await listConversations(await context.tx(), filter, page.first + 1, page.after);
-      return toConnection(rows, page.first, async () => countConversations(await context.tx(), filter));
+      const rows = await listConversations(await context.tx(), filter, pageWindow(page));
+      return toConnection(rows, page, async () => countConversations(await context.tx(), filter));
     },
     conversation: (_parent, { id }, context) =>
       context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
@@ -54,8 +54,7 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
     lastMessage: async (conversation, _args, context) => {
       const [newest] = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
-        limit: 1,
-        after: null,
+        window: { limit: 1, cursor: null, direction: 'forward' },
       });
       return newest ?? null;
     },
@@ -63,10 +62,9 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
       const page = parsePageRequest(args);
       const rows = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
-        limit: page.first + 1,
-        after: page.after,
+        window: pageWindow(page),
       });
-      return toConnection(rows, page.first, () => conversation.message_count);
+      return toConnection(rows, page, () => conversation.message_count);
     },
   },
   ConversationConnection: connectionResolvers,

@@ -1,4 +1,4 @@
-import { PAGE } from '../access-path.js';
+import { forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createDirectoryLoaders } from './loaders.js';
 import { countUsersQuery, findCurrentTenantQuery, findUsersByIdsQuery, listUsersQuery } from './queries.js';
@@ -18,7 +18,7 @@ export const directoryModule = {
   nodeTypes,
   accessPaths: [
     { name: 'findCurrentTenant', query: (tx) => findCurrentTenantQuery(tx) },
-    { name: 'listUsers', query: (tx) => listUsersQuery(tx, PAGE, null) },
+    { name: 'listUsers', query: (tx) => listUsersQuery(tx, forward(null)) },
     { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
     { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
   ],

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Cursor } from '../../graphql/cursor.js';
+import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { TenantRow, UserRow } from './rows.js';
 
@@ -24,15 +24,16 @@ export function findUsersByIdsQuery(tx: TenantTransaction, ids: readonly string[
   return tx.selectFrom('users').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
-/** Members oldest first, keyset-paginated on (created_at, id); fetches `limit` rows. */
-export function listUsers(tx: TenantTransaction, limit: number, after: Cursor | null): Promise<UserRow[]> {
-  return listUsersQuery(tx, limit, after).execute();
+/** Members oldest first, keyset-paginated on (created_at, id); fetches `window.limit` rows in scan order. */
+export function listUsers(tx: TenantTransaction, window: KeysetWindow): Promise<UserRow[]> {
+  return listUsersQuery(tx, window).execute();
 }
 
 /** The statement {@link listUsers} runs, unexecuted. */
-export function listUsersQuery(tx: TenantTransaction, limit: number, after: Cursor | null) {
-  let query = tx.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').limit(limit);
-  if (after) query = query.where(sql<boolean>`(created_at, id) > (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+export function listUsersQuery(tx: TenantTransaction, window: KeysetWindow) {
+  const scan = keysetScan('asc', window);
+  let query = tx.selectFrom('users').selectAll().orderBy('created_at', scan.order).orderBy('id', scan.order).limit(window.limit);
+  if (scan.predicate) query = query.where(scan.predicate);
   return query;
 }
 

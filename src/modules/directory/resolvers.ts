@@ -1,6 +1,6 @@
 import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
-import { connectionResolvers, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { encodeGlobalId } from '../../graphql/global-id.js';
 import { principalOf } from '../../graphql/request-context.js';
 import { normalizeEmail, requireText } from '../../graphql/input.js';
@@ -11,8 +11,8 @@ export const directoryResolvers: CoveredResolvers<'Tenant' | 'User' | 'Viewer' |
     viewer: () => ({}),
     users: async (_parent, args, context) => {
       const page = parsePageRequest(args);
-      const rows = await listUsers(await context.tx(), page.first + 1, page.after);
-      return toConnection(rows, page.first, async () => countUsers(await context.tx()));
+      const rows = await listUsers(await context.tx(), pageWindow(page));
+      return toConnection(rows, page, async () => countUsers(await context.tx()));
     },
   },
   Mutation: {

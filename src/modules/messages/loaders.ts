@@ -1,15 +1,14 @@
 import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
-import type { Cursor } from '../../graphql/cursor.js';
+import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { TransactionSource } from '../domain-module.js';
 import { findMessagesByIds, listMessagesByConversations } from './queries.js';
 import type { MessageRow } from './rows.js';
 
 export interface MessagePageKey {
   conversationId: string;
-  /** Rows to fetch (a page size plus one, or 1 for lastMessage). */
-  limit: number;
-  after: Cursor | null;
+  /** Rows to fetch (a page size plus one, or 1 for lastMessage), from which cursor, which way. */
+  window: KeysetWindow;
 }
 
 export function createMessageLoaders(transaction: TransactionSource) {
@@ -20,19 +19,21 @@ export function createMessageLoaders(transaction: TransactionSource) {
     ),
 
     /**
-     * The newest messages of a conversation, newest first. Keys that share a cursor are answered by one
-     * statement fetching the largest limit among them, each key taking its own prefix: `lastMessage` and
-     * `messages(first: 5)` of twenty conversations cost one query together.
+     * A window of a conversation's messages in scan order (forward: newest first; backward: oldest first). Keys
+     * that share a direction and a cursor are answered by one statement fetching the largest limit among them,
+     * each key taking its own prefix: `lastMessage` and `messages(first: 5)` of twenty conversations cost one
+     * query together; `messages(last: 5)` of twenty conversations one more (a backward scan is another LATERAL).
      */
     messagesByConversationId: new DataLoader<MessagePageKey, MessageRow[], string>(
       async (keys) => {
         const results = new Map<string, MessageRow[]>();
         for (const group of groupByCursor(keys)) {
-          const limit = Math.max(...group.map((key) => key.limit));
+          const limit = Math.max(...group.map((key) => key.window.limit));
           const ids = [...new Set(group.map((key) => key.conversationId))];
-          const rows = await listMessagesByConversations(await transaction(), ids, limit, group[0]!.after);
+          const { cursor, direction } = group[0]!.window;
+          const rows = await listMessagesByConversations(await transaction(), ids, { limit, cursor, direction });
           for (const key of group) {
-            const own = rows.filter((row) => row.conversation_id === key.conversationId).slice(0, key.limit);
+            const own = rows.filter((row) => row.conversation_id === key.conversationId).slice(0, key.window.limit);
             results.set(pageKey(key), own);
           }
         }
@@ -44,12 +45,13 @@ export function createMessageLoaders(transaction: TransactionSource) {
 }
 
 function pageKey(key: MessagePageKey): string {
-  return `${key.conversationId}|${key.limit}|${cursorKey(key)}`;
+  return `${key.conversationId}|${key.window.limit}|${cursorKey(key)}`;
 }
 
-/** Keys with the same cursor (usually none: first pages) are answered by one statement. */
+/** Keys with the same direction and cursor (usually none: first pages) are answered by one statement. */
 function cursorKey(key: MessagePageKey): string {
-  return key.after ? `${key.after.createdAt}|${key.after.id}` : '';
+  const { cursor, direction } = key.window;
+  return `${direction}|${cursor ? `${cursor.createdAt}|${cursor.id}` : ''}`;
 }
 
 function groupByCursor(keys: readonly MessagePageKey[]): MessagePageKey[][] {

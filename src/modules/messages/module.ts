@@ -1,4 +1,4 @@
-import { PAGE } from '../access-path.js';
+import { backward, forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createMessageLoaders } from './loaders.js';
 import { findMessagesByIdsQuery, insertMessageQuery, listMessagesByConversationsQuery } from './queries.js';
@@ -16,10 +16,14 @@ export const messagesModule = {
   createLoaders: createMessageLoaders,
   nodeTypes,
   accessPaths: [
-    { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, PAGE, null) },
+    { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, forward(null)) },
     {
       name: 'listMessagesByConversations(after)',
-      query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), PAGE, s.messageCursor),
+      query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), forward(s.messageCursor)),
+    },
+    {
+      name: 'listMessagesByConversations(before)',
+      query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), backward(s.messageCursor)),
     },
     { name: 'findMessagesByIds', query: (tx, s) => findMessagesByIdsQuery(tx, s.messageIds) },
     {

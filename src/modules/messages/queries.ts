@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Cursor } from '../../graphql/cursor.js';
+import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { MessageRow } from './rows.js';
 
@@ -13,8 +13,10 @@ export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly stri
 }
 
 /**
- * The newest `limit` messages of each conversation (after `after`, if given), in one statement: a LATERAL
- * top-N per conversation, each an index range scan on (tenant_id, conversation_id, created_at desc, id desc).
+ * `window.limit` messages of each conversation past `window.cursor` in `window.direction` (forward: the newest,
+ * going back in time; backward: the oldest, going forward in time), in scan order, in one statement: a LATERAL
+ * top-N per conversation, each an index range scan on (tenant_id, conversation_id, created_at desc, id desc),
+ * read backward for a backward window.
  *
  * Written with the query builder rather than raw SQL so that Kysely plugins see the `messages` table (the
  * benchmark's explicit-tenant-filter mode adds its predicate there). It compiles to
@@ -24,32 +26,27 @@ export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly stri
 export function listMessagesByConversations(
   tx: TenantTransaction,
   conversationIds: readonly string[],
-  limit: number,
-  after: Cursor | null,
+  window: KeysetWindow,
 ): Promise<MessageRow[]> {
-  return listMessagesByConversationsQuery(tx, conversationIds, limit, after).execute();
+  return listMessagesByConversationsQuery(tx, conversationIds, window).execute();
 }
 
 /** The statement {@link listMessagesByConversations} runs, unexecuted. */
 export function listMessagesByConversationsQuery(
   tx: TenantTransaction,
   conversationIds: readonly string[],
-  limit: number,
-  after: Cursor | null,
+  window: KeysetWindow,
 ) {
+  const scan = keysetScan('desc', window, 'messages');
   return tx
     .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
     .crossJoinLateral((eb) => {
-      let newest = eb
+      let page = eb
         .selectFrom('messages')
         .selectAll('messages')
         .whereRef('messages.conversation_id', '=', 'c.id');
-      if (after) {
-        newest = newest.where(
-          sql<boolean>`(messages.created_at, messages.id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`,
-        );
-      }
-      return newest.orderBy('messages.created_at', 'desc').orderBy('messages.id', 'desc').limit(limit).as('m');
+      if (scan.predicate) page = page.where(scan.predicate);
+      return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
     })
     .selectAll('m');
 }

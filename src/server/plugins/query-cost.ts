@@ -42,12 +42,20 @@ const fieldWeightEstimator: ComplexityEstimator = ({ type, field, childComplexit
   return undefined;
 };
 
+/** The page size arguments: `first` pages forward, `last` backward; both fetch as many rows. */
+const PAGE_SIZE_ARGS = ['first', 'last'] as const;
+
+/**
+ * A page costs its size times its items. `first` and `last` are priced alike; a document giving both is refused
+ * by the resolver, but priced by the larger here, so naming both can never make a page cheaper.
+ */
 const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
-  if (!('first' in args) && !field.args.some((arg) => arg.name === 'first')) return undefined;
-  const first = typeof args.first === 'number' && args.first >= 0 ? args.first : DEFAULT_PAGE_SIZE;
+  if (!PAGE_SIZE_ARGS.some((name) => name in args || field.args.some((arg) => arg.name === name))) return undefined;
+  const sizes = PAGE_SIZE_ARGS.map((name) => args[name]).filter((size): size is number => typeof size === 'number' && size >= 0);
+  const size = sizes.length > 0 ? Math.max(...sizes) : DEFAULT_PAGE_SIZE;
   const filter = args.filter as Record<string, unknown> | null | undefined;
   const searches = TEXT_SEARCH_FILTERS.some((name) => typeof filter?.[name] === 'string' && filter[name] !== '');
-  return (1 + childComplexity) * Math.max(first, 1) + (searches ? TEXT_SEARCH_COST : 0);
+  return (1 + childComplexity) * Math.max(size, 1) + (searches ? TEXT_SEARCH_COST : 0);
 };
 
 /** The estimators, in order, for getComplexity. */
