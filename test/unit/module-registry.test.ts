@@ -19,7 +19,7 @@ describe('mergeModules', () => {
     );
   });
 
-  it('refuses a duplicate loader, node type, access path, tenant table and unique constraint, listing every clash at once', () => {
+  it('refuses a duplicate loader, node type, access path and unique constraint, listing every clash at once', () => {
     const copy: DomainModule = {
       name: 'copy',
       resolvers: {},
@@ -39,7 +39,6 @@ describe('mergeModules', () => {
       'loader tenantById',
       'node type User',
       'access path findCurrentTenant',
-      'tenant table users',
       'unique constraint users_tenant_email_key',
     ]) {
       expect(message).toContain(`${clash} is defined by both module "directory" and module "copy"`);
