@@ -4,6 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { AppError, httpStatusForCodes } from '../../errors/app-error.js';
 import { mapDatabaseError } from '../../errors/database-errors.js';
+import { rewriteTokenLimitError } from '../../errors/query-limit-errors.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
 import { currentRequestId } from '../../observability/request-scope.js';
 import type { Logger } from '../logger.js';
@@ -11,7 +12,8 @@ import type { RequestContext } from '../request-context.js';
 
 /**
  * The error policy, in one place:
- *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are;
+ *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are,
+ *    except the parser's token limit, which becomes TOO_MANY_TOKENS;
  *  - known PostgreSQL errors become AppErrors (database-errors.ts);
  *  - everything else is masked as INTERNAL_SERVER_ERROR (and logged with the request id, see loggingFormatError).
  * SECURITY: no SQL, constraint names or stack traces reach a client in production.
@@ -19,7 +21,8 @@ import type { RequestContext } from '../request-context.js';
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const cause = causeOf(error);
   if (cause instanceof AppError) return withoutStacktrace(formatted, cause);
-  if (cause instanceof GraphQLError) return formatted;
+  // The parser's token limit is a limit, not a syntax error (query-limit-errors.ts).
+  if (cause instanceof GraphQLError) return rewriteTokenLimitError(formatted) ?? formatted;
   const mapped = mapDatabaseError(cause);
   if (mapped) return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: mapped.code } };
   return {
