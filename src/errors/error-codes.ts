@@ -82,31 +82,31 @@ export const ERROR_CODES = {
   QUERY_TOO_DEEP: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The query nests fields deeper than `GRAPHQL_MAX_DEPTH`; `extensions.limit` and `maxDepth` name it, `depth` says what was found.',
+    meaning: 'The query nests fields deeper than `GRAPHQL_MAX_DEPTH`; `extensions.limit` is `maxDepth`, `extensions.maxDepth` its value, `found` the depth.',
     clientAction: 'Ask for fewer nested levels and fetch the deeper data in a second query.',
   },
   TOO_MANY_ALIASES: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The document uses more aliases than `GRAPHQL_MAX_ALIASES`; `extensions.maxAliases` names the limit.',
+    meaning: 'The document uses more aliases than `GRAPHQL_MAX_ALIASES`; `extensions.maxAliases` is the limit, `found` the count.',
     clientAction: 'Use fewer aliases; split the work into several requests.',
   },
   TOO_MANY_DIRECTIVES: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The document uses more directives than `GRAPHQL_MAX_DIRECTIVES`; `extensions.maxDirectives` names the limit.',
+    meaning: 'The document uses more directives than `GRAPHQL_MAX_DIRECTIVES`; `extensions.maxDirectives` is the limit, `found` the count.',
     clientAction: 'Use fewer directives (`@include`/`@skip`); send a smaller document.',
   },
   TOO_MANY_TOKENS: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The document has more tokens than `GRAPHQL_MAX_TOKENS`; `extensions.maxTokens` names the limit.',
+    meaning: 'The document has more tokens than `GRAPHQL_MAX_TOKENS`; `extensions.maxTokens` is the limit.',
     clientAction: 'Send a smaller document (fewer fields or operations).',
   },
   QUERY_TOO_COSTLY: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The estimated cost exceeds `GRAPHQL_MAX_COST` (page sizes multiply); `extensions.cost` and `maxCost` say by how much.',
+    meaning: 'The estimated cost exceeds `GRAPHQL_MAX_COST` (page sizes multiply); `extensions.maxCost` is the limit, `found` the cost.',
     clientAction: 'Ask for smaller pages (a lower `first`), fewer nested connections or fewer text fields.',
   },
   PAYLOAD_TOO_LARGE: {
