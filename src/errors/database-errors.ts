@@ -7,8 +7,9 @@ interface PgErrorLike {
   message?: string;
 }
 
-const UNIQUE_VIOLATION_SENTENCES: Record<string, string> = {
-  users_tenant_email_key: 'A user with this email already exists in your tenant.',
+/** Unique constraints a client can hit: the sentence it gets and the input field (`extensions.field`) at fault. */
+const UNIQUE_VIOLATIONS: Record<string, { sentence: string; field: string }> = {
+  users_tenant_email_key: { sentence: 'A user with this email already exists in your tenant.', field: 'email' },
 };
 
 /**
@@ -22,10 +23,10 @@ export function mapDatabaseError(error: unknown): AppError | undefined {
   if (isConnectionFailure(error)) return databaseUnavailable(error);
   if (!isPgError(error)) return undefined;
   switch (error.code) {
-    case '23505':
-      return new BadUserInputError(
-        UNIQUE_VIOLATION_SENTENCES[error.constraint ?? ''] ?? 'This value is already in use in your tenant.',
-      );
+    case '23505': {
+      const known = Object.hasOwn(UNIQUE_VIOLATIONS, error.constraint ?? '') ? UNIQUE_VIOLATIONS[error.constraint!] : undefined;
+      return known ? new BadUserInputError(known.sentence, known.field) : new BadUserInputError('This value is already in use in your tenant.');
+    }
     case '23503':
       return new AppError('NOT_FOUND', 'A record this change refers to does not exist.');
     case '23514':

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 describe('GraphQL over HTTP (graphql-http serverAudits)', () => {
   it('passes every MUST audit', async () => {
-    const fetchWithToken = (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const fetchWithToken = (input: string | URL | Request, init: RequestInit = {}) => {
       const headers = new Headers(init.headers);
       headers.set('authorization', `Bearer ${tenant.admin.token}`);
       return fetch(input, { ...init, headers });

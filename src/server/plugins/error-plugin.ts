@@ -24,7 +24,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   // The parser's token limit is a limit, not a syntax error (query-limit-errors.ts).
   if (cause instanceof GraphQLError) return rewriteTokenLimitError(formatted) ?? formatted;
   const mapped = mapDatabaseError(cause);
-  if (mapped) return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: mapped.code } };
+  if (mapped) {
+    // The mapped error's own extensions (e.g. `field` of a unique violation), never its `http`.
+    const { http: _http, ...extensions } = mapped.extensions;
+    return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { ...extensions, code: mapped.code } };
+  }
   return {
     message: 'Internal server error; it has been logged with the request id.',
     ...(formatted.path ? { path: formatted.path } : {}),
