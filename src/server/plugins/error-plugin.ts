@@ -4,6 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { AppError, httpStatusForCodes } from '../../errors/app-error.js';
 import { mapDatabaseError } from '../../errors/database-errors.js';
+import { withInputField } from '../../errors/input-error-field.js';
 import { rewriteTokenLimitError } from '../../errors/query-limit-errors.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
 import { currentRequestId } from '../../observability/request-scope.js';
@@ -15,10 +16,15 @@ import type { RequestContext } from '../request-context.js';
  *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are,
  *    except the parser's token limit, which becomes TOO_MANY_TOKENS;
  *  - known PostgreSQL errors become AppErrors (database-errors.ts);
+ *  - input errors of variables get `extensions.field` (input-error-field.ts);
  *  - everything else is masked as INTERNAL_SERVER_ERROR (and logged with the request id, see loggingFormatError).
  * SECURITY: no SQL, constraint names or stack traces reach a client in production.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  return withInputField(formatOwnError(formatted, error));
+}
+
+function formatOwnError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const cause = causeOf(error);
   if (cause instanceof AppError) return withoutStacktrace(formatted, cause);
   // The parser's token limit is a limit, not a syntax error (query-limit-errors.ts).
