@@ -2,6 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTestDatabase } from '../test/setup/test-database.js';
+import { generateDerivedFiles } from './derived-files.js';
 import {
   DATABASE_TYPES_FILE,
   findStaleFiles,
@@ -16,7 +17,8 @@ import {
  * `npm run codegen`: regenerates src/__generated__/ —
  *   database.ts  kysely-codegen, introspecting a throw-away database migrated from migrations/ (an embedded
  *                PostgreSQL, or a uniquely named database on TEST_DATABASE_URL, dropped afterwards);
- *   the rest     graphql-codegen with codegen.ts (resolver types, typed SDK).
+ *   the rest     graphql-codegen with codegen.ts (resolver types, typed SDK);
+ * and, outside it (scripts/derived-files.ts), schema.graphql, src/sdk/error-codes.ts and the README's error table.
  * `npm run codegen:check` (`--check`) writes nothing and exits 1 listing the stale files, for CI.
  */
 async function main(): Promise<number> {
@@ -37,7 +39,7 @@ async function main(): Promise<number> {
   } finally {
     await database.drop();
   }
-  files.push(...(await generateGraphqlFiles()));
+  files.push(...(await generateGraphqlFiles()), ...(await generateDerivedFiles(REPOSITORY_ROOT)));
 
   const stale = await findStaleFiles(files);
   if (check) {

@@ -9,6 +9,7 @@ import {
   generateGraphqlFiles,
   REPOSITORY_ROOT,
 } from '../scripts/generated-files.js';
+import { generateDerivedFiles } from '../scripts/derived-files.js';
 
 /**
  * The committed files under src/__generated__/ are what `npm run codegen` would write today: a schema, operation
@@ -33,5 +34,12 @@ describe('src/__generated__ (npm run codegen)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('holds schema.graphql, src/sdk/error-codes.ts and the README error table as derived from their sources', async () => {
+    const files = await generateDerivedFiles(REPOSITORY_ROOT);
+    expect(files.map((file) => file.path)).toEqual(['schema.graphql', 'src/sdk/error-codes.ts', 'README.md']);
+    const stale = (await findStaleFiles(files)).filter((file) => files.some((derived) => derived.path === file.path));
+    expect(stale.map((file) => `${file.path} (${file.reason}) — run \`npm run codegen\``)).toEqual([]);
   });
 });

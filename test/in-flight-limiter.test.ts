@@ -10,7 +10,7 @@ const held: ServerResponse[] = [];
 let admitted = 0;
 const server = createServer(async (req, res) => {
   const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : await limiter.admitTenant('7', res);
-  if (refused) return sendRefusal(res, refused);
+  if (refused) return sendRefusal(req, res, refused);
   admitted++;
   held.push(res);
   server.emit('admitted');

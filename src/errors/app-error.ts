@@ -1,30 +1,8 @@
 import { GraphQLError } from 'graphql';
+import { forcedHttpStatus, type ErrorCode } from './error-codes.js';
 
-/** Every error code a client can see in `extensions.code`. */
-export type ErrorCode =
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'SERVICE_UNAVAILABLE'
-  | 'TOO_MANY_CONCURRENT_REQUESTS'
-  | 'RESPONSE_TOO_LARGE'
-  | 'SERVER_BUSY'
-  | 'RATE_LIMITED'
-  | 'REQUEST_TIMEOUT'
-  /** GRAPHQL_TRUSTED_DOCUMENTS: the request's document id is not in the manifest (400). */
-  | 'PERSISTED_QUERY_NOT_FOUND'
-  /** GRAPHQL_TRUSTED_DOCUMENTS: the request's query text is not a trusted operation (400). */
-  | 'OPERATION_NOT_TRUSTED'
-  | 'INTERNAL_SERVER_ERROR';
-
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  UNAUTHENTICATED: 401,
-  SERVICE_UNAVAILABLE: 503,
-  SERVER_BUSY: 503,
-  RATE_LIMITED: 429,
-  REQUEST_TIMEOUT: 503,
-};
+/** The codes, their HTTP statuses and meanings live in one list (error-codes.ts). */
+export type { ErrorCode } from './error-codes.js';
 
 /** The base of every error we throw on purpose. Its message is written for the API's user. */
 export class AppError extends GraphQLError {
@@ -33,8 +11,9 @@ export class AppError extends GraphQLError {
     message: string,
     extra: Record<string, unknown> = {},
   ) {
-    const status = HTTP_STATUS[code];
-    super(message, { extensions: { code, ...extra, ...(status ? { http: { status } } : {}) } });
+    const status = forcedHttpStatus(code);
+    // An `http` of the caller's own (a status with headers, e.g. Retry-After) wins over the code's status.
+    super(message, { extensions: { code, ...(status ? { http: { status } } : {}), ...extra } });
   }
 }
 
@@ -92,7 +71,7 @@ export class ServiceUnavailableError extends AppError {
 export function httpStatusForCodes(codes: Iterable<unknown>): number | undefined {
   let status: number | undefined;
   for (const code of codes) {
-    const candidate = HTTP_STATUS[code as ErrorCode];
+    const candidate = forcedHttpStatus(code);
     if (candidate && (!status || candidate > status)) status = candidate;
   }
   return status;

@@ -7,26 +7,33 @@ interface PgErrorLike {
   message?: string;
 }
 
+/** What a client is told when a write violates a unique constraint: a sentence, and `extensions.field`. */
+export interface UniqueViolation {
+  readonly sentence: string;
+  readonly field?: string;
+}
+
 /**
  * Maps a PostgreSQL error to the error the client sees, or undefined for "unexpected" (the caller masks it as
  * INTERNAL_SERVER_ERROR and logs it). The one place that knows SQLSTATEs.
  *
- * `uniqueViolationSentences` (constraint name -> sentence) come from the module registry (src/modules/index.ts).
+ * `uniqueViolations` (constraint name -> the sentence and the input field at fault) come from the module registry
+ * (src/modules/index.ts).
  *
  * SECURITY: messages never carry SQL, constraint names or values from other rows. A unique violation is
  * answered with a sentence about the caller's own tenant only.
  */
 export function mapDatabaseError(
   error: unknown,
-  uniqueViolationSentences: Readonly<Record<string, string>> = {},
+  uniqueViolations: Readonly<Record<string, UniqueViolation>> = {},
 ): AppError | undefined {
   if (isConnectionFailure(error)) return databaseUnavailable(error);
   if (!isPgError(error)) return undefined;
   switch (error.code) {
-    case '23505':
-      return new BadUserInputError(
-        uniqueViolationSentences[error.constraint ?? ''] ?? 'This value is already in use in your tenant.',
-      );
+    case '23505': {
+      const known = Object.hasOwn(uniqueViolations, error.constraint ?? '') ? uniqueViolations[error.constraint!] : undefined;
+      return known ? new BadUserInputError(known.sentence, known.field) : new BadUserInputError('This value is already in use in your tenant.');
+    }
     case '23503':
       return new AppError('NOT_FOUND', 'A record this change refers to does not exist.');
     case '23514':

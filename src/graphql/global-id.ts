@@ -36,14 +36,17 @@ export interface DecodedGlobalId {
   localId: string;
 }
 
-/** Decodes and validates an id; throws BAD_USER_INPUT naming the expected type when it is malformed. */
-export function decodeGlobalId(id: string, expected?: GlobalIdType): DecodedGlobalId {
+/**
+ * Decodes and validates an id; throws BAD_USER_INPUT naming the expected type when it is malformed, with
+ * `extensions.field` the argument or input field it came from.
+ */
+export function decodeGlobalId(id: string, expected?: GlobalIdType, field = 'id'): DecodedGlobalId {
   const decoded = tryDecode(id);
   if (!decoded) {
-    throw new BadUserInputError(`Invalid id ${JSON.stringify(truncate(id))}: expected an id returned by this API.`);
+    throw new BadUserInputError(`Invalid id ${JSON.stringify(truncate(id))}: expected an id returned by this API.`, field);
   }
   if (expected && decoded.type !== expected) {
-    throw new BadUserInputError(`Invalid id ${JSON.stringify(truncate(id))}: expected a ${expected} id, received a ${decoded.type} id.`);
+    throw new BadUserInputError(`Invalid id ${JSON.stringify(truncate(id))}: expected a ${expected} id, received a ${decoded.type} id.`, field);
   }
   return decoded;
 }

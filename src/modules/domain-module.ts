@@ -3,6 +3,7 @@ import type { NodeType } from '../graphql/global-id.js';
 import type { RequestContext } from '../graphql/request-context.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { AccessPath } from './access-path.js';
+import type { UniqueViolation } from '../errors/database-errors.js';
 
 /** Hands loaders the request's transaction, begun on first use. */
 export type TransactionSource = () => Promise<TenantTransaction>;
@@ -32,8 +33,8 @@ export interface DomainModule<L extends object = object> {
   readonly nodeTypes?: NodeTypes;
   /** Every statement it issues that reads a table (`cli explain` runs them under EXPLAIN ANALYZE). */
   readonly accessPaths?: readonly AccessPath[];
-  /** Unique constraint name -> the sentence a user sees when a write violates it (23505). */
-  readonly uniqueViolationSentences?: Readonly<Record<string, string>>;
+  /** Unique constraint name -> the sentence a user sees when a write violates it (23505), and the input field at fault. */
+  readonly uniqueViolations?: Readonly<Record<string, UniqueViolation>>;
 }
 
 /** What the registry holds after merging: every key once, with the module that defined it. */
@@ -42,7 +43,7 @@ export interface MergedModules {
   readonly createLoaders: (transaction: TransactionSource) => Record<string, unknown>;
   readonly nodeTypes: Readonly<Partial<Record<NodeType, NodeLoader>>>;
   readonly accessPaths: readonly AccessPath[];
-  readonly uniqueViolationSentences: Readonly<Record<string, string>>;
+  readonly uniqueViolations: Readonly<Record<string, UniqueViolation>>;
 }
 
 /**
@@ -64,7 +65,7 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
   const resolvers: Record<string, Record<string, unknown>> = {};
   const nodeTypes: Partial<Record<NodeType, NodeLoader>> = {};
   const accessPaths: AccessPath[] = [];
-  const sentences: Record<string, string> = {};
+  const sentences: Record<string, UniqueViolation> = {};
   const unused: TransactionSource = () => Promise.reject(new Error('mergeModules builds loaders only to read their names'));
 
   for (const module of modules) {
@@ -83,7 +84,7 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
       claim('access path', path.name, module.name);
       accessPaths.push(path);
     }
-    for (const [constraint, sentence] of Object.entries(module.uniqueViolationSentences ?? {})) {
+    for (const [constraint, sentence] of Object.entries(module.uniqueViolations ?? {})) {
       claim('unique constraint', constraint, module.name);
       sentences[constraint] ??= sentence;
     }
@@ -99,7 +100,7 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
     createLoaders: (transaction) => Object.assign({}, ...factories.map((create) => create(transaction))) as Record<string, unknown>,
     nodeTypes,
     accessPaths,
-    uniqueViolationSentences: sentences,
+    uniqueViolations: sentences,
   };
 }
 

@@ -45,4 +45,4 @@ export const NODE_TYPES = registry.nodeTypes;
 /** Every statement the modules issue that reads a table, for `cli explain`. */
 export const ACCESS_PATHS = registry.accessPaths;
 /** Unique constraint -> the sentence a user sees on a 23505 (errors/database-errors.ts). */
-export const UNIQUE_VIOLATION_SENTENCES = registry.uniqueViolationSentences;
+export const UNIQUE_VIOLATIONS = registry.uniqueViolations;

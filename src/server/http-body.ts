@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HeaderMap } from '@apollo/server';
+import type { KnownErrorCode } from '../errors/error-codes.js';
+import { graphqlResponseContentType } from './response-media-type.js';
 
 /** Request bodies in, JSON out: the bounded reader and parser under the HTTP handler. */
 
@@ -60,4 +62,17 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   setRetryAfterIfRetryable(res);
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify(value));
+}
+
+/** A GraphQL error response of the HTTP layer's own, in the media type the client accepts (response-media-type.ts). */
+export function sendGraphQLErrors(
+  req: Pick<IncomingMessage, 'headers'>,
+  res: ServerResponse,
+  status: number,
+  errors: { message: string; extensions: { code: KnownErrorCode } & Record<string, unknown> }[],
+): void {
+  res.statusCode = status;
+  setRetryAfterIfRetryable(res);
+  res.setHeader('content-type', graphqlResponseContentType(req));
+  res.end(JSON.stringify({ errors }));
 }

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import cors, { type CorsOptions } from 'cors';
 import { GraphQLError } from 'graphql';
-import { MALFORMED_JSON, parseBody, readBody, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
+import { AppError } from '../errors/app-error.js';
+import { MALFORMED_JSON, parseBody, readBody, sendGraphQLErrors, sendJson, setRetryAfterIfRetryable, TOO_LARGE } from './http-body.js';
 import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
 import { capLogField, errorForLog, MAX_LOGGED_USER_AGENT } from '../observability/log-fields.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
@@ -91,13 +92,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     try {
       // A request without a token is bounded per address before its body is read (the tenant is not known).
       const refused = req.headers.authorization ? null : options.inFlightLimiter.admitAnonymous(req.socket.remoteAddress, res);
-      if (refused) return sendRefusal(res, refused);
+      if (refused) return sendRefusal(req, res, refused);
       const body = await readBody(req, options.bodyLimitBytes);
       if (body === TOO_LARGE) {
         res.setHeader('connection', 'close');
-        sendJson(res, 413, {
-          errors: [{ message: `Request body exceeds the limit of ${options.bodyLimitBytes} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }],
-        });
+        sendGraphQLErrors(req, res, 413, [
+          {
+            message: `Request body exceeds the limit of ${options.bodyLimitBytes} bytes; send less in one request.`,
+            extensions: { code: 'PAYLOAD_TOO_LARGE', limit: 'bodyLimitBytes', limitBytes: options.bodyLimitBytes },
+          },
+        ]);
         return;
       }
       const headers = new HeaderMap();
@@ -106,12 +110,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       }
       const parsed = parseBody(body, headers);
       if (parsed === MALFORMED_JSON) {
-        sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+        sendGraphQLErrors(req, res, 400, [{ message: 'Request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }]);
         return;
       }
       const tooDeep = nestedTooDeep(parsed, url);
       if (tooDeep) {
-        sendJson(res, 400, { errors: [{ message: tooDeepMessage(tooDeep), extensions: { code: 'BAD_REQUEST' } }] });
+        sendGraphQLErrors(req, res, 400, [{ message: tooDeepMessage(tooDeep), extensions: { code: 'BAD_REQUEST' } }]);
         return;
       }
       requestedName = (parsed as { operationName?: unknown } | undefined)?.operationName ?? url.searchParams.get('operationName');
@@ -160,7 +164,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
       }
       if (!res.headersSent) {
-        sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+        sendGraphQLErrors(req, res, 500, [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
       } else {
         res.destroy(error as Error);
       }
@@ -215,7 +219,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       // `GET http://[ HTTP/1.1` without a token did (an invalid URL, now refused below).
       options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
       if (res.headersSent) res.destroy();
-      else sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else sendGraphQLErrors(req, res, 500, [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
     }
   };
 
@@ -226,7 +230,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
-      sendJson(res, 400, { errors: [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }] });
+      sendGraphQLErrors(req, res, 400, [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }]);
       return;
     }
     const route = (ROUTES.has(url.pathname) ? url.pathname : options.explorer?.handles(url.pathname) ? '/graphiql' : 'other') as HttpRoute;
@@ -270,7 +274,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       return;
     }
     if (route !== '/graphql') {
-      sendJson(res, 404, { errors: [{ message: `Not found: the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND' } }] });
+      sendGraphQLErrors(req, res, 404, [{ message: `Not found: the GraphQL endpoint is /graphql`, extensions: { code: 'NOT_FOUND' } }]);
       return;
     }
     corsMiddleware(req, res, () => {
@@ -281,9 +285,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       }
       if (draining) {
         res.setHeader('connection', 'close');
-        sendJson(res, 503, {
-          errors: [{ message: 'The server is shutting down; send the request again.', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
-        });
+        sendGraphQLErrors(req, res, 503, [
+          { message: 'The server is shutting down; send the request again.', extensions: { code: 'SERVICE_UNAVAILABLE' } },
+        ]);
         return;
       }
       // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
@@ -326,10 +330,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 }
 
 /** Nobody reads this answer; it only keeps Apollo from executing for a client that has gone. */
-function clientGoneError(): GraphQLError {
-  return new GraphQLError('The client closed the connection before the request was authenticated.', {
-    extensions: { code: 'CLIENT_CLOSED_REQUEST', http: { status: 499 } },
-  });
+function clientGoneError(): AppError {
+  return new AppError('CLIENT_CLOSED_REQUEST', 'The client closed the connection before the request was authenticated.');
 }
 
 interface InFlightRequest {

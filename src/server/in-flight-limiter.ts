@@ -1,6 +1,7 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap } from '@apollo/server';
 import { AppError } from '../errors/app-error.js';
+import { sendGraphQLErrors } from './http-body.js';
 
 export interface InFlightLimits {
   /** GraphQL requests of one tenant (verified token) in flight at once. */
@@ -124,10 +125,8 @@ export class InFlightLimiter {
 }
 
 /** Writes a refusal from {@link InFlightLimiter} as a GraphQL error response (for requests Apollo never saw). */
-export function sendRefusal(res: ServerResponse, error: AppError): void {
+export function sendRefusal(req: IncomingMessage, res: ServerResponse, error: AppError): void {
   const http = error.extensions.http as { status: number; headers: HeaderMap };
-  res.statusCode = http.status;
   for (const [name, value] of http.headers) res.setHeader(name, value);
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code } }] }));
+  sendGraphQLErrors(req, res, http.status, [{ message: error.message, extensions: { code: error.code } }]);
 }

@@ -395,6 +395,7 @@ describe('Mutation.inviteUser', () => {
     for (const email of ['alice@example.test', 'ALICE@Example.TEST', tenant.admin.email.toUpperCase()]) {
       const again = await api.request(InviteUserDocument, { input: { email, displayName: 'Alice again' } });
       expect(again.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(again.errors?.[0]?.extensions?.field).toBe('email');
       expect(again.errors?.[0]?.message).toBe('A user with this email already exists in your tenant.');
       expect(JSON.stringify(again.errors)).not.toMatch(/users_tenant_email_key|duplicate key|insert/i);
     }

@@ -116,6 +116,7 @@ describe('Query.auditEvents(filter: { since })', () => {
     const result = await server.post({ query, variables: { since: '+020000-01-01T00:00:00Z' } }, auth());
     expect(result.status).toBe(400);
     expect(result.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(result.json.errors[0].extensions.field).toBe('since');
     expect(result.json.errors[0].message).toMatch(/RFC 3339/);
   });
 

@@ -55,6 +55,8 @@ describe('BAD_USER_INPUT', () => {
     expect(result.errors).toHaveLength(1);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(message);
+    // Every input error names the argument or input field at fault (issue 11 §3).
+    expect(result.errors?.[0]?.extensions?.field, 'extensions.field').toMatch(/^[a-zA-Z]+$/);
   }
 
   it.each([

@@ -26,7 +26,7 @@ describe('mergeModules', () => {
       createLoaders: directoryModule.createLoaders,
       nodeTypes: { User: directoryModule.nodeTypes.User! },
       accessPaths: [directoryModule.accessPaths[0]!],
-      uniqueViolationSentences: { users_tenant_email_key: 'again' },
+      uniqueViolations: { users_tenant_email_key: { sentence: 'again' } },
     };
     let message = '';
     try {

@@ -17,7 +17,7 @@ export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnecti
       const rows = await listAuditEvents(
         await context.tx(),
         {
-          userId: args.filter?.userId ? decodeGlobalId(args.filter.userId, 'User').localId : null,
+          userId: args.filter?.userId ? decodeGlobalId(args.filter.userId, 'User', 'userId').localId : null,
           operationType: args.filter?.operationType?.toLowerCase() ?? null,
           since: since ?? null,
         },

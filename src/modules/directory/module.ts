@@ -22,7 +22,7 @@ export const directoryModule = {
     { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
     { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
   ],
-  uniqueViolationSentences: {
-    users_tenant_email_key: 'A user with this email already exists in your tenant.',
+  uniqueViolations: {
+    users_tenant_email_key: { sentence: 'A user with this email already exists in your tenant.', field: 'email' },
   },
 } satisfies DomainModule<ReturnType<typeof createDirectoryLoaders>>;

@@ -12,7 +12,7 @@ export const BODY_MAX_LENGTH = 10_000;
 export const messageResolvers: CoveredResolvers<'Message' | 'MessageConnection' | 'MessageEdge'> = {
   Mutation: {
     postMessage: async (_parent, { input }, context) => {
-      const { localId } = decodeGlobalId(input.conversationId, 'Conversation');
+      const { localId } = decodeGlobalId(input.conversationId, 'Conversation', 'conversationId');
       const body = requireText(input.body, 'body', BODY_MAX_LENGTH);
       const message = await insertMessage(await context.tx(), {
         conversationId: localId,

@@ -1,8 +1,8 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { getComplexity } from 'graphql-query-complexity';
-import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import { AppError } from '../../errors/app-error.js';
+import { GraphQLError, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { foundInArmorMessage, QueryLimitError, tokenLimitOf } from '../../errors/query-limit-errors.js';
 import { isIntrospectionOnly } from './authentication-plugin.js';
 import { CostMemo, declaredVariables } from './cost-memo.js';
 import { QUERY_COST_ESTIMATORS } from './query-cost.js';
@@ -20,13 +20,11 @@ export interface AbuseLimits {
 export const ABUSE_LIMIT_NAMES = ['depth', 'aliases', 'directives', 'tokens', 'cost'] as const;
 export type AbuseLimitName = (typeof ABUSE_LIMIT_NAMES)[number];
 
-/** graphql-js' parse error for `maxTokens` (its wording says "more that"; a later release may fix the typo). */
-const TOKEN_LIMIT_ERROR = /Document contains more tha[nt] \d+ tokens/;
-
 /**
  * Query shape limits, from well-kept libraries: graphql-js' own parser for tokens (`parseOptions.maxTokens`:
  * a parse error, 400), GraphQL Armor for depth, aliases and directives (validation rules: a rejected document
- * never executes), graphql-query-complexity for cost. Each rejection names the limit and its value.
+ * never executes), graphql-query-complexity for cost. Each rejection has its own code and names the limit and
+ * its value (errors/query-limit-errors.ts).
  */
 export function abuseLimits(
   limits: AbuseLimits,
@@ -38,12 +36,25 @@ export function abuseLimits(
   plugins: ApolloServerPlugin<RequestContext>[];
   parseOptions: { maxTokens: number };
 } {
+  // Armor's own rejection is a "Syntax Error: …" GraphQLError (Apollo: GRAPHQL_VALIDATION_FAILED); it is not
+  // propagated, and the rule reports a QueryLimitError in its place.
+  const rejectWith = (limit: 'depth' | 'aliases' | 'directives', max: number) => ({
+    n: max,
+    exposeLimits: true,
+    propagateOnRejection: false,
+    onReject: [
+      (context: ValidationContext | null, error: GraphQLError) => {
+        onReject(limit);
+        context?.reportError(new QueryLimitError(limit, max, foundInArmorMessage(error.message)));
+      },
+    ],
+  });
   const armor = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, exposeLimits: true, ignoreIntrospection: true, onReject: [() => onReject('depth')] },
-    maxAliases: { n: limits.maxAliases, exposeLimits: true, onReject: [() => onReject('aliases')] },
+    maxDepth: { ...rejectWith('depth', limits.maxDepth), ignoreIntrospection: true },
+    maxAliases: rejectWith('aliases', limits.maxAliases),
     // Armor checks tokens in a parsingDidStart hook, which Apollo answers with a 500; the parser option is exact.
     maxTokens: { enabled: false },
-    maxDirectives: { n: limits.maxDirectives, exposeLimits: true, onReject: [() => onReject('directives')] },
+    maxDirectives: rejectWith('directives', limits.maxDirectives),
     // Cost is computed below, where it can grow with `first`.
     costLimit: { enabled: false },
     // Suggestions ("did you mean …") reveal the schema; fine in development, off in production.
@@ -107,11 +118,7 @@ function costLimitPlugin(maxCost: number, onReject: (limit: AbuseLimitName) => v
             onReject('cost');
             // A request-level rejection (nothing executed): 400, like the other limits, not Apollo's 500 default
             // for errors thrown from request hooks.
-            throw new AppError(
-              'BAD_USER_INPUT',
-              `Query cost ${cost} exceeds the limit of ${maxCost}. Ask for fewer items (smaller \`first\`) or fewer nested fields.`,
-              { http: { status: 400 } },
-            );
+            throw new QueryLimitError('cost', maxCost, cost);
           }
         },
       };
@@ -126,7 +133,7 @@ function tokenLimitReporter(onReject: (limit: AbuseLimitName) => void): ApolloSe
       return {
         async parsingDidStart() {
           return async (error) => {
-            if (error && TOKEN_LIMIT_ERROR.test(error.message)) onReject('tokens');
+            if (error && tokenLimitOf(error.message) !== undefined) onReject('tokens');
           };
         },
       };

@@ -4,7 +4,9 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { AppError, httpStatusForCodes } from '../../errors/app-error.js';
 import { mapDatabaseError, missingPrivilegeOf } from '../../errors/database-errors.js';
-import { UNIQUE_VIOLATION_SENTENCES } from '../../modules/index.js';
+import { withInputField } from '../../errors/input-error-field.js';
+import { rewriteTokenLimitError } from '../../errors/query-limit-errors.js';
+import { UNIQUE_VIOLATIONS } from '../../modules/index.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
 import { currentRequestId } from '../../observability/request-scope.js';
 import type { Logger } from '../logger.js';
@@ -12,17 +14,28 @@ import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
  * The error policy, in one place:
- *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are;
+ *  - AppErrors and GraphQL's own errors (parse, validation, variable coercion) go to the client as they are,
+ *    except the parser's token limit, which becomes TOO_MANY_TOKENS;
  *  - known PostgreSQL errors become AppErrors (database-errors.ts);
+ *  - input errors of variables get `extensions.field` (input-error-field.ts);
  *  - everything else is masked as INTERNAL_SERVER_ERROR (and logged with the request id, see loggingFormatError).
  * SECURITY: no SQL, constraint names or stack traces reach a client in production.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  return withInputField(formatOwnError(formatted, error));
+}
+
+function formatOwnError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const cause = causeOf(error);
   if (cause instanceof AppError) return withoutStacktrace(formatted, cause);
-  if (cause instanceof GraphQLError) return formatted;
-  const mapped = mapDatabaseError(cause, UNIQUE_VIOLATION_SENTENCES);
-  if (mapped) return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: mapped.code } };
+  // The parser's token limit is a limit, not a syntax error (query-limit-errors.ts).
+  if (cause instanceof GraphQLError) return rewriteTokenLimitError(formatted) ?? formatted;
+  const mapped = mapDatabaseError(cause, UNIQUE_VIOLATIONS);
+  if (mapped) {
+    // The mapped error's own extensions (e.g. `field` of a unique violation), never its `http`.
+    const { http: _http, ...extensions } = mapped.extensions;
+    return { message: mapped.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { ...extensions, code: mapped.code } };
+  }
   return {
     message: 'Internal server error; it has been logged with the request id.',
     ...(formatted.path ? { path: formatted.path } : {}),

@@ -12,7 +12,7 @@ export function operationKindPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async didResolveOperation({ operation }) {
           if (operation?.operation !== 'subscription') return;
-          throw new AppError('BAD_USER_INPUT', 'This API has no subscriptions; send a query or a mutation.', { http: { status: 400 } });
+          throw new AppError('BAD_REQUEST', 'This API has no subscriptions; send a query or a mutation.', { http: { status: 400 } });
         },
       };
     },

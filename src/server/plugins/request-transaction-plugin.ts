@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, GraphQLRequestContext } from '@apollo/server';
 import { isConnectionFailure } from '../../errors/connection-failure.js';
-import type { AppError } from '../../errors/app-error.js';
+import type { AppError, ErrorCode } from '../../errors/app-error.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../../graphql/request-context.js';
@@ -104,7 +104,7 @@ function replaceWithError(
       errors: [
         reason
           ? { message: reason.message, extensions }
-          : { message, extensions: { code: status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE' } },
+          : { message, extensions: { code: (status === 500 ? 'INTERNAL_SERVER_ERROR' : 'SERVICE_UNAVAILABLE') satisfies ErrorCode } },
       ],
     },
   };
