@@ -146,9 +146,12 @@ export class RequestTransaction {
     this.#abort.abort(reason);
     const client = this.#client;
     if (client) {
+      // SECURITY: a connection whose transaction state is uncertain after the cancel is destroyed when it is
+      // released, never reused by another tenant. Marked before the cancel: the cancelled statement may end the
+      // request, and release the connection, before this function runs again. (Closing the connection here
+      // instead raced with that release and killed the next request's connection.)
+      discardOnRelease(client);
       await sendCancelRequest(client);
-      // SECURITY: a connection whose transaction state is uncertain is closed, never reused by another tenant.
-      void client.end().catch(() => {});
     }
     await this.rollback();
   }
@@ -230,4 +233,13 @@ export class RequestTransaction {
       durationMs: performance.now() - this.#startedMs,
     };
   }
+}
+
+/**
+ * Makes the pool destroy `client` when it is released, whoever releases it: pg-pool destroys a client released
+ * with an error ("instead of releasing the client to the pool, the pool will … disconnect and destroy this client").
+ */
+function discardOnRelease(client: pg.PoolClient): void {
+  const release = client.release.bind(client);
+  client.release = (error?: Error | boolean) => release(error || new Error('discarded after its request deadline'));
 }
