@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { isValidTenantId } from '../tenancy/transaction-prologue.js';
+import { isValidTenantId } from '../ids/entity-ids.js';
 import { enterTenant, withOwnerTransaction } from './owner-client.js';
 
 export interface ProvisionedTenant {
