@@ -11,7 +11,9 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    // bench/test/: tests of the benchmark itself (its "API without RLS", its documents), kept with the bench so
+    // that test/ never imports bench/ (test/unit/import-layers.test.ts).
+    include: ['test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
     // Each test creates its own tenants, so files run in parallel against one migrated database.
     testTimeout: 30_000,

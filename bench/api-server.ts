@@ -1,19 +1,21 @@
 /**
  * The API in a process of its own, for the benchmark: src/server/create-server.ts startServer as `npm start`
- * runs it in production (production: true, no introspection), as the app role, or, with the bench-only switch,
- * as a BYPASSRLS role with explicit tenant predicates ("API without RLS"), or with a trusted-documents manifest
+ * runs it in production (production: true, no introspection), as the app role, or, composed by the bench
+ * (lib/no-rls-server.ts), as a BYPASSRLS role with explicit tenant predicates ("API without RLS"), or with a trusted-documents manifest
  * ("API with trusted documents", GRAPHQL_TRUSTED_DOCUMENTS). Reports counters over IPC.
  */
 import pino from 'pino';
 import { startServer } from '../src/server/create-server.js';
 import { loadTrustedDocuments } from '../src/server/trusted/trusted-documents.js';
+import { startNoRlsServer } from './lib/no-rls-server.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
 const config = serverConfigFromEnv();
 installStatementCounter();
 
 try {
-  const server = await startServer({
+  const start = config.explicitTenantFilter ? startNoRlsServer : startServer;
+  const server = await start({
     appUrl: config.appUrl,
     port: 0,
     host: '127.0.0.1',
@@ -26,7 +28,6 @@ try {
     corsOrigins: [],
     // Production log level: errors are logged as in production, nothing per request.
     logger: pino({ level: 'info' }),
-    benchOnlyExplicitTenantFilter: config.benchOnlyExplicitTenantFilter ?? false,
     ...(config.fairShare ? { fairShare: config.fairShare } : {}),
     ...(config.trustedDocumentsFile ? { trustedDocuments: loadTrustedDocuments(config.trustedDocumentsFile) } : {}),
   });

@@ -295,7 +295,7 @@ async function startServers(db: BenchDatabase, names: ServerName[], extra: Parti
       poolMax: options.pool,
       statementTimeoutMs: options.statementTimeoutMs,
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
-      ...(name === 'noRls' ? { benchOnlyExplicitTenantFilter: true } : {}),
+      ...(name === 'noRls' ? { explicitTenantFilter: true } : {}),
       ...(name === 'trusted' ? { trustedDocumentsFile: writeTrustedDocuments() } : {}),
     };
     const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));

@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTestDatabase } from '../test/setup/test-database.js';
+import { createTestDatabase } from './lib/scratch-database.js';
 import { generateDerivedFiles } from './derived-files.js';
 import {
   DATABASE_TYPES_FILE,

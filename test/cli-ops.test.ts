@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { childEnv, REPOSITORY_ROOT, runCli, type CliResult } from './support/processes.js';
 import { summarizePlan, type ExplainResult } from '../src/cli/plan-summary.js';
 import { listTenantTables } from '../src/db/tenant-catalog.js';
+import { enterTenant } from '../src/tenancy/enter-tenant.js';
 import { withAppClient, withOwnerClient } from './support/owner-db.js';
 import { createTestTenant, type TestTenant } from './support/tenants.js';
 
@@ -37,7 +38,7 @@ const requestIdOf = (result: CliResult) => /audit event (cli-[0-9a-f-]{36})/.exe
 async function addConversations(tenant: TestTenant, prefix: string, count: number, messagesEach = 0): Promise<void> {
   await withOwnerClient(async (client) => {
     await client.query('begin');
-    await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);
+    await enterTenant(client, tenant.id);
     await client.query(
       `insert into conversations (title, created_by, archived, created_at)
        select format('%s %s', $1::text, g), $2::uuid, g % 10 = 0, now() - g * interval '1 minute' from generate_series(1, $3::int) g`,
@@ -235,7 +236,7 @@ describe('cli audit', () => {
     for (const [owner, prefix] of [[tenant, 'mine'], [neighbour, 'theirs']] as const) {
       await withOwnerClient(async (client) => {
         await client.query('begin');
-        await client.query("select set_config('app.current_tenant', $1, true)", [owner.id]);
+        await enterTenant(client, owner.id);
         await client.query(
           `insert into audit_events (created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms)
            select ('2024-05-0' || g || ' 12:00:00Z')::timestamptz, $1::uuid, $2 || '-' || g, 'api', 'query', 'Dashboard', 'committed', g
@@ -326,7 +327,7 @@ describe('cli explain', () => {
     await addConversations(tenant, 'Explained topic', 2000, 5);
     await withOwnerClient(async (client) => {
       await client.query('begin');
-      await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);
+      await enterTenant(client, tenant.id);
       await client.query(
         `insert into users (email, display_name) select format('load-%s@example.test', g), format('Load %s', g) from generate_series(1, 200) g`,
       );
@@ -394,7 +395,7 @@ describe('cli explain', () => {
     const explain = (statement: string, settings: string[]) =>
       withAppClient(async (client) => {
         await client.query('begin');
-        await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);
+        await enterTenant(client, tenant.id);
         for (const setting of settings) await client.query(setting);
         const { rows: plan } = await client.query<{ 'QUERY PLAN': ExplainResult[] }>(`explain (analyze, buffers, format json) ${statement}`);
         const { rows: indexes } = await client.query<{ index: string; column: string }>(

@@ -47,5 +47,5 @@ export async function dropNoRlsRole(ownerUrl: string, role: string): Promise<voi
   }
 }
 
-/** Re-exported for the bench's callers (and test/bench-switch.test.ts). */
+/** Re-exported for the bench's callers (and bench/test/bench-switch.test.ts). */
 export { withUser } from '../../src/db/database-urls.js';

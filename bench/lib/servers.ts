@@ -25,8 +25,8 @@ export interface ServerConfig {
   poolMax: number;
   statementTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
-  /** API only: the bench-only switch of startServer. */
-  benchOnlyExplicitTenantFilter?: boolean;
+  /** API only: start the "API without RLS" (no-rls-server.ts) instead of the product's startServer. */
+  explicitTenantFilter?: boolean;
   /** API only: startServer's fair share options (the noisy-neighbour run turns fairness off with a share of the whole pool). */
   fairShare?: { connectionsPerTenant?: number; rateLimit?: boolean };
   /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */

@@ -1,4 +1,5 @@
-import { enterTenant, withOwnerTransaction } from './owner-client.js';
+import { enterTenant } from '../tenancy/enter-tenant.js';
+import { withOwnerTransaction } from './owner-client.js';
 import { insertTenantWithAdmin, type ProvisionedTenant } from './tenants.js';
 
 const DEMO_TENANTS = [

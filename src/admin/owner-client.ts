@@ -20,7 +20,3 @@ export async function withOwnerTransaction<T>(ownerUrl: string, work: (client: p
   }
 }
 
-/** SECURITY: transaction-local, like every tenant context. */
-export async function enterTenant(client: pg.Client, tenantId: string): Promise<void> {
-  await client.query("select set_config('app.current_tenant', $1, true)", [tenantId]);
-}

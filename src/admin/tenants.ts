@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { isValidTenantId } from '../tenancy/transaction-prologue.js';
-import { enterTenant, withOwnerTransaction } from './owner-client.js';
+import { isValidTenantId } from '../ids/entity-ids.js';
+import { enterTenant } from '../tenancy/enter-tenant.js';
+import { withOwnerTransaction } from './owner-client.js';
 
 export interface ProvisionedTenant {
   tenant: { id: string; name: string };

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { literal, runPerTenantBatch } from '../tenancy/per-tenant-batch.js';
-import type { AuditEvent } from './audit-log.js';
+import type { AuditEvent } from '../tenancy/audit-sink.js';
 import { auditRow } from './audit-row.js';
 
 /** What became of one batch of buffered events. Every event of the batch is in exactly one of the lists. */

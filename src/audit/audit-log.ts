@@ -1,33 +1,10 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Database } from '../db/kysely.js';
+import type { AuditEvent, AuditSink } from '../tenancy/audit-sink.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import { writeAuditBatch, type BatchResult } from './audit-batch-writer.js';
 import { auditRow } from './audit-row.js';
-
-export type AuditOutcome = 'committed' | 'rolled_back' | 'rejected';
-
-/** One tenant context switch. */
-export interface AuditEvent {
-  tenantId: string;
-  userId: string | null;
-  requestId: string;
-  source: 'api' | 'cli';
-  operationType: 'query' | 'mutation' | 'subscription' | 'sql' | null;
-  operationName: string | null;
-  outcome: AuditOutcome;
-  /** ISO timestamp of the switch's start. */
-  startedAt: string;
-  durationMs: number;
-}
-
-/** Where RequestTransaction reports its context switches. */
-export interface AuditSink {
-  /** Writes the event inside the caller's transaction: it commits (or not) with the change it describes. */
-  writeInTransaction(tx: TenantTransaction, event: AuditEvent): Promise<void>;
-  /** Buffers the event for a later batched write, off the request path. */
-  enqueue(event: AuditEvent): void;
-}
 
 /**
  * Why buffered events were lost, a closed set (it labels `tenantgraph_audit_events_dropped_total`):

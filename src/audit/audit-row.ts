@@ -1,4 +1,4 @@
-import type { AuditEvent } from './audit-log.js';
+import type { AuditEvent } from '../tenancy/audit-sink.js';
 
 /** An event as an `audit_events` row (the tenant comes from the transaction's context, see RLS defaults). */
 export function auditRow(event: AuditEvent) {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { UnauthenticatedError, type AuthFailureReason } from '../errors/app-error.js';
-import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
+import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 
 /** Who a verified token speaks for. Both ids are validated strings: tenant ids are never JavaScript numbers. */
 export interface Principal {

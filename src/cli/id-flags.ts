@@ -1,5 +1,5 @@
 import { decodeGlobalId, type NodeType } from '../graphql/global-id.js';
-import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
+import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 import { UsageError } from './usage.js';
 
 /** The node types a CLI flag can name, and the raw form each takes. */

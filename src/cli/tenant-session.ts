@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { AuditLog, type AuditEvent, type AuditOutcome } from '../audit/audit-log.js';
+import { AuditLog } from '../audit/audit-log.js';
+import type { AuditEvent, AuditOutcome } from '../tenancy/audit-sink.js';
 import type { Env } from '../config/env.js';
 import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';

@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
+import { Kysely, PostgresDialect, type KyselyPlugin, type LogEvent } from 'kysely';
 import type pg from 'pg';
 import type { DB } from '../__generated__/database.js';
 import { capturingPool } from './pool-client-capture.js';
@@ -13,23 +13,27 @@ export type StatementObserver = (event: {
   failed: boolean;
 }) => void;
 
+/**
+ * Kysely plugins for one tenant transaction, made per transaction from its tenant id (e.g. to tag statements).
+ * A neutral extension point: plugins only rewrite statements; they cannot switch Row Level Security off. The
+ * role the pool connects as decides that, and startServer refuses a role that bypasses RLS.
+ */
+export type TransactionPlugins = (tenantId: string) => readonly KyselyPlugin[];
+
 export interface AppDatabase {
   /** The Kysely instance on the app pool. Outside src/tenancy it is only handed to code that opens tenant transactions. */
   readonly db: Kysely<Database>;
   readonly dialect: PostgresDialect;
   readonly pool: pg.Pool;
-  /**
-   * BENCHMARK ONLY: every tenant transaction adds `tenant_id = <tenant>` to its statements itself
-   * (see tenancy/explicit-tenant-filter-plugin.ts). False in every real server.
-   */
-  readonly explicitTenantFilter: boolean;
+  /** Plugins every tenant transaction adds to the shared executor (see TransactionPlugins); none by default. */
+  readonly transactionPlugins?: TransactionPlugins;
 }
 
 /** Wraps a pool in Kysely. The pool is owned by the caller, who closes it after `db.destroy()`. */
 export function createAppDatabase(
   pool: pg.Pool,
   observe?: StatementObserver,
-  options: { explicitTenantFilter?: boolean } = {},
+  options: { transactionPlugins?: TransactionPlugins } = {},
 ): AppDatabase {
   // The capturing wrapper lets a request deadline find its transaction's client (see pool-client-capture.ts).
   const dialect = new PostgresDialect({ pool: capturingPool(pool) });
@@ -43,5 +47,5 @@ export function createAppDatabase(
         })
     : undefined;
   const db = new Kysely<Database>(log ? { dialect, log } : { dialect });
-  return { db, dialect, pool, explicitTenantFilter: options.explicitTenantFilter ?? false };
+  return { db, dialect, pool, ...(options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {}) };
 }

@@ -1,6 +1,6 @@
 import type { NodeResolvers } from '../__generated__/resolvers.js';
 import { BadUserInputError } from '../errors/app-error.js';
-import { isValidTenantId, isValidUserId } from '../tenancy/transaction-prologue.js';
+import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 
 /** The types implementing Node in the SDL, read from the generated resolver types (so never listed by hand). */
 export type NodeType = NonNullable<Awaited<ReturnType<NodeResolvers['__resolveType']>>>;

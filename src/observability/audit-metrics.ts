@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AUDIT_DROP_REASONS, type AuditDropReason, type AuditObserver } from '../audit/audit-log.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from 'pino';
 
 /** At most one log line per drop reason (with the count since the last one) this often; the counter is exact. */
 const DROP_LOG_INTERVAL_MS = 10_000;

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AUTH_FAILURE_REASONS, type AuthFailureReason } from '../errors/app-error.js';
 import type { StatementObserver } from '../db/kysely.js';
-import { ABUSE_LIMIT_NAMES, type AbuseLimitName } from '../server/plugins/abuse-limits.js';
+import { ABUSE_LIMIT_NAMES, type AbuseLimitName } from '../limits/abuse-limit-names.js';
 import type { TransactionOutcome } from '../tenancy/request-transaction.js';
 import type { OperationLabeler } from './operation-names.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../server/logger.js';
+import type { Logger } from 'pino';
 import type { RequestTransaction, RequestTransactionSettings } from '../tenancy/request-transaction.js';
 import type { TransactionStatementEvent } from '../tenancy/tenant-transaction.js';
 import { missingPrivilegeOf } from '../errors/database-errors.js';

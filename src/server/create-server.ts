@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
+import type { Kysely } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
-import { createAppDatabase, type AppDatabase, type StatementObserver } from '../db/kysely.js';
+import { createAppDatabase, type AppDatabase, type Database, type StatementObserver, type TransactionPlugins } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { auditObserver } from '../observability/audit-metrics.js';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, type HttpLimits } from '../config/env.js';
@@ -13,7 +14,6 @@ import { registerFairShareMetrics } from '../observability/fair-share-metrics.js
 import { Metrics } from '../observability/metrics.js';
 import { loadSdkOperationNames, operationLabeler } from '../observability/operation-names.js';
 import { requestTransactionObserver } from '../observability/transaction-observer.js';
-import { assertBypassesRowLevelSecurity } from '../tenancy/explicit-tenant-filter-plugin.js';
 import { createApollo } from './apollo.js';
 import type { TrustedDocuments } from './trusted/trusted-documents.js';
 import { createTrustedRequestGate } from './trusted/trusted-request-gate.js';
@@ -72,11 +72,10 @@ export interface ServerOptions {
    */
   audit?: Partial<{ flushIntervalMs: number; batchSize: number; maxPending: number }>;
   /**
-   * BENCHMARK ONLY (`npm run bench`, "API without RLS"): `appUrl` is a NOSUPERUSER BYPASSRLS role and every
-   * statement carries an explicit `tenant_id = <tenant>` instead (tenancy/explicit-tenant-filter-plugin.ts).
-   * Deliberately not reachable from the environment, so no deployment can switch RLS off by configuration.
+   * Kysely plugins added to every tenant transaction, made from its tenant id (db/kysely.ts TransactionPlugins).
+   * They cannot switch RLS off: startServer refuses a role that bypasses it. Not reachable from the environment.
    */
-  benchOnlyExplicitTenantFilter?: boolean;
+  transactionPlugins?: TransactionPlugins;
 }
 
 export interface RunningServer {
@@ -94,8 +93,24 @@ export interface RunningServer {
 
 const GRAPHQL_PATH = '/graphql';
 
-/** Starts the API: one pool as the app role, one Apollo server, one HTTP server. */
-export async function startServer(options: ServerOptions): Promise<RunningServer> {
+/**
+ * Starts the API: one pool as the app role, one Apollo server, one HTTP server.
+ * SECURITY: always checks first that the app role is subject to RLS (db/safety-check.ts) and refuses to start
+ * otherwise; nothing in `options` turns that check off.
+ */
+export function startServer(options: ServerOptions): Promise<RunningServer> {
+  return startServerCheckedBy(options, assertIsolationIsEnforced);
+}
+
+/** What a server checks about its database connection before it serves anything; throws to refuse. */
+export type DatabaseCheck = (db: Kysely<Database>) => Promise<void>;
+
+/**
+ * startServer with another database check, for tools that compose their own server from the product's parts
+ * (the benchmark's "API without RLS", bench/lib/no-rls-server.ts). A deployment uses startServer: a check other
+ * than assertIsolationIsEnforced is, by definition, not the product's isolation guarantee.
+ */
+export async function startServerCheckedBy(options: ServerOptions, checkDatabase: DatabaseCheck): Promise<RunningServer> {
   let metrics: Metrics | undefined;
   const pool = createPool({
     connectionString: options.appUrl,
@@ -119,13 +134,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         options.observeStatement!(event);
       }
     : metrics.observeStatement;
-  const explicitTenantFilter = options.benchOnlyExplicitTenantFilter ?? false;
-  const database = createAppDatabase(pool, observeStatement, { explicitTenantFilter });
+  const database = createAppDatabase(pool, observeStatement, options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {});
   const probe = createDatabaseProbe(options.appUrl);
   let readiness: () => Promise<string | null>;
   try {
-    if (explicitTenantFilter) await assertBypassesRowLevelSecurity(database.db);
-    else await assertIsolationIsEnforced(database.db);
+    await checkDatabase(database.db);
     readiness = await createReadinessCheck(probe, options.migrations);
   } catch (error) {
     await database.db.destroy();

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AuditEvent, AuditSink } from '../audit/audit-log.js';
+import type { AuditEvent, AuditSink } from './audit-sink.js';
 import { sendCancelRequest } from '../db/cancel-request.js';
 import type { AppDatabase } from '../db/kysely.js';
 import { withClientCapture } from '../db/pool-client-capture.js';

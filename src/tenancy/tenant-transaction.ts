@@ -8,7 +8,6 @@ import {
   type QueryResult,
 } from 'kysely';
 import type { AppDatabase, Database } from '../db/kysely.js';
-import { ExplicitTenantFilterPlugin } from './explicit-tenant-filter-plugin.js';
 import { buildTransactionPrologue, type TenantScope, type TransactionMode } from './transaction-prologue.js';
 
 declare const tenantTransactionBrand: unique symbol;
@@ -51,9 +50,9 @@ export async function beginTenantTransaction(
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
   const shared = database.db.getExecutor();
-  // SECURITY: the benchmark-only mode (a role that bypasses RLS) filters by this transaction's tenant in every
-  // statement instead. Real servers use the shared executor as it is and pay nothing for this.
-  const executor = database.explicitTenantFilter ? shared.withPlugin(new ExplicitTenantFilterPlugin(scope.tenantId)) : shared;
+  // Plugins made for this transaction's tenant (AppDatabase.transactionPlugins). SECURITY: they rewrite statements
+  // and nothing else; RLS still applies to whatever they send. Without any, the shared executor is used as it is.
+  const executor = (database.transactionPlugins?.(scope.tenantId) ?? []).reduce((inner, plugin) => inner.withPlugin(plugin), shared);
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,

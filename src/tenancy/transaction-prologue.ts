@@ -1,3 +1,5 @@
+import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+
 /**
  * The one SQL string that opens a tenant transaction: `start transaction` and `app.enter_tenant(…)` (every
  * transaction-local setting and the membership check), sent as a single simple-protocol query, so the tenant
@@ -23,18 +25,6 @@ export interface TransactionMode {
   readonly readOnly: boolean;
   readonly statementTimeoutMs: number;
   readonly idleInTransactionTimeoutMs: number;
-}
-
-const TENANT_ID = /^[1-9][0-9]{0,18}$/;
-const MAX_BIGINT = 9223372036854775807n;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function isValidTenantId(value: string): boolean {
-  return TENANT_ID.test(value) && BigInt(value) <= MAX_BIGINT;
-}
-
-export function isValidUserId(value: string): boolean {
-  return UUID.test(value);
 }
 
 export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {

@@ -11,7 +11,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedd
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
 import { withUser } from '../../src/db/database-urls.js';
-import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { TEST_JWT_SECRET } from '../support/server.js';
 import { exited, freePort, spawnServer, waitForOutput } from '../support/processes.js';
 import { checkStoredWrites, exemptFromRateLimit, moreAnswers, startMixedLoad, type MixedLoad } from './support/mixed-load.js';

@@ -8,7 +8,8 @@ import {
   NewerMessagesDocument,
   UsersDocument,
 } from '../../src/__generated__/sdk/graphql.js';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { encodeGlobalId, type NodeType } from '../../src/graphql/global-id.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';

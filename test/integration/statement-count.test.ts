@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant, type TestUser } from '../support/tenants.js';

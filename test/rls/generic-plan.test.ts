@@ -2,7 +2,8 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { createTestTenant } from '../support/tenants.js';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 
 async function addConversation(tenantId: string, createdBy: string, title: string): Promise<void> {
   await withOwnerTransaction(inject('ownerUrl'), async (client) => {

@@ -9,7 +9,7 @@ import { ChangedMigrationsError, CHECKSUM_TABLE } from '../../src/db/migration-c
 import { findMigrationStatus } from '../../src/db/migration-status.js';
 import { MIGRATIONS_DIR } from '../../src/db/sql-file-migrations.js';
 import { startServer } from '../../src/server/create-server.js';
-import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { TEST_JWT_SECRET } from '../support/server.js';
 
 // Editing an applied migration must stop the next migrate and the next start-up, naming the file. These tests

@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { createTenant } from '../../src/admin/tenants.js';
-import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 
 /**
  * Through PgBouncer in transaction pooling mode, consecutive transactions of different clients share server

@@ -2,7 +2,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServerOptions } from '../../src/server/create-server.js';
-import { createTestDatabase, type TestDatabase } from '../setup/test-database.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
 import { exited, spawnServer } from '../support/processes.js';
 import { TEST_JWT_SECRET } from '../support/server.js';

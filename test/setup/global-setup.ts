@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { createTestDatabase } from './test-database.js';
+import { createTestDatabase } from '../../scripts/lib/scratch-database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
 import type { TestTenant } from './tenants.js';
 

@@ -13,10 +13,16 @@ export interface TestServer extends RunningServer {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
 }
 
-/** Starts the real API in-process on a free port, as the app role, against the test database. */
-export async function startTestServer(overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
+/**
+ * Starts the real API in-process on a free port, as the app role, against the test database. `start` is the
+ * product's startServer; the bench's own tests pass the bench's composition instead (bench/test/).
+ */
+export async function startTestServer(
+  overrides: Partial<ServerOptions> = {},
+  start: (options: ServerOptions) => Promise<RunningServer> = startServer,
+): Promise<TestServer> {
   const statements: string[] = [];
-  const server = await startServer({
+  const server = await start({
     appUrl: inject('appUrl'),
     port: 0,
     host: '127.0.0.1',

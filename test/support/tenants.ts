@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
-import { enterTenant, withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { withOwnerTransaction } from '../../src/admin/owner-client.js';
+import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { createTenant } from '../../src/admin/tenants.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { TEST_JWT_SECRET } from './server.js';

@@ -7,6 +7,7 @@ import { isIntrospectionOnly } from './authentication-plugin.js';
 import { CostMemo, declaredVariables } from './cost-memo.js';
 import { QUERY_COST_ESTIMATORS } from './query-cost.js';
 import type { RequestContext } from '../../graphql/request-context.js';
+import type { AbuseLimitName } from '../../limits/abuse-limit-names.js';
 
 export interface AbuseLimits {
   maxDepth: number;
@@ -16,9 +17,6 @@ export interface AbuseLimits {
   maxCost: number;
 }
 
-/** Which limit refused a document: the `limit` label of tenantgraph_abuse_limit_rejections_total. */
-export const ABUSE_LIMIT_NAMES = ['depth', 'aliases', 'directives', 'tokens', 'cost'] as const;
-export type AbuseLimitName = (typeof ABUSE_LIMIT_NAMES)[number];
 
 /**
  * Query shape limits, from well-kept libraries: graphql-js' own parser for tokens (`parseOptions.maxTokens`:

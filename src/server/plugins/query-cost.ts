@@ -14,7 +14,7 @@ import { BODY_MAX_LENGTH } from '../../modules/messages/resolvers.js';
  *     every conversation of the tenant (a trigram index cannot serve it under RLS, see README › Limits), for
  *     the page and again for `totalCount`, so the default limit allows at most four searches per request;
  *   - every other field costs 1.
- * Measured against the SDK's operations and the benchmark's documents (test/query-cost.test.ts): they stay
+ * Measured against the SDK's operations and the benchmark's documents (test/query-cost.test.ts, bench/test/workload-cost.test.ts): they stay
  * under the default limit of 5,000, while 15 aliases of `messages(first: 100) { nodes { body } }` (~15 MB of
  * response over 10,000-character bodies) cost over 9,000.
  */

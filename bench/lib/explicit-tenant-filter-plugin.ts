@@ -25,8 +25,9 @@ import {
 } from 'kysely';
 
 /**
- * BENCHMARK ONLY (`startServer({ benchOnlyExplicitTenantFilter: true })`): the "API without RLS" of issue 4.
- * The server then connects as a role that bypasses Row Level Security, and this plugin adds the tenant
+ * BENCHMARK ONLY (the "API without RLS" of issue 4, composed in no-rls-server.ts; it lives in bench/ so the
+ * product contains no code that stands in for RLS). That server connects as a role that bypasses Row Level
+ * Security, and this plugin adds the tenant
  * predicate that a hand-written multi-tenant server would write, `<table>.tenant_id = <tenant>`, to every
  * tenant table in FROM, JOIN, UPDATE and DELETE, subqueries included. The gap between the API as shipped and
  * the API in this mode is what isolation by RLS costs.
@@ -44,7 +45,7 @@ export class ExplicitTenantFilterPlugin implements KyselyPlugin {
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     if (args.node.kind === 'RawNode') {
-      throw new Error('benchOnlyExplicitTenantFilter cannot add a tenant predicate to raw SQL; write the statement with the query builder');
+      throw new Error('the explicit tenant filter (bench) cannot add a tenant predicate to raw SQL; write the statement with the query builder');
     }
     return this.#transformer.transformNode(args.node, args.queryId);
   }
@@ -101,7 +102,7 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
         filtered = QueryNode.cloneWithWhere(filtered, predicate);
         return join;
       }
-      throw new Error(`benchOnlyExplicitTenantFilter does not support ${join.joinType} of a tenant table`);
+      throw new Error(`the explicit tenant filter (bench) does not support ${join.joinType} of a tenant table`);
     });
     return { ...filtered, joins };
   }
@@ -119,7 +120,7 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
     const name = table.table.identifier.name;
     const column = TENANT_COLUMNS[name];
     if (!column || table.table.schema) {
-      throw new Error(`benchOnlyExplicitTenantFilter does not know table ${JSON.stringify(name)}; add its tenant column`);
+      throw new Error(`the explicit tenant filter (bench) does not know table ${JSON.stringify(name)}; add its tenant column`);
     }
     const qualifier =
       aliased && IdentifierNode.is(aliased.alias) ? TableNode.create(aliased.alias.name) : TableNode.create(name);
@@ -141,7 +142,7 @@ export async function assertBypassesRowLevelSecurity(db: Kysely<any>): Promise<v
   const role = rows[0];
   if (!role?.rolbypassrls || role.rolsuper) {
     throw new Error(
-      `benchOnlyExplicitTenantFilter needs a NOSUPERUSER BYPASSRLS role, received ${JSON.stringify(role ?? null)}`,
+      `the API without RLS (bench) needs a NOSUPERUSER BYPASSRLS role, received ${JSON.stringify(role ?? null)}`,
     );
   }
 }

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueToken } from '../src/auth/token-issuer.js';
-import { listTenantTables } from '../src/db/tenant-catalog.js';
-import { listBenchTenants, loadTenants } from '../bench/lib/dataset.js';
-import { buildRequest, toTarget, type Operation, type TenantTarget } from '../bench/lib/workloads.js';
-import { createTestDatabase, type TestDatabase } from './setup/test-database.js';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server.js';
+import { issueToken } from '../../src/auth/token-issuer.js';
+import { listTenantTables } from '../../src/db/tenant-catalog.js';
+import { listBenchTenants, loadTenants } from '../lib/dataset.js';
+import { buildRequest, toTarget, type Operation, type TenantTarget } from '../lib/workloads.js';
+import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../../test/support/server.js';
 
 // Issue 4 §2: the plan of every statement the API issues for the benchmark's operations, on a realistic data set.
 // It asserts plan shapes, not times: each tenant table is reached through an index whose leading column is the

@@ -21,7 +21,9 @@ export interface TestDatabase {
 const APP_PASSWORD = 'a11ce5ca1ab1e0000000000000000000';
 
 /**
- * A fresh, migrated database for one test run: on the server in TEST_DATABASE_URL (a uniquely named database,
+ * A fresh, migrated database for one test run (the suite's global setup, tests that need a database of their
+ * own) or one `npm run codegen`: it lives in scripts/ because both the tools and the tests use it, and scripts/
+ * does not import test/. on the server in TEST_DATABASE_URL (a uniquely named database,
  * dropped afterwards), or on a throw-away embedded PostgreSQL.
  */
 export async function createTestDatabase(): Promise<TestDatabase> {

@@ -6,16 +6,17 @@ import {
   CreateConversationDocument,
   DashboardDocument,
   PostMessageDocument,
-} from '../src/__generated__/sdk/graphql.js';
-import type { Database } from '../src/db/kysely.js';
-import { UnsafeDatabaseError } from '../src/db/safety-check.js';
-import { updateConversation } from '../src/modules/conversations/queries.js';
-import { insertMessage, listMessagesByConversations } from '../src/modules/messages/queries.js';
-import { ExplicitTenantFilterPlugin } from '../src/tenancy/explicit-tenant-filter-plugin.js';
-import type { TenantTransaction } from '../src/tenancy/tenant-transaction.js';
-import { dropNoRlsRole, ensureNoRlsRole, withUser } from '../bench/lib/no-rls-role.js';
-import { startTestServer, type TestServer } from './support/server.js';
-import { createTestTenant, type TestTenant } from './support/tenants.js';
+} from '../../src/__generated__/sdk/graphql.js';
+import type { Database } from '../../src/db/kysely.js';
+import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
+import { updateConversation } from '../../src/modules/conversations/queries.js';
+import { insertMessage, listMessagesByConversations } from '../../src/modules/messages/queries.js';
+import { ExplicitTenantFilterPlugin } from '../lib/explicit-tenant-filter-plugin.js';
+import type { TenantTransaction } from '../../src/tenancy/tenant-transaction.js';
+import { dropNoRlsRole, ensureNoRlsRole, withUser } from '../lib/no-rls-role.js';
+import { startNoRlsServer } from '../lib/no-rls-server.js';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { createTestTenant, type TestTenant } from '../../test/support/tenants.js';
 
 // The benchmark's "API without RLS": a BYPASSRLS role plus an explicit tenant predicate in every statement.
 // Roles are cluster-wide and the test database may be a shared server, so the role name is unique per run.
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const ownerUrl = inject('ownerUrl');
   await ensureNoRlsRole(ownerUrl, role, password);
   noRlsUrl = withUser(inject('appUrl'), role, password);
-  noRls = await startTestServer({ appUrl: noRlsUrl, benchOnlyExplicitTenantFilter: true });
+  noRls = await startTestServer({ appUrl: noRlsUrl }, startNoRlsServer);
 });
 
 afterAll(async () => {
@@ -53,7 +54,7 @@ function tablesOf(sql: string): string[] {
   return [...sql.matchAll(/\b(?:from|update) "(tenants|users|conversations|messages)"/g)].map((match) => match[1]!);
 }
 
-describe('startServer({ benchOnlyExplicitTenantFilter: true })', () => {
+describe('the API without RLS (bench/lib/no-rls-server.ts)', () => {
   it('adds "<table>"."tenant_id" = <tenant> to every statement that reads a tenant table', async () => {
     const { tenant } = await tenantWithConversation(noRls, 'Explicit');
     noRls.statements.length = 0;
@@ -104,8 +105,13 @@ describe('startServer({ benchOnlyExplicitTenantFilter: true })', () => {
   });
 
   it('refuses to start as a role that RLS applies to, and the shipped server refuses the BYPASSRLS role', async () => {
-    await expect(startTestServer({ benchOnlyExplicitTenantFilter: true })).rejects.toThrow(/NOSUPERUSER BYPASSRLS/);
+    await expect(startTestServer({}, startNoRlsServer)).rejects.toThrow(/NOSUPERUSER BYPASSRLS/);
     await expect(startTestServer({ appUrl: noRlsUrl })).rejects.toThrow(UnsafeDatabaseError);
+  });
+
+  it("cannot be had from the product's startServer: its plugin option does not skip the isolation check", async () => {
+    const filter = (tenantId: string) => [new ExplicitTenantFilterPlugin(tenantId)];
+    await expect(startTestServer({ appUrl: noRlsUrl, transactionPlugins: filter })).rejects.toThrow(UnsafeDatabaseError);
   });
 });
 
