@@ -20,18 +20,23 @@ export type Scalars = {
   DateTime: { input: string; output: string; }
 };
 
+/** What `archiveConversation` needs. */
 export type ArchiveConversationInput = {
+  /** The global id of the conversation to archive. */
   id: Scalars['ID']['input'];
 };
 
+/** The result of `archiveConversation`. */
 export type ArchiveConversationPayload = {
   __typename?: 'ArchiveConversationPayload';
+  /** The conversation, now archived. */
   conversation: Conversation;
 };
 
 /** One switch into this tenant's context: a request that opened a transaction, or an operator's CLI session. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
+  /** How long the context switch lasted, in whole milliseconds (0 or more). */
   durationMs: Scalars['Int']['output'];
   /** Opaque id of the event. */
   id: Scalars['ID']['output'];
@@ -39,7 +44,9 @@ export type AuditEvent = {
   occurredAt: Scalars['DateTime']['output'];
   /** The GraphQL operation name, when the client gave one. */
   operationName: Maybe<Scalars['String']['output']>;
+  /** The kind of work; null when the request ended before its operation was known (for example, a refused context). */
   operationType: Maybe<AuditOperationType>;
+  /** How the context switch ended. */
   outcome: AuditOutcome;
   /** The request id (x-request-id), for finding the request's log lines. */
   requestId: Scalars['String']['output'];
@@ -51,21 +58,29 @@ export type AuditEvent = {
   userId: Maybe<Scalars['ID']['output']>;
 };
 
+/** One page of audit events. */
 export type AuditEventConnection = {
   __typename?: 'AuditEventConnection';
+  /** The page's audit events, each with its cursor, in the list's order. */
   edges: Array<AuditEventEdge>;
+  /** The page's audit events without cursors, in the list's order (the same items as `edges`). */
   nodes: Array<AuditEvent>;
+  /** Where this page starts and ends, and whether more pages follow or precede it. */
   pageInfo: PageInfo;
 };
 
+/** An audit event with the cursor of its position in the list. */
 export type AuditEventEdge = {
   __typename?: 'AuditEventEdge';
+  /** Opaque cursor of this item: pass it as `after` or `before` to page from here. */
   cursor: Scalars['String']['output'];
+  /** The audit event. */
   node: AuditEvent;
 };
 
 /** Narrows `Query.auditEvents`. */
 export type AuditEventFilter = {
+  /** Only events of this kind of work. */
   operationType?: InputMaybe<AuditOperationType>;
   /** Only events at or after this instant. */
   since?: InputMaybe<Scalars['DateTime']['input']>;
@@ -75,17 +90,22 @@ export type AuditEventFilter = {
 
 /** The kind of work done in a context switch. */
 export type AuditOperationType =
+  /** A GraphQL mutation. */
   | 'MUTATION'
+  /** A GraphQL query. */
   | 'QUERY'
   /** An operator's SQL session from the command line. */
   | 'SQL'
+  /** A GraphQL subscription. */
   | 'SUBSCRIPTION';
 
 /** How a tenant context switch ended. */
 export type AuditOutcome =
+  /** The transaction committed: the request's writes, if any, are stored. */
   | 'COMMITTED'
   /** The context was refused (for example, the token's user is no longer a member). */
   | 'REJECTED'
+  /** The transaction was rolled back (an error, a refused commit or a client that went away): nothing it wrote is stored. */
   | 'ROLLED_BACK';
 
 /** A thread of messages inside a tenant. */
@@ -93,8 +113,11 @@ export type Conversation = Node & {
   __typename?: 'Conversation';
   /** Archived conversations stay readable but are hidden by `archived: false` filters. */
   archived: Scalars['Boolean']['output'];
+  /** When the conversation was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** The member who created the conversation. */
   createdBy: User;
+  /** Opaque global id of the conversation. */
   id: Scalars['ID']['output'];
   /** The newest message, or null when there is none. */
   lastMessage: Maybe<Message>;
@@ -102,6 +125,7 @@ export type Conversation = Node & {
   messageCount: Scalars['Int']['output'];
   /** Messages, newest first. Pages forward (older) with `first`/`after`, backward (newer: a chat view's "load newer") with `last`/`before`. */
   messages: MessageConnection;
+  /** The conversation's title, 1 to 200 characters. */
   title: Scalars['String']['output'];
 };
 
@@ -114,18 +138,25 @@ export type ConversationMessagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** One page of conversations. */
 export type ConversationConnection = {
   __typename?: 'ConversationConnection';
+  /** The page's conversations, each with its cursor, in the list's order. */
   edges: Array<ConversationEdge>;
+  /** The page's conversations without cursors, in the list's order (the same items as `edges`). */
   nodes: Array<Conversation>;
+  /** Where this page starts and ends, and whether more pages follow or precede it. */
   pageInfo: PageInfo;
   /** Number of conversations matching the filter. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** A conversation with the cursor of its position in the list. */
 export type ConversationEdge = {
   __typename?: 'ConversationEdge';
+  /** Opaque cursor of this item: pass it as `after` or `before` to page from here. */
   cursor: Scalars['String']['output'];
+  /** The conversation. */
   node: Conversation;
 };
 
@@ -137,17 +168,22 @@ export type ConversationFilter = {
   titleContains?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** What `createConversation` needs. */
 export type CreateConversationInput = {
   /** 1 to 200 characters. */
   title: Scalars['String']['input'];
 };
 
+/** The result of `createConversation`. */
 export type CreateConversationPayload = {
   __typename?: 'CreateConversationPayload';
+  /** The new conversation. */
   conversation: Conversation;
 };
 
+/** What `inviteUser` needs. */
 export type InviteUserInput = {
+  /** Name shown to other members. */
   displayName: Scalars['String']['input'];
   /** Email of the new member; must not already be a member of this tenant. */
   email: Scalars['String']['input'];
@@ -155,34 +191,47 @@ export type InviteUserInput = {
   role?: InputMaybe<UserRole>;
 };
 
+/** The result of `inviteUser`. */
 export type InviteUserPayload = {
   __typename?: 'InviteUserPayload';
+  /** The new member. */
   user: User;
 };
 
 /** A message posted to a conversation. */
 export type Message = Node & {
   __typename?: 'Message';
+  /** The member who posted the message. */
   author: User;
   /** 1 to 10,000 characters. */
   body: Scalars['String']['output'];
+  /** The conversation the message belongs to. */
   conversation: Conversation;
+  /** When the message was posted. */
   createdAt: Scalars['DateTime']['output'];
+  /** Opaque global id of the message. */
   id: Scalars['ID']['output'];
 };
 
+/** One page of messages. */
 export type MessageConnection = {
   __typename?: 'MessageConnection';
+  /** The page's messages, each with its cursor, in the list's order. */
   edges: Array<MessageEdge>;
+  /** The page's messages without cursors, in the list's order (the same items as `edges`). */
   nodes: Array<Message>;
+  /** Where this page starts and ends, and whether more pages follow or precede it. */
   pageInfo: PageInfo;
   /** Number of messages in the conversation. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** A message with the cursor of its position in the list. */
 export type MessageEdge = {
   __typename?: 'MessageEdge';
+  /** Opaque cursor of this item: pass it as `after` or `before` to page from here. */
   cursor: Scalars['String']['output'];
+  /** The message. */
   node: Message;
 };
 
@@ -254,14 +303,18 @@ export type PageInfo = {
   startCursor: Maybe<Scalars['String']['output']>;
 };
 
+/** What `postMessage` needs. */
 export type PostMessageInput = {
   /** 1 to 10,000 characters. */
   body: Scalars['String']['input'];
+  /** The global id of the conversation to post to. */
   conversationId: Scalars['ID']['input'];
 };
 
+/** The result of `postMessage`. */
 export type PostMessagePayload = {
   __typename?: 'PostMessagePayload';
+  /** The new message. */
   message: Message;
 };
 
@@ -323,20 +376,25 @@ export type QueryUsersArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** What `renameConversation` needs. */
 export type RenameConversationInput = {
+  /** The global id of the conversation to rename. */
   id: Scalars['ID']['input'];
   /** 1 to 200 characters. */
   title: Scalars['String']['input'];
 };
 
+/** The result of `renameConversation`. */
 export type RenameConversationPayload = {
   __typename?: 'RenameConversationPayload';
+  /** The conversation with its new title. */
   conversation: Conversation;
 };
 
 /** An organisation. All data belongs to exactly one tenant. */
 export type Tenant = Node & {
   __typename?: 'Tenant';
+  /** Opaque global id of the tenant. */
   id: Scalars['ID']['output'];
   /** Display name of the tenant. */
   name: Scalars['String']['output'];
@@ -349,22 +407,31 @@ export type User = Node & {
   displayName: Scalars['String']['output'];
   /** Email address, unique within the tenant. */
   email: Scalars['String']['output'];
+  /** Opaque global id of the user. */
   id: Scalars['ID']['output'];
+  /** What the member may do in the tenant. */
   role: UserRole;
 };
 
+/** One page of members. */
 export type UserConnection = {
   __typename?: 'UserConnection';
+  /** The page's members, each with its cursor, in the list's order. */
   edges: Array<UserEdge>;
+  /** The page's members without cursors, in the list's order (the same items as `edges`). */
   nodes: Array<User>;
+  /** Where this page starts and ends, and whether more pages follow or precede it. */
   pageInfo: PageInfo;
   /** Number of members of the tenant. */
   totalCount: Scalars['Int']['output'];
 };
 
+/** A member with the cursor of its position in the list. */
 export type UserEdge = {
   __typename?: 'UserEdge';
+  /** Opaque cursor of this item: pass it as `after` or `before` to page from here. */
   cursor: Scalars['String']['output'];
+  /** The member. */
   node: User;
 };
 
@@ -378,7 +445,9 @@ export type UserRole =
 /** The caller: the user the token speaks for and their tenant. */
 export type Viewer = {
   __typename?: 'Viewer';
+  /** The tenant the token speaks for: every field of the request sees only its data. */
   tenant: Tenant;
+  /** The user the token speaks for. */
   user: User;
 };
 

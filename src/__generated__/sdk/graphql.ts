@@ -4,12 +4,15 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** What `archiveConversation` needs. */
 export type ArchiveConversationInput = {
+  /** The global id of the conversation to archive. */
   id: string | number;
 };
 
 /** Narrows `Query.auditEvents`. */
 export type AuditEventFilter = {
+  /** Only events of this kind of work. */
   operationType?: AuditOperationType | null | undefined;
   /** Only events at or after this instant. */
   since?: string | null | undefined;
@@ -19,17 +22,22 @@ export type AuditEventFilter = {
 
 /** The kind of work done in a context switch. */
 export type AuditOperationType =
+  /** A GraphQL mutation. */
   | 'MUTATION'
+  /** A GraphQL query. */
   | 'QUERY'
   /** An operator's SQL session from the command line. */
   | 'SQL'
+  /** A GraphQL subscription. */
   | 'SUBSCRIPTION';
 
 /** How a tenant context switch ended. */
 export type AuditOutcome =
+  /** The transaction committed: the request's writes, if any, are stored. */
   | 'COMMITTED'
   /** The context was refused (for example, the token's user is no longer a member). */
   | 'REJECTED'
+  /** The transaction was rolled back (an error, a refused commit or a client that went away): nothing it wrote is stored. */
   | 'ROLLED_BACK';
 
 /** Narrows `Query.conversations`. */
@@ -40,12 +48,15 @@ export type ConversationFilter = {
   titleContains?: string | null | undefined;
 };
 
+/** What `createConversation` needs. */
 export type CreateConversationInput = {
   /** 1 to 200 characters. */
   title: string;
 };
 
+/** What `inviteUser` needs. */
 export type InviteUserInput = {
+  /** Name shown to other members. */
   displayName: string;
   /** Email of the new member; must not already be a member of this tenant. */
   email: string;
@@ -53,13 +64,17 @@ export type InviteUserInput = {
   role?: UserRole | null | undefined;
 };
 
+/** What `postMessage` needs. */
 export type PostMessageInput = {
   /** 1 to 10,000 characters. */
   body: string;
+  /** The global id of the conversation to post to. */
   conversationId: string | number;
 };
 
+/** What `renameConversation` needs. */
 export type RenameConversationInput = {
+  /** The global id of the conversation to rename. */
   id: string | number;
   /** 1 to 200 characters. */
   title: string;
