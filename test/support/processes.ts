@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli as runCliCommand } from '../../src/cli/run-cli.js';
+import { loadEnv } from '../../src/config/env.js';
 
 /** The repository root: child processes run there, as `npm start` and `npm run cli` do. */
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,6 +35,22 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
       },
     );
   });
+}
+
+/**
+ * The same CLI invocation in this process, through src/cli/run-cli.ts with the environment `childEnv` would give
+ * a child (without PATH and HOME: no command reads them from its Env). A child costs about a second of tsx start-up;
+ * the spawn tests that remain (test/cli.test.ts, the psql tests) prove exit codes and the stdout/stderr split of
+ * the real process.
+ */
+export async function runCliInProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCliCommand(args, () => loadEnv({ LOG_LEVEL: 'warn', ...env }), {
+    out: (line) => (stdout += `${line}\n`),
+    log: (line) => (stderr += `${line}\n`),
+  });
+  return { status, stdout, stderr };
 }
 
 /** Spawns `node --import tsx src/main.ts` (what `npm start` execs). */
