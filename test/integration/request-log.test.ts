@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getIntrospectionQuery } from 'graphql';
 import pg from 'pg';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
@@ -98,7 +98,19 @@ describe('the request log', () => {
         authorization: `Bearer ${tenant.admin.token}`,
         'x-request-id': requestId,
       });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Released once the blocked statement has run past the 100 ms threshold, as PostgreSQL's own clock says:
+      // no event announces "has been waiting 150 ms", so its state is polled (a fixed sleep could end before the
+      // statement even started on a loaded machine).
+      await vi.waitFor(
+        async () => {
+          const { rows } = await owner.query<{ n: number }>(
+            `select count(*)::int as n from pg_stat_activity
+              where pg_backend_pid() = any(pg_blocking_pids(pid)) and clock_timestamp() - query_start > interval '150 milliseconds'`,
+          );
+          expect(rows[0]!.n).toBe(1);
+        },
+        { timeout: 20_000, interval: 25 },
+      );
       await owner.query('commit');
       expect((await posting).status).toBe(200);
     } finally {
