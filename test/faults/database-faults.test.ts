@@ -99,6 +99,7 @@ async function expectHonestAndComplete(load: MixedLoad, ownerUrl: string, tenant
   const stored = await checkStoredWrites(ownerUrl, tenantId, conversationLocalId, load.acked);
   expect(stored.ackedMissing).toEqual([]);
   expect(stored.duplicated).toEqual([]);
+  // At least: a write whose answer was lost with its connection may still have committed (nondeterministic).
   expect(stored.stored).toBeGreaterThanOrEqual(load.acked.length);
   expect(stored.messageCount).toBe(stored.stored);
   expect(stored.committedAuditEvents).toBe(stored.stored);
@@ -122,6 +123,7 @@ describe('the API process under database faults', () => {
             where usename = $1 and datname = current_database() and pid <> pg_backend_pid()`,
           [APP_ROLE],
         );
+        // How many app connections are open at this instant depends on the load's timing: some, not a number.
         expect(rows[0]!.n).toBeGreaterThan(0);
       }
       await load.until(moreAnswers('ok', 15, load.answers.length), 'successes after the last termination');

@@ -119,6 +119,7 @@ describe('npm start under process faults', () => {
     const stored = await checkStoredWrites(ownerUrl, first.tenantId, decodeGlobalId(conversationId, 'Conversation').localId, load.acked);
     expect(stored.ackedMissing).toEqual([]);
     expect(stored.duplicated).toEqual([]);
+    // At least: requests whose answers the killed process never sent may have committed too (nondeterministic).
     expect(stored.committedAuditEvents).toBeGreaterThanOrEqual(load.acked.length);
 
     second.child.kill('SIGTERM');

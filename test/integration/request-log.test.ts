@@ -58,6 +58,7 @@ describe('the request log', () => {
       outcome: 'committed',
       status: 200,
     });
+    // A measured time: only its presence and sign are deterministic.
     expect(logged[0]!.durationMs).toBeGreaterThan(0);
     const everything = JSON.stringify(lines);
     expect(everything).not.toContain(body);
