@@ -38,10 +38,10 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
 }
 
 /**
- * The same CLI invocation in this process, through src/cli/run-cli.ts with the environment `childEnv` would give
- * a child (without PATH and HOME: no command reads them from its Env). A child costs about a second of tsx start-up;
- * the spawn tests that remain (test/cli.test.ts, the psql tests) prove exit codes and the stdout/stderr split of
- * the real process.
+ * The same CLI invocation in this process, through src/cli/run-cli.ts: the commands' Env is built from `env` alone
+ * (plus LOG_LEVEL=warn, as `childEnv` gives a child), never from this process's environment. A child costs about
+ * a second of tsx start-up each; the spawn tests that remain (test/cli.test.ts, the psql tests) prove what only the
+ * real process shows: exit statuses and stdout apart from stderr.
  */
 export async function runCliInProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
   let stdout = '';
