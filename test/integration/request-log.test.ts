@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { getIntrospectionQuery } from 'graphql';
 import pg from 'pg';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
@@ -99,19 +99,10 @@ describe('the request log', () => {
         authorization: `Bearer ${tenant.admin.token}`,
         'x-request-id': requestId,
       });
-      // Released once the blocked statement has run past the 100 ms threshold, as PostgreSQL's own clock says:
-      // no event announces "has been waiting 150 ms", so its state is polled (a fixed sleep could end before the
-      // statement even started on a loaded machine).
-      await vi.waitFor(
-        async () => {
-          const { rows } = await owner.query<{ n: number }>(
-            `select count(*)::int as n from pg_stat_activity
-              where pg_backend_pid() = any(pg_blocking_pids(pid)) and clock_timestamp() - query_start > interval '150 milliseconds'`,
-          );
-          expect(rows[0]!.n).toBe(1);
-        },
-        { timeout: 20_000, interval: 25 },
-      );
+      // Kept as a hold, not a wait for an event: the lock must be held longer than the 100 ms threshold. A version
+      // that polled pg_stat_activity until the blocked statement had run 150 ms missed the log line once under load
+      // (not understood yet), so the plain hold stays.
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await owner.query('commit');
       expect((await posting).status).toBe(200);
     } finally {
