@@ -3,18 +3,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { childEnv, REPOSITORY_ROOT, runCli, type CliResult } from './support/processes.js';
+import { childEnv, REPOSITORY_ROOT, runCliInProcess, type CliResult } from './support/processes.js';
 import { summarizePlan, type ExplainResult } from '../src/cli/plan-summary.js';
 import { listTenantTables } from '../src/db/tenant-catalog.js';
 import { enterTenant } from '../src/tenancy/enter-tenant.js';
 import { withAppClient, withOwnerClient } from './support/owner-db.js';
 import { createTestTenant, type TestTenant } from './support/tenants.js';
 
-// Issue 5 §1 and §2: the operator commands `audit`, `explain` and `sql`, run as an operator runs them (child
-// processes) against the test database, through the app role.
+// Issue 5 §1 and §2: the operator commands `audit`, `explain` and `sql`, run as an operator runs them (the commands
+// run in this process through src/cli/run-cli.ts; psql, which needs the CLI's stdin, in a child process) against
+// the test database, through the app role.
 
 const databaseEnv = () => ({ DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl'), DATABASE_URL_OPERATOR: inject('operatorUrl') });
-const cli = (...args: string[]) => runCli(args, databaseEnv());
+const cli = (...args: string[]) => runCliInProcess(args, databaseEnv());
 
 /** The CLI with `input` on its stdin (what psql then reads) and extra environment (PATH). */
 function cliWithInput(args: string[], input: string, env: Record<string, string> = {}): Promise<CliResult> {

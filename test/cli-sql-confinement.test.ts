@@ -8,21 +8,21 @@ import { withUser } from '../src/db/database-urls.js';
 import { findOperatorConfinementProblems } from '../src/db/operator-safety-check.js';
 import { APP_ROLE } from '../src/db/prepare-database.js';
 import { snapshotTenants, withAppClient, withOwnerClient } from './support/owner-db.js';
-import { childEnv, REPOSITORY_ROOT, runCli, type CliResult } from './support/processes.js';
+import { childEnv, REPOSITORY_ROOT, runCliInProcess, type CliResult } from './support/processes.js';
 import { createTestTenant, type TestTenant } from './support/tenants.js';
 
 // Issue 8 §4: `cli sql` runs the operator's statement so that changing the tenant context is impossible, not
 // detected afterwards. Each attack below read or wrote the victim tenant on the code before migration 0007 (the
-// statement ran as the app role, whose tenant is a setting any statement may change). Each is run as an operator
-// runs it (a CLI child process), and checked as the owner: the victim's rows are unchanged, no output carries
-// them, and the session is audited in the operator's tenant only.
+// statement ran as the app role, whose tenant is a setting any statement may change). Each runs through the CLI's
+// command (in this process; the psql session in a child process) and is checked as the owner: the victim's rows
+// are unchanged, no output carries them, and the session is audited in the operator's tenant only.
 
 const databaseEnv = (operatorUrl = inject('operatorUrl')) => ({
   DATABASE_URL: inject('ownerUrl'),
   DATABASE_URL_APP: inject('appUrl'),
   DATABASE_URL_OPERATOR: operatorUrl,
 });
-const cli = (...args: string[]) => runCli(args, databaseEnv());
+const cli = (...args: string[]) => runCliInProcess(args, databaseEnv());
 const requestIdOf = (result: CliResult) => /audit event (cli-[0-9a-f-]{36})/.exec(result.stderr)?.[1];
 
 let home: TestTenant;
@@ -152,7 +152,7 @@ describe('cli sql -c confines the statement to its tenant', () => {
     // Straight to PostgreSQL, as the operator's URL is (the tests give both roles the same password).
     const operator = new URL(inject('operatorUrl'));
     const app = withUser(operator.toString(), APP_ROLE, decodeURIComponent(operator.password));
-    const result = await runCli(['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`], databaseEnv(app));
+    const result = await runCliInProcess(['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`], databaseEnv(app));
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('Refusing to run operator SQL: the operator connection is not confined to its tenant.');
@@ -167,7 +167,7 @@ describe.runIf(process.env.TEST_PGBOUNCER_URL)('cli sql through PgBouncer', () =
     const pooled = new URL(inject('operatorUrl'));
     pooled.host = new URL(process.env.TEST_PGBOUNCER_URL!).host;
     const before = await snapshotTenants([victim.id]);
-    const result = await runCli(['sql', '--tenant', home.id, '-c', 'select 1'], databaseEnv(pooled.toString()));
+    const result = await runCliInProcess(['sql', '--tenant', home.id, '-c', 'select 1'], databaseEnv(pooled.toString()));
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('The operator connection goes through a connection pooler');

@@ -2,13 +2,18 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ViewerDocument } from '../src/__generated__/sdk/graphql.js';
-import { runCli } from './support/processes.js';
+import { runCli, runCliInProcess } from './support/processes.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './support/server.js';
 import { createTestTenant } from './support/tenants.js';
 
-/** The CLI as an operator runs it, against the test database, signing with the test server's secret. */
-const cli = (...args: string[]) =>
-  runCli(args, { DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl'), JWT_SECRET: TEST_JWT_SECRET });
+/** The CLI's commands run in this process, against the test database, signing with the test server's secret. */
+const databaseEnv = () => ({ DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl'), JWT_SECRET: TEST_JWT_SECRET });
+const cli = (...args: string[]) => runCliInProcess(args, databaseEnv());
+/**
+ * The CLI as an operator runs it: a child process (`node --import tsx src/cli/main.ts`). Only the tests of what a
+ * process adds (exit status, stdout apart from stderr) pay for one.
+ */
+const spawnCli = (...args: string[]) => runCli(args, databaseEnv());
 
 let server: TestServer;
 beforeAll(async () => {
@@ -27,9 +32,9 @@ async function viewer(token: string) {
 }
 
 describe('cli tenant create', () => {
-  it('prints one JSON line whose token the server accepts for the new tenant and its admin', async () => {
+  it('prints one JSON line whose token the server accepts for the new tenant and its admin (a real process)', async () => {
     const email = `founder-${unique()}@example.test`;
-    const result = await cli('tenant', 'create', '--name', 'Founded By CLI', '--admin-email', email, '--admin-name', 'Fay Founder');
+    const result = await spawnCli('tenant', 'create', '--name', 'Founded By CLI', '--admin-email', email, '--admin-name', 'Fay Founder');
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const lines = result.stdout.split('\n');
@@ -150,7 +155,14 @@ describe('cli arguments', () => {
     expect(result.stderr).toMatch(/^error: .+\nUsage: npm run -s cli -- <command>\n/);
   });
 
-  it('reports a broken configuration with status 1', async () => {
+  it('exits 2 with the usage on stderr only, as a real process', async () => {
+    const result = await spawnCli('token', '--tenant', '12abc', '--email', 'a@b.test');
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^error: --tenant must .+\nUsage: npm run -s cli -- <command>\n/);
+  });
+
+  it('reports a broken configuration with status 1 (a real process)', async () => {
     const result = await runCli(['migrate'], { DATABASE_URL: inject('ownerUrl'), JWT_SECRET: 'short' });
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');

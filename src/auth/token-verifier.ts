@@ -18,6 +18,11 @@ export interface TokenVerifierOptions {
   audience?: string;
   /** Name of the claim that carries the tenant id. */
   tenantClaim: string;
+  /**
+   * The clock (milliseconds since the epoch) that `exp`/`nbf` and the remembered tokens' lifetimes are measured
+   * against. Production leaves it unset (the system clock); a test passes one it can advance instead of sleeping.
+   */
+  now?: () => number;
 }
 
 export type TokenVerifier = (authorization: string | undefined) => Promise<Principal>;
@@ -46,7 +51,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw new Error('A token verifier needs JWT_SECRET or JWT_JWKS_URL');
   }
 
-  const verified = new VerifiedTokens();
+  const now = options.now ?? Date.now;
+  const verified = new VerifiedTokens(options.now);
 
   return async (authorization) => {
     const token = bearerToken(authorization);
@@ -57,6 +63,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
         algorithms,
         requiredClaims: ['exp'],
+        ...(options.now ? { currentDate: new Date(now()) } : {}),
         ...(options.issuer ? { issuer: options.issuer } : {}),
         ...(options.audience ? { audience: options.audience } : {}),
       }));
@@ -67,7 +74,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       tenantId: tenantIdFromClaim(payload[options.tenantClaim], options.tenantClaim),
       userId: userIdFromSubject(payload.sub),
     };
-    verified.remember(token, principal, payload.exp!);
+    verified.remember(token, principal, payload.exp! * 1000 - now());
     return principal;
   };
 }
@@ -82,14 +89,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 const TOKEN_CACHE_TTL_MS = 60_000;
 
 class VerifiedTokens {
-  readonly #cache = new LRUCache<string, Principal>({ max: 10_000, ttlAutopurge: false });
+  readonly #cache: LRUCache<string, Principal>;
+
+  /** `now`: an injected clock (tests) that the entries' lifetimes follow too; unset, the LRU's own clock. */
+  constructor(now?: () => number) {
+    this.#cache = new LRUCache<string, Principal>({
+      max: 10_000,
+      ttlAutopurge: false,
+      // ttlResolution 0: the LRU reads an injected clock on every get, so a test's jump is seen at once.
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
+  }
 
   get(token: string): Principal | undefined {
     return this.#cache.get(token);
   }
 
-  remember(token: string, principal: Principal, expiresAtSeconds: number): void {
-    const ttl = Math.min(TOKEN_CACHE_TTL_MS, expiresAtSeconds * 1000 - Date.now());
+  remember(token: string, principal: Principal, untilExpiryMs: number): void {
+    const ttl = Math.min(TOKEN_CACHE_TTL_MS, untilExpiryMs);
     if (ttl > 0) this.#cache.set(token, principal, { ttl });
   }
 }

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createTenant } from '../../src/admin/tenants.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
@@ -83,12 +83,15 @@ async function healthStatus(api: Api): Promise<number | 'no answer'> {
   }
 }
 
+/** /health is a question the API answers, not an event it sends: polled until it answers `status`. */
 async function untilHealth(api: Api, status: number): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
-    if ((await healthStatus(api)) === status) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`/health never answered ${status}`);
+  await vi.waitFor(
+    async () => {
+      const answered = await healthStatus(api);
+      if (answered !== status) throw new Error(`/health never answered ${status} (last: ${answered})`);
+    },
+    { timeout: 30_000, interval: 100 },
+  );
 }
 
 async function expectHonestAndComplete(load: MixedLoad, ownerUrl: string, tenantId: string, conversationLocalId: string) {
@@ -96,6 +99,7 @@ async function expectHonestAndComplete(load: MixedLoad, ownerUrl: string, tenant
   const stored = await checkStoredWrites(ownerUrl, tenantId, conversationLocalId, load.acked);
   expect(stored.ackedMissing).toEqual([]);
   expect(stored.duplicated).toEqual([]);
+  // At least: a write whose answer was lost with its connection may still have committed (nondeterministic).
   expect(stored.stored).toBeGreaterThanOrEqual(load.acked.length);
   expect(stored.messageCount).toBe(stored.stored);
   expect(stored.committedAuditEvents).toBe(stored.stored);
@@ -119,6 +123,7 @@ describe('the API process under database faults', () => {
             where usename = $1 and datname = current_database() and pid <> pg_backend_pid()`,
           [APP_ROLE],
         );
+        // How many app connections are open at this instant depends on the load's timing: some, not a number.
         expect(rows[0]!.n).toBeGreaterThan(0);
       }
       await load.until(moreAnswers('ok', 15, load.answers.length), 'successes after the last termination');

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
 import { exited, freePort, runCli, spawnServer, waitForOutput } from '../support/processes.js';
 import { checkStoredWrites, exemptFromRateLimit, moreAnswers, startMixedLoad } from './support/mixed-load.js';
@@ -21,7 +21,9 @@ afterAll(async () => {
   for (const root of roots) {
     const pid = await postmasterPid(root);
     if (pid && isAlive(pid)) process.kill(pid, 'SIGINT');
-    for (let i = 0; i < 100 && pid && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    // The postmaster is no child of this process: no exit event reaches it, so its pid is polled (5 s at most, as
+    // before; what is left then is removed with its directory anyway).
+    if (pid) await vi.waitFor(() => expect(isAlive(pid)).toBe(false), { timeout: 5_000, interval: 50 }).catch(() => {});
     await rm(root, { recursive: true, force: true });
   }
 }, 60_000);
@@ -117,6 +119,7 @@ describe('npm start under process faults', () => {
     const stored = await checkStoredWrites(ownerUrl, first.tenantId, decodeGlobalId(conversationId, 'Conversation').localId, load.acked);
     expect(stored.ackedMissing).toEqual([]);
     expect(stored.duplicated).toEqual([]);
+    // At least: requests whose answers the killed process never sent may have committed too (nondeterministic).
     expect(stored.committedAuditEvents).toBeGreaterThanOrEqual(load.acked.length);
 
     second.child.kill('SIGTERM');

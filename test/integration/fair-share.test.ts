@@ -148,6 +148,7 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     const body = (await response.json()) as any;
     expect(response.status).toBe(429);
     expect(body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'requestsPerSecond', plan, requestsPerSecond: 1 });
+    // Whole seconds left in the window: how many depends on when in it the request came.
     expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 
     // An operator moves the tenant to a bigger plan: the very next request is served, with no restart.

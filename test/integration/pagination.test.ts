@@ -613,7 +613,8 @@ describe('backward pages (last/before)', () => {
     await server.audit.flush();
     const fetchPage = auditTwoWay(tenant);
     const forward = await fetchPage({ first: 100 });
-    expect(forward.ids.length).toBeGreaterThanOrEqual(5);
+    // The five requests' events: the test server flushes only when asked, so the reads below add none yet.
+    expect(forward.ids).toHaveLength(5);
     const pages = await walkBackward(fetchPage, 2);
     expect([...pages].reverse().flatMap((p) => p.ids)).toEqual(forward.ids);
   });

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { CreateConversationDocument, PostMessageDocument } from '../../src/__generated__/sdk/graphql.js';
 import { createClient } from '../../src/sdk/client.js';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
@@ -26,14 +26,16 @@ class ConversationLock {
 
   /** Resolves once some backend waits for this lock (the mutation is in flight and stuck on it). */
   async waitForWaiter(): Promise<void> {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const { rows } = await this.client.query<{ n: number }>(
-        'select count(*)::int as n from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))',
-      );
-      if (rows[0]!.n > 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    throw new Error('no statement started waiting for the conversation lock');
+    // PostgreSQL announces no lock wait, so its state is polled.
+    await vi.waitFor(
+      async () => {
+        const { rows } = await this.client.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))',
+        );
+        if (rows[0]!.n === 0) throw new Error('no statement started waiting for the conversation lock');
+      },
+      { timeout: 5_000, interval: 25 },
+    );
   }
 
   async release(): Promise<void> {

@@ -1,6 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli as runCliCommand } from '../../src/cli/run-cli.js';
+import { loadEnv } from '../../src/config/env.js';
 
 /** The repository root: child processes run there, as `npm start` and `npm run cli` do. */
 export const REPOSITORY_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -33,6 +35,22 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
       },
     );
   });
+}
+
+/**
+ * The same CLI invocation in this process, through src/cli/run-cli.ts: the commands' Env is built from `env` alone
+ * (plus LOG_LEVEL=warn, as `childEnv` gives a child), never from this process's environment. A child costs about
+ * a second of tsx start-up each; the spawn tests that remain (test/cli.test.ts, the psql tests) prove what only the
+ * real process shows: exit statuses and stdout apart from stderr.
+ */
+export async function runCliInProcess(args: string[], env: Record<string, string>): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCliCommand(args, () => loadEnv({ LOG_LEVEL: 'warn', ...env }), {
+    out: (line) => (stdout += `${line}\n`),
+    log: (line) => (stderr += `${line}\n`),
+  });
+  return { status, stdout, stderr };
 }
 
 /** Spawns `node --import tsx src/main.ts` (what `npm start` execs). */
