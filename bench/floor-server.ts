@@ -31,8 +31,7 @@ import { installStatementCounter, reportStartupFailure, serveParent, serverConfi
 // The statements the API issues for these operations, character for character (Kysely's compiled SQL), so that
 // PostgreSQL plans and runs the same thing for both. bench/run.ts compares the texts both servers sent.
 export const FLOOR_SQL = {
-  listConversations:
-    'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
+  listConversations: 'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
   findConversationsByIds: 'select * from "conversations" where "id" = any($1::uuid[])',
   listMessagesByConversations:
     'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".* from "messages" ' +
@@ -181,15 +180,25 @@ async function writeBufferedAudit(): Promise<void> {
   const insert = (rows: unknown[][]) =>
     `insert into audit_events (created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms) values ` +
     rows.map((row) => `(${row.map((value) => literal(value as string | number | null)).join(',')})`).join(',');
-  await runPerTenantBatch(pool, [...byTenant].map(([tenantId, rows]) => ({ tenantId, statements: [insert(rows)] }))).catch(() => {});
+  await runPerTenantBatch(
+    pool,
+    [...byTenant].map(([tenantId, rows]) => ({ tenantId, statements: [insert(rows)] })),
+  ).catch(() => {});
 }
 
 async function dashboard(client: pg.PoolClient) {
   const conversations = (await client.query<ConversationRow>(FLOOR_SQL.listConversations, [false, 21])).rows.slice(0, 20);
   // lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) share one statement, as in the API.
-  const messages = await messagesOf(client, conversations.map((c) => c.id), 6);
+  const messages = await messagesOf(
+    client,
+    conversations.map((c) => c.id),
+    6,
+  );
   const used = conversations.flatMap((c) => (messages.get(c.id) ?? []).slice(0, 5));
-  const users = await usersById(client, used.map((m) => m.author_id));
+  const users = await usersById(
+    client,
+    used.map((m) => m.author_id),
+  );
   return {
     conversations: {
       nodes: conversations.map((c) => {
@@ -199,9 +208,7 @@ async function dashboard(client: pg.PoolClient) {
           id: encodeGlobalId('Conversation', c.id),
           title: c.title,
           messageCount: c.message_count,
-          lastMessage: last
-            ? { id: encodeGlobalId('Message', last.id), body: last.body, author: userJson(users, last.author_id) }
-            : null,
+          lastMessage: last ? { id: encodeGlobalId('Message', last.id), body: last.body, author: userJson(users, last.author_id) } : null,
           messages: {
             nodes: own.slice(0, 5).map((m) => ({
               id: encodeGlobalId('Message', m.id),
@@ -220,7 +227,10 @@ async function conversationView(client: pg.PoolClient, globalId: string) {
   const conversation = (await client.query<ConversationRow>(FLOOR_SQL.findConversationsByIds, [[localId]])).rows[0];
   if (!conversation) return { conversation: null };
   const own = ((await messagesOf(client, [conversation.id], 51)).get(conversation.id) ?? []).slice(0, 50);
-  const users = await usersById(client, own.map((m) => m.author_id));
+  const users = await usersById(
+    client,
+    own.map((m) => m.author_id),
+  );
   return {
     conversation: {
       id: encodeGlobalId('Conversation', conversation.id),

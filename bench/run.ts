@@ -116,7 +116,12 @@ function withTrusted(servers: ServerName[], trusted: boolean): ServerName[] {
 }
 
 function list(raw: string | undefined, fallback: readonly string[]): string[] {
-  return raw ? raw.split(',').map((s) => s.trim()).filter(Boolean) : [...fallback];
+  return raw
+    ? raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [...fallback];
 }
 
 function fail(message: string): never {
@@ -208,7 +213,9 @@ async function sideBySide(): Promise<void> {
 
   const ratios = ratiosOf(results);
   const noisyCells = Object.entries(results).flatMap(([workload, cells]) =>
-    Object.entries(cells ?? {}).filter(([, cell]) => cell.noisy).map(([server]) => `${workload}/${server}`),
+    Object.entries(cells ?? {})
+      .filter(([, cell]) => cell.noisy)
+      .map(([server]) => `${workload}/${server}`),
   );
   const report = {
     kind: 'side-by-side',
@@ -320,7 +327,10 @@ async function tenantTargets(ownerUrl: string): Promise<TenantTarget[]> {
 async function scaleCurve(): Promise<void> {
   database = await createBenchDatabase(log);
   log(`database: ${database.description}`);
-  const servers = await startServers(database, options.servers.filter((s) => s !== 'noRls'));
+  const servers = await startServers(
+    database,
+    options.servers.filter((s) => s !== 'noRls'),
+  );
   if (postgresIsLocal(database)) monitor = await BackendCpu.connect(database.ownerUrl);
   const steps: {
     tenants: number;
@@ -438,7 +448,9 @@ async function noisyNeighbour(): Promise<void> {
     return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
   // The round whose fairness ratio is the median one is the round the table shows.
-  const byRatio = [...rounds].sort((a, b) => a.withFairness.victims.p95Ms / a.alone.victims.p95Ms - b.withFairness.victims.p95Ms / b.alone.victims.p95Ms);
+  const byRatio = [...rounds].sort(
+    (a, b) => a.withFairness.victims.p95Ms / a.alone.victims.p95Ms - b.withFairness.victims.p95Ms / b.alone.victims.p95Ms,
+  );
   const { alone, withFairness, withoutFairness } = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
   const report = {
     kind: 'noisy-neighbour',
@@ -512,7 +524,10 @@ function describeSetup(seed: LoadReport): string {
     `${options.concurrency} connections, pool ${options.pool} per server, ${options.rounds} measured round(s) x ${options.durationSec} s ` +
     `per workload and server (after ${options.warmupRounds} warm-up round(s); each run preceded by a ${options.prewarmSec} s burst), ` +
     `servers alternating ${options.servers.join(' ')}. Load generator, servers and PostgreSQL share ${os.cpus().length} CPUs ` +
-    `(load average ${loadAverageAtStart.join(' / ')} at the start, ${os.loadavg().map((v) => v.toFixed(2)).join(' / ')} at the end). ` +
+    `(load average ${loadAverageAtStart.join(' / ')} at the start, ${os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' / ')} at the end). ` +
     `Run took ${Math.round((Date.now() - startedAt.getTime()) / 1000)} s.`
   );
 }

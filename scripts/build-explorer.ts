@@ -29,5 +29,8 @@ const common = {
 };
 const started = performance.now();
 await esbuild.build({ ...common, entryPoints: { 'graphiql-app': EXPLORER_ENTRY } });
-await esbuild.build({ ...common, entryPoints: Object.fromEntries(Object.entries(EXPLORER_WORKERS).map(([name, module]) => [name, require.resolve(module)])) });
+await esbuild.build({
+  ...common,
+  entryPoints: Object.fromEntries(Object.entries(EXPLORER_WORKERS).map(([name, module]) => [name, require.resolve(module)])),
+});
 console.log(`build-explorer: built ${EXPLORER_DIST_DIR} in ${Math.round(performance.now() - started)} ms`);

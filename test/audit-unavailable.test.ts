@@ -8,7 +8,10 @@ async function errorOf(sql: string): Promise<unknown> {
   const client = new pg.Client({ connectionString: inject('appUrl') });
   await client.connect();
   try {
-    return await client.query(sql).then(() => undefined, (error: unknown) => error);
+    return await client.query(sql).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   } finally {
     await client.end();
   }
@@ -27,14 +30,17 @@ describe('isUnavailable', () => {
   });
 
   it.each([
-    ['a statement timeout (57014)', "set statement_timeout = 1; select pg_sleep(1)"],
+    ['a statement timeout (57014)', 'set statement_timeout = 1; select pg_sleep(1)'],
     ['a deadlock or serialization failure (40P01)', "do $$ begin raise exception 'deadlock' using errcode = '40P01'; end $$"],
   ])('is true for %s: the events are written again later', async (_name, sql) => {
     expect(isUnavailable(await errorOf(sql))).toBe(true);
   });
 
   it('is true for a refused connection (no SQLSTATE) and false for a value that cannot be inlined (TypeError)', async () => {
-    const refused = await new pg.Client({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).connect().then(() => undefined, (error: unknown) => error);
+    const refused = await new pg.Client({ connectionString: 'postgres://nobody@127.0.0.1:1/none' }).connect().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(isUnavailable(refused)).toBe(true);
     expect(isUnavailable(new TypeError('Tenant id must be a positive 64-bit decimal integer, received "x"'))).toBe(false);
   });

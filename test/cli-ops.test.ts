@@ -67,13 +67,14 @@ async function countOf(tenant: TestTenant): Promise<number> {
 
 /** The tenant's audit events as the owner sees them (the owner is a superuser in tests: no RLS). */
 function auditRows(tenantId: string) {
-  return withOwnerClient(async (client) =>
-    (
-      await client.query(
-        'select request_id, source, operation_type, operation_name, outcome, user_id, duration_ms from audit_events where tenant_id = $1 order by created_at',
-        [tenantId],
-      )
-    ).rows,
+  return withOwnerClient(
+    async (client) =>
+      (
+        await client.query(
+          'select request_id, source, operation_type, operation_name, outcome, user_id, duration_ms from audit_events where tenant_id = $1 order by created_at',
+          [tenantId],
+        )
+      ).rows,
   );
 }
 
@@ -110,7 +111,14 @@ describe('cli sql', () => {
   });
 
   it('prints a psql-like table with --table', async () => {
-    const result = await cli('sql', '--tenant', large.id, '--table', '-c', "select title, message_count from conversations where title in ('Large 1', 'Large 2') order by title");
+    const result = await cli(
+      'sql',
+      '--tenant',
+      large.id,
+      '--table',
+      '-c',
+      "select title, message_count from conversations where title in ('Large 1', 'Large 2') order by title",
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe(
       ['  title  | message_count', '---------+---------------', ' Large 1 |             0', ' Large 2 |             0', '(2 rows)', ''].join('\n'),
@@ -127,8 +135,9 @@ describe('cli sql', () => {
     const written = await cli('sql', '--tenant', small.id, '--write', '-c', insert);
     expect(written.status, written.stderr).toBe(0);
     expect(written.stdout).toBe('{"title":"Written by an operator"}\n');
-    const titles = await withOwnerClient(async (client) =>
-      (await client.query('select title from conversations where tenant_id = $1 and title = $2', [small.id, 'Written by an operator'])).rows,
+    const titles = await withOwnerClient(
+      async (client) =>
+        (await client.query('select title from conversations where tenant_id = $1 and title = $2', [small.id, 'Written by an operator'])).rows,
     );
     expect(titles).toHaveLength(1);
 
@@ -147,7 +156,13 @@ describe('cli sql', () => {
 
   it('shows only the tenant’s rows to a statement that switches the tenant setting itself', async () => {
     // The operator role's tenant is its connection's binding, not the setting (test/cli-sql-confinement.test.ts).
-    const result = await cli('sql', '--tenant', small.id, '-c', `select set_config('app.current_tenant', '${large.id}', false), (select count(*) from conversations)`);
+    const result = await cli(
+      'sql',
+      '--tenant',
+      small.id,
+      '-c',
+      `select set_config('app.current_tenant', '${large.id}', false), (select count(*) from conversations)`,
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ set_config: large.id, count: String(await countOf(small)) });
   });
@@ -177,7 +192,12 @@ describe('cli sql', () => {
     const missing = await cli('sql', '--tenant', '999999999999999999', '-c', 'select 1');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('No tenant 999999999999999999.');
-    const invalid = [['sql', '-c', 'select 1'], ['sql', '--tenant', 'x1', '-c', 'select 1'], ['sql', '--tenant', '1', '-c', ' '], ['sql', '--tenant', '1', '--table']];
+    const invalid = [
+      ['sql', '-c', 'select 1'],
+      ['sql', '--tenant', 'x1', '-c', 'select 1'],
+      ['sql', '--tenant', '1', '-c', ' '],
+      ['sql', '--tenant', '1', '--table'],
+    ];
     for (const [index, result] of (await Promise.all(invalid.map((args) => cli(...args)))).entries()) {
       expect(result.status, invalid[index]!.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^error: .+\nUsage: npm run -s cli -- <command>\n/);
@@ -202,8 +222,8 @@ describe('cli sql', () => {
     // The operator's connection goes to PostgreSQL itself, also where the app role's goes through PgBouncer.
     const result = await cliWithInput(['sql', '--tenant', small.id], input);
     expect(result.status, result.stderr).toBe(0);
-    const expected = await withOwnerClient(async (client) =>
-      (await client.query<{ count: string }>('select count(*) from conversations where tenant_id = $1', [small.id])).rows[0]!.count,
+    const expected = await withOwnerClient(
+      async (client) => (await client.query<{ count: string }>('select count(*) from conversations where tenant_id = $1', [small.id])).rows[0]!.count,
     );
     expect(result.stdout).toMatch(new RegExp(`conversations\\s*\\n-+\\n\\s+${expected}\\n\\(1 row\\)`));
     expect(result.stdout).toContain('tenantgraph_operator');
@@ -234,7 +254,10 @@ describe('cli audit', () => {
   let neighbour: TestTenant;
   beforeAll(async () => {
     [tenant, neighbour] = await Promise.all([createTestTenant(), createTestTenant()]);
-    for (const [owner, prefix] of [[tenant, 'mine'], [neighbour, 'theirs']] as const) {
+    for (const [owner, prefix] of [
+      [tenant, 'mine'],
+      [neighbour, 'theirs'],
+    ] as const) {
       await withOwnerClient(async (client) => {
         await client.query('begin');
         await enterTenant(client, owner.id);
@@ -253,16 +276,18 @@ describe('cli audit', () => {
     const result = await cli('audit', '--tenant', tenant.id);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/^audit event cli-[0-9a-f-]{36} \(committed\)\n$/);
-    expect(ndjson(result.stdout)).toEqual([3, 2, 1].map((g) => ({
-      occurredAt: `2024-05-0${g}T12:00:00.000Z`,
-      userId: tenant.admin.id,
-      requestId: `mine-${g}`,
-      source: 'api',
-      operationType: 'query',
-      operationName: 'Dashboard',
-      outcome: 'committed',
-      durationMs: g,
-    })));
+    expect(ndjson(result.stdout)).toEqual(
+      [3, 2, 1].map((g) => ({
+        occurredAt: `2024-05-0${g}T12:00:00.000Z`,
+        userId: tenant.admin.id,
+        requestId: `mine-${g}`,
+        source: 'api',
+        operationType: 'query',
+        operationName: 'Dashboard',
+        outcome: 'committed',
+        durationMs: g,
+      })),
+    );
     expect(result.stdout).not.toContain('theirs');
   });
 

@@ -35,7 +35,10 @@ beforeAll(async () => {
   [home, victim] = await Promise.all([createTestTenant(), createTestTenant()]);
   secret = `victim-secret-${randomUUID()}`;
   await withOwnerClient(async (client) => {
-    for (const [tenant, title] of [[home, homeTitle], [victim, secret]] as const) {
+    for (const [tenant, title] of [
+      [home, homeTitle],
+      [victim, secret],
+    ] as const) {
       await client.query('insert into conversations (tenant_id, title, created_by) values ($1, $2, $3)', [tenant.id, title, tenant.admin.id]);
     }
   });
@@ -67,21 +70,40 @@ describe('cli sql -c confines the statement to its tenant', () => {
   const switchTo = (tenantId: string) => `set_config('app.current_tenant', '${tenantId}', true)`;
 
   it.each([
-    ['set_config around a sub-select in the select list', () => `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)}`],
-    ['set_config in a FROM sub-select', () => `select (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)} from (select ${switchTo(victim.id)}) s`],
-    ['set_config in a CTE', () => `with s as materialized (select ${switchTo(victim.id)}) select (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)} from s`],
+    [
+      'set_config around a sub-select in the select list',
+      () => `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)}`,
+    ],
+    [
+      'set_config in a FROM sub-select',
+      () => `select (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)} from (select ${switchTo(victim.id)}) s`,
+    ],
+    [
+      'set_config in a CTE',
+      () =>
+        `with s as materialized (select ${switchTo(victim.id)}) select (select string_agg(title, ',') from conversations) as titles, ${switchTo(home.id)} from s`,
+    ],
   ])('reads only its own tenant with %s', async (_name, statement) => {
     const before = await snapshotTenants([victim.id]);
     const result = await cli('sql', '--tenant', home.id, '-c', statement());
     expect(result.status, result.stderr).toBe(0);
-    const [row] = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { titles: string });
+    const [row] = result.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { titles: string });
     expect(row!.titles).toBe(homeTitle);
     await expectConfined(result, before);
   });
 
   it('puts no row of another tenant into the text of an error', async () => {
     const before = await snapshotTenants([victim.id]);
-    const result = await cli('sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select title::int from conversations limit 1), ${switchTo(home.id)}`);
+    const result = await cli(
+      'sql',
+      '--tenant',
+      home.id,
+      '-c',
+      `select ${switchTo(victim.id)}, (select title::int from conversations limit 1), ${switchTo(home.id)}`,
+    );
     expect(result.status).toBe(1);
     // The cast fails on the operator's own tenant's title, the one row it can see.
     expect(result.stderr).toContain(homeTitle);
@@ -130,7 +152,14 @@ describe('cli sql -c confines the statement to its tenant', () => {
   });
 
   it('may create functions in no schema but its temporary one', async () => {
-    const result = await cli('sql', '--tenant', home.id, '--write', '-c', "do $$ begin create function public.switch_tenant() returns int language sql as 'select 1'; end $$");
+    const result = await cli(
+      'sql',
+      '--tenant',
+      home.id,
+      '--write',
+      '-c',
+      "do $$ begin create function public.switch_tenant() returns int language sql as 'select 1'; end $$",
+    );
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('permission denied for schema public');
   });
@@ -152,7 +181,10 @@ describe('cli sql -c confines the statement to its tenant', () => {
     // Straight to PostgreSQL, as the operator's URL is (the tests give both roles the same password).
     const operator = new URL(inject('operatorUrl'));
     const app = withUser(operator.toString(), APP_ROLE, decodeURIComponent(operator.password));
-    const result = await runCliInProcess(['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`], databaseEnv(app));
+    const result = await runCliInProcess(
+      ['sql', '--tenant', home.id, '-c', `select ${switchTo(victim.id)}, (select string_agg(title, ',') from conversations)`],
+      databaseEnv(app),
+    );
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('Refusing to run operator SQL: the operator connection is not confined to its tenant.');
@@ -179,14 +211,22 @@ describe('an operator connection without a binding (app.operator_sessions)', () 
   it('sees no tenant whatever app.current_tenant says, cannot bind itself, and ignores a binding of an earlier backend with its pid', async () => {
     const client = new pg.Client({ connectionString: inject('operatorUrl') });
     await client.connect();
-    const failure = (text: string) => client.query(text).then(() => null, (error: pg.DatabaseError) => error.message);
+    const failure = (text: string) =>
+      client.query(text).then(
+        () => null,
+        (error: pg.DatabaseError) => error.message,
+      );
     try {
       await client.query(`select set_config('app.current_tenant', '${victim.id}', false)`);
       expect(await failure('select title from conversations')).toBe('this operator connection is bound to no tenant');
-      const { rows: [me] } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-      expect(await failure(`insert into app.operator_sessions (bound_tenant_id, request_id, backend_pid, backend_start) values (${victim.id}, 'self', ${me!.pid}, now())`)).toBe(
-        'permission denied for table operator_sessions',
-      );
+      const {
+        rows: [me],
+      } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+      expect(
+        await failure(
+          `insert into app.operator_sessions (bound_tenant_id, request_id, backend_pid, backend_start) values (${victim.id}, 'self', ${me!.pid}, now())`,
+        ),
+      ).toBe('permission denied for table operator_sessions');
       // What a CLI killed before removing its binding leaves: the same pid, another backend's start.
       await withOwnerClient((owner) =>
         owner.query(

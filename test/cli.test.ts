@@ -90,7 +90,10 @@ describe('cli token', () => {
       expect(result.stdout).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
       const token = result.stdout.trim();
       expect(decodeJwt(token)).toMatchObject({ tenant_id: tenant.id, sub: member.id });
-      expect(await viewer(token)).toMatchObject({ user: { id: expect.any(String), email: member.email, role: 'MEMBER' }, tenant: { name: tenant.name } });
+      expect(await viewer(token)).toMatchObject({
+        user: { id: expect.any(String), email: member.email, role: 'MEMBER' },
+        tenant: { name: tenant.name },
+      });
     }
     const claims = decodeJwt(byEmail.stdout.trim());
     expect(claims.exp! - claims.iat!).toBe(600);

@@ -2,13 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import {
-  DATABASE_TYPES_FILE,
-  findStaleFiles,
-  generateDatabaseTypes,
-  generateGraphqlFiles,
-  REPOSITORY_ROOT,
-} from '../scripts/generated-files.js';
+import { DATABASE_TYPES_FILE, findStaleFiles, generateDatabaseTypes, generateGraphqlFiles, REPOSITORY_ROOT } from '../scripts/generated-files.js';
 import { generateDerivedFiles } from '../scripts/derived-files.js';
 
 /**

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InFlightLimiter, sendRefusal } from '../src/server/in-flight-limiter.js';
@@ -8,12 +8,20 @@ import { InFlightLimiter, sendRefusal } from '../src/server/in-flight-limiter.js
 const limiter = new InFlightLimiter({ perTenant: 2, perAddress: 1, tenantQueueWaitMs: 300 });
 const held: ServerResponse[] = [];
 let admitted = 0;
-const server = createServer(async (req, res) => {
+async function admit(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : await limiter.admitTenant('7', res);
   if (refused) return sendRefusal(req, res, refused);
   admitted++;
   held.push(res);
   server.emit('admitted');
+}
+// node:http never awaits its handler: a rejection of admit() would be unhandled and end the test process, so it
+// answers 500 with the error instead, which fails the status assertion that sees it.
+const server = createServer((req, res) => {
+  admit(req, res).catch((error: unknown) => {
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end(`admit() failed: ${String(error)}`);
+  });
 });
 let base: string;
 beforeAll(async () => {

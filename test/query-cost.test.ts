@@ -71,7 +71,9 @@ describe('query cost', () => {
 
   it('allows at most four title searches per request under the default limit', () => {
     const searches = (n: number) =>
-      parse(`{ ${Array.from({ length: n }, (_, i) => `s${i}: conversations(first: 1, filter: { titleContains: "t" }) { nodes { id } }`).join(' ')} }`);
+      parse(
+        `{ ${Array.from({ length: n }, (_, i) => `s${i}: conversations(first: 1, filter: { titleContains: "t" }) { nodes { id } }`).join(' ')} }`,
+      );
     expect(cost(searches(4))).toBeLessThanOrEqual(DEFAULT_QUERY_LIMITS.maxCost);
     expect(cost(searches(5))).toBeGreaterThan(DEFAULT_QUERY_LIMITS.maxCost);
   });

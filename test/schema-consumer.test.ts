@@ -106,12 +106,22 @@ describe('schema.graphql consumed outside the repository', () => {
     await writeFile(
       path.join(dir, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', lib: ['ES2022'], types: [], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true },
+        compilerOptions: {
+          target: 'ES2022',
+          lib: ['ES2022'],
+          types: [],
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+        },
         files: ['src/consumer.ts'],
       }),
     );
     // An unused @ts-expect-error is itself an error, so the negative lines above fail if the types were `any`.
-    const compiled = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dir, env: childEnv({}) }).catch((error: { stdout: string }) => error);
+    const compiled = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd: dir, env: childEnv({}) }).catch(
+      (error: { stdout: string }) => error,
+    );
     expect(compiled.stdout).toBe('');
   }, 180_000);
 

@@ -60,16 +60,28 @@ describe('@tenantgraph/sdk (packages/sdk)', () => {
     const [pack] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     const { filename, files } = pack!;
     const paths = files.map((file) => file.path);
-    expect(paths).toEqual(expect.arrayContaining(['dist/sdk/index.js', 'dist/sdk/index.d.ts', 'dist/sdk/client.js', 'dist/__generated__/sdk/graphql.js']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['dist/sdk/index.js', 'dist/sdk/index.d.ts', 'dist/sdk/client.js', 'dist/__generated__/sdk/graphql.js']),
+    );
     // No TypeScript sources and nothing of the server in the tarball.
     expect(paths.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))).toEqual([]);
-    expect(paths.filter((file) => !file.startsWith('dist/sdk/') && !file.startsWith('dist/__generated__/sdk/') && file !== 'package.json')).toEqual([]);
+    expect(paths.filter((file) => !file.startsWith('dist/sdk/') && !file.startsWith('dist/__generated__/sdk/') && file !== 'package.json')).toEqual(
+      [],
+    );
 
     await writeFile(path.join(scratch, 'package.json'), JSON.stringify({ name: 'sdk-consumer', private: true, type: 'module' }));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(scratch, filename)], { cwd: scratch, env, timeout: 180_000 });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(scratch, filename)], {
+      cwd: scratch,
+      env,
+      timeout: 180_000,
+    });
     // What the package pulls in: itself, graphql (its peer) and the typed-document-node types. Nothing else.
     const installed = await readdir(path.join(scratch, 'node_modules'), { recursive: false });
-    const scoped = await Promise.all(installed.filter((name) => name.startsWith('@')).map(async (scope) => (await readdir(path.join(scratch, 'node_modules', scope))).map((name) => `${scope}/${name}`)));
+    const scoped = await Promise.all(
+      installed
+        .filter((name) => name.startsWith('@'))
+        .map(async (scope) => (await readdir(path.join(scratch, 'node_modules', scope))).map((name) => `${scope}/${name}`)),
+    );
     const packages = [...installed.filter((name) => !name.startsWith('@') && !name.startsWith('.')), ...scoped.flat()].sort();
     expect(packages).toEqual(['@graphql-typed-document-node/core', '@tenantgraph/sdk', 'graphql']);
 
@@ -77,7 +89,15 @@ describe('@tenantgraph/sdk (packages/sdk)', () => {
     await writeFile(
       path.join(scratch, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: '.' },
+        compilerOptions: {
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          types: [],
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          outDir: '.',
+        },
         files: ['consumer.ts'],
       }),
     );

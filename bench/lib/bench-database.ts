@@ -90,4 +90,3 @@ export async function createBenchDatabase(log: (line: string) => void): Promise<
     throw error;
   }
 }
-

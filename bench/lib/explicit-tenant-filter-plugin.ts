@@ -122,8 +122,7 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
     if (!column || table.table.schema) {
       throw new Error(`the explicit tenant filter (bench) does not know table ${JSON.stringify(name)}; add its tenant column`);
     }
-    const qualifier =
-      aliased && IdentifierNode.is(aliased.alias) ? TableNode.create(aliased.alias.name) : TableNode.create(name);
+    const qualifier = aliased && IdentifierNode.is(aliased.alias) ? TableNode.create(aliased.alias.name) : TableNode.create(name);
     return BinaryOperationNode.create(
       ReferenceNode.create(ColumnNode.create(column), qualifier),
       OperatorNode.create('='),
@@ -141,8 +140,6 @@ export async function assertBypassesRowLevelSecurity(db: Kysely<any>): Promise<v
     select rolname, rolsuper, rolbypassrls from pg_roles where rolname = current_user`.execute(db);
   const role = rows[0];
   if (!role?.rolbypassrls || role.rolsuper) {
-    throw new Error(
-      `the API without RLS (bench) needs a NOSUPERUSER BYPASSRLS role, received ${JSON.stringify(role ?? null)}`,
-    );
+    throw new Error(`the API without RLS (bench) needs a NOSUPERUSER BYPASSRLS role, received ${JSON.stringify(role ?? null)}`);
   }
 }

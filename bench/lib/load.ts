@@ -22,12 +22,7 @@ export interface LoadResult {
  * body comes from `next()` (autocannon's per-request `setupRequest`). Each response time is kept, so
  * percentiles can be computed over several runs together.
  */
-export async function runLoad(options: {
-  port: number;
-  seconds: number;
-  connections: number;
-  next: () => HttpRequest;
-}): Promise<LoadResult> {
+export async function runLoad(options: { port: number; seconds: number; connections: number; next: () => HttpRequest }): Promise<LoadResult> {
   const latenciesMs: number[] = [];
   // Without a callback autocannon returns its event emitter, made thenable (lib/init.js); the types know only one side.
   const instance = autocannon({

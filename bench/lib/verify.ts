@@ -50,7 +50,8 @@ export async function verify(servers: ServerProcess[], targets: TenantTarget[], 
     if (operation !== 'M1') {
       const reference = answers.get('api') ?? answers.get(servers[0]!.name);
       for (const [name, bodies] of answers) {
-        if (!isDeepStrictEqual(bodies, reference)) verification.warnings.push(`${operation}: ${SERVER_LABELS[name]} returned different data than the API`);
+        if (!isDeepStrictEqual(bodies, reference))
+          verification.warnings.push(`${operation}: ${SERVER_LABELS[name]} returned different data than the API`);
       }
     }
     const floor = new Set(sent.floor ?? []);

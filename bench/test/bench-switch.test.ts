@@ -2,11 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import {
-  CreateConversationDocument,
-  DashboardDocument,
-  PostMessageDocument,
-} from '../../src/__generated__/sdk/graphql.js';
+import { CreateConversationDocument, DashboardDocument, PostMessageDocument } from '../../src/__generated__/sdk/graphql.js';
 import type { Database } from '../../src/db/kysely.js';
 import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
 import { updateConversation } from '../../src/modules/conversations/queries.js';
@@ -148,7 +144,7 @@ describe('ExplicitTenantFilterPlugin', () => {
     expect(last().sql).toBe('update "conversations" set "archived" = $1 where "id" = $2 and "conversations"."tenant_id" = $3 returning *');
   });
 
-  it('uses the alias, puts a joined table\'s predicate in its ON, and keys tenants by id', async () => {
+  it("uses the alias, puts a joined table's predicate in its ON, and keys tenants by id", async () => {
     await filtered.selectFrom('users as u').leftJoin('messages', 'messages.author_id', 'u.id').select('u.id').execute();
     expect(last().sql).toBe(
       'select "u"."id" from "users" as "u" left join "messages" on "messages"."author_id" = "u"."id" ' +

@@ -148,10 +148,12 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
   }
 
   it('recognises a sequential scan of a tenant table as a failure', async () => {
-    const plan = await explain(probes[0]!, 'select * from "messages" where "author_id" = $1', [probes[0]!.userId], [
-      'set local enable_indexscan = off',
-      'set local enable_bitmapscan = off',
-    ]);
+    const plan = await explain(
+      probes[0]!,
+      'select * from "messages" where "author_id" = $1',
+      [probes[0]!.userId],
+      ['set local enable_indexscan = off', 'set local enable_bitmapscan = off'],
+    );
     expect(() => assertTenantScansUseIndexes(plan, 'forced sequential scan')).toThrow(/Seq Scan/);
   });
 
@@ -160,11 +162,10 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
       // What app.enter_tenant (migrations/0004) runs for the token's user.
       const membership = await explain(tenant, 'select from users where id = $1::uuid', [tenant.userId]);
       expect(assertTenantScansUseIndexes(membership, 'membership')).toHaveLength(1);
-      const counter = await explain(
-        tenant,
-        'update conversations set message_count = message_count + 1 where tenant_id = $1 and id = $2',
-        [tenant.tenantId, tenant.conversationIds[0]],
-      );
+      const counter = await explain(tenant, 'update conversations set message_count = message_count + 1 where tenant_id = $1 and id = $2', [
+        tenant.tenantId,
+        tenant.conversationIds[0],
+      ]);
       expect(assertTenantScansUseIndexes(counter, 'counter')).toHaveLength(1);
     }
   });

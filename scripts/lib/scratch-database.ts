@@ -81,4 +81,3 @@ function viaPgBouncer(url: string): string {
   parsed.host = target.host;
   return parsed.toString();
 }
-

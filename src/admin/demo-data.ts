@@ -31,10 +31,10 @@ export async function seedDemoData(ownerUrl: string): Promise<ProvisionedTenant[
       await enterTenant(client, tenant.tenant.id);
       const userIds = [tenant.user.id];
       for (const person of members) {
-        const { rows: inserted } = await client.query<{ id: string }>(
-          'insert into users (email, display_name) values ($1, $2) returning id',
-          [emailOf(person, demo.domain), person],
-        );
+        const { rows: inserted } = await client.query<{ id: string }>('insert into users (email, display_name) values ($1, $2) returning id', [
+          emailOf(person, demo.domain),
+          person,
+        ]);
         userIds.push(inserted[0]!.id);
       }
       for (const [index, topic] of TOPICS.entries()) {

@@ -19,4 +19,3 @@ export async function withOwnerTransaction<T>(ownerUrl: string, work: (client: p
     await client.end();
   }
 }
-

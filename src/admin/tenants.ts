@@ -25,14 +25,12 @@ export async function insertTenantWithAdmin(client: pg.Client, input: CreateTena
   if (input.id !== undefined && !isValidTenantId(input.id)) {
     throw new Error(`Tenant id must be a positive 64-bit integer, received ${JSON.stringify(input.id)}`);
   }
-  const id =
-    input.id ??
-    (await client.query<{ id: string }>('select (1 + floor(random() * 999999999999))::bigint::text as id')).rows[0]!.id;
+  const id = input.id ?? (await client.query<{ id: string }>('select (1 + floor(random() * 999999999999))::bigint::text as id')).rows[0]!.id;
   await enterTenant(client, id);
-  const tenant = await client.query<{ id: string; name: string }>(
-    'insert into tenants (id, name) values ($1, $2) returning id::text, name',
-    [id, input.name],
-  );
+  const tenant = await client.query<{ id: string; name: string }>('insert into tenants (id, name) values ($1, $2) returning id::text, name', [
+    id,
+    input.name,
+  ]);
   const user = await client.query<{ id: string; email: string; display_name: string }>(
     "insert into users (email, display_name, role) values ($1, $2, 'ADMIN') returning id, email, display_name",
     [input.adminEmail, input.adminName ?? input.adminEmail.split('@')[0]],
@@ -48,11 +46,7 @@ export interface Member {
 }
 
 /** A member of a tenant by id or email, or null. Runs inside that tenant's context. */
-export function findMember(
-  ownerUrl: string,
-  tenantId: string,
-  by: { userId: string } | { email: string },
-): Promise<Member | null> {
+export function findMember(ownerUrl: string, tenantId: string, by: { userId: string } | { email: string }): Promise<Member | null> {
   return withOwnerTransaction(ownerUrl, async (client) => {
     await enterTenant(client, tenantId);
     // SECURITY: the explicit tenant_id filter matters: an owner that is a superuser (the embedded database's is)
@@ -69,7 +63,10 @@ export function findMember(
  * The first ADMIN of up to `limit` tenants, by tenant name (demo headers at startup). Reads across
  * tenants, so it needs an owner that bypasses RLS (a superuser, as the embedded database's is).
  */
-export function listTenantAdmins(ownerUrl: string, limit: number): Promise<{ tenantId: string; tenantName: string; userId: string; email: string }[]> {
+export function listTenantAdmins(
+  ownerUrl: string,
+  limit: number,
+): Promise<{ tenantId: string; tenantName: string; userId: string; email: string }[]> {
   return withOwnerTransaction(ownerUrl, async (client) => {
     const { rows } = await client.query(
       `select distinct on (t.name, t.id) t.id::text as "tenantId", t.name as "tenantName", u.id as "userId", u.email

@@ -55,7 +55,10 @@ async function writeIsolated(pool: pg.Pool, groups: Group[], result: BatchResult
   if (!groups.length) return;
   try {
     result.transactions++;
-    await runPerTenantBatch(pool, groups.map((group) => ({ tenantId: group.tenantId, statements: [group.statement] })));
+    await runPerTenantBatch(
+      pool,
+      groups.map((group) => ({ tenantId: group.tenantId, statements: [group.statement] })),
+    );
     for (const group of groups) result.written.push(...group.events);
     return;
   } catch (error) {

@@ -62,7 +62,9 @@ export class AuditLog implements AuditSink {
     private readonly options: AuditLogOptions,
   ) {
     if (!(options.batchSize >= 1 && options.maxPending >= options.batchSize)) {
-      throw new RangeError(`Audit buffer: expected 1 <= batchSize <= maxPending, received batchSize ${options.batchSize}, maxPending ${options.maxPending}`);
+      throw new RangeError(
+        `Audit buffer: expected 1 <= batchSize <= maxPending, received batchSize ${options.batchSize}, maxPending ${options.maxPending}`,
+      );
     }
     this.#timer = setInterval(() => {
       if (!this.#busy) void this.flush();

@@ -43,7 +43,9 @@ export const auditCommand: CliCommand<AuditOptions> = {
   async run({ tenantId, since, limit }, env, io) {
     const session = startOperatorSession(tenantId, 'audit');
     const rows = await withAppSession(env, io, session, (app) =>
-      audited(app, session, io, 'committed', () => readInTenant(app, tenantId, env, (tx) => listAuditEvents(tx, { since }, { limit, cursor: null, direction: 'forward' }))),
+      audited(app, session, io, 'committed', () =>
+        readInTenant(app, tenantId, env, (tx) => listAuditEvents(tx, { since }, { limit, cursor: null, direction: 'forward' })),
+      ),
     );
     for (const row of rows) {
       io.out(

@@ -11,14 +11,7 @@ import { ACCESS_PATHS } from '../modules/index.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { CliCommand } from './cli-context.js';
 import { summarizePlan, type ExplainResult, type PlanSummary } from './plan-summary.js';
-import {
-  audited,
-  beginOperatorTransaction,
-  requireTenantId,
-  startOperatorSession,
-  withAppSession,
-  type AppSession,
-} from './tenant-session.js';
+import { audited, beginOperatorTransaction, requireTenantId, startOperatorSession, withAppSession, type AppSession } from './tenant-session.js';
 import { formatTable } from './text-table.js';
 
 interface ExplainOptions {
@@ -93,7 +86,10 @@ async function explainAll(app: AppSession, tenantId: string, env: Env): Promise<
     leadingColumns = await indexLeadingColumns(reads);
     for (const path of ACCESS_PATHS.filter((p) => !p.write)) results.push(await explainPath(reads, path, sample, leadingColumns));
   } finally {
-    await reads.rollback().execute().catch(() => {});
+    await reads
+      .rollback()
+      .execute()
+      .catch(() => {});
   }
   // SECURITY: EXPLAIN ANALYZE executes the statement: the writes run in a transaction of their own that is
   // rolled back whatever happens, so nothing they do (the message, its counter update) is ever committed.
@@ -101,12 +97,20 @@ async function explainAll(app: AppSession, tenantId: string, env: Env): Promise<
   try {
     for (const path of ACCESS_PATHS.filter((p) => p.write)) results.push(await explainPath(writes, path, sample, leadingColumns));
   } finally {
-    await writes.rollback().execute().catch(() => {});
+    await writes
+      .rollback()
+      .execute()
+      .catch(() => {});
   }
   return results;
 }
 
-async function explainPath(tx: TenantTransaction, path: AccessPath, sample: Sample, leadingColumns: ReadonlyMap<string, string>): Promise<PathResult> {
+async function explainPath(
+  tx: TenantTransaction,
+  path: AccessPath,
+  sample: Sample,
+  leadingColumns: ReadonlyMap<string, string>,
+): Promise<PathResult> {
   const statement = path.query(tx, sample).compile();
   const { rows } = await tx.executeQuery<{ 'QUERY PLAN': ExplainResult[] }>(
     CompiledQuery.raw(`explain (analyze, buffers, format json) ${statement.sql}`, [...statement.parameters]),

@@ -104,7 +104,9 @@ export async function issueOperatorClaim(
     token,
     claimed: () =>
       asOwner(ownerUrl, async (client) => {
-        const { rows } = await client.query<{ claimed: boolean }>('select claim_token is null as claimed from app.operator_sessions where id = $1', [id]);
+        const { rows } = await client.query<{ claimed: boolean }>('select claim_token is null as claimed from app.operator_sessions where id = $1', [
+          id,
+        ]);
         return rows[0]?.claimed ?? false;
       }),
     close: () => removeBinding(ownerUrl, id).catch(() => {}),
@@ -135,7 +137,12 @@ async function removeStaleBindings(client: pg.ClientBase): Promise<void> {
   );
 }
 
-async function insertSession<Row extends pg.QueryResultRow>(client: pg.ClientBase, session: OperatorSession, text: string, extra: unknown[]): Promise<Row> {
+async function insertSession<Row extends pg.QueryResultRow>(
+  client: pg.ClientBase,
+  session: OperatorSession,
+  text: string,
+  extra: unknown[],
+): Promise<Row> {
   try {
     return (await client.query<Row>(text, [session.tenantId, session.requestId, ...extra])).rows[0]!;
   } catch (error) {

@@ -72,7 +72,8 @@ export function summarizePlan(result: ExplainResult, leadingColumns: ReadonlyMap
     // A Bitmap Index Scan is reported as part of the Bitmap Heap Scan above it.
     if (!type.endsWith('Scan') || type === 'Bitmap Index Scan') continue;
     const relation = node['Relation Name'] ?? null;
-    const indexNodes = type === 'Bitmap Heap Scan' ? planNodes(node).filter((n) => n['Node Type'] === 'Bitmap Index Scan') : node['Index Name'] ? [node] : [];
+    const indexNodes =
+      type === 'Bitmap Heap Scan' ? planNodes(node).filter((n) => n['Node Type'] === 'Bitmap Index Scan') : node['Index Name'] ? [node] : [];
     const indexes = indexNodes.map((n) => n['Index Name']!).filter(Boolean);
     if (relation === null) {
       scans.push({ nodeType: type, relation, indexes, tenantIndex: null, tenantIndexCond: null });

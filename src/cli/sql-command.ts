@@ -101,7 +101,11 @@ async function runStatement(
     await client.query(
       buildTransactionPrologue(
         { tenantId: session.tenantId, userId: null },
-        { readOnly: !options.write, statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS, idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS },
+        {
+          readOnly: !options.write,
+          statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+          idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        },
       ),
     );
     began = true;
@@ -143,7 +147,12 @@ function printResult(result: pg.QueryArrayResult, table: boolean, io: CliIo): vo
     return;
   }
   const numeric = result.fields.map((field) => NUMERIC_TYPES.has(field.dataTypeID));
-  for (const line of formatTable(names, result.rows.map((row) => row.map(textValue)), numeric)) io.out(line);
+  for (const line of formatTable(
+    names,
+    result.rows.map((row) => row.map(textValue)),
+    numeric,
+  ))
+    io.out(line);
   io.out(`(${result.rows.length} ${result.rows.length === 1 ? 'row' : 'rows'})`);
 }
 

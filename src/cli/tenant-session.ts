@@ -124,7 +124,10 @@ export async function beginOperatorTransaction(
     if (!(await findCurrentTenant(tx))) throw new NoSuchTenantError(tenantId);
     return tx;
   } catch (error) {
-    await tx.rollback().execute().catch(() => {});
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {});
     throw error;
   }
 }
@@ -141,7 +144,10 @@ export async function readInTenant<T>(app: AppSession, tenantId: string, env: En
     await tx.commit().execute();
     return result;
   } catch (error) {
-    await tx.rollback().execute().catch(() => {});
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {});
     throw error;
   }
 }
@@ -168,7 +174,10 @@ export async function writeOperatorEvent(app: AppSession, event: AuditEvent): Pr
     flushIntervalMs: 60_000,
     batchSize: 1,
     maxPending: 1,
-    observer: { dropped: (_reason, _count, error) => (failure ??= error ?? 'the database was unavailable'), retrying: (_count, error) => (failure = error) },
+    observer: {
+      dropped: (_reason, _count, error) => (failure ??= error ?? 'the database was unavailable'),
+      retrying: (_count, error) => (failure = error),
+    },
   });
   log.enqueue(event);
   await log.close();

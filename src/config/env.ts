@@ -9,7 +9,12 @@ import { z } from 'zod';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-const commaList = z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 const optionalUrl = z
   .string()
   .trim()
@@ -174,10 +179,18 @@ const envSchema = z
       });
     }
     if (env.DB_POOL_RESERVED >= env.DB_POOL_MAX) {
-      ctx.addIssue({ code: 'custom', path: ['DB_POOL_RESERVED'], message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DB_POOL_RESERVED'],
+        message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}`,
+      });
     }
     if (env.AUDIT_BATCH_MAX_EVENTS > env.AUDIT_BUFFER_MAX_EVENTS) {
-      ctx.addIssue({ code: 'custom', path: ['AUDIT_BATCH_MAX_EVENTS'], message: `must not exceed AUDIT_BUFFER_MAX_EVENTS (${env.AUDIT_BUFFER_MAX_EVENTS})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUDIT_BATCH_MAX_EVENTS'],
+        message: `must not exceed AUDIT_BUFFER_MAX_EVENTS (${env.AUDIT_BUFFER_MAX_EVENTS})`,
+      });
     }
   })
   .superRefine((env, ctx) => {

@@ -16,9 +16,12 @@ export type CatalogSource = Kysely<any> | { query(text: string, parameters?: unk
 export function catalogReader(source: CatalogSource): CatalogReader {
   if ('executeQuery' in source) {
     return {
-      query: async <R>(text: string, parameters: readonly unknown[] = []) =>
-        ({ rows: (await source.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows as R[] }),
+      query: async <R>(text: string, parameters: readonly unknown[] = []) => ({
+        rows: (await source.executeQuery(CompiledQuery.raw(text, [...parameters]))).rows as R[],
+      }),
     };
   }
-  return { query: async <R>(text: string, parameters: readonly unknown[] = []) => ({ rows: (await source.query(text, [...parameters])).rows as R[] }) };
+  return {
+    query: async <R>(text: string, parameters: readonly unknown[] = []) => ({ rows: (await source.query(text, [...parameters])).rows as R[] }),
+  };
 }

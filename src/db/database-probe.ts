@@ -36,7 +36,11 @@ export function createDatabaseProbe(connectionString: string, deadlineMs = PROBE
       // A kept connection may have died since the last probe (a restarted server, PgBouncer dropping it): it fails
       // once and is discarded, so one retry on a fresh connection tells "the database is away" from "that
       // connection was".
-      const attempt = () => pool.query('select 1').then(() => true, () => false);
+      const attempt = () =>
+        pool.query('select 1').then(
+          () => true,
+          () => false,
+        );
       const probe = attempt().then((ok) => ok || attempt());
       try {
         return await Promise.race([probe, deadline]);

@@ -6,12 +6,7 @@ import { capturingPool } from './pool-client-capture.js';
 export type Database = DB;
 
 /** Called for every statement Kysely runs (also the tenant prologue): metrics, slow-query logs, tests. */
-export type StatementObserver = (event: {
-  sql: string;
-  parameters: readonly unknown[];
-  durationMs: number;
-  failed: boolean;
-}) => void;
+export type StatementObserver = (event: { sql: string; parameters: readonly unknown[]; durationMs: number; failed: boolean }) => void;
 
 /**
  * Kysely plugins for one tenant transaction, made per transaction from its tenant id (e.g. to tag statements).

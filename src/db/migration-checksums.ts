@@ -37,7 +37,8 @@ export class ChangedMigrationsError extends DatabaseRefusal {
     super(
       'Refusing to start: applied migrations were edited after they ran (migrations are forward-only).',
       changed.map(
-        (c) => `${c.file} changed since it was applied (recorded sha256 ${c.recorded.slice(0, 12)}…, the file now ${c.current.slice(0, 12)}…). Fix: restore the file as it was applied (git checkout it) and put the change into a new migration.`,
+        (c) =>
+          `${c.file} changed since it was applied (recorded sha256 ${c.recorded.slice(0, 12)}…, the file now ${c.current.slice(0, 12)}…). Fix: restore the file as it was applied (git checkout it) and put the change into a new migration.`,
       ),
     );
   }

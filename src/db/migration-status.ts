@@ -34,4 +34,3 @@ export async function findMigrationStatus(ownerUrl: string, directory?: string):
     await db.destroy();
   }
 }
-

@@ -31,12 +31,17 @@ export async function findOperatorConfinementProblems(client: pg.ClientBase, ten
   const problems: string[] = [];
   const fix = `Point DATABASE_URL_OPERATOR at the ${OPERATOR_ROLE} role (migrations/0007), unchanged.`;
   if (role.session_user !== OPERATOR_ROLE || role.current_user !== OPERATOR_ROLE) {
-    problems.push(`The operator connection acts as "${role.current_user}" (logged in as "${role.session_user}"), expected ${OPERATOR_ROLE}, the only role whose tenant its statements cannot change. ${fix}`);
+    problems.push(
+      `The operator connection acts as "${role.current_user}" (logged in as "${role.session_user}"), expected ${OPERATOR_ROLE}, the only role whose tenant its statements cannot change. ${fix}`,
+    );
   }
-  if (role.rolsuper || role.rolbypassrls) problems.push(`The operator role "${role.session_user}" is a superuser or has BYPASSRLS, so Row Level Security does not apply to it. ${fix}`);
+  if (role.rolsuper || role.rolbypassrls)
+    problems.push(`The operator role "${role.session_user}" is a superuser or has BYPASSRLS, so Row Level Security does not apply to it. ${fix}`);
   if (role.owns) problems.push(`The operator role "${role.session_user}" owns tables; owners can disable Row Level Security. ${fix}`);
   if (role.memberships.length) {
-    problems.push(`The operator role "${role.session_user}" is a member of ${role.memberships.join(', ')}; SET ROLE would leave its confinement. Revoke those memberships.`);
+    problems.push(
+      `The operator role "${role.session_user}" is a member of ${role.memberships.join(', ')}; SET ROLE would leave its confinement. Revoke those memberships.`,
+    );
   }
   if (role.creatable.length) {
     problems.push(`The operator role "${role.session_user}" may create objects in schema ${role.creatable.join(', ')}; revoke CREATE there.`);

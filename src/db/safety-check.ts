@@ -23,8 +23,13 @@ export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> 
      where pg_has_role(current_user, r.oid, 'MEMBER') and (r.rolsuper or r.rolbypassrls)`.execute(db);
   for (const role of roles) {
     const what = role.rolsuper ? 'a superuser' : 'a BYPASSRLS role';
-    const who = role.rolname === role.login ? `The app connection's role "${role.login}" is ${what}` : `The app connection's role "${role.login}" can act as ${what} ("${role.rolname}")`;
-    problems.push(`${who}, so Row Level Security does not apply to it. Point DATABASE_URL_APP at tenantgraph_app (NOSUPERUSER NOBYPASSRLS), not at the owner.`);
+    const who =
+      role.rolname === role.login
+        ? `The app connection's role "${role.login}" is ${what}`
+        : `The app connection's role "${role.login}" can act as ${what} ("${role.rolname}")`;
+    problems.push(
+      `${who}, so Row Level Security does not apply to it. Point DATABASE_URL_APP at tenantgraph_app (NOSUPERUSER NOBYPASSRLS), not at the owner.`,
+    );
   }
 
   const { rows: owned } = await sql<{ name: string }>`
@@ -43,7 +48,9 @@ export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> 
   // SECURITY: a privileged connection makes every other finding moot (RLS does not apply to it at all), and the
   // catalog checks below would list every table it owns; say the one thing to fix.
   if (problems.length) return problems;
-  const { rows: [current] } = await sql<{ role: string }>`select current_user::text as role`.execute(db);
+  const {
+    rows: [current],
+  } = await sql<{ role: string }>`select current_user::text as role`.execute(db);
   return findCatalogProblems(db, current!.role);
 }
 

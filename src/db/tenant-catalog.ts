@@ -74,7 +74,9 @@ export async function rowSecurityProblems(reader: CatalogReader): Promise<string
   for (const table of rows) {
     if (!table.relrowsecurity) problems.push(`${table.name}: Row Level Security is not enabled. Fix: ${ENABLE_RLS(table.name)}.`);
     if (!table.relforcerowsecurity) {
-      problems.push(`${table.name}: Row Level Security is not forced, so the table's owner bypasses it. Fix: ALTER TABLE ${table.name} FORCE ROW LEVEL SECURITY (app.enable_tenant_rls does it).`);
+      problems.push(
+        `${table.name}: Row Level Security is not forced, so the table's owner bypasses it. Fix: ALTER TABLE ${table.name} FORCE ROW LEVEL SECURITY (app.enable_tenant_rls does it).`,
+      );
     }
     // SECURITY: how PostgreSQL prints the policy of migrations/0002 back; the InitPlan form reads the setting once.
     const equality = `(${table.tenant_column} = ( SELECT app.current_tenant_id() AS current_tenant_id))`;
@@ -90,14 +92,23 @@ export async function rowSecurityProblems(reader: CatalogReader): Promise<string
 
 /** The tenant column is NOT NULL and defaults to the current tenant (`tenants.id` is provisioned, so exempt). */
 export async function tenantColumnProblems(reader: CatalogReader): Promise<string[]> {
-  const { rows } = await reader.query<{ name: string; tenant_column: string; tenant_not_null: boolean; is_tenants: boolean; default: string | null }>(`
+  const { rows } = await reader.query<{
+    name: string;
+    tenant_column: string;
+    tenant_not_null: boolean;
+    is_tenants: boolean;
+    default: string | null;
+  }>(`
     with ${TENANT_TABLES}
     select t.name, t.tenant_column, t.tenant_not_null, t.is_tenants,
            (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d where d.adrelid = t.oid and d.adnum = t.tenant_attnum) as default
       from tenant_tables t order by t.name`);
   const problems: string[] = [];
   for (const t of rows) {
-    if (!t.tenant_not_null) problems.push(`${t.name}: ${t.tenant_column} is nullable, and a row without a tenant belongs to no one's policy. Fix: ALTER TABLE ${t.name} ALTER COLUMN ${t.tenant_column} SET NOT NULL.`);
+    if (!t.tenant_not_null)
+      problems.push(
+        `${t.name}: ${t.tenant_column} is nullable, and a row without a tenant belongs to no one's policy. Fix: ALTER TABLE ${t.name} ALTER COLUMN ${t.tenant_column} SET NOT NULL.`,
+      );
     if (!t.is_tenants && t.default !== 'app.current_tenant_id()') {
       problems.push(
         `${t.name}: ${t.tenant_column} defaults to ${t.default ?? 'nothing'}, expected app.current_tenant_id(), so an insert that names no tenant gets the transaction's. Fix: ALTER TABLE ${t.name} ALTER COLUMN ${t.tenant_column} SET DEFAULT app.current_tenant_id().`,
@@ -120,7 +131,8 @@ export async function keyProblems(reader: CatalogReader): Promise<string[]> {
       order by 1, 2`,
   );
   return rows.map(
-    (r) => `${r.name}: key ${r.index} does not lead with ${r.tenant_column} (${r.definition}), so its uniqueness crosses tenants. Fix: make it (${r.tenant_column}, …).`,
+    (r) =>
+      `${r.name}: key ${r.index} does not lead with ${r.tenant_column} (${r.definition}), so its uniqueness crosses tenants. Fix: make it (${r.tenant_column}, …).`,
   );
 }
 
@@ -134,7 +146,8 @@ export async function indexProblems(reader: CatalogReader): Promise<string[]> {
       order by 1, 2`,
   );
   return rows.map(
-    (r) => `${r.name}: index ${r.index} does not lead with ${r.tenant_column} (${r.definition}), so a tenant's statement reads other tenants' entries. Fix: recreate it as (${r.tenant_column}, …).`,
+    (r) =>
+      `${r.name}: index ${r.index} does not lead with ${r.tenant_column} (${r.definition}), so a tenant's statement reads other tenants' entries. Fix: recreate it as (${r.tenant_column}, …).`,
   );
 }
 
@@ -151,7 +164,8 @@ export async function foreignKeyProblems(reader: CatalogReader): Promise<string[
                         where k.child_column = child.tenant_attnum and k.parent_column = parent.tenant_attnum)
      order by 1, 2`);
   return rows.map(
-    (r) => `${r.name}: foreign key ${r.constraint} does not include the tenant column (${r.definition}), so a row could point at another tenant's row of ${r.parent}. Fix: FOREIGN KEY (tenant_id, …) REFERENCES ${r.parent} (tenant_id, …).`,
+    (r) =>
+      `${r.name}: foreign key ${r.constraint} does not include the tenant column (${r.definition}), so a row could point at another tenant's row of ${r.parent}. Fix: FOREIGN KEY (tenant_id, …) REFERENCES ${r.parent} (tenant_id, …).`,
   );
 }
 
@@ -209,7 +223,9 @@ export async function grantProblems(reader: CatalogReader, role: string = APP_RO
  */
 export async function roleProblems(reader: CatalogReader, role: string = APP_ROLE): Promise<string[]> {
   const problems: string[] = [];
-  const { rows: [attributes] } = await reader.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean }>(
+  const {
+    rows: [attributes],
+  } = await reader.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean }>(
     'select rolsuper, rolbypassrls, rolcreaterole from pg_roles where rolname = $1',
     [role],
   );
@@ -234,7 +250,9 @@ export async function roleProblems(reader: CatalogReader, role: string = APP_ROL
     [role],
   );
   for (const { object } of owned.rows) {
-    problems.push(`${role} owns ${object}; owners can disable or bypass Row Level Security. Fix: ALTER … OWNER TO the owner role (the one in DATABASE_URL).`);
+    problems.push(
+      `${role} owns ${object}; owners can disable or bypass Row Level Security. Fix: ALTER … OWNER TO the owner role (the one in DATABASE_URL).`,
+    );
   }
 
   const privileged = await reader.query<{ rolname: string; reason: string }>(
@@ -246,7 +264,8 @@ export async function roleProblems(reader: CatalogReader, role: string = APP_ROL
       order by 1`,
     [role],
   );
-  for (const r of privileged.rows) problems.push(`${role} is a member of ${r.rolname} (${r.reason}), so it can act past Row Level Security. Fix: REVOKE ${r.rolname} FROM ${role}.`);
+  for (const r of privileged.rows)
+    problems.push(`${role} is a member of ${r.rolname} (${r.reason}), so it can act past Row Level Security. Fix: REVOKE ${r.rolname} FROM ${role}.`);
 
   const reachable = await reader.query<{ relation: string; relkind: string }>(
     `with ${TENANT_TABLES}
@@ -290,7 +309,9 @@ export async function roleProblems(reader: CatalogReader, role: string = APP_ROL
     [role],
   );
   for (const r of freeText.rows) {
-    problems.push(`${role} may insert free text into ${r.relation}.${r.column} (${r.type}), which is not a tenant table. Fix: constrain it with a CHECK, or make it a tenant table.`);
+    problems.push(
+      `${role} may insert free text into ${r.relation}.${r.column} (${r.type}), which is not a tenant table. Fix: constrain it with a CHECK, or make it a tenant table.`,
+    );
   }
   return problems;
 }
@@ -342,19 +363,29 @@ const OPERATOR_ONLY = ['app.operator_sessions: SELECT', 'function app.claim_oper
  */
 export async function operatorRoleProblems(reader: CatalogReader): Promise<string[]> {
   const problems: string[] = [];
-  const { rows: [role] } = await reader.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; rolcreatedb: boolean }>(
+  const {
+    rows: [role],
+  } = await reader.query<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; rolcreatedb: boolean }>(
     'select rolsuper, rolbypassrls, rolcreaterole, rolcreatedb from pg_roles where rolname = $1',
     [OPERATOR_ROLE],
   );
   if (!role) return [`role ${OPERATOR_ROLE} does not exist. Fix: run the migrations (npm run migrate) as the owner.`];
-  for (const [attribute, has] of Object.entries({ SUPERUSER: role.rolsuper, BYPASSRLS: role.rolbypassrls, CREATEROLE: role.rolcreaterole, CREATEDB: role.rolcreatedb })) {
+  for (const [attribute, has] of Object.entries({
+    SUPERUSER: role.rolsuper,
+    BYPASSRLS: role.rolbypassrls,
+    CREATEROLE: role.rolcreaterole,
+    CREATEDB: role.rolcreatedb,
+  })) {
     if (has) problems.push(`${OPERATOR_ROLE} has ${attribute}. Fix: ALTER ROLE ${OPERATOR_ROLE} NO${attribute}.`);
   }
   const memberships = await reader.query<{ rolname: string }>(
     `select m.rolname from pg_roles m where m.rolname <> $1 and pg_has_role($1, m.oid, 'MEMBER') order by 1`,
     [OPERATOR_ROLE],
   );
-  for (const m of memberships.rows) problems.push(`${OPERATOR_ROLE} is a member of ${m.rolname}, so SET ROLE could leave its confinement. Fix: REVOKE ${m.rolname} FROM ${OPERATOR_ROLE}.`);
+  for (const m of memberships.rows)
+    problems.push(
+      `${OPERATOR_ROLE} is a member of ${m.rolname}, so SET ROLE could leave its confinement. Fix: REVOKE ${m.rolname} FROM ${OPERATOR_ROLE}.`,
+    );
   const creatable = await reader.query<{ name: string }>(
     `select format('schema %I', nspname) as name from pg_namespace
       where nspname !~ '^pg_(toast_)?temp_' and has_schema_privilege($1, oid, 'CREATE')
@@ -362,7 +393,8 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
      order by 1`,
     [OPERATOR_ROLE],
   );
-  for (const c of creatable.rows) problems.push(`${OPERATOR_ROLE} may create objects in ${c.name}. Fix: REVOKE CREATE ON ${c.name} FROM ${OPERATOR_ROLE}.`);
+  for (const c of creatable.rows)
+    problems.push(`${OPERATOR_ROLE} may create objects in ${c.name}. Fix: REVOKE CREATE ON ${c.name} FROM ${OPERATOR_ROLE}.`);
   // Its temporary tables are its own session's (`cli sql` may create them) and vanish with it.
   const owned = await reader.query<{ name: string }>(
     `select c.oid::regclass::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -371,11 +403,14 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
   );
   for (const o of owned.rows) problems.push(`${OPERATOR_ROLE} owns ${o.name}. Fix: ALTER TABLE ${o.name} OWNER TO the owner role.`);
 
-  const privileges = async (grantee: string) => new Set((await reader.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
+  const privileges = async (grantee: string) =>
+    new Set((await reader.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
   const [app, operator] = [await privileges(APP_ROLE), await privileges(OPERATOR_ROLE)];
   const expected = new Set([...app, ...OPERATOR_ONLY]);
-  for (const p of [...expected].filter((p) => !operator.has(p)).sort()) problems.push(`${OPERATOR_ROLE} lacks ${p}, which the app role holds. Fix: grant it to both.`);
-  for (const p of [...operator].filter((p) => !expected.has(p)).sort()) problems.push(`${OPERATOR_ROLE} holds ${p} beyond the app role's rights. Fix: revoke it, or grant it to both.`);
+  for (const p of [...expected].filter((p) => !operator.has(p)).sort())
+    problems.push(`${OPERATOR_ROLE} lacks ${p}, which the app role holds. Fix: grant it to both.`);
+  for (const p of [...operator].filter((p) => !expected.has(p)).sort())
+    problems.push(`${OPERATOR_ROLE} holds ${p} beyond the app role's rights. Fix: revoke it, or grant it to both.`);
   for (const p of [...app].filter((p) => p.startsWith('app.operator_sessions') || p.includes('claim_operator_session'))) {
     problems.push(`${APP_ROLE} holds ${p}; only the owner writes operator bindings. Fix: revoke it.`);
   }
@@ -385,7 +420,10 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
         and r.oid <> (select relowner from pg_class where oid = 'app.operator_sessions'::regclass)
         and has_table_privilege(r.oid, 'app.operator_sessions', 'INSERT, UPDATE, DELETE, TRUNCATE') order by 1`,
   );
-  for (const w of writers.rows) problems.push(`${w.role} may write app.operator_sessions; only the owner may. Fix: REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON app.operator_sessions FROM ${w.role}.`);
+  for (const w of writers.rows)
+    problems.push(
+      `${w.role} may write app.operator_sessions; only the owner may. Fix: REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON app.operator_sessions FROM ${w.role}.`,
+    );
   return problems;
 }
 

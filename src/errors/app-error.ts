@@ -23,15 +23,7 @@ export class AppError extends GraphQLError {
  */
 export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims' | 'not_member' | 'other';
 
-export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
-  'missing',
-  'malformed',
-  'expired',
-  'signature',
-  'claims',
-  'not_member',
-  'other',
-];
+export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = ['missing', 'malformed', 'expired', 'signature', 'claims', 'not_member', 'other'];
 
 export class UnauthenticatedError extends AppError {
   constructor(

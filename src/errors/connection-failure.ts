@@ -29,7 +29,7 @@ export function isConnectionFailure(error: unknown): boolean {
   if (typeof code === 'string' && (CONNECTION_SQLSTATES.test(code) || SOCKET_ERRNOS.has(code))) return true;
   if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true;
   // AggregateError (node's happy-eyeballs connect to several addresses) and errors wrapping a cause.
-  const nested = (error as { errors?: unknown; cause?: unknown });
+  const nested = error as { errors?: unknown; cause?: unknown };
   if (Array.isArray(nested.errors) && nested.errors.some(isConnectionFailure)) return true;
   return nested.cause !== undefined && nested.cause !== error && isConnectionFailure(nested.cause);
 }

@@ -23,10 +23,7 @@ export interface UniqueViolation {
  * SECURITY: messages never carry SQL, constraint names or values from other rows. A unique violation is
  * answered with a sentence about the caller's own tenant only.
  */
-export function mapDatabaseError(
-  error: unknown,
-  uniqueViolations: Readonly<Record<string, UniqueViolation>> = {},
-): AppError | undefined {
+export function mapDatabaseError(error: unknown, uniqueViolations: Readonly<Record<string, UniqueViolation>> = {}): AppError | undefined {
   if (isConnectionFailure(error)) return databaseUnavailable(error);
   if (!isPgError(error)) return undefined;
   switch (error.code) {
@@ -52,7 +49,7 @@ export function mapDatabaseError(
     case '25006':
       return new AppError('INTERNAL_SERVER_ERROR', 'A write was attempted in a read-only request.');
     case 'TG002':
-      return new UnauthenticatedError('The token\'s user is not a member of its tenant.', 'not_member');
+      return new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
     default:
       return undefined;
   }
@@ -72,8 +69,12 @@ export function missingPrivilegeOf(error: unknown): string | undefined {
 }
 
 function isPgError(error: unknown): error is PgErrorLike & { code: string } {
-  return typeof error === 'object' && error !== null && typeof (error as PgErrorLike).code === 'string' &&
-    /^[0-9A-Z]{5}$/.test((error as PgErrorLike).code!);
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as PgErrorLike).code === 'string' &&
+    /^[0-9A-Z]{5}$/.test((error as PgErrorLike).code!)
+  );
 }
 
 function databaseUnavailable(error: unknown): ServiceUnavailableError {

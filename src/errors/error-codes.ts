@@ -40,7 +40,7 @@ export const ERROR_CODES = {
   NOT_FOUND: {
     httpStatus: [200, 404],
     source: 'tenantgraph',
-    meaning: 'No such object in your tenant (another tenant\'s id looks the same), or 404: a path other than /graphql.',
+    meaning: "No such object in your tenant (another tenant's id looks the same), or 404: a path other than /graphql.",
     clientAction: 'Treat the object as deleted (refresh the list); for 404 send requests to /graphql.',
   },
   BAD_USER_INPUT: {
@@ -52,7 +52,8 @@ export const ERROR_CODES = {
   BAD_REQUEST: {
     httpStatus: [400, 405, 406],
     source: 'apollo',
-    meaning: 'The HTTP request is malformed: not JSON, JSON nested too deep, no query, a CSRF-unsafe request, a mutation over GET (405), an Accept header allowing no JSON (406).',
+    meaning:
+      'The HTTP request is malformed: not JSON, JSON nested too deep, no query, a CSRF-unsafe request, a mutation over GET (405), an Accept header allowing no JSON (406).',
     clientAction: 'Fix the client: POST JSON with `content-type: application/json` (urql: `preferGetMethod: false`).',
   },
   GRAPHQL_PARSE_FAILED: {
@@ -82,7 +83,8 @@ export const ERROR_CODES = {
   QUERY_TOO_DEEP: {
     httpStatus: [400],
     source: 'limit',
-    meaning: 'The query nests fields deeper than `GRAPHQL_MAX_DEPTH`; `extensions.limit` is `maxDepth`, `extensions.maxDepth` its value, `found` the depth.',
+    meaning:
+      'The query nests fields deeper than `GRAPHQL_MAX_DEPTH`; `extensions.limit` is `maxDepth`, `extensions.maxDepth` its value, `found` the depth.',
     clientAction: 'Ask for fewer nested levels and fetch the deeper data in a second query.',
   },
   TOO_MANY_ALIASES: {
@@ -113,7 +115,7 @@ export const ERROR_CODES = {
     httpStatus: [400],
     source: 'tenantgraph',
     meaning: 'With `GRAPHQL_TRUSTED_DOCUMENTS`, the request named a document id the manifest does not hold.',
-    clientAction: 'Regenerate the client from the same operations as the server\'s manifest; do not retry the same id.',
+    clientAction: "Regenerate the client from the same operations as the server's manifest; do not retry the same id.",
   },
   OPERATION_NOT_TRUSTED: {
     httpStatus: [400],
@@ -154,7 +156,7 @@ export const ERROR_CODES = {
   REQUEST_TIMEOUT: {
     httpStatus: [503],
     source: 'limit',
-    meaning: 'The request ran longer than the plan\'s `request_timeout_ms`; it was cancelled and rolled back.',
+    meaning: "The request ran longer than the plan's `request_timeout_ms`; it was cancelled and rolled back.",
     clientAction: 'Ask for less (smaller pages, fewer fields) or retry; nothing was saved.',
   },
   SERVICE_UNAVAILABLE: {

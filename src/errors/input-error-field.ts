@@ -6,7 +6,8 @@ import type { GraphQLFormattedError } from 'graphql';
  * `Variable "$first" of required type "Int!" was not provided.` This reads that name into `extensions.field`,
  * like our own input errors carry it: the innermost input field, or the variable itself.
  */
-const VARIABLE_ERROR = /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" (?:got invalid value .*? at "([^"]+)";|got invalid value|of (?:required|non-null) type)/s;
+const VARIABLE_ERROR =
+  /^Variable "\$([_A-Za-z][_0-9A-Za-z]*)" (?:got invalid value .*? at "([^"]+)";|got invalid value|of (?:required|non-null) type)/s;
 
 export function fieldOfVariableError(message: string): string | undefined {
   const match = VARIABLE_ERROR.exec(message);

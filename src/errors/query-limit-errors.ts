@@ -29,12 +29,14 @@ const QUERY_LIMITS: Record<QueryLimitName, QueryLimitInfo> = {
   aliases: {
     code: 'TOO_MANY_ALIASES',
     key: 'maxAliases',
-    describe: (max, found) => `The document uses ${found} aliases, over the aliases limit of ${max}. Use fewer aliases, or split the work into several requests.`,
+    describe: (max, found) =>
+      `The document uses ${found} aliases, over the aliases limit of ${max}. Use fewer aliases, or split the work into several requests.`,
   },
   directives: {
     code: 'TOO_MANY_DIRECTIVES',
     key: 'maxDirectives',
-    describe: (max, found) => `The document uses ${found} directives, over the directives limit of ${max}. Use fewer directives, or send a smaller document.`,
+    describe: (max, found) =>
+      `The document uses ${found} directives, over the directives limit of ${max}. Use fewer directives, or send a smaller document.`,
   },
   tokens: {
     code: 'TOO_MANY_TOKENS',

@@ -82,11 +82,7 @@ export interface Edge<Row extends KeysetRow> {
  * gone) lies on that side. Knowing whether rows still exist there would cost a statement per page; the Relay
  * specification allows this ("may return true if edges prior to after exist, if it can do so efficiently").
  */
-export function toConnection<Row extends KeysetRow>(
-  fetched: Row[],
-  page: PageRequest,
-  totalCount: () => Promise<number> | number,
-): Connection<Row> {
+export function toConnection<Row extends KeysetRow>(fetched: Row[], page: PageRequest, totalCount: () => Promise<number> | number): Connection<Row> {
   const rows = fetched.slice(0, page.size);
   const more = fetched.length > page.size;
   const cursorGiven = page.cursor !== null;
@@ -98,8 +94,7 @@ export function toConnection<Row extends KeysetRow>(
 
 /** Resolvers shared by every XConnection / XEdge type. */
 export const connectionResolvers = {
-  edges: <Row extends KeysetRow>(c: Connection<Row>): Edge<Row>[] =>
-    c.rows.map((node) => ({ cursor: encodeCursor(node), node })),
+  edges: <Row extends KeysetRow>(c: Connection<Row>): Edge<Row>[] => c.rows.map((node) => ({ cursor: encodeCursor(node), node })),
   nodes: <Row extends KeysetRow>(c: Connection<Row>): Row[] => c.rows,
   pageInfo: <Row extends KeysetRow>(c: Connection<Row>) => {
     const first = c.rows.at(0);

@@ -40,14 +40,21 @@ export function parseDateTime(text: string): string {
   const offsetHours = match[9] === undefined ? 0 : Number(match[9]);
   const offsetMinutes = match[10] === undefined ? 0 : Number(match[10]);
   const problem =
-    year < 1 ? 'the year must be 0001 or later'
-    : month < 1 || month > 12 ? 'the month must be 01 to 12'
-    : day < 1 || day > daysInMonth(year, month) ? `the day must be 01 to ${daysInMonth(year, month)} for that month`
-    : hour > 23 ? 'the hour must be 00 to 23'
-    : minute > 59 ? 'the minute must be 00 to 59'
-    : second > 59 ? 'the second must be 00 to 59 (leap seconds are not accepted)'
-    : offsetHours > 15 || offsetMinutes > 59 ? 'the time zone offset must be between -15:59 and +15:59'
-    : null;
+    year < 1
+      ? 'the year must be 0001 or later'
+      : month < 1 || month > 12
+        ? 'the month must be 01 to 12'
+        : day < 1 || day > daysInMonth(year, month)
+          ? `the day must be 01 to ${daysInMonth(year, month)} for that month`
+          : hour > 23
+            ? 'the hour must be 00 to 23'
+            : minute > 59
+              ? 'the minute must be 00 to 59'
+              : second > 59
+                ? 'the second must be 00 to 59 (leap seconds are not accepted)'
+                : offsetHours > 15 || offsetMinutes > 59
+                  ? 'the time zone offset must be between -15:59 and +15:59'
+                  : null;
   if (problem) throw invalid(JSON.stringify(text), problem);
   return value;
 }

@@ -1,12 +1,4 @@
-import {
-  buildASTSchema,
-  isInterfaceType,
-  isObjectType,
-  isScalarType,
-  isUnionType,
-  parse,
-  type GraphQLSchema,
-} from 'graphql';
+import { buildASTSchema, isInterfaceType, isObjectType, isScalarType, isUnionType, parse, type GraphQLSchema } from 'graphql';
 
 /** What the boot check compares: the SDL, the merged resolvers and the node types the registry can load. */
 export interface ResolverCheckInput {
@@ -48,7 +40,9 @@ export function findResolverProblems({ typeDefs, resolvers, nodeTypes }: Resolve
 
   const implementers = nodeImplementers(schema);
   for (const type of implementers.filter((name) => !nodeTypes.includes(name))) {
-    problems.push(`${type} implements Node but no module registers a node type for it: add ${type} to the nodeTypes of its module (src/modules/<domain>/module.ts) so node(id:) can load it.`);
+    problems.push(
+      `${type} implements Node but no module registers a node type for it: add ${type} to the nodeTypes of its module (src/modules/<domain>/module.ts) so node(id:) can load it.`,
+    );
   }
   for (const type of nodeTypes.filter((name) => !implementers.includes(name))) {
     problems.push(`The node type ${type} is registered but the SDL has no type ${type} implementing Node.`);
@@ -76,8 +70,10 @@ export function findResolverProblems({ typeDefs, resolvers, nodeTypes }: Resolve
 export function assertResolversComplete(input: ResolverCheckInput): void {
   const problems = findResolverProblems(input);
   if (problems.length > 0) {
-    throw new Error(`The resolvers do not cover the schema (checked at boot):\n  - ${problems.join('\n  - ')}\n` +
-      'Register the module in src/modules/index.ts, or add the missing resolvers to it.');
+    throw new Error(
+      `The resolvers do not cover the schema (checked at boot):\n  - ${problems.join('\n  - ')}\n` +
+        'Register the module in src/modules/index.ts, or add the missing resolvers to it.',
+    );
   }
 }
 

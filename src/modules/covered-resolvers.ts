@@ -7,9 +7,7 @@ type FieldsOf<T extends ObjectTypeName> = Exclude<keyof NonNullable<Resolvers[T]
  * The fields of GraphQL type T the default resolver cannot answer: those the parent row (the codegen mapper in
  * codegen.ts) has no property for, and `id`, which is a global id, never the row's own key.
  */
-export type FieldsNeedingResolvers<T extends ObjectTypeName> =
-  | Exclude<FieldsOf<T>, keyof ResolversParentTypes[T]>
-  | Extract<FieldsOf<T>, 'id'>;
+export type FieldsNeedingResolvers<T extends ObjectTypeName> = Exclude<FieldsOf<T>, keyof ResolversParentTypes[T]> | Extract<FieldsOf<T>, 'id'>;
 
 /**
  * A module's resolvers, with every field of its `Types` that needs a resolver required: a forgotten one (say

@@ -90,8 +90,10 @@ export function mergeModules(modules: readonly DomainModule[]): MergedModules {
     }
   }
   if (clashes.length > 0) {
-    throw new Error(`The module registry (src/modules/index.ts) has clashing definitions:\n  - ${clashes.join('\n  - ')}\n` +
-      'Each key must belong to one module: rename one of them or move the definition into a single module.');
+    throw new Error(
+      `The module registry (src/modules/index.ts) has clashing definitions:\n  - ${clashes.join('\n  - ')}\n` +
+        'Each key must belong to one module: rename one of them or move the definition into a single module.',
+    );
   }
 
   const factories = modules.flatMap((module) => (module.createLoaders ? [module.createLoaders] : []));

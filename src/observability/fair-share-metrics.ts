@@ -16,7 +16,11 @@ export function registerFairShareMetrics(registry: Registry, scheduler: FairConn
         this.set(read());
       },
     });
-  gauge('tenantgraph_fair_share_capacity', 'Connection permits the fair scheduler hands out at most (pool slots for tenants).', () => scheduler.capacity);
+  gauge(
+    'tenantgraph_fair_share_capacity',
+    'Connection permits the fair scheduler hands out at most (pool slots for tenants).',
+    () => scheduler.capacity,
+  );
   gauge('tenantgraph_fair_share_permits_in_use', 'Connection permits held by request transactions now.', () => scheduler.stats().inUse);
   gauge('tenantgraph_fair_share_waiting', "Requests waiting for their tenant's turn for a connection.", () => scheduler.stats().waiting);
 }

@@ -128,10 +128,7 @@ export class Metrics {
 
   /** For `createAppDatabase`: sees every statement on the pool. Cheap: a few string compares and one observe. */
   readonly observeStatement: StatementObserver = (event) => {
-    this.statementDuration.observe(
-      { statement: statementKind(event.sql), outcome: event.failed ? 'error' : 'ok' },
-      event.durationMs / 1000,
-    );
+    this.statementDuration.observe({ statement: statementKind(event.sql), outcome: event.failed ? 'error' : 'ok' }, event.durationMs / 1000);
   };
 
   transactionEnded(outcome: TransactionOutcome): void {

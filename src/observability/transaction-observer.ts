@@ -21,9 +21,7 @@ const MAX_LOGGED_SQL = 1000;
  * SECURITY: the log carries the statement's SQL text, never its parameters: values (message bodies, emails) are
  * always bound parameters, and the only inlined values, in the tenant prologue, are validated ids.
  */
-export function requestTransactionObserver(
-  options: TransactionObserverOptions,
-): NonNullable<RequestTransactionSettings['observeStatement']> {
+export function requestTransactionObserver(options: TransactionObserverOptions): NonNullable<RequestTransactionSettings['observeStatement']> {
   const { metrics, logger, slowStatementMs } = options;
   return (event: TransactionStatementEvent, transaction: RequestTransaction) => {
     if (event.error === undefined) {

@@ -14,9 +14,6 @@ export function createRequestContext(
   telemetry: RequestTelemetry = createRequestTelemetry(),
 ): RequestContext {
   const transaction = principal ? new RequestTransaction(database, principal, settings, requestId) : null;
-  const tx = transaction
-    ? () => transaction.get()
-    : () => Promise.reject(missingTokenError());
+  const tx = transaction ? () => transaction.get() : () => Promise.reject(missingTokenError());
   return { requestId, principal, transaction, tx, loaders: createLoaders(tx), telemetry };
 }
-

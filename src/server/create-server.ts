@@ -90,7 +90,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-
 const GRAPHQL_PATH = '/graphql';
 
 /**
@@ -194,7 +193,12 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
   const handler = createHttpHandler({
     apollo,
     ...(options.trustedDocuments
-      ? { trustedRequestGate: createTrustedRequestGate(options.trustedDocuments, { introspection: options.introspection, maxTokens: queryLimits.maxTokens }) }
+      ? {
+          trustedRequestGate: createTrustedRequestGate(options.trustedDocuments, {
+            introspection: options.introspection,
+            maxTokens: queryLimits.maxTokens,
+          }),
+        }
       : {}),
     bodyLimitBytes: options.bodyLimitBytes,
     maxResponseBytes: httpLimits.maxResponseBytes,

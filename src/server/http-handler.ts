@@ -184,8 +184,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     const durationMs = performance.now() - telemetry.startedAt;
     // SECURITY: every client-chosen string is capped (observability/log-fields.ts): a 300,000-character
     // operation name parses as one token and made a 300 KB log line.
-    const name =
-      telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined);
+    const name = telemetry.operationName ?? (typeof requestedName === 'string' && GRAPHQL_NAME.test(requestedName) ? requestedName : undefined);
     const operationName = capLogField(name);
     metrics.graphqlOperationDuration.observe(
       { operation_type: telemetry.operationType ?? 'unknown', operation_name: metrics.operationLabel(name) },
@@ -230,7 +229,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
-      sendGraphQLErrors(req, res, 400, [{ message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } }]);
+      sendGraphQLErrors(req, res, 400, [
+        { message: 'The request target is not a valid URL; send requests to /graphql.', extensions: { code: 'BAD_REQUEST' } },
+      ]);
       return;
     }
     const route = (ROUTES.has(url.pathname) ? url.pathname : options.explorer?.handles(url.pathname) ? '/graphiql' : 'other') as HttpRoute;

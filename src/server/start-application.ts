@@ -41,14 +41,16 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
 
   if (trustedDocuments) logger.info(`trusted documents only: ${trustedDocuments.byId.size} operations from ${env.GRAPHQL_TRUSTED_DOCUMENTS}`);
   logger.info(env.DATABASE_URL ? 'using the configured PostgreSQL' : `starting embedded PostgreSQL (data in ${env.DATA_DIR}/postgres)`);
-  const database = await refusingCleanly(prepareDatabase(env, {
-    migrate: true,
-    // Between the embedded PostgreSQL coming up and migrating: prepareDatabase stops the former if this throws.
-    progress: (step) => {
-      lifecycle.checkpoint();
-      logger.info(step);
-    },
-  }));
+  const database = await refusingCleanly(
+    prepareDatabase(env, {
+      migrate: true,
+      // Between the embedded PostgreSQL coming up and migrating: prepareDatabase stops the former if this throws.
+      progress: (step) => {
+        lifecycle.checkpoint();
+        logger.info(step);
+      },
+    }),
+  );
   lifecycle.onStop('PostgreSQL', () => database.stop());
   lifecycle.checkpoint();
   const jwtSecret = env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : (await loadDevSecrets(env.DATA_DIR)).jwtSecret);
@@ -59,59 +61,61 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
     if (seeded.length) logger.info(`seeded ${seeded.length} demo tenants`);
     lifecycle.checkpoint();
   }
-  const server = await refusingCleanly(startServer({
-    appUrl: database.appUrl,
-    port: env.PORT,
-    host: env.HOST,
-    production,
-    introspection: env.GRAPHQL_INTROSPECTION ?? !production,
-    ...(trustedDocuments ? { trustedDocuments } : {}),
-    limits: {
-      maxDepth: env.GRAPHQL_MAX_DEPTH,
-      maxAliases: env.GRAPHQL_MAX_ALIASES,
-      maxTokens: env.GRAPHQL_MAX_TOKENS,
-      maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
-      maxCost: env.GRAPHQL_MAX_COST,
-    },
-    jwt: {
-      secret: jwtSecret,
-      jwksUrl: env.JWT_JWKS_URL,
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
-      tenantClaim: env.JWT_TENANT_CLAIM,
-    },
-    pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
-    fairShare: {
-      reservedConnections: env.DB_POOL_RESERVED,
-      ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),
-      planCacheTtlMs: env.PLAN_CACHE_TTL_MS,
-      rateLimitStore:
-        env.RATE_LIMIT_DATABASE_URL && env.RATE_LIMIT_STORE === 'postgres'
-          ? { kind: 'postgres', url: env.RATE_LIMIT_DATABASE_URL }
-          : { kind: 'memory' },
-    },
-    transaction: {
-      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
-      idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    },
-    bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
-    http: {
-      maxResponseBytes: env.GRAPHQL_MAX_RESPONSE_BYTES,
-      writeTimeoutMs: env.HTTP_WRITE_TIMEOUT_MS,
-      maxInFlightPerTenant: env.HTTP_MAX_IN_FLIGHT_PER_TENANT,
-      maxInFlightPerAddress: env.HTTP_MAX_IN_FLIGHT_PER_ADDRESS,
-    },
-    corsOrigins: env.CORS_ORIGINS,
-    corsAllowedHeaders: env.CORS_ALLOWED_HEADERS,
-    explorer: env.GRAPHQL_EXPLORER ?? !production,
-    logger,
-    slowStatementMs: env.DB_SLOW_STATEMENT_MS,
-    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    audit: { flushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS, batchSize: env.AUDIT_BATCH_MAX_EVENTS, maxPending: env.AUDIT_BUFFER_MAX_EVENTS },
-    metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
-    // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
-    migrations: { ownerUrl: database.ownerUrl },
-  }));
+  const server = await refusingCleanly(
+    startServer({
+      appUrl: database.appUrl,
+      port: env.PORT,
+      host: env.HOST,
+      production,
+      introspection: env.GRAPHQL_INTROSPECTION ?? !production,
+      ...(trustedDocuments ? { trustedDocuments } : {}),
+      limits: {
+        maxDepth: env.GRAPHQL_MAX_DEPTH,
+        maxAliases: env.GRAPHQL_MAX_ALIASES,
+        maxTokens: env.GRAPHQL_MAX_TOKENS,
+        maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+        maxCost: env.GRAPHQL_MAX_COST,
+      },
+      jwt: {
+        secret: jwtSecret,
+        jwksUrl: env.JWT_JWKS_URL,
+        issuer: env.JWT_ISSUER,
+        audience: env.JWT_AUDIENCE,
+        tenantClaim: env.JWT_TENANT_CLAIM,
+      },
+      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+      fairShare: {
+        reservedConnections: env.DB_POOL_RESERVED,
+        ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),
+        planCacheTtlMs: env.PLAN_CACHE_TTL_MS,
+        rateLimitStore:
+          env.RATE_LIMIT_DATABASE_URL && env.RATE_LIMIT_STORE === 'postgres'
+            ? { kind: 'postgres', url: env.RATE_LIMIT_DATABASE_URL }
+            : { kind: 'memory' },
+      },
+      transaction: {
+        statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
+        idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
+      bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+      http: {
+        maxResponseBytes: env.GRAPHQL_MAX_RESPONSE_BYTES,
+        writeTimeoutMs: env.HTTP_WRITE_TIMEOUT_MS,
+        maxInFlightPerTenant: env.HTTP_MAX_IN_FLIGHT_PER_TENANT,
+        maxInFlightPerAddress: env.HTTP_MAX_IN_FLIGHT_PER_ADDRESS,
+      },
+      corsOrigins: env.CORS_ORIGINS,
+      corsAllowedHeaders: env.CORS_ALLOWED_HEADERS,
+      explorer: env.GRAPHQL_EXPLORER ?? !production,
+      logger,
+      slowStatementMs: env.DB_SLOW_STATEMENT_MS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      audit: { flushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS, batchSize: env.AUDIT_BATCH_MAX_EVENTS, maxPending: env.AUDIT_BUFFER_MAX_EVENTS },
+      metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
+      // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
+      migrations: { ownerUrl: database.ownerUrl },
+    }),
+  );
   lifecycle.onStop('the API server', () => {
     logger.info(`requests in flight may finish for ${env.SHUTDOWN_TIMEOUT_MS} ms`);
     return server.close();

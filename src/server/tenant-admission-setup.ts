@@ -58,9 +58,14 @@ export async function setUpTenantAdmission(
     maxTenants: 10_000,
   });
   const storeOption = options.rateLimitStore ?? { kind: 'memory' };
-  const storePool = storeOption.kind === 'postgres' ? createPool({ connectionString: storeOption.url, max: 2, applicationName: 'tenantgraph-rate-limit' }) : undefined;
+  const storePool =
+    storeOption.kind === 'postgres'
+      ? createPool({ connectionString: storeOption.url, max: 2, applicationName: 'tenantgraph-rate-limit' })
+      : undefined;
   const rateLimiter =
-    options.rateLimit === false ? undefined : new TenantRateLimiter(storePool ? { kind: 'postgres', pool: storePool, tableName: 'tenantgraph_rate_limits' } : { kind: 'memory' });
+    options.rateLimit === false
+      ? undefined
+      : new TenantRateLimiter(storePool ? { kind: 'postgres', pool: storePool, tableName: 'tenantgraph_rate_limits' } : { kind: 'memory' });
   try {
     await rateLimiter?.ready();
   } catch (error) {

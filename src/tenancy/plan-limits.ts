@@ -57,7 +57,10 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
         requestTimeoutMs: row.request_timeout_ms,
       };
     } catch (error) {
-      await tx.rollback().execute().catch(() => {});
+      await tx
+        .rollback()
+        .execute()
+        .catch(() => {});
       throw error;
     }
   };
@@ -69,10 +72,7 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
  * restart. Concurrent misses for one tenant share one read. `ttlMs` 0 reads on every call (no cache).
  * `now` is injectable for tests (lru-cache's `perf`).
  */
-export function cachedPlanLimits(
-  source: PlanLimitsSource,
-  options: { ttlMs: number; maxTenants: number; now?: () => number },
-): PlanLimitsSource {
+export function cachedPlanLimits(source: PlanLimitsSource, options: { ttlMs: number; maxTenants: number; now?: () => number }): PlanLimitsSource {
   if (options.ttlMs === 0) return source;
   const cache = new LRUCache<string, PlanLimits>({
     max: options.maxTenants,

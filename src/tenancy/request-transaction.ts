@@ -183,7 +183,10 @@ export class RequestTransaction {
       return 'committed';
     } catch (error) {
       this.#ended = 'rolled_back';
-      await tx.rollback().execute().catch(() => {});
+      await tx
+        .rollback()
+        .execute()
+        .catch(() => {});
       audit?.enqueue(this.#event('rolled_back'));
       throw error;
     } finally {
@@ -200,7 +203,10 @@ export class RequestTransaction {
     const tx = await this.#begun();
     if (!tx) return this.#endWithoutTransaction();
     // Kysely releases the connection even when ROLLBACK itself fails (dead connection).
-    await tx.rollback().execute().catch(() => {});
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {});
     this.#releasePermit();
     this.settings.audit?.enqueue(this.#event('rolled_back'));
     return 'rolled_back';

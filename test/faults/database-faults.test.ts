@@ -106,77 +106,85 @@ async function expectHonestAndComplete(load: MixedLoad, ownerUrl: string, tenant
 }
 
 describe('the API process under database faults', () => {
-  it('survives every app-role backend being terminated under load, answering only successes or 503s, and loses no acknowledged write', { timeout: 120_000 }, async () => {
-    const database: TestDatabase = await createTestDatabase();
-    cleanups.push(() => database.drop());
-    const api = await startApi(database.ownerUrl, database.appUrl);
-    cleanups.push(async () => void api.child.kill('SIGKILL'));
-    const { tenantId, conversationLocalId, target } = await loadTargetIn(database.ownerUrl, api);
+  it(
+    'survives every app-role backend being terminated under load, answering only successes or 503s, and loses no acknowledged write',
+    { timeout: 120_000 },
+    async () => {
+      const database: TestDatabase = await createTestDatabase();
+      cleanups.push(() => database.drop());
+      const api = await startApi(database.ownerUrl, database.appUrl);
+      cleanups.push(async () => void api.child.kill('SIGKILL'));
+      const { tenantId, conversationLocalId, target } = await loadTargetIn(database.ownerUrl, api);
 
-    const load = startMixedLoad(target, { tag: 'terminate' });
-    const owner = await connectClient({ connectionString: database.ownerUrl });
-    try {
-      for (let round = 0; round < 3; round++) {
-        await load.until(moreAnswers('ok', 15, load.answers.length), `successes before termination ${round + 1}`);
-        const { rows } = await owner.query<{ n: number }>(
-          `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+      const load = startMixedLoad(target, { tag: 'terminate' });
+      const owner = await connectClient({ connectionString: database.ownerUrl });
+      try {
+        for (let round = 0; round < 3; round++) {
+          await load.until(moreAnswers('ok', 15, load.answers.length), `successes before termination ${round + 1}`);
+          const { rows } = await owner.query<{ n: number }>(
+            `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
             where usename = $1 and datname = current_database() and pid <> pg_backend_pid()`,
-          [APP_ROLE],
-        );
-        // How many app connections are open at this instant depends on the load's timing: some, not a number.
-        expect(rows[0]!.n).toBeGreaterThan(0);
+            [APP_ROLE],
+          );
+          // How many app connections are open at this instant depends on the load's timing: some, not a number.
+          expect(rows[0]!.n).toBeGreaterThan(0);
+        }
+        await load.until(moreAnswers('ok', 15, load.answers.length), 'successes after the last termination');
+      } finally {
+        await owner.end();
+        await load.stop();
       }
-      await load.until(moreAnswers('ok', 15, load.answers.length), 'successes after the last termination');
-    } finally {
-      await owner.end();
-      await load.stop();
-    }
 
-    expect(api.child.exitCode).toBeNull();
-    expect(api.child.signalCode).toBeNull();
-    expect(await healthStatus(api)).toBe(200);
-    await expectHonestAndComplete(load, database.ownerUrl, tenantId, conversationLocalId);
-  });
+      expect(api.child.exitCode).toBeNull();
+      expect(api.child.signalCode).toBeNull();
+      expect(await healthStatus(api)).toBe(200);
+      await expectHonestAndComplete(load, database.ownerUrl, tenantId, conversationLocalId);
+    },
+  );
 
-  it('answers 503 while PostgreSQL is stopped and recovers by itself when it is back, losing no acknowledged write', { timeout: 180_000 }, async () => {
-    // A cluster of its own, to stop and start again (never the shared test database).
-    const root = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-faults-'));
-    await chmod(root, 0o755);
-    cleanups.push(() => rm(root, { recursive: true, force: true }));
-    const dataDir = path.join(root, 'pg');
-    const port = await freePort();
-    const cluster = () => startEmbeddedPostgres({ dataDir, port, password: 'postgres', persistent: true });
-    let postgres: RunningPostgres = await cluster();
-    cleanups.push(() => postgres.stop());
-    await createDatabaseIfMissing(postgres.urlFor('postgres'), 'faults');
-    const ownerUrl = postgres.urlFor('faults');
-    await migrateToLatest(ownerUrl);
-    await enableAppRoleLogin(ownerUrl, 'fa017fa017');
-    const api = await startApi(ownerUrl, withUser(ownerUrl, APP_ROLE, 'fa017fa017'));
-    const { tenantId, conversationLocalId, target } = await loadTargetIn(ownerUrl, api);
+  it(
+    'answers 503 while PostgreSQL is stopped and recovers by itself when it is back, losing no acknowledged write',
+    { timeout: 180_000 },
+    async () => {
+      // A cluster of its own, to stop and start again (never the shared test database).
+      const root = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-faults-'));
+      await chmod(root, 0o755);
+      cleanups.push(() => rm(root, { recursive: true, force: true }));
+      const dataDir = path.join(root, 'pg');
+      const port = await freePort();
+      const cluster = () => startEmbeddedPostgres({ dataDir, port, password: 'postgres', persistent: true });
+      let postgres: RunningPostgres = await cluster();
+      cleanups.push(() => postgres.stop());
+      await createDatabaseIfMissing(postgres.urlFor('postgres'), 'faults');
+      const ownerUrl = postgres.urlFor('faults');
+      await migrateToLatest(ownerUrl);
+      await enableAppRoleLogin(ownerUrl, 'fa017fa017');
+      const api = await startApi(ownerUrl, withUser(ownerUrl, APP_ROLE, 'fa017fa017'));
+      const { tenantId, conversationLocalId, target } = await loadTargetIn(ownerUrl, api);
 
-    const load = startMixedLoad(target, { tag: 'restart' });
-    try {
-      await load.until(moreAnswers('ok', 20, 0), 'successes before the stop');
-      await postgres.stop();
-      await load.until(moreAnswers('unavailable', 10, 0), '503s while PostgreSQL is stopped');
-      expect(await healthStatus(api)).toBe(503);
-      const ready = await fetch(`http://127.0.0.1:${api.port}/ready`, { signal: AbortSignal.timeout(10_000) });
-      expect(ready.status).toBe(503);
+      const load = startMixedLoad(target, { tag: 'restart' });
+      try {
+        await load.until(moreAnswers('ok', 20, 0), 'successes before the stop');
+        await postgres.stop();
+        await load.until(moreAnswers('unavailable', 10, 0), '503s while PostgreSQL is stopped');
+        expect(await healthStatus(api)).toBe(503);
+        const ready = await fetch(`http://127.0.0.1:${api.port}/ready`, { signal: AbortSignal.timeout(10_000) });
+        expect(ready.status).toBe(503);
 
-      postgres = await cluster();
-      await untilHealth(api, 200);
-      await load.until(moreAnswers('ok', 20, load.answers.length), 'successes after PostgreSQL is back', 60_000);
-    } finally {
-      await load.stop();
-    }
+        postgres = await cluster();
+        await untilHealth(api, 200);
+        await load.until(moreAnswers('ok', 20, load.answers.length), 'successes after PostgreSQL is back', 60_000);
+      } finally {
+        await load.stop();
+      }
 
-    expect(api.child.exitCode).toBeNull();
-    expect((await fetch(`http://127.0.0.1:${api.port}/ready`)).status).toBe(200);
-    await expectHonestAndComplete(load, ownerUrl, tenantId, conversationLocalId);
-    api.child.kill('SIGTERM');
-    expect(await exited(api.child)).toBe(0);
-  });
+      expect(api.child.exitCode).toBeNull();
+      expect((await fetch(`http://127.0.0.1:${api.port}/ready`)).status).toBe(200);
+      await expectHonestAndComplete(load, ownerUrl, tenantId, conversationLocalId);
+      api.child.kill('SIGTERM');
+      expect(await exited(api.child)).toBe(0);
+    },
+  );
 
   // CI's PgBouncer run (see .ci/run): PgBouncer dropping every connection of the database, clients' and servers',
   // is what a PgBouncer restart looks like from the API. `KILL db` does that; new connections wait until `RESUME db`.

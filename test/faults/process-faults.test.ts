@@ -127,38 +127,45 @@ describe('npm start under process faults', () => {
     expect(await postgresRunsOn(dataDir)).toBe(false);
   });
 
-  it('provisions tenants from concurrent CLI commands, with and without a running server, none failing or stopping PostgreSQL under another', { timeout: 180_000 }, async () => {
-    const dataDir = await freshDataDir();
-    const env = await envFor(dataDir);
-    const createTenants = (prefix: string, n: number) =>
-      Promise.all(
-        Array.from({ length: n }, (_, i) =>
-          runCli(['tenant', 'create', '--name', `${prefix} ${i}`, '--admin-email', `${prefix}-${i}@concurrent.test`], { ...env, LOG_LEVEL: 'warn' }),
-        ),
-      );
+  it(
+    'provisions tenants from concurrent CLI commands, with and without a running server, none failing or stopping PostgreSQL under another',
+    { timeout: 180_000 },
+    async () => {
+      const dataDir = await freshDataDir();
+      const env = await envFor(dataDir);
+      const createTenants = (prefix: string, n: number) =>
+        Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            runCli(['tenant', 'create', '--name', `${prefix} ${i}`, '--admin-email', `${prefix}-${i}@concurrent.test`], {
+              ...env,
+              LOG_LEVEL: 'warn',
+            }),
+          ),
+        );
 
-    // No server: they race to create and start the embedded cluster on an empty DATA_DIR.
-    const cold = await createTenants('cold', 4);
-    expect(cold.map((result) => [result.status, result.stderr])).toEqual(cold.map(() => [0, '']));
-    expect(await postgresRunsOn(dataDir)).toBe(false);
+      // No server: they race to create and start the embedded cluster on an empty DATA_DIR.
+      const cold = await createTenants('cold', 4);
+      expect(cold.map((result) => [result.status, result.stderr])).toEqual(cold.map(() => [0, '']));
+      expect(await postgresRunsOn(dataDir)).toBe(false);
 
-    const server = await startServer(env);
-    const warm = await createTenants('warm', 3);
-    expect(warm.map((result) => [result.status, result.stderr])).toEqual(warm.map(() => [0, '']));
-    for (const result of warm) {
-      const { token } = JSON.parse(result.stdout) as { token: string };
-      const viewer = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: '{ viewer { tenant { name } } }' }),
-      });
-      expect(viewer.status).toBe(200);
-    }
-    expect(await postgresRunsOn(dataDir)).toBe(true);
-    server.child.kill('SIGTERM');
-    expect(await exited(server.child)).toBe(0);
-    expect(await postgresRunsOn(dataDir)).toBe(false);
-  });
+      const server = await startServer(env);
+      const warm = await createTenants('warm', 3);
+      expect(warm.map((result) => [result.status, result.stderr])).toEqual(warm.map(() => [0, '']));
+      for (const result of warm) {
+        const { token } = JSON.parse(result.stdout) as { token: string };
+        const viewer = await fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ viewer { tenant { name } } }' }),
+        });
+        expect(viewer.status).toBe(200);
+      }
+      expect(await postgresRunsOn(dataDir)).toBe(true);
+      server.child.kill('SIGTERM');
+      expect(await exited(server.child)).toBe(0);
+      expect(await postgresRunsOn(dataDir)).toBe(false);
+    },
+  );
 
   // Each moment is marked by a start-up log line; the signal lands while that step runs.
   const moments: { when: string; line: RegExp; signal: NodeJS.Signals }[] = [

@@ -20,7 +20,21 @@ export interface UserRef {
 }
 
 export const VIEWER = /* GraphQL */ `
-  query FuzzViewer { viewer { user { id email displayName role } tenant { id name } } }`;
+  query FuzzViewer {
+    viewer {
+      user {
+        id
+        email
+        displayName
+        role
+      }
+      tenant {
+        id
+        name
+      }
+    }
+  }
+`;
 export interface ViewerData {
   viewer: { user: { id: string; email: string; displayName: string; role: Role }; tenant: { id: string; name: string } };
 }
@@ -29,15 +43,41 @@ const NODE_FIELDS = /* GraphQL */ `
   fragment FuzzNodeFields on Node {
     __typename
     id
-    ... on Tenant { name }
-    ... on User { email displayName role }
-    ... on Conversation { title archived createdAt messageCount }
-    ... on Message { body createdAt author { id } conversation { id } }
-  }`;
+    ... on Tenant {
+      name
+    }
+    ... on User {
+      email
+      displayName
+      role
+    }
+    ... on Conversation {
+      title
+      archived
+      createdAt
+      messageCount
+    }
+    ... on Message {
+      body
+      createdAt
+      author {
+        id
+      }
+      conversation {
+        id
+      }
+    }
+  }
+`;
 
 export const NODE = /* GraphQL */ `
-  query FuzzNode($id: ID!) { node(id: $id) { ...FuzzNodeFields } }
-  ${NODE_FIELDS}`;
+  query FuzzNode($id: ID!) {
+    node(id: $id) {
+      ...FuzzNodeFields
+    }
+  }
+  ${NODE_FIELDS}
+`;
 
 /** Several `node` lookups in one request (`n0`, `n1`, …): one DataLoader batch mixing the caller's ids and others'. */
 export function nodesQuery(count: number): string {
@@ -70,10 +110,29 @@ export const CONVERSATIONS = /* GraphQL */ `
   query FuzzConversations($first: Int, $after: String, $last: Int, $before: String, $filter: ConversationFilter) {
     conversations(first: $first, after: $after, last: $last, before: $before, filter: $filter) {
       totalCount
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      edges { cursor node { id title archived createdAt messageCount createdBy { id displayName } } }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          id
+          title
+          archived
+          createdAt
+          messageCount
+          createdBy {
+            id
+            displayName
+          }
+        }
+      }
     }
-  }`;
+  }
+`;
 export interface ConversationsData {
   conversations: { totalCount: number; pageInfo: PageInfo; edges: { cursor: string; node: ConversationListNode }[] };
 }
@@ -89,16 +148,47 @@ export interface MessageEdgeNode {
 export const CONVERSATION = /* GraphQL */ `
   query FuzzConversation($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
     conversation(id: $id) {
-      id title archived createdAt messageCount
-      createdBy { id displayName }
-      lastMessage { id body createdAt }
+      id
+      title
+      archived
+      createdAt
+      messageCount
+      createdBy {
+        id
+        displayName
+      }
+      lastMessage {
+        id
+        body
+        createdAt
+      }
       messages(first: $first, after: $after, last: $last, before: $before) {
         totalCount
-        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { cursor node { id body createdAt author { id displayName } conversation { id } } }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          startCursor
+          endCursor
+        }
+        edges {
+          cursor
+          node {
+            id
+            body
+            createdAt
+            author {
+              id
+              displayName
+            }
+            conversation {
+              id
+            }
+          }
+        }
       }
     }
-  }`;
+  }
+`;
 export interface ConversationData {
   conversation:
     | (ConversationListNode & {
@@ -112,12 +202,31 @@ export const DASHBOARD = /* GraphQL */ `
   query FuzzDashboard($first: Int, $messages: Int) {
     conversations(first: $first, filter: { archived: false }) {
       nodes {
-        id title messageCount
-        lastMessage { id body author { id displayName } }
-        messages(first: $messages) { nodes { id body author { id displayName } } }
+        id
+        title
+        messageCount
+        lastMessage {
+          id
+          body
+          author {
+            id
+            displayName
+          }
+        }
+        messages(first: $messages) {
+          nodes {
+            id
+            body
+            author {
+              id
+              displayName
+            }
+          }
+        }
       }
     }
-  }`;
+  }
+`;
 export interface DashboardMessage {
   id: string;
   body: string;
@@ -139,10 +248,24 @@ export const USERS = /* GraphQL */ `
   query FuzzUsers($first: Int, $after: String, $last: Int, $before: String) {
     users(first: $first, after: $after, last: $last, before: $before) {
       totalCount
-      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-      edges { cursor node { id email displayName role } }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        startCursor
+        endCursor
+      }
+      edges {
+        cursor
+        node {
+          id
+          email
+          displayName
+          role
+        }
+      }
     }
-  }`;
+  }
+`;
 export interface UsersData {
   users: {
     totalCount: number;
@@ -154,13 +277,32 @@ export interface UsersData {
 export const AUDIT_EVENTS = /* GraphQL */ `
   query FuzzAuditEvents($first: Int, $after: String, $filter: AuditEventFilter) {
     auditEvents(first: $first, after: $after, filter: $filter) {
-      pageInfo { hasNextPage endCursor }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       edges {
         cursor
-        node { id occurredAt userId user { id email displayName } requestId source operationType operationName outcome durationMs }
+        node {
+          id
+          occurredAt
+          userId
+          user {
+            id
+            email
+            displayName
+          }
+          requestId
+          source
+          operationType
+          operationName
+          outcome
+          durationMs
+        }
       }
     }
-  }`;
+  }
+`;
 export interface AuditEventNode {
   id: string;
   occurredAt: string;
@@ -180,25 +322,51 @@ export interface AuditEventsData {
 export const CREATE_CONVERSATION = /* GraphQL */ `
   mutation FuzzCreateConversation($input: CreateConversationInput!) {
     createConversation(input: $input) {
-      conversation { id title archived createdAt messageCount createdBy { id displayName } lastMessage { id } }
+      conversation {
+        id
+        title
+        archived
+        createdAt
+        messageCount
+        createdBy {
+          id
+          displayName
+        }
+        lastMessage {
+          id
+        }
+      }
     }
-  }`;
+  }
+`;
 export interface CreateConversationData {
   createConversation: { conversation: ConversationListNode & { lastMessage: { id: string } | null } };
 }
 
 export const RENAME_CONVERSATION = /* GraphQL */ `
   mutation FuzzRenameConversation($input: RenameConversationInput!) {
-    renameConversation(input: $input) { conversation { id title } }
-  }`;
+    renameConversation(input: $input) {
+      conversation {
+        id
+        title
+      }
+    }
+  }
+`;
 export interface RenameConversationData {
   renameConversation: { conversation: { id: string; title: string } };
 }
 
 export const ARCHIVE_CONVERSATION = /* GraphQL */ `
   mutation FuzzArchiveConversation($input: ArchiveConversationInput!) {
-    archiveConversation(input: $input) { conversation { id archived } }
-  }`;
+    archiveConversation(input: $input) {
+      conversation {
+        id
+        archived
+      }
+    }
+  }
+`;
 export interface ArchiveConversationData {
   archiveConversation: { conversation: { id: string; archived: boolean } };
 }
@@ -206,9 +374,22 @@ export interface ArchiveConversationData {
 export const POST_MESSAGE = /* GraphQL */ `
   mutation FuzzPostMessage($input: PostMessageInput!) {
     postMessage(input: $input) {
-      message { id body createdAt author { id displayName } conversation { id messageCount } }
+      message {
+        id
+        body
+        createdAt
+        author {
+          id
+          displayName
+        }
+        conversation {
+          id
+          messageCount
+        }
+      }
     }
-  }`;
+  }
+`;
 export interface PostMessageData {
   postMessage: {
     message: { id: string; body: string; createdAt: string; author: UserRef; conversation: { id: string; messageCount: number } };
@@ -217,8 +398,16 @@ export interface PostMessageData {
 
 export const INVITE_USER = /* GraphQL */ `
   mutation FuzzInviteUser($input: InviteUserInput!) {
-    inviteUser(input: $input) { user { id email displayName role } }
-  }`;
+    inviteUser(input: $input) {
+      user {
+        id
+        email
+        displayName
+        role
+      }
+    }
+  }
+`;
 export interface InviteUserData {
   inviteUser: { user: { id: string; email: string; displayName: string; role: Role } };
 }

@@ -1,13 +1,6 @@
 import type { Views } from './operation.js';
 import { expectBetween, expectEqual, expectOneOf, fail } from './page-checks.js';
-import {
-  findConversation,
-  findMessage,
-  findUser,
-  type ConversationModel,
-  type MessageModel,
-  type UserModel,
-} from './tenant-model.js';
+import { findConversation, findMessage, findUser, type ConversationModel, type MessageModel, type UserModel } from './tenant-model.js';
 
 /**
  * Checks of single objects in a response against the views: each object must be the caller's tenant's, and
@@ -29,8 +22,18 @@ export function checkConversation(
   const after = findConversation(views.after, got.id) ?? fail(`${label}: conversation ${got.id} is not the tenant's`, got);
   const before = findConversation(views.before, got.id);
   const both = before ? [before, after] : [after];
-  if (got.title !== undefined) expectOneOf(`${label}.title`, got.title, both.map((c) => c.title));
-  if (got.archived !== undefined) expectOneOf(`${label}.archived`, got.archived, both.map((c) => c.archived));
+  if (got.title !== undefined)
+    expectOneOf(
+      `${label}.title`,
+      got.title,
+      both.map((c) => c.title),
+    );
+  if (got.archived !== undefined)
+    expectOneOf(
+      `${label}.archived`,
+      got.archived,
+      both.map((c) => c.archived),
+    );
   if (got.createdAt !== undefined) expectEqual(`${label}.createdAt`, got.createdAt, after.createdAt);
   if (got.messageCount !== undefined) {
     expectBetween(`${label}.messageCount`, got.messageCount, before?.messages.length ?? 0, after.messages.length);
@@ -55,11 +58,7 @@ export function checkMessage(
   return message;
 }
 
-export function checkUser(
-  label: string,
-  got: { id: string; email?: string; displayName?: string; role?: string },
-  views: Views,
-): UserModel {
+export function checkUser(label: string, got: { id: string; email?: string; displayName?: string; role?: string }, views: Views): UserModel {
   const user = findUser(views.after, got.id) ?? fail(`${label}: user ${got.id} is not the tenant's`, got);
   if (got.email !== undefined) expectEqual(`${label}.email`, got.email, user.email);
   if (got.displayName !== undefined) expectEqual(`${label}.displayName`, got.displayName, user.displayName);
@@ -76,12 +75,7 @@ function checkUserRef(label: string, got: { id: string; displayName?: string }, 
  * `lastMessage`: the newest message. While messages are being posted to the conversation it may be the newest
  * from before the wave or any posted during it; null only if there was none before.
  */
-export function checkLastMessage(
-  label: string,
-  got: { id: string } | null,
-  views: Views,
-  conversation: ConversationModel,
-): void {
+export function checkLastMessage(label: string, got: { id: string } | null, views: Views, conversation: ConversationModel): void {
   if (views.exact) {
     expectEqual(`${label}.id`, got?.id ?? null, conversation.messages[0]?.id ?? null);
   } else {

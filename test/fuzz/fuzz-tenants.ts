@@ -55,7 +55,9 @@ async function provisionTenant(verifier: Verifier, ownerUrl: string, marker: str
     input: { email: `${marker}.member@fuzz.test`, displayName: `${marker} Member`, role: 'MEMBER' },
   });
   const { user } = invited.inviteUser;
-  const localId = Buffer.from(user.id, 'base64url').toString('utf8').replace(/^User:/, '');
+  const localId = Buffer.from(user.id, 'base64url')
+    .toString('utf8')
+    .replace(/^User:/, '');
   verifier.leaks.register(localId, marker);
   tenant.users.push({
     id: user.id,

@@ -14,15 +14,13 @@ export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantM
     (await owner.query<Record<string, unknown>>(sql, params)).rows.map((row) => JSON.stringify(Object.values(row))).sort();
 
   // One client runs one query at a time: sequential awaits.
-  const users = await rows(
-    'select tenant_id::text, id::text, email, display_name, role::text from users where tenant_id = any($1::bigint[])',
-  );
+  const users = await rows('select tenant_id::text, id::text, email, display_name, role::text from users where tenant_id = any($1::bigint[])');
   const conversations = await rows(
-      `select tenant_id::text, id::text, title, archived, message_count, created_by::text
+    `select tenant_id::text, id::text, title, archived, message_count, created_by::text
          from conversations where tenant_id = any($1::bigint[])`,
   );
   const messages = await rows(
-      `select tenant_id::text, id::text, conversation_id::text, author_id::text, body
+    `select tenant_id::text, id::text, conversation_id::text, author_id::text, body
          from messages where tenant_id = any($1::bigint[])`,
   );
   const local = (tenant: TenantModel, globalId: string) =>
@@ -33,18 +31,14 @@ export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantM
     'conversations',
     conversations,
     expect(
-      tenants.flatMap((t) =>
-        t.conversations.map((c) => [t.tenantId, c.localId, c.title, c.archived, c.messages.length, local(t, c.createdById)]),
-      ),
+      tenants.flatMap((t) => t.conversations.map((c) => [t.tenantId, c.localId, c.title, c.archived, c.messages.length, local(t, c.createdById)])),
     ),
   );
   compare(
     'messages',
     messages,
     expect(
-      tenants.flatMap((t) =>
-        t.conversations.flatMap((c) => c.messages.map((m) => [t.tenantId, m.localId, c.localId, local(t, m.authorId), m.body])),
-      ),
+      tenants.flatMap((t) => t.conversations.flatMap((c) => c.messages.map((m) => [t.tenantId, m.localId, c.localId, local(t, m.authorId), m.body]))),
     ),
   );
 
@@ -54,7 +48,7 @@ export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantM
     [tenants.map((t) => `${t.marker}-%`)],
   );
   const misplaced = audit.rows.filter((row) => !row.request_id.startsWith(`${markers.get(row.tenant_id) ?? 'none'}-`));
-  if (misplaced.length > 0) fail('audit_events: events of one tenant\'s requests were written into another tenant', misplaced);
+  if (misplaced.length > 0) fail("audit_events: events of one tenant's requests were written into another tenant", misplaced);
 }
 
 function compare(table: string, actual: string[], expected: string[]): void {

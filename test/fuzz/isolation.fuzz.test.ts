@@ -77,36 +77,46 @@ function runsFor(minimum: number): number {
 }
 
 describe('tenant isolation (property-based, fast-check)', () => {
-  it('shows each tenant exactly its own data under random concurrent operations, and nothing of any other', async () => {
-    const numRuns = config.runs ?? runsFor(config.minOperations);
-    console.log(
-      `[fuzz] seed ${config.seed}, ${numRuns} runs${config.path ? `, path ${config.path}` : ''}. ` +
-        `Replay: npm run fuzz -- --seed ${config.seed} --runs ${numRuns}`,
-    );
-    let operations = 0;
-    const started = Date.now();
-    await fc.assert(
-      fc.asyncProperty(scenarioSpec(SHAPE), async (waves) => {
-        operations += await runScenario(waves, deps);
-      }),
-      {
-        seed: config.seed,
-        numRuns,
-        verbose: config.verbose,
-        // Every shrinking step replays a whole scenario against the server; past the budget fast-check stops and
-        // reports the smallest failing scenario found so far (with its seed and path, which replay it).
-        plugins: [fc.interruptAfterTimeLimit(config.budgetMs)],
-        ...(config.path ? { path: config.path, endOnFailure: true } : {}),
-      },
-    );
-    const coverage = [...deps.coverage]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([op, counts]) => `  ${op}: ${[...counts].sort().map(([outcome, count]) => `${outcome} ${count}`).join(', ')}`);
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`[fuzz] ${operations} operations in ${numRuns} runs, ${seconds} s\n${coverage.join('\n')}`);
-    if (config.runs === null && config.path === null) {
-      const what = 'operations run (fewer when the time budget stopped fast-check early)';
-      expect(operations, what).toBeGreaterThanOrEqual(config.minOperations);
-    }
-  }, config.budgetMs + 60_000);
+  it(
+    'shows each tenant exactly its own data under random concurrent operations, and nothing of any other',
+    async () => {
+      const numRuns = config.runs ?? runsFor(config.minOperations);
+      console.log(
+        `[fuzz] seed ${config.seed}, ${numRuns} runs${config.path ? `, path ${config.path}` : ''}. ` +
+          `Replay: npm run fuzz -- --seed ${config.seed} --runs ${numRuns}`,
+      );
+      let operations = 0;
+      const started = Date.now();
+      await fc.assert(
+        fc.asyncProperty(scenarioSpec(SHAPE), async (waves) => {
+          operations += await runScenario(waves, deps);
+        }),
+        {
+          seed: config.seed,
+          numRuns,
+          verbose: config.verbose,
+          // Every shrinking step replays a whole scenario against the server; past the budget fast-check stops and
+          // reports the smallest failing scenario found so far (with its seed and path, which replay it).
+          plugins: [fc.interruptAfterTimeLimit(config.budgetMs)],
+          ...(config.path ? { path: config.path, endOnFailure: true } : {}),
+        },
+      );
+      const coverage = [...deps.coverage]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(
+          ([op, counts]) =>
+            `  ${op}: ${[...counts]
+              .sort()
+              .map(([outcome, count]) => `${outcome} ${count}`)
+              .join(', ')}`,
+        );
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(`[fuzz] ${operations} operations in ${numRuns} runs, ${seconds} s\n${coverage.join('\n')}`);
+      if (config.runs === null && config.path === null) {
+        const what = 'operations run (fewer when the time budget stopped fast-check early)';
+        expect(operations, what).toBeGreaterThanOrEqual(config.minOperations);
+      }
+    },
+    config.budgetMs + 60_000,
+  );
 });

@@ -23,19 +23,19 @@ function scan(data: unknown, variables: unknown = {}, errors?: unknown[]): strin
 }
 
 describe('LeakDetector.scan', () => {
-  it('finds another tenant\'s marker in any string, in any letter case', () => {
+  it("finds another tenant's marker in any string, in any letter case", () => {
     expect(scan({ node: { title: `${mine} hello` } })).toEqual([]);
     expect(scan({ node: { title: `${theirs} hello` } })).toHaveLength(1);
     expect(scan({ node: { email: `${theirs.toUpperCase()}.U1@FUZZ.TEST` } })).toHaveLength(1);
   });
 
-  it('finds another tenant\'s row id as it is, inside a global id and inside a cursor', () => {
+  it("finds another tenant's row id as it is, inside a global id and inside a cursor", () => {
     expect(scan({ x: theirUuid })).toHaveLength(1);
     expect(scan({ node: { id: encodeGlobalId('Message', theirUuid) } })).toHaveLength(1);
     expect(scan({ pageInfo: { endCursor: encodeCursor({ created_at: '2026-01-02 03:04:05.123456+00', id: theirUuid }) } })).toHaveLength(1);
   });
 
-  it('finds another tenant\'s id as a number and inside a Tenant id', () => {
+  it("finds another tenant's id as a number and inside a Tenant id", () => {
     expect(scan({ count: Number(theirTenantId) })).toHaveLength(1);
     expect(scan({ viewer: { tenant: { id: encodeGlobalId('Tenant', theirTenantId) } } })).toHaveLength(1);
   });

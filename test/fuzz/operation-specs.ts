@@ -12,9 +12,7 @@ export type CursorKind = 'Conversation' | 'Message' | 'User' | 'AuditEvent';
 
 /** An id: one the caller's tenant was given, one another tenant was given, a well-formed unknown one, or junk. */
 export type IdRef =
-  | { from: 'own' | 'foreign'; kind: RefKind; pick: number }
-  | { from: 'missing'; kind: NodeKind; pick: number }
-  | { from: 'garbage'; variant: number };
+  { from: 'own' | 'foreign'; kind: RefKind; pick: number } | { from: 'missing'; kind: NodeKind; pick: number } | { from: 'garbage'; variant: number };
 
 /** An `after` cursor, resolved the same way; `crafted` is a well-formed cursor far in the future or past. */
 export type CursorRef =
@@ -24,10 +22,7 @@ export type CursorRef =
   | null;
 
 /** A title, body or display name; the tenant's marker is added when it is resolved. */
-export type TextSpec =
-  | { kind: 'words'; words: string[]; pad: number }
-  | { kind: 'boundary'; over: boolean }
-  | { kind: 'invalid'; variant: number };
+export type TextSpec = { kind: 'words'; words: string[]; pad: number } | { kind: 'boundary'; over: boolean } | { kind: 'invalid'; variant: number };
 
 export type EmailSpec =
   | { kind: 'own'; n: number; upper: boolean; pad: boolean }
@@ -85,8 +80,20 @@ export type OperationName = OperationSpec['op'];
 
 /** Words for titles and bodies: SQL, LIKE wildcards, quotes, and characters longer than one UTF-16 unit. */
 export const WORDS = [
-  'alpha', 'Beta', 'GAMMA', 'delta', '100%', 'snake_case', 'back\\slash', "O'Brien",
-  "'; DROP TABLE conversations;--", '😀', '会話', 'Ünïcödé', '"quoted"', '%_%',
+  'alpha',
+  'Beta',
+  'GAMMA',
+  'delta',
+  '100%',
+  'snake_case',
+  'back\\slash',
+  "O'Brien",
+  "'; DROP TABLE conversations;--",
+  '😀',
+  '会話',
+  'Ünïcödé',
+  '"quoted"',
+  '%_%',
 ] as const;
 
 export const GARBAGE_ID_COUNT = 9;

@@ -123,7 +123,8 @@ export function checkExactBackwardPage(
   last: number,
   cursorGiven: boolean,
 ): number {
-  if (page.hasNextPage !== cursorGiven) fail(`${label}: backward page with${cursorGiven ? '' : 'out'} \`before\` has hasNextPage ${page.hasNextPage}`);
+  if (page.hasNextPage !== cursorGiven)
+    fail(`${label}: backward page with${cursorGiven ? '' : 'out'} \`before\` has hasNextPage ${page.hasNextPage}`);
   for (let e = ends.min; e <= ends.max; e += 1) {
     const slice = expected.slice(Math.max(0, e - last), e);
     if (JSON.stringify(slice) === JSON.stringify(page.ids) && page.hasPreviousPage === e > last) {

@@ -87,8 +87,7 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
   const after = resolveCursor(spec.after, state.tenants, tenant);
   const backward = pagesBackward(spec.first, after.value, spec.backward);
   const own = id.kind === 'Conversation' && id.owner === tenant;
-  const rejection =
-    id.kind !== 'Conversation' || (own && (invalidFirst(spec.first) || after.invalid)) ? ('BAD_USER_INPUT' as const) : null;
+  const rejection = id.kind !== 'Conversation' || (own && (invalidFirst(spec.first) || after.invalid)) ? ('BAD_USER_INPUT' as const) : null;
   return {
     ...base,
     query: doc.CONVERSATION,
@@ -97,7 +96,7 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
     write: false,
     conflictKey: null,
     check(data: doc.ConversationData, views) {
-      if (!own) return expectEqual('conversation (not the tenant\'s)', data.conversation, null);
+      if (!own) return expectEqual("conversation (not the tenant's)", data.conversation, null);
       const got = data.conversation ?? fail(`conversation: the tenant's own conversation ${id.value} came back null`);
       const model = checkConversation('conversation', got, views);
       const before = findConversation(views.before, model.id);
@@ -107,13 +106,29 @@ export function conversation(base: Base & { spec: Spec<'conversation'> }, state:
       const page = pageOf(got.messages.edges, got.messages.pageInfo);
       if (views.exact && backward) {
         const ends = backwardEnds(after, model.messages, model.messages, 'Message', 'newest first');
-        checkExactBackwardPage('conversation.messages', page, model.messages.map((m) => m.id), ends, first, after.value !== null);
+        checkExactBackwardPage(
+          'conversation.messages',
+          page,
+          model.messages.map((m) => m.id),
+          ends,
+          first,
+          after.value !== null,
+        );
       } else if (views.exact) {
         const offsets = cursorOffsets(after, model.messages, model.messages, 'Message', 'newest first');
-        checkExactPage('conversation.messages', page, model.messages.map((m) => m.id), offsets, first);
+        checkExactPage(
+          'conversation.messages',
+          page,
+          model.messages.map((m) => m.id),
+          offsets,
+          first,
+        );
       } else {
         checkPossiblePage('conversation.messages', page, new Set(model.messages.map((m) => m.id)), first);
-        checkNewestFirst('conversation.messages', got.messages.edges.map((e) => e.node.createdAt));
+        checkNewestFirst(
+          'conversation.messages',
+          got.messages.edges.map((e) => e.node.createdAt),
+        );
       }
       for (const edge of got.messages.edges) {
         recordCursor('conversation.messages', checkMessage('conversation.messages', edge.node, views, model), edge.cursor);
@@ -149,16 +164,32 @@ export function conversations(base: Base & { spec: Spec<'conversations'> }, stat
         expectEqual('conversations.totalCount', got.totalCount, matching.length);
         if (backward) {
           const ends = backwardEnds(after, matching, all, 'Conversation', 'newest first');
-          checkExactBackwardPage('conversations', page, matching.map((c) => c.id), ends, first, after.value !== null);
+          checkExactBackwardPage(
+            'conversations',
+            page,
+            matching.map((c) => c.id),
+            ends,
+            first,
+            after.value !== null,
+          );
         } else {
           const offsets = cursorOffsets(after, matching, all, 'Conversation', 'newest first');
-          checkExactPage('conversations', page, matching.map((c) => c.id), offsets, first);
+          checkExactPage(
+            'conversations',
+            page,
+            matching.map((c) => c.id),
+            offsets,
+            first,
+          );
         }
       } else {
         const { must, may } = possibleMatches(views, filter);
         expectBetween('conversations.totalCount', got.totalCount, must, may.size);
         checkPossiblePage('conversations', page, may, first);
-        checkNewestFirst('conversations', got.edges.map((e) => e.node.createdAt));
+        checkNewestFirst(
+          'conversations',
+          got.edges.map((e) => e.node.createdAt),
+        );
       }
       for (const edge of got.edges) recordCursor('conversations', checkConversation('conversations', edge.node, views), edge.cursor);
     },
@@ -199,7 +230,11 @@ export function dashboard(base: Base & { spec: Spec<'dashboard'> }): ResolvedOpe
       const ids = nodes.map((n) => n.id);
       if (views.exact) {
         const expected = views.after.conversations.filter((c) => matchesFilter(c, active)).slice(0, spec.first);
-        expectEqual('dashboard', ids, expected.map((c) => c.id));
+        expectEqual(
+          'dashboard',
+          ids,
+          expected.map((c) => c.id),
+        );
       } else {
         checkPossibleItems('dashboard', ids, possibleMatches(views, active).may, spec.first);
       }
@@ -208,7 +243,12 @@ export function dashboard(base: Base & { spec: Spec<'dashboard'> }): ResolvedOpe
         checkLastMessage('dashboard.lastMessage', got.lastMessage, views, model);
         const messageIds = got.messages.nodes.map((m) => m.id);
         const messagesFirst = pageSize(spec.messages);
-        if (views.exact) expectEqual('dashboard.messages', messageIds, model.messages.slice(0, messagesFirst).map((m) => m.id));
+        if (views.exact)
+          expectEqual(
+            'dashboard.messages',
+            messageIds,
+            model.messages.slice(0, messagesFirst).map((m) => m.id),
+          );
         else checkPossibleItems('dashboard.messages', messageIds, new Set(model.messages.map((m) => m.id)), messagesFirst);
         for (const message of got.messages.nodes) checkMessage('dashboard.messages', message, views, model);
       }
@@ -237,9 +277,22 @@ export function users(base: Base & { spec: Spec<'users'> }, state: RunState): Re
         const positioned = all.map((u) => ({ id: u.id, createdAt: null }));
         if (backward) {
           const ends = backwardEnds(after, positioned, positioned, 'User', 'oldest first');
-          checkExactBackwardPage('users', page, all.map((u) => u.id), ends, first, after.value !== null);
+          checkExactBackwardPage(
+            'users',
+            page,
+            all.map((u) => u.id),
+            ends,
+            first,
+            after.value !== null,
+          );
         } else {
-          checkExactPage('users', page, all.map((u) => u.id), cursorOffsets(after, positioned, positioned, 'User', 'oldest first'), first);
+          checkExactPage(
+            'users',
+            page,
+            all.map((u) => u.id),
+            cursorOffsets(after, positioned, positioned, 'User', 'oldest first'),
+            first,
+          );
         }
       } else {
         checkPossiblePage('users', page, new Set(all.map((u) => u.id)), first);
@@ -283,13 +336,16 @@ export function auditEvents(base: Base & { spec: Spec<'auditEvents'> }, state: R
       const got = data.auditEvents;
       const page = pageOf(got.edges, got.pageInfo);
       checkPossiblePage('auditEvents', page, new Set(page.ids), pageSize(spec.first));
-      checkNewestFirst('auditEvents', got.edges.map((e) => e.node.occurredAt));
+      checkNewestFirst(
+        'auditEvents',
+        got.edges.map((e) => e.node.occurredAt),
+      );
       const filteredUser = userId && userId.value !== '' ? userId : null;
       if ((filteredUser && filteredUser.owner !== tenant) || spec.since === 'future') {
         expectEqual('auditEvents (filter that nothing of this tenant matches)', page.ids, []);
       }
       for (const { node: event, cursor } of got.edges) {
-        if (!event.requestId.startsWith(`${tenant.marker}-`)) fail('auditEvents: an event of another tenant\'s request', event);
+        if (!event.requestId.startsWith(`${tenant.marker}-`)) fail("auditEvents: an event of another tenant's request", event);
         if (filteredUser) expectEqual('auditEvents.userId (filtered)', event.userId, filteredUser.value);
         if (spec.operationType) expectEqual('auditEvents.operationType (filtered)', event.operationType, spec.operationType);
         if (event.userId !== null) {
@@ -305,7 +361,9 @@ export function auditEvents(base: Base & { spec: Spec<'auditEvents'> }, state: R
 
 function rememberAuditEvent(tenant: TenantModel, event: doc.AuditEventNode, cursor: string, state: RunState): void {
   if (tenant.auditEvents.some((e) => e.id === event.id)) return;
-  const localId = Buffer.from(event.id, 'base64url').toString('utf8').replace(/^AuditEvent:/, '');
+  const localId = Buffer.from(event.id, 'base64url')
+    .toString('utf8')
+    .replace(/^AuditEvent:/, '');
   state.leaks.register(localId, tenant.marker);
   tenant.auditEvents.push({ id: event.id, localId, occurredAt: event.occurredAt, cursor, seq: state.nextSeq() });
 }

@@ -49,9 +49,7 @@ function objectsOf(owner: TenantModel, kind: RefKind): Pooled[] {
     case 'Conversation':
       return owner.conversations.map((c) => ({ owner, id: c.id, seq: c.seq, cursor: c.cursor, createdAt: c.createdAt }));
     case 'Message':
-      return owner.conversations.flatMap((c) =>
-        c.messages.map((m) => ({ owner, id: m.id, seq: m.seq, cursor: m.cursor, createdAt: m.createdAt })),
-      );
+      return owner.conversations.flatMap((c) => c.messages.map((m) => ({ owner, id: m.id, seq: m.seq, cursor: m.cursor, createdAt: m.createdAt })));
     case 'AuditEvent':
       return owner.auditEvents.map((e) => ({ owner, id: e.id, seq: e.seq, cursor: e.cursor, createdAt: e.occurredAt }));
   }
@@ -135,7 +133,12 @@ export interface ResolvedText {
   stored: string | null;
 }
 
-const PADDING: [string, string][] = [['', ''], ['  ', '  '], ['\t', '\n'], ['\u00a0', '\u3000']];
+const PADDING: [string, string][] = [
+  ['', ''],
+  ['  ', '  '],
+  ['\t', '\n'],
+  ['\u00a0', '\u3000'],
+];
 
 /** A text for a field of at most `maxLength` characters, carrying the tenant's marker. */
 export function resolveText(spec: TextSpec, marker: string, maxLength: number): ResolvedText {

@@ -71,9 +71,7 @@ async function runWave(
   });
 
   const before = state.tenants.map((tenant) => structuredClone(tenant));
-  const responses = await Promise.all(
-    operations.map((op) => deps.send({ token: op.user.token, marker: op.tenant.marker }, op.query, op.variables)),
-  );
+  const responses = await Promise.all(operations.map((op) => deps.send({ token: op.user.token, marker: op.tenant.marker }, op.query, op.variables)));
   const results = operations.map((op, i) => ({ op, response: responses[i]! }));
 
   for (const { op, response } of results) within(op, response, () => checkOutcome(op, response));

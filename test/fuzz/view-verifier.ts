@@ -74,7 +74,12 @@ async function verifyConversations(verifier: Verifier, tenant: TenantModel, call
     tenant.conversations.length,
     label,
   );
-  tenant.conversations = adoptServerOrder(label, edges.map((e) => e.node.id), tenant.conversations, 'newest first');
+  tenant.conversations = adoptServerOrder(
+    label,
+    edges.map((e) => e.node.id),
+    tenant.conversations,
+    'newest first',
+  );
   for (const edge of edges) recordCursor(label, checkConversation(label, edge.node, views), edge.cursor);
 }
 
@@ -85,17 +90,16 @@ async function verifyUsers(verifier: Verifier, tenant: TenantModel, caller: Call
     tenant.users.length,
     label,
   );
-  tenant.users = adoptServerOrder(label, edges.map((e) => e.node.id), tenant.users, 'oldest first');
+  tenant.users = adoptServerOrder(
+    label,
+    edges.map((e) => e.node.id),
+    tenant.users,
+    'oldest first',
+  );
   for (const edge of edges) recordCursor(label, checkUser(label, edge.node, views), edge.cursor);
 }
 
-async function verifyMessages(
-  verifier: Verifier,
-  tenant: TenantModel,
-  caller: Caller,
-  views: Views,
-  conversation: ConversationModel,
-): Promise<void> {
+async function verifyMessages(verifier: Verifier, tenant: TenantModel, caller: Caller, views: Views, conversation: ConversationModel): Promise<void> {
   const label = `view of tenant ${tenant.marker}: messages of ${conversation.id}`;
   let lastMessage: { id: string } | null = null;
   const edges = await paginate(
@@ -113,7 +117,12 @@ async function verifyMessages(
     conversation.messages.length,
     label,
   );
-  conversation.messages = adoptServerOrder(label, edges.map((e) => e.node.id), conversation.messages, 'newest first');
+  conversation.messages = adoptServerOrder(
+    label,
+    edges.map((e) => e.node.id),
+    conversation.messages,
+    'newest first',
+  );
   checkLastMessage(`${label}: lastMessage`, lastMessage, views, conversation);
   for (const edge of edges) recordCursor(label, checkMessage(label, edge.node, views, conversation), edge.cursor);
 }

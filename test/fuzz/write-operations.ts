@@ -31,13 +31,17 @@ export function createConversation(base: Base & { spec: Spec<'createConversation
     conflictKey: null,
     async apply(data: doc.CreateConversationData, { state }) {
       const got = data.createConversation.conversation;
-      expectEqual('createConversation', { ...got, id: undefined, createdAt: undefined }, {
-        title: title.stored,
-        archived: false,
-        messageCount: 0,
-        createdBy: { id: user.id, displayName: user.displayName },
-        lastMessage: null,
-      });
+      expectEqual(
+        'createConversation',
+        { ...got, id: undefined, createdAt: undefined },
+        {
+          title: title.stored,
+          archived: false,
+          messageCount: 0,
+          createdBy: { id: user.id, displayName: user.displayName },
+          lastMessage: null,
+        },
+      );
       const localId = freshLocalId(state, got.id, 'Conversation', tenant);
       tenant.conversations.unshift({
         id: got.id,
@@ -112,11 +116,15 @@ export function postMessage(base: Base & { spec: Spec<'postMessage'> }, state: R
     conflictKey: null,
     async apply(data: doc.PostMessageData, context) {
       const got = data.postMessage.message;
-      expectEqual('postMessage', { body: got.body, author: got.author, conversationId: got.conversation.id }, {
-        body: body.stored,
-        author: { id: user.id, displayName: user.displayName },
-        conversationId: id.value,
-      });
+      expectEqual(
+        'postMessage',
+        { body: got.body, author: got.author, conversationId: got.conversation.id },
+        {
+          body: body.stored,
+          author: { id: user.id, displayName: user.displayName },
+          conversationId: id.value,
+        },
+      );
       const conversation = findConversation(tenant, id.value)!;
       const localId = freshLocalId(context.state, got.id, 'Message', tenant);
       conversation.messages.unshift({
@@ -161,8 +169,7 @@ export function inviteUser(base: Base & { spec: Spec<'inviteUser'> }): ResolvedO
   const email = resolveEmail(spec.email, tenant);
   const displayName = resolveText(spec.displayName, tenant.marker, DISPLAY_NAME_MAX);
   const taken = email.stored !== null && tenant.users.some((u) => u.email.toLowerCase() === email.stored!.toLowerCase());
-  const rejection =
-    user.role !== 'ADMIN' ? 'FORBIDDEN' : email.stored === null || displayName.stored === null || taken ? 'BAD_USER_INPUT' : null;
+  const rejection = user.role !== 'ADMIN' ? 'FORBIDDEN' : email.stored === null || displayName.stored === null || taken ? 'BAD_USER_INPUT' : null;
   const role = spec.role ?? 'MEMBER';
   return {
     ...base,

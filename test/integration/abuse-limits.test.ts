@@ -44,17 +44,28 @@ describe('abuse limits', () => {
 
   it('rejects more aliases than allowed', async () => {
     const aliases = Array.from({ length: 6 }, (_, i) => `a${i}: viewer { user { id } }`).join(' ');
-    expectRejected(await server.post({ query: `{ ${aliases} }` }, auth()), /aliases limit of 5/, 'TOO_MANY_ALIASES', { limit: 'maxAliases', maxAliases: 5, found: 6 });
+    expectRejected(await server.post({ query: `{ ${aliases} }` }, auth()), /aliases limit of 5/, 'TOO_MANY_ALIASES', {
+      limit: 'maxAliases',
+      maxAliases: 5,
+      found: 6,
+    });
   });
 
   it('rejects documents with too many tokens', async () => {
     const fields = Array.from({ length: 500 }, () => '__typename').join(' ');
-    expectRejected(await server.post({ query: `{ ${fields} }` }, auth()), /contains more than 400 tokens, the token limit/, 'TOO_MANY_TOKENS', { limit: 'maxTokens', maxTokens: 400 });
+    expectRejected(await server.post({ query: `{ ${fields} }` }, auth()), /contains more than 400 tokens, the token limit/, 'TOO_MANY_TOKENS', {
+      limit: 'maxTokens',
+      maxTokens: 400,
+    });
   });
 
   it('rejects too many directives', async () => {
     const directives = Array.from({ length: 5 }, () => '@include(if: true)').join(' ');
-    expectRejected(await server.post({ query: `{ __typename ${directives} }` }, auth()), /directives limit of 4/, 'TOO_MANY_DIRECTIVES', { limit: 'maxDirectives', maxDirectives: 4, found: 5 });
+    expectRejected(await server.post({ query: `{ __typename ${directives} }` }, auth()), /directives limit of 4/, 'TOO_MANY_DIRECTIVES', {
+      limit: 'maxDirectives',
+      maxDirectives: 4,
+      found: 5,
+    });
   });
 
   it('rejects a query whose cost grows past the limit through nested page sizes, before any SQL', async () => {

@@ -44,18 +44,25 @@ describe('audit trail', () => {
     const created = await post(a.admin.token, 'mutation Make { createConversation(input: { title: "t" }) { conversation { id } } }', next());
     const conversationId = created.json.data.createConversation.conversation.id;
     await post(a.admin.token, 'query List { conversations { totalCount } }', next());
-    await post(a.admin.token, 'mutation Post($id: ID!) { postMessage(input: { conversationId: $id, body: "hi" }) { message { id } } }', next(), { id: conversationId });
+    await post(a.admin.token, 'mutation Post($id: ID!) { postMessage(input: { conversationId: $id, body: "hi" }) { message { id } } }', next(), {
+      id: conversationId,
+    });
     // A mutation that fails after writing: rolled back, and still audited.
-    await post(a.admin.token, 'mutation Bad { createConversation(input: { title: "x" }) { conversation { id } } renameConversation(input: { id: "Q29udmVyc2F0aW9uOjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA", title: "y" }) { conversation { id } } }', next());
+    await post(
+      a.admin.token,
+      'mutation Bad { createConversation(input: { title: "x" }) { conversation { id } } renameConversation(input: { id: "Q29udmVyc2F0aW9uOjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA", title: "y" }) { conversation { id } } }',
+      next(),
+    );
     // Requests that open no transaction leave no event.
     const introspection = await post(a.admin.token, '{ __typename }', `audit-none-${randomUUID()}`);
     expect(introspection.status).toBe(200);
     await server.audit.flush();
 
     const rows = await asOwner((client) =>
-      client.query('select tenant_id::text, request_id, operation_type, operation_name, outcome from audit_events where request_id = any($1) order by created_at', [
-        requestIds,
-      ]),
+      client.query(
+        'select tenant_id::text, request_id, operation_type, operation_name, outcome from audit_events where request_id = any($1) order by created_at',
+        [requestIds],
+      ),
     );
     expect(rows.rows.map((r) => [r.tenant_id, r.request_id, r.operation_type, r.operation_name, r.outcome])).toEqual([
       [a.id, requestIds[0], 'mutation', 'Make', 'committed'],
@@ -71,7 +78,7 @@ describe('audit trail', () => {
     for (const id of requestIds) expect(bIds).not.toContain(id);
   });
 
-  it('writes a mutation\'s event in the mutation\'s own transaction and a read\'s event off the request path', async () => {
+  it("writes a mutation's event in the mutation's own transaction and a read's event off the request path", async () => {
     const tenant = await createTestTenant();
     server.statements.length = 0;
     const mutationId = `audit-${randomUUID()}`;
@@ -125,7 +132,7 @@ describe('audit trail', () => {
     const client = new pg.Client({ connectionString: inject('appUrl') });
     await client.connect();
     try {
-      for (const statement of ['update audit_events set outcome = \'committed\'', 'delete from audit_events', 'truncate audit_events']) {
+      for (const statement of ["update audit_events set outcome = 'committed'", 'delete from audit_events', 'truncate audit_events']) {
         await client.query('begin');
         await client.query("select set_config('app.current_tenant', '1', true)");
         await expect(client.query(statement)).rejects.toMatchObject({ code: '42501' });
@@ -168,8 +175,15 @@ describe('AuditLog.flush', () => {
     expect(refused.status).toBe(401);
     // Bad data of a real tenant: a request id longer than audit_events allows.
     server.audit.enqueue({
-      tenantId: tenants[1]!.id, userId: null, requestId: `${marker}-bad-${'x'.repeat(128)}`, source: 'api', operationType: 'query',
-      operationName: null, outcome: 'committed', startedAt: new Date().toISOString(), durationMs: 1,
+      tenantId: tenants[1]!.id,
+      userId: null,
+      requestId: `${marker}-bad-${'x'.repeat(128)}`,
+      source: 'api',
+      operationType: 'query',
+      operationName: null,
+      outcome: 'committed',
+      startedAt: new Date().toISOString(),
+      durationMs: 1,
     });
     await post(tenants[1]!.admin.token, '{ conversations { totalCount } }', `${marker}-after-bad`);
     const droppedBefore = (await scrapeMetrics(server.port)).value('tenantgraph_audit_events_dropped_total', { reason: 'rejected' })!;
@@ -183,7 +197,9 @@ describe('AuditLog.flush', () => {
       { tenant: tenants[1]!.id, request_id: `${marker}-after-bad` },
     ]);
     const refusedRows = await asOwner((client) =>
-      client.query('select claimed_tenant_id::text as tenant, user_id, request_id, reason from refused_context_switches where request_id like $1', [`${marker}-%`]),
+      client.query('select claimed_tenant_id::text as tenant, user_id, request_id, reason from refused_context_switches where request_id like $1', [
+        `${marker}-%`,
+      ]),
     );
     expect(refusedRows.rows).toEqual([{ tenant: unknownTenant, user_id: unknownUser, request_id: `${marker}-unknown`, reason: 'unknown_tenant' }]);
     expect(server.audit.pending).toBe(0);
@@ -196,16 +212,28 @@ describe('AuditLog.flush', () => {
     const [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
     const marker = `one-trip-${randomUUID()}`;
     const event = (tenantId: string, requestId: string) => ({
-      tenantId, userId: null, requestId, source: 'api' as const, operationType: 'query' as const,
-      operationName: null, outcome: 'rejected' as const, startedAt: new Date().toISOString(), durationMs: 1,
+      tenantId,
+      userId: null,
+      requestId,
+      source: 'api' as const,
+      operationType: 'query' as const,
+      operationName: null,
+      outcome: 'rejected' as const,
+      startedAt: new Date().toISOString(),
+      durationMs: 1,
     });
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     try {
       const poisoned = [event(a.id, `${marker}-a`), event(`7${String(Date.now()).slice(-11)}`, `${marker}-unknown`), event(b.id, `${marker}-b`)];
       const clean = await writeAuditBatch(pool, poisoned);
-      expect({ written: clean.written.length, retry: clean.retry.length, rejected: clean.rejected.length, transactions: clean.transactions }).toEqual({
-        written: 3, retry: 0, rejected: 0, transactions: 1,
-      });
+      expect({ written: clean.written.length, retry: clean.retry.length, rejected: clean.rejected.length, transactions: clean.transactions }).toEqual(
+        {
+          written: 3,
+          retry: 0,
+          rejected: 0,
+          transactions: 1,
+        },
+      );
       const bad = event(b.id, `${marker}-${'x'.repeat(128)}`);
       const mixed = await writeAuditBatch(pool, [event(a.id, `${marker}-a2`), bad, event(b.id, `${marker}-b2`)]);
       expect(mixed.written.map((e) => e.requestId)).toEqual([`${marker}-a2`, `${marker}-b2`]);
@@ -229,12 +257,15 @@ describe('AuditLog.flush', () => {
 describe('audit trail loss bound', () => {
   it('never holds more than maxPending events unwritten, counts the ones it drops, and writes the rest once the database is back', async () => {
     const logLines: { msg: string; reason?: string }[] = [];
-    const logger = pino({ level: 'info' }, new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
-        done();
-      },
-    }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
+          done();
+        },
+      }),
+    );
     const bounded = await startTestServer({ audit: { flushIntervalMs: 3_600_000, batchSize: 2, maxPending: 5 }, logger });
     const locker = new pg.Client({ connectionString: inject('ownerUrl') });
     await locker.connect();
@@ -245,7 +276,10 @@ describe('audit trail loss bound', () => {
       await locker.query('begin');
       await locker.query('lock table audit_events in access exclusive mode');
       for (let i = 0; i < 12; i++) {
-        const response = await bounded.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+        const response = await bounded.post(
+          { query: '{ conversations { totalCount } }' },
+          { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` },
+        );
         expect(response.status).toBe(200);
         expect(bounded.audit.pending).toBeLessThanOrEqual(5);
       }
@@ -256,7 +290,9 @@ describe('audit trail loss bound', () => {
       await locker.query('commit');
       await bounded.audit.flush();
       await bounded.audit.flush();
-      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by created_at', [`${marker}-%`]));
+      const written = await asOwner((client) =>
+        client.query('select request_id from audit_events where request_id like $1 order by created_at', [`${marker}-%`]),
+      );
       // Exactly the first five: the bound, in order; the seven that arrived while it was full are lost and counted.
       expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3, 4].map((i) => `${marker}-${i}`));
       expect(bounded.audit.pending).toBe(0);
@@ -277,7 +313,10 @@ describe('audit writer when the database fails under it', () => {
       const tenant = await createTestTenant();
       const marker = `retry-${randomUUID()}`;
       for (let i = 0; i < 4; i++) {
-        await flaky.post({ query: '{ conversations { totalCount } }' }, { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` });
+        await flaky.post(
+          { query: '{ conversations { totalCount } }' },
+          { authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': `${marker}-${i}` },
+        );
       }
       await locker.query('begin');
       await locker.query('lock table audit_events in access exclusive mode');
@@ -287,7 +326,9 @@ describe('audit writer when the database fails under it', () => {
       let writerPid = 0;
       await vi.waitFor(
         async () => {
-          const { rows } = await asOwner((client) => client.query<{ pid: number }>('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]));
+          const { rows } = await asOwner((client) =>
+            client.query<{ pid: number }>('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]),
+          );
           expect(rows).toHaveLength(1);
           writerPid = rows[0]!.pid;
         },
@@ -302,7 +343,9 @@ describe('audit writer when the database fails under it', () => {
 
       await locker.query('commit');
       await flaky.audit.flush();
-      const written = await asOwner((client) => client.query('select request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]));
+      const written = await asOwner((client) =>
+        client.query('select request_id from audit_events where request_id like $1 order by request_id', [`${marker}-%`]),
+      );
       expect(written.rows.map((r) => r.request_id)).toEqual([0, 1, 2, 3].map((i) => `${marker}-${i}`));
       expect(flaky.audit.pending).toBe(0);
     } finally {
@@ -322,10 +365,14 @@ describe('audit writer and an exhausted request pool', () => {
     try {
       const tenant = await createTestTenant();
       const headers = (requestId: string) => ({ authorization: `Bearer ${tenant.admin.token}`, 'x-request-id': requestId });
-      const created = await busy.post({ query: 'mutation { createConversation(input: { title: "held" }) { conversation { id } } }' }, headers(`held-${randomUUID()}`));
+      const created = await busy.post(
+        { query: 'mutation { createConversation(input: { title: "held" }) { conversation { id } } }' },
+        headers(`held-${randomUUID()}`),
+      );
       const conversationId = created.json.data.createConversation.conversation.id;
       const marker = `busy-${randomUUID()}`;
-      for (let i = 0; i < 7; i++) expect((await busy.post({ query: '{ conversations { totalCount } }' }, headers(`${marker}-${i}`))).status).toBe(200);
+      for (let i = 0; i < 7; i++)
+        expect((await busy.post({ query: '{ conversations { totalCount } }' }, headers(`${marker}-${i}`))).status).toBe(200);
       expect(busy.audit.pending).toBe(7);
 
       // Two mutations wait for a row lock the owner holds, each on one of the pool's two connections.
@@ -345,14 +392,18 @@ describe('audit writer and an exhausted request pool', () => {
         { timeout: 10_000, interval: 20 },
       );
       // The request pool is exhausted: another tenant request waits (in the fair scheduler) and gives up.
-      expect((await busy.post({ query: '{ viewer { user { id } } }' }, headers(`${marker}-starved`))).json.errors[0].extensions.code).toBe('SERVER_BUSY');
+      expect((await busy.post({ query: '{ viewer { user { id } } }' }, headers(`${marker}-starved`))).json.errors[0].extensions.code).toBe(
+        'SERVER_BUSY',
+      );
 
       await busy.audit.flush();
       await locker.query('commit');
       expect((await Promise.all(held)).map((r) => r.status)).toEqual([200, 200]);
       await busy.audit.flush();
       const written = await asOwner((client) =>
-        client.query<{ n: number }>('select count(*)::int as n from audit_events where request_id = any($1)', [[0, 1, 2, 3, 4, 5, 6].map((i) => `${marker}-${i}`)]),
+        client.query<{ n: number }>('select count(*)::int as n from audit_events where request_id = any($1)', [
+          [0, 1, 2, 3, 4, 5, 6].map((i) => `${marker}-${i}`),
+        ]),
       );
       expect(written.rows[0]!.n).toBe(7);
       expect(busy.audit.pending).toBe(0);

@@ -79,7 +79,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   const logger = pino({ level: 'info' }, logSink);
-  slowAuth = await startTestServer({ jwt: { jwksUrl: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`, tenantClaim: 'tenant_id' }, logger });
+  slowAuth = await startTestServer({
+    jwt: { jwksUrl: `http://127.0.0.1:${(jwks.address() as { port: number }).port}/jwks.json`, tenantClaim: 'tenant_id' },
+    logger,
+  });
   plain = await startTestServer({ logger });
   tenant = await createTestTenant();
   const created = await plain.client(tenant.admin.token).request(CreateConversationDocument, { input: { title: 'disconnects' } });
@@ -127,13 +130,20 @@ async function abort(socket: Socket): Promise<void> {
 
 async function committedMessages(body: string): Promise<number> {
   return withOwnerClient(async (client) => {
-    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from messages where tenant_id = $1 and body = $2', [tenant.id, body]);
+    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from messages where tenant_id = $1 and body = $2', [
+      tenant.id,
+      body,
+    ]);
     return rows[0]!.n;
   });
 }
 
 function rs256(): Promise<string> {
-  return new SignJWT({ tenant_id: tenant.id }).setProtectedHeader({ alg: 'RS256', kid: 'main' }).setSubject(tenant.admin.id).setExpirationTime('5m').sign(signingKey);
+  return new SignJWT({ tenant_id: tenant.id })
+    .setProtectedHeader({ alg: 'RS256', kid: 'main' })
+    .setSubject(tenant.admin.id)
+    .setExpirationTime('5m')
+    .sign(signingKey);
 }
 
 describe('a client that disconnects', () => {

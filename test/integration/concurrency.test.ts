@@ -159,7 +159,10 @@ function operationsFor(model: Model, wave: number, next: () => number): Operatio
       },
     },
     { name: 'conversations', run: () => model.api.request(ConversationsDocument, { first: 50 }) },
-    { name: 'conversations(filter)', run: () => model.memberApi.request(ConversationsDocument, { first: 50, filter: { titleContains: 'wave', archived: false } }) },
+    {
+      name: 'conversations(filter)',
+      run: () => model.memberApi.request(ConversationsDocument, { first: 50, filter: { titleContains: 'wave', archived: false } }),
+    },
     { name: 'dashboard', run: () => model.api.request(DashboardDocument, { first: 20, messages: 5 }) },
     { name: 'conversation', run: () => model.memberApi.request(ConversationDocument, { id: pick(), first: 20 }) },
     { name: 'users', run: () => model.api.request(UsersDocument, { first: 50 }) },
@@ -220,7 +223,7 @@ async function readFinalState(tenantIds: string[]) {
 }
 
 describe('the API under concurrent tenants on a pool of 2', () => {
-  it('never returns a foreign row across 200+ interleaved requests, and keeps every tenant\'s writes', async () => {
+  it("never returns a foreign row across 200+ interleaved requests, and keeps every tenant's writes", async () => {
     const next = random(20_260_127);
     const recorded: Recorded[] = [];
     for (let wave = 0; wave < WAVES; wave++) {
@@ -284,7 +287,11 @@ describe('the API under concurrent tenants on a pool of 2', () => {
           .map((m) => m.body);
         expect(bodies.sort()).toEqual([...expected.bodies].sort());
       }
-      expect(own(final.users).map((u) => u.email).sort()).toEqual([...model.emails].sort());
+      expect(
+        own(final.users)
+          .map((u) => u.email)
+          .sort(),
+      ).toEqual([...model.emails].sort());
 
       // And the API reports the same to the tenant itself.
       const listed = ok(await model.api.request(ConversationsDocument, { first: 100 }));

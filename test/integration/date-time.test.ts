@@ -29,7 +29,12 @@ async function postgresAccepts(texts: string[]): Promise<boolean[]> {
   return withOwnerClient(async (client) => {
     const results: boolean[] = [];
     for (const text of texts) {
-      results.push(await client.query('select $1::timestamptz', [text]).then(() => true, () => false));
+      results.push(
+        await client.query('select $1::timestamptz', [text]).then(
+          () => true,
+          () => false,
+        ),
+      );
     }
     return results;
   });

@@ -19,7 +19,12 @@ let server: TestServer;
 let tenant: TestTenant;
 let closed = false;
 beforeAll(async () => {
-  server = await startTestServer({ bodyLimitBytes: BODY_LIMIT, limits: { maxDepth: 4 }, http: { maxInFlightPerAddress: 1 }, shutdownTimeoutMs: 10_000 });
+  server = await startTestServer({
+    bodyLimitBytes: BODY_LIMIT,
+    limits: { maxDepth: 4 },
+    http: { maxInFlightPerAddress: 1 },
+    shutdownTimeoutMs: 10_000,
+  });
   tenant = await createTestTenant();
 });
 afterAll(async () => {

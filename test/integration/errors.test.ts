@@ -50,7 +50,10 @@ describe('BAD_USER_INPUT', () => {
     await server.close();
   });
 
-  function expectBadUserInput(result: { status: number; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] }, message: RegExp) {
+  function expectBadUserInput(
+    result: { status: number; errors?: readonly { message: string; extensions?: Record<string, unknown> }[] },
+    message: RegExp,
+  ) {
     expect(result.status).toBe(200);
     expect(result.errors).toHaveLength(1);
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -142,13 +145,16 @@ describe('BAD_USER_INPUT', () => {
     expectBadUserInput(result, /Invalid cursor/);
   });
 
-  it.each(MALFORMED_CURSORS.slice(0, 3))('Query.users and Conversation.messages answer BAD_USER_INPUT for a malformed cursor (%s)', async (_case, after) => {
-    const api = server.client(tenant.admin.token);
-    expectBadUserInput(await api.request(UsersDocument, { after }), /Invalid cursor/);
-    const view = await api.request(ConversationDocument, { id: conversationId, after });
-    expect(view.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(view.errors?.[0]?.path).toEqual(['conversation', 'messages']);
-  });
+  it.each(MALFORMED_CURSORS.slice(0, 3))(
+    'Query.users and Conversation.messages answer BAD_USER_INPUT for a malformed cursor (%s)',
+    async (_case, after) => {
+      const api = server.client(tenant.admin.token);
+      expectBadUserInput(await api.request(UsersDocument, { after }), /Invalid cursor/);
+      const view = await api.request(ConversationDocument, { id: conversationId, after });
+      expect(view.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(view.errors?.[0]?.path).toEqual(['conversation', 'messages']);
+    },
+  );
 
   it.each([
     ['Query.conversations', (first: number) => server.client(tenant.admin.token).request(ConversationsDocument, { first })],
@@ -215,7 +221,10 @@ describe('NUL bytes and lone surrogates', () => {
   });
 
   it('answers a 400 parse error, not a 500, for a lone surrogate escape or a raw NUL inside the query text', async () => {
-    for (const query of ['mutation { createConversation(input: { title: "\\ud800" }) { conversation { id } } }', '{ viewer\u0000 { user { id } } }']) {
+    for (const query of [
+      'mutation { createConversation(input: { title: "\\ud800" }) { conversation { id } } }',
+      '{ viewer\u0000 { user { id } } }',
+    ]) {
       const result = await server.post({ query }, { authorization: `Bearer ${tenant.admin.token}` });
       expect(result.status).toBe(400);
       expect(result.json.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED');
@@ -258,7 +267,7 @@ describe('NOT_FOUND', () => {
     }
   });
 
-  it('answers another tenant\'s conversation id exactly like an unknown one, and changes nothing', async () => {
+  it("answers another tenant's conversation id exactly like an unknown one, and changes nothing", async () => {
     const [mine, theirs] = await Promise.all([createTestTenant(), createTestTenant()]);
     const created = await server.client(theirs.admin.token).request(CreateConversationDocument, { input: { title: 'Theirs' } });
     const foreignId = created.data!.createConversation.conversation.id;
@@ -297,7 +306,8 @@ describe('Error responses in production', () => {
   });
 
   /** Anything that would tell an attacker about our SQL, schema internals or code. */
-  const LEAKS = /\b(select|insert|update|delete|where|from)\b|users_tenant_email_key|constraint|duplicate key|relation|violates|sqlstate|stacktrace|\.ts:\d|node_modules|at async|tenant context|set_config|enter_tenant|pg_/i;
+  const LEAKS =
+    /\b(select|insert|update|delete|where|from)\b|users_tenant_email_key|constraint|duplicate key|relation|violates|sqlstate|stacktrace|\.ts:\d|node_modules|at async|tenant context|set_config|enter_tenant|pg_/i;
 
   it('leaks no SQL, constraint name or stack trace across every kind of error', async () => {
     const auth = { authorization: `Bearer ${tenant.admin.token}` };

@@ -45,7 +45,10 @@ async function blockedBehind(pid: number): Promise<number> {
 
 async function createConversation(server: TestServer, tenant: TestTenant): Promise<{ globalId: string; uuid: string }> {
   const created = await server.post(
-    { query: 'mutation ($input: CreateConversationInput!) { createConversation(input: $input) { conversation { id } } }', variables: { input: { title: 'locked' } } },
+    {
+      query: 'mutation ($input: CreateConversationInput!) { createConversation(input: $input) { conversation { id } } }',
+      variables: { input: { title: 'locked' } },
+    },
     { authorization: `Bearer ${tenant.admin.token}` },
   );
   expect(created.status).toBe(200);
@@ -57,10 +60,20 @@ async function createConversation(server: TestServer, tenant: TestTenant): Promi
 }
 
 /** A plan of its own for one test, inserted as the owner; the tenant is moved onto it. */
-async function putOnNewPlan(tenant: TestTenant, limits: { rate: number; burst: number; share: number; statementMs: number; requestMs: number }): Promise<string> {
+async function putOnNewPlan(
+  tenant: TestTenant,
+  limits: { rate: number; burst: number; share: number; statementMs: number; requestMs: number },
+): Promise<string> {
   const plan = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   await withOwnerClient(async (client) => {
-    await client.query('insert into plan_limits values ($1, $2, $3, $4, $5, $6)', [plan, limits.rate, limits.burst, limits.share, limits.statementMs, limits.requestMs]);
+    await client.query('insert into plan_limits values ($1, $2, $3, $4, $5, $6)', [
+      plan,
+      limits.rate,
+      limits.burst,
+      limits.share,
+      limits.statementMs,
+      limits.requestMs,
+    ]);
     await client.query('update tenants set plan = $1 where id = $2', [plan, tenant.id]);
   });
   return plan;
@@ -70,7 +83,10 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
   let server: TestServer;
   beforeAll(async () => {
     // 4 connections for tenants, 2 per tenant: a flood of one tenant can hold half of them, never all.
-    server = await startTestServer({ pool: { max: 4, acquireTimeoutMs: 15_000 }, fairShare: { connectionsPerTenant: 2, planCacheTtlMs: 0, rateLimit: true } });
+    server = await startTestServer({
+      pool: { max: 4, acquireTimeoutMs: 15_000 },
+      fairShare: { connectionsPerTenant: 2, planCacheTtlMs: 0, rateLimit: true },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -85,7 +101,10 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     try {
       flood = Promise.all(
         Array.from({ length: 6 }, (_, i) =>
-          server.post({ query: RENAME, variables: { input: { id: conversation.globalId, title: `flood ${i}` } } }, { authorization: `Bearer ${flooder.admin.token}` }),
+          server.post(
+            { query: RENAME, variables: { input: { id: conversation.globalId, title: `flood ${i}` } } },
+            { authorization: `Bearer ${flooder.admin.token}` },
+          ),
         ),
       );
       // Two of the flood hold connections (blocked on the lock); the other four wait for the flooder's own turn.
@@ -131,12 +150,14 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
       await lock.release();
     }
     expect((await held!).map((r) => r.status)).toEqual([200, 200]);
-    const { rows } = await withOwnerClient((client) => client.query<{ title: string }>('select title from conversations where tenant_id = $1', [flooder.id]));
+    const { rows } = await withOwnerClient((client) =>
+      client.query<{ title: string }>('select title from conversations where tenant_id = $1', [flooder.id]),
+    );
     expect(rows[0]!.title).not.toBe('never');
     expect((await scrapeMetrics(server.port)).value('tenantgraph_fair_share_permits_in_use')).toBe(0);
   });
 
-  it('answers 429 RATE_LIMITED with Retry-After past the plan\'s burst, and a plan change takes effect without a restart', async () => {
+  it("answers 429 RATE_LIMITED with Retry-After past the plan's burst, and a plan change takes effect without a restart", async () => {
     const tenant = await createTestTenant();
     const auth = { authorization: `Bearer ${tenant.admin.token}` };
     const plan = await putOnNewPlan(tenant, { rate: 1, burst: 2, share: 0.25, statementMs: 5000, requestMs: 5000 });
@@ -144,7 +165,11 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     const second = await server.post({ query: VIEWER }, auth);
     expect([first.status, second.status]).toEqual([200, 200]);
 
-    const response = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify({ query: VIEWER }) });
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ query: VIEWER }),
+    });
     const body = (await response.json()) as any;
     expect(response.status).toBe(429);
     expect(body.errors[0].extensions).toMatchObject({ code: 'RATE_LIMITED', limit: 'requestsPerSecond', plan, requestsPerSecond: 1 });
@@ -158,7 +183,7 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     expect(upgraded.json.data.viewer.user.id).toBeTruthy();
   });
 
-  it('cancels the running statement at the plan\'s request deadline, rolls back, returns the connection and names the limit', async () => {
+  it("cancels the running statement at the plan's request deadline, rolls back, returns the connection and names the limit", async () => {
     const tenant = await createTestTenant();
     const auth = { authorization: `Bearer ${tenant.admin.token}` };
     const conversation = await createConversation(server, tenant);
@@ -176,7 +201,9 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
     } finally {
       await lock.release();
     }
-    const { rows } = await withOwnerClient((client) => client.query<{ title: string }>('select title from conversations where tenant_id = $1', [tenant.id]));
+    const { rows } = await withOwnerClient((client) =>
+      client.query<{ title: string }>('select title from conversations where tenant_id = $1', [tenant.id]),
+    );
     expect(rows).toEqual([{ title: 'locked' }]);
     // Permit and connection came back, and the cancelled connection was destroyed, not handed to the next request
     // (closing it after the release killed the next request's connection: SERVICE_UNAVAILABLE, 1 run in 4).
@@ -188,7 +215,10 @@ describe('fair share of the pool (HTTP, real concurrency)', () => {
 describe('fair share deadline (HTTP)', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 300 }, fairShare: { connectionsPerTenant: 1, planCacheTtlMs: 0, rateLimit: true } });
+    server = await startTestServer({
+      pool: { max: 2, acquireTimeoutMs: 300 },
+      fairShare: { connectionsPerTenant: 1, planCacheTtlMs: 0, rateLimit: true },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -207,14 +237,17 @@ describe('fair share deadline (HTTP)', () => {
     expect((await scrapeMetrics(server.port)).value('tenantgraph_fair_share_permits_in_use')).toBe(0);
   });
 
-  it('answers 503 SERVER_BUSY with Retry-After when the tenant\'s share stays full past the wait, while another tenant is served', async () => {
+  it("answers 503 SERVER_BUSY with Retry-After when the tenant's share stays full past the wait, while another tenant is served", async () => {
     const flooder = await createTestTenant();
     const other = await createTestTenant();
     const conversation = await createConversation(server, flooder);
     const lock = await lockConversation(flooder.id, conversation.uuid);
     let held: Promise<{ status: number }> | undefined;
     try {
-      held = server.post({ query: RENAME, variables: { input: { id: conversation.globalId, title: 'held' } } }, { authorization: `Bearer ${flooder.admin.token}` });
+      held = server.post(
+        { query: RENAME, variables: { input: { id: conversation.globalId, title: 'held' } } },
+        { authorization: `Bearer ${flooder.admin.token}` },
+      );
       await vi.waitFor(async () => expect(await blockedBehind(lock.pid)).toBe(1), { timeout: 10_000, interval: 20 });
       const response = await fetch(server.url, {
         method: 'POST',

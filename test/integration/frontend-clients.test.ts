@@ -107,7 +107,10 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
   let foreignConversationId: string;
   beforeAll(async () => {
     [server, tenantA, tenantB] = await Promise.all([startTestServer(options), createTestTenant(), createTestTenant()]);
-    const created = await server.post({ query: CREATE_CONVERSATION, variables: { title: 'B only' } }, { authorization: `Bearer ${tenantB.admin.token}` });
+    const created = await server.post(
+      { query: CREATE_CONVERSATION, variables: { title: 'B only' } },
+      { authorization: `Bearer ${tenantB.admin.token}` },
+    );
     foreignConversationId = (created.json.data as CreateConversationData).createConversation.conversation.id;
   });
   afterAll(async () => {
@@ -141,9 +144,11 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
       onScreen.unsubscribe();
     });
 
-    it('surfaces extensions.code: NOT_FOUND for another tenant\'s conversation, UNAUTHENTICATED (401) for a bad token', async () => {
+    it("surfaces extensions.code: NOT_FOUND for another tenant's conversation, UNAUTHENTICATED (401) for a bad token", async () => {
       const client = apolloClientFor(server.url, () => tenantA.admin.token);
-      const notFound = await client.mutate({ mutation: apolloGql(POST_MESSAGE), variables: { conversationId: foreignConversationId } }).catch((error: unknown) => error);
+      const notFound = await client
+        .mutate({ mutation: apolloGql(POST_MESSAGE), variables: { conversationId: foreignConversationId } })
+        .catch((error: unknown) => error);
       expect(CombinedGraphQLErrors.is(notFound)).toBe(true);
       expect((notFound as CombinedGraphQLErrors).errors[0]?.extensions?.code).toBe('NOT_FOUND');
 
@@ -154,7 +159,7 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
       expect((refused as CombinedGraphQLErrors).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     });
 
-    it('shows the first tenant\'s cached viewer after a token switch unless clearStore() runs', async () => {
+    it("shows the first tenant's cached viewer after a token switch unless clearStore() runs", async () => {
       let token = tenantA.admin.token;
       const client = apolloClientFor(server.url, () => token);
       const query = apolloGql(VIEWER);
@@ -191,7 +196,9 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
       }
       const first = await client.query<ConversationsData>(CONVERSATIONS, { first: 2 }).toPromise();
       expect(first.data?.conversations.edges.map((edge) => edge.node.title)).toEqual(['three', 'two']);
-      const second = await client.query<ConversationsData>(CONVERSATIONS, { first: 2, after: first.data!.conversations.pageInfo.endCursor }).toPromise();
+      const second = await client
+        .query<ConversationsData>(CONVERSATIONS, { first: 2, after: first.data!.conversations.pageInfo.endCursor })
+        .toPromise();
       expect(second.data?.conversations.edges.map((edge) => edge.node.title)).toEqual(['one']);
       expect(second.data?.conversations.pageInfo.hasNextPage).toBe(false);
     });
@@ -221,7 +228,9 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
     });
 
     it('surfaces extensions.code through CombinedError: NOT_FOUND, and UNAUTHENTICATED with status 401', async () => {
-      const notFound = await urqlClientFor(server.url, tenantA.admin.token).mutation(POST_MESSAGE, { conversationId: foreignConversationId }).toPromise();
+      const notFound = await urqlClientFor(server.url, tenantA.admin.token)
+        .mutation(POST_MESSAGE, { conversationId: foreignConversationId })
+        .toPromise();
       expect(notFound.error).toBeInstanceOf(CombinedError);
       expect(notFound.error?.graphQLErrors[0]?.extensions.code).toBe('NOT_FOUND');
 
@@ -253,7 +262,9 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
       expect(notFound).toBeInstanceOf(ClientError);
       expect((notFound as ClientError).response.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
-      const refused = await graphqlRequestClientFor(server.url, 'not-a-token').request(VIEWER).catch((error: unknown) => error);
+      const refused = await graphqlRequestClientFor(server.url, 'not-a-token')
+        .request(VIEWER)
+        .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(ClientError);
       expect((refused as ClientError).response.status).toBe(401);
       expect((refused as ClientError).response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -289,15 +300,18 @@ describe('CORS of the production-configured server, as a browser preflight meets
 describe('the README', () => {
   it('shows this configuration for each client', async () => {
     const readme = await readFile(path.join(REPOSITORY_ROOT, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Using it from a frontend'), readme.indexOf('\n## ', readme.indexOf('## Using it from a frontend') + 1));
+    const section = readme.slice(
+      readme.indexOf('## Using it from a frontend'),
+      readme.indexOf('\n## ', readme.indexOf('## Using it from a frontend') + 1),
+    );
     for (const snippet of [
-      "new SetContextLink(() => ({ headers: { authorization: `Bearer ${token}` } })).concat(new HttpLink({ uri: url }))",
+      'new SetContextLink(() => ({ headers: { authorization: `Bearer ${token}` } })).concat(new HttpLink({ uri: url }))',
       'await client.clearStore();',
       "Query: { fields: { conversations: relayStylePagination(['filter']), users: relayStylePagination() } }",
       'Conversation: { fields: { messages: relayStylePagination() } }',
       'preferGetMethod: false,',
       'exchanges: [cacheExchange, fetchExchange],',
-      "fetchOptions: () => ({ headers: { authorization: `Bearer ${token}` } }),",
+      'fetchOptions: () => ({ headers: { authorization: `Bearer ${token}` } }),',
       "'apollo-require-preflight': 'true'",
       'new GraphQLClient(url, { headers: { authorization: `Bearer ${token}` } })',
     ]) {

@@ -23,7 +23,10 @@ afterAll(async () => {
 
 const rename = (token: string, id: string, title: string) =>
   server.post(
-    { query: 'mutation($input: RenameConversationInput!) { renameConversation(input: $input) { conversation { title } } }', variables: { input: { id, title } } },
+    {
+      query: 'mutation($input: RenameConversationInput!) { renameConversation(input: $input) { conversation { title } } }',
+      variables: { input: { id, title } },
+    },
     { authorization: `Bearer ${token}` },
   );
 

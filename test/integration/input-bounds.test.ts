@@ -125,7 +125,9 @@ describe('unexpected errors in request hooks', () => {
       const requestId = `parse-${randomUUID()}`;
       const literal = nested(150_000);
       const result = await lenient.post({ query: `{ conversations(first: ${literal}) { totalCount } }` }, { ...auth(), 'x-request-id': requestId });
-      expect(result.json.errors).toEqual([{ message: expect.stringMatching(/^Internal server error/), extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+      expect(result.json.errors).toEqual([
+        { message: expect.stringMatching(/^Internal server error/), extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      ]);
       expect(unexpectedLines().filter((line) => line.requestId === requestId)).toEqual([
         expect.objectContaining({ err: expect.objectContaining({ name: 'RangeError', message: expect.stringMatching(/call stack/i) }) }),
       ]);

@@ -181,7 +181,7 @@ describe('Query.viewer', () => {
 });
 
 describe('Query.node', () => {
-  it('resolves the caller\'s own Tenant, User, Conversation and Message ids', async () => {
+  it("resolves the caller's own Tenant, User, Conversation and Message ids", async () => {
     for (const fixture of fixtures) {
       const own = [fixture.ids.tenant, ...fixture.ids.users, ...fixture.ids.conversations, ...allMessageIds(fixture)];
       for (const id of own) {
@@ -192,7 +192,7 @@ describe('Query.node', () => {
     }
   });
 
-  it('returns null for another tenant\'s Tenant, User, Conversation and Message ids, exactly as for random ids', async () => {
+  it("returns null for another tenant's Tenant, User, Conversation and Message ids, exactly as for random ids", async () => {
     for (const fixture of fixtures) {
       const foreign = foreignNodeIds(fixture);
       expect(new Set(foreign.map((n) => n.type))).toEqual(new Set(['Tenant', 'User', 'Conversation', 'Message']));
@@ -206,7 +206,7 @@ describe('Query.node', () => {
 });
 
 describe('Query.conversation', () => {
-  it('returns null for another tenant\'s conversation id, exactly as for a random id', async () => {
+  it("returns null for another tenant's conversation id, exactly as for a random id", async () => {
     for (const fixture of fixtures) {
       for (const other of others(fixture)) {
         for (const id of other.ids.conversations) {
@@ -222,7 +222,7 @@ describe('Query.conversation', () => {
     }
   });
 
-  it('shows only the caller\'s messages, lastMessage and counts in its own conversations', async () => {
+  it("shows only the caller's messages, lastMessage and counts in its own conversations", async () => {
     for (const fixture of fixtures) {
       for (const id of fixture.ids.conversations) {
         const expected = fixture.ids.messages.get(id)!;
@@ -240,7 +240,7 @@ describe('Query.conversation', () => {
 });
 
 describe('Query.conversations', () => {
-  it('lists and counts only the caller\'s conversations', async () => {
+  it("lists and counts only the caller's conversations", async () => {
     for (const fixture of fixtures) {
       const data = ok(await fixture.api.request(ConversationsDocument, { first: 100 }));
       expect(data.conversations.edges.map((e) => e.node.id).sort()).toEqual([...fixture.ids.conversations].sort());
@@ -249,7 +249,7 @@ describe('Query.conversations', () => {
     }
   });
 
-  it('pages through only the caller\'s conversations', async () => {
+  it("pages through only the caller's conversations", async () => {
     for (const fixture of fixtures) {
       const seen: string[] = [];
       let after: string | null | undefined = null;
@@ -265,7 +265,7 @@ describe('Query.conversations', () => {
     }
   });
 
-  it('applies filter and totalCount within the caller\'s tenant only', async () => {
+  it("applies filter and totalCount within the caller's tenant only", async () => {
     for (const fixture of fixtures) {
       const shared = ok(await fixture.api.request(ConversationsDocument, { first: 100, filter: { titleContains: 'Shared' } }));
       expect(shared.conversations.totalCount).toBe(fixture.ids.conversations.length);
@@ -283,13 +283,15 @@ describe('Query.conversations', () => {
       for (const other of others(fixture)) {
         const byForeignTitle = await fixture.api.request(ConversationsDocument, { first: 100, filter: { titleContains: other.tag } });
         const byUnknownTitle = await fixture.api.request(ConversationsDocument, { first: 100, filter: { titleContains: 'no-such-title' } });
-        expect(byForeignTitle.data).toEqual({ conversations: { totalCount: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null }, edges: [] } });
+        expect(byForeignTitle.data).toEqual({
+          conversations: { totalCount: 0, pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null }, edges: [] },
+        });
         expect(byForeignTitle.data).toEqual(byUnknownTitle.data);
       }
     }
   });
 
-  it('nests only the caller\'s lastMessage, messages and authors', async () => {
+  it("nests only the caller's lastMessage, messages and authors", async () => {
     for (const fixture of fixtures) {
       const data = ok(await fixture.api.request(DashboardDocument, { first: 10, messages: 10 }));
       const active = fixture.ids.conversations.filter((id) => !fixture.ids.archived.includes(id));
@@ -306,7 +308,7 @@ describe('Query.conversations', () => {
 });
 
 describe('Query.users', () => {
-  it('lists and counts only the caller\'s members', async () => {
+  it("lists and counts only the caller's members", async () => {
     for (const fixture of fixtures) {
       const data = ok(await fixture.api.request(UsersDocument, { first: 100 }));
       expect(data.users.nodes.map((u) => u.email).sort()).toEqual([...fixture.emails].map((e) => e.toLowerCase()).sort());
@@ -339,7 +341,7 @@ async function expectForeignConversationsNotFound(
 }
 
 describe('Mutation.renameConversation', () => {
-  it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and changes nothing', async () => {
+  it("answers NOT_FOUND for another tenant's conversation, exactly as for a random id, and changes nothing", async () => {
     await expectForeignConversationsNotFound((fixture, id) =>
       fixture.api.request(RenameConversationDocument, { input: { id, title: `Hijacked by ${fixture.tag}` } }),
     );
@@ -347,13 +349,13 @@ describe('Mutation.renameConversation', () => {
 });
 
 describe('Mutation.archiveConversation', () => {
-  it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and changes nothing', async () => {
+  it("answers NOT_FOUND for another tenant's conversation, exactly as for a random id, and changes nothing", async () => {
     await expectForeignConversationsNotFound((fixture, id) => fixture.api.request(ArchiveConversationDocument, { input: { id } }));
   });
 });
 
 describe('Mutation.postMessage', () => {
-  it('answers NOT_FOUND for another tenant\'s conversation, exactly as for a random id, and writes nothing', async () => {
+  it("answers NOT_FOUND for another tenant's conversation, exactly as for a random id, and writes nothing", async () => {
     await expectForeignConversationsNotFound((fixture, conversationId) =>
       fixture.api.request(PostMessageDocument, { input: { conversationId, body: `Planted by ${fixture.tag}` } }),
     );
@@ -361,7 +363,7 @@ describe('Mutation.postMessage', () => {
 });
 
 describe('Mutation.createConversation', () => {
-  it('writes into the caller\'s tenant only', async () => {
+  it("writes into the caller's tenant only", async () => {
     const [a, ...rest] = fixtures as [Fixture, ...Fixture[]];
     const othersBefore = await snapshotTenants(rest.map((f) => f.tenant.id));
     const data = ok(await a.api.request(CreateConversationDocument, { input: { title: `Fresh ${a.tag}` } }));
@@ -379,7 +381,7 @@ describe('Mutation.createConversation', () => {
 });
 
 describe('Mutation.inviteUser', () => {
-  it('creates the user in the caller\'s tenant even when another tenant has the same email, touching nothing there', async () => {
+  it("creates the user in the caller's tenant even when another tenant has the same email, touching nothing there", async () => {
     // Fresh tenants: the copied email would otherwise show up as "foreign data" in later checks of the fixtures.
     const [x, y] = await Promise.all([createTestTenant(), createTestTenant()]);
     const api = server.client(x.admin.token);
@@ -401,7 +403,7 @@ describe('Mutation.inviteUser', () => {
     expect(yUsers.users.nodes.map((u) => u.email)).toEqual([y.admin.email]);
   });
 
-  it('refuses a duplicate within the caller\'s own tenant without naming anything of another tenant', async () => {
+  it("refuses a duplicate within the caller's own tenant without naming anything of another tenant", async () => {
     const [, b] = fixtures as [Fixture, Fixture];
     const before = await snapshotTenants(tenantIds());
     const response = await b.api.request(InviteUserDocument, { input: { email: b.member.email.toUpperCase(), displayName: 'Again' } });
@@ -412,7 +414,7 @@ describe('Mutation.inviteUser', () => {
 });
 
 describe('messages (database, app role)', () => {
-  it('refuses a message that references another tenant\'s conversation and writes nothing', async () => {
+  it("refuses a message that references another tenant's conversation and writes nothing", async () => {
     const [a, b] = fixtures as [Fixture, Fixture];
     const before = await snapshotTenants(tenantIds());
     const foreignConversation = decodeGlobalId(b.ids.conversations[0]!).localId;

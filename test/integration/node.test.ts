@@ -52,7 +52,7 @@ describe('Query.node', () => {
     }
   });
 
-  it('answers null for another tenant\'s object of every node type', async () => {
+  it("answers null for another tenant's object of every node type", async () => {
     const theirs = await ownIds(other);
     for (const [type, id] of Object.entries(theirs)) {
       expect(await node(tenant, id), type).toEqual({ data: { node: null } });

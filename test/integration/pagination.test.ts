@@ -60,7 +60,8 @@ afterAll(async () => {
 });
 
 describe('Query.conversations', () => {
-  const conversationsPage = (tenant: TestTenant, first: number | undefined, filter?: { archived?: boolean; titleContains?: string }): FetchPage =>
+  const conversationsPage =
+    (tenant: TestTenant, first: number | undefined, filter?: { archived?: boolean; titleContains?: string }): FetchPage =>
     async (after) => {
       const result = await server.client(tenant.admin.token).request(ConversationsDocument, {
         ...(first === undefined ? {} : { first }),
@@ -199,15 +200,23 @@ describe('Query.conversations', () => {
 });
 
 describe('Query.users', () => {
-  const usersPage = (tenant: TestTenant, first: number | undefined): FetchPage => async (after) => {
-    const result = await server.client(tenant.admin.token).request(UsersDocument, {
-      ...(first === undefined ? {} : { first }),
-      ...(after ? { after } : {}),
-    });
-    expect(result.errors).toBeUndefined();
-    const u = result.data!.users;
-    return { ids: u.nodes.map((n) => n.id), cursors: [], hasNextPage: u.pageInfo.hasNextPage, endCursor: u.pageInfo.endCursor, totalCount: u.totalCount };
-  };
+  const usersPage =
+    (tenant: TestTenant, first: number | undefined): FetchPage =>
+    async (after) => {
+      const result = await server.client(tenant.admin.token).request(UsersDocument, {
+        ...(first === undefined ? {} : { first }),
+        ...(after ? { after } : {}),
+      });
+      expect(result.errors).toBeUndefined();
+      const u = result.data!.users;
+      return {
+        ids: u.nodes.map((n) => n.id),
+        cursors: [],
+        hasNextPage: u.pageInfo.hasNextPage,
+        endCursor: u.pageInfo.endCursor,
+        totalCount: u.totalCount,
+      };
+    };
   const oldestFirst = 'select id from users where tenant_id = $1 order by created_at, id';
 
   it('lists members oldest first across pages of 2 with no duplicate and no gap', async () => {
@@ -258,22 +267,24 @@ describe('Query.users', () => {
 });
 
 describe('Conversation.messages', () => {
-  const messagesPage = (tenant: TestTenant, conversationId: string, first: number | undefined): FetchPage => async (after) => {
-    const result = await server.client(tenant.admin.token).request(ConversationDocument, {
-      id: conversationId,
-      ...(first === undefined ? {} : { first }),
-      ...(after ? { after } : {}),
-    });
-    expect(result.errors).toBeUndefined();
-    const m = result.data!.conversation!.messages;
-    return {
-      ids: m.edges.map((e) => e.node.id),
-      cursors: m.edges.map((e) => e.cursor),
-      hasNextPage: m.pageInfo.hasNextPage,
-      endCursor: m.pageInfo.endCursor,
-      totalCount: m.totalCount,
+  const messagesPage =
+    (tenant: TestTenant, conversationId: string, first: number | undefined): FetchPage =>
+    async (after) => {
+      const result = await server.client(tenant.admin.token).request(ConversationDocument, {
+        id: conversationId,
+        ...(first === undefined ? {} : { first }),
+        ...(after ? { after } : {}),
+      });
+      expect(result.errors).toBeUndefined();
+      const m = result.data!.conversation!.messages;
+      return {
+        ids: m.edges.map((e) => e.node.id),
+        cursors: m.edges.map((e) => e.cursor),
+        hasNextPage: m.pageInfo.hasNextPage,
+        endCursor: m.pageInfo.endCursor,
+        totalCount: m.totalCount,
+      };
     };
-  };
   const newestFirst = 'select id from messages where tenant_id = $1 and conversation_id = $2 order by created_at desc, id desc';
 
   async function conversationWithMessages(tenant: TestTenant, count: number): Promise<{ id: string; messageIds: string[] }> {
@@ -399,11 +410,13 @@ async function createConversationsIn(tenant: TestTenant, count: number): Promise
   return ids;
 }
 
-const conversationsTwoWay = (tenant: TestTenant): FetchTwoWay => async (args) => {
-  const result = await server.client(tenant.admin.token).request(ConversationsDocument, args);
-  expect(result.errors).toBeUndefined();
-  return twoWay(result.data!.conversations);
-};
+const conversationsTwoWay =
+  (tenant: TestTenant): FetchTwoWay =>
+  async (args) => {
+    const result = await server.client(tenant.admin.token).request(ConversationsDocument, args);
+    expect(result.errors).toBeUndefined();
+    return twoWay(result.data!.conversations);
+  };
 
 const EDGES = 'edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }';
 
@@ -421,15 +434,23 @@ async function edgesOf(tenant: TestTenant, field: 'users' | 'auditEvents', args:
   return twoWay(result.json.data.page);
 }
 
-const usersTwoWay = (tenant: TestTenant): FetchTwoWay => (args) => edgesOf(tenant, 'users', args);
+const usersTwoWay =
+  (tenant: TestTenant): FetchTwoWay =>
+  (args) =>
+    edgesOf(tenant, 'users', args);
 
-const messagesTwoWay = (tenant: TestTenant, id: string): FetchTwoWay => async (args) => {
-  const result = await server.client(tenant.admin.token).request(ConversationDocument, { id, ...args });
-  expect(result.errors).toBeUndefined();
-  return twoWay(result.data!.conversation!.messages);
-};
+const messagesTwoWay =
+  (tenant: TestTenant, id: string): FetchTwoWay =>
+  async (args) => {
+    const result = await server.client(tenant.admin.token).request(ConversationDocument, { id, ...args });
+    expect(result.errors).toBeUndefined();
+    return twoWay(result.data!.conversation!.messages);
+  };
 
-const auditTwoWay = (tenant: TestTenant): FetchTwoWay => (args) => edgesOf(tenant, 'auditEvents', args);
+const auditTwoWay =
+  (tenant: TestTenant): FetchTwoWay =>
+  (args) =>
+    edgesOf(tenant, 'auditEvents', args);
 
 describe('backward pages (last/before)', () => {
   it('walks Query.conversations backward from the end, each page newest first, flags exact', async () => {
@@ -497,7 +518,11 @@ describe('backward pages (last/before)', () => {
         [tenant.admin.id],
       ),
     );
-    const expected = await expectedIds(tenant.id, 'Conversation', 'select id from conversations where tenant_id = $1 order by created_at desc, id desc');
+    const expected = await expectedIds(
+      tenant.id,
+      'Conversation',
+      'select id from conversations where tenant_id = $1 order by created_at desc, id desc',
+    );
     const fetchPage = conversationsTwoWay(tenant);
     const tail = await fetchPage({ last: 1 });
     const page = await fetchPage({ before: tail.startCursor! });
@@ -512,7 +537,9 @@ describe('backward pages (last/before)', () => {
     );
     const pages = await walkBackward(conversationsTwoWay(tenant), 2);
     const walked = [...pages].reverse().flatMap((p) => p.ids);
-    expect(walked).toEqual(await expectedIds(tenant.id, 'Conversation', 'select id from conversations where tenant_id = $1 order by created_at desc, id desc'));
+    expect(walked).toEqual(
+      await expectedIds(tenant.id, 'Conversation', 'select id from conversations where tenant_id = $1 order by created_at desc, id desc'),
+    );
     expect(pages).toHaveLength(5);
   });
 
@@ -544,7 +571,8 @@ describe('backward pages (last/before)', () => {
     const api = server.client(tenant.admin.token);
     const created = await api.request(CreateConversationDocument, { input: { title: 'Chat' } });
     const id = created.data!.createConversation.conversation.id;
-    const post = async (body: string) => (await api.request(PostMessageDocument, { input: { conversationId: id, body } })).data!.postMessage.message.id;
+    const post = async (body: string) =>
+      (await api.request(PostMessageDocument, { input: { conversationId: id, body } })).data!.postMessage.message.id;
     const shown = [await post('m1'), await post('m2'), await post('m3')];
     const view = await messagesTwoWay(tenant, id)({ first: 20 });
     expect(view).toMatchObject({ ids: [...shown].reverse(), hasNextPage: false, hasPreviousPage: false });
@@ -576,7 +604,12 @@ describe('backward pages (last/before)', () => {
     );
     const pages = await walkBackward(messagesTwoWay(tenant, id), 3);
     expect([...pages].reverse().flatMap((p) => p.ids)).toEqual(
-      await expectedIds(tenant.id, 'Message', 'select id from messages where tenant_id = $1 and conversation_id = $2 order by created_at desc, id desc', [localId]),
+      await expectedIds(
+        tenant.id,
+        'Message',
+        'select id from messages where tenant_id = $1 and conversation_id = $2 order by created_at desc, id desc',
+        [localId],
+      ),
     );
     expect(pages.map((p) => p.ids.length)).toEqual([3, 3, 1]);
   });
@@ -589,11 +622,15 @@ describe('backward pages (last/before)', () => {
       const created = await api.request(CreateConversationDocument, { input: { title: `size ${size}` } });
       const id = created.data!.createConversation.conversation.id;
       const messages: string[] = [];
-      for (let i = 0; i < size; i++) messages.push((await api.request(PostMessageDocument, { input: { conversationId: id, body: `b${i}` } })).data!.postMessage.message.id);
+      for (let i = 0; i < size; i++)
+        messages.push((await api.request(PostMessageDocument, { input: { conversationId: id, body: `b${i}` } })).data!.postMessage.message.id);
       threads.push({ id, messages });
     }
     const result = await server.post(
-      { query: 'query { conversations(first: 10) { nodes { id lastMessage { id } messages(last: 2) { nodes { id } pageInfo { hasPreviousPage hasNextPage } } } } }' },
+      {
+        query:
+          'query { conversations(first: 10) { nodes { id lastMessage { id } messages(last: 2) { nodes { id } pageInfo { hasPreviousPage hasNextPage } } } } }',
+      },
       { authorization: `Bearer ${tenant.admin.token}` },
     );
     expect(result.json.errors).toBeUndefined();
@@ -626,7 +663,11 @@ describe('page arguments', () => {
     tenant = await createTestTenant();
   });
 
-  function expectRefused(result: { errors?: readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, unknown> }[] }, field: string, message: RegExp) {
+  function expectRefused(
+    result: { errors?: readonly { message: string; path?: readonly (string | number)[]; extensions?: Record<string, unknown> }[] },
+    field: string,
+    message: RegExp,
+  ) {
     expect(result.errors).toHaveLength(1);
     expect(result.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     expect(result.errors![0]!.message).toMatch(message);
@@ -649,13 +690,21 @@ describe('page arguments', () => {
   });
 
   it.each([-1, 101])('refuses last: %i naming `last` and the bounds', async (last) => {
-    expectRefused(await server.client(tenant.admin.token).request(ConversationsDocument, { last }), 'last', new RegExp(`\`last\` must be between 0 and 100, received ${last}`));
+    expectRefused(
+      await server.client(tenant.admin.token).request(ConversationsDocument, { last }),
+      'last',
+      new RegExp(`\`last\` must be between 0 and 100, received ${last}`),
+    );
   });
 
   it.each(['nope', Buffer.from('["2020-02-30T00:00:00Z","00000000-0000-0000-0000-000000000000"]').toString('base64url')])(
     'refuses a malformed `before` (%s) naming `before` and startCursor',
     async (before) => {
-      expectRefused(await server.client(tenant.admin.token).request(UsersDocument, { before }), 'before', /Invalid cursor: pass the startCursor .* as `before`/);
+      expectRefused(
+        await server.client(tenant.admin.token).request(UsersDocument, { before }),
+        'before',
+        /Invalid cursor: pass the startCursor .* as `before`/,
+      );
     },
   );
 
@@ -674,13 +723,17 @@ describe('page arguments', () => {
     for (const cursor of [...theirCursors, theirMessageCursor]) {
       const [createdAt, rowId] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
       const position = await asOwner(mine.id, (query) =>
-        query(
-          `select count(*)::int as newer from conversations where tenant_id = $1 and (created_at, id) > ($2::timestamptz, $3::uuid)`,
-          [mine.id, createdAt, rowId],
-        ),
+        query(`select count(*)::int as newer from conversations where tenant_id = $1 and (created_at, id) > ($2::timestamptz, $3::uuid)`, [
+          mine.id,
+          createdAt,
+          rowId,
+        ]),
       );
       const k = position[0].newer as number;
-      for (const page of [await conversationsTwoWay(mine)({ last: 10, before: cursor }), await conversationsTwoWay(mine)({ first: 10, after: cursor })]) {
+      for (const page of [
+        await conversationsTwoWay(mine)({ last: 10, before: cursor }),
+        await conversationsTwoWay(mine)({ first: 10, after: cursor }),
+      ]) {
         expect(page.ids.every((id) => myIds.includes(id))).toBe(true);
       }
       expect((await conversationsTwoWay(mine)({ last: 10, before: cursor })).ids).toEqual(myIds.slice(0, k));

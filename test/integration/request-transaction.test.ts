@@ -27,10 +27,10 @@ async function countConversations(tenantId: string, title: string): Promise<numb
   const client = new pg.Client({ connectionString: inject('ownerUrl') });
   await client.connect();
   try {
-    const { rows } = await client.query<{ count: number }>(
-      'select count(*)::int as count from conversations where tenant_id = $1 and title = $2',
-      [tenantId, title],
-    );
+    const { rows } = await client.query<{ count: number }>('select count(*)::int as count from conversations where tenant_id = $1 and title = $2', [
+      tenantId,
+      title,
+    ]);
     return rows[0]!.count;
   } finally {
     await client.end();
@@ -52,10 +52,7 @@ describe('RequestTransaction: access mode and settings', () => {
     server.statements.length = 0;
     const result = await server.client(tenant.admin.token).request(ViewerDocument);
     expect(result.errors).toBeUndefined();
-    expect(server.statements[0]).toBe(
-      'start transaction read only;' +
-        `select app.enter_tenant('${tenant.id}','${tenant.admin.id}',1234,4321)`,
-    );
+    expect(server.statements[0]).toBe('start transaction read only;' + `select app.enter_tenant('${tenant.id}','${tenant.admin.id}',1234,4321)`);
     expect(server.statements.at(-1)).toBe('commit');
     expect(server.statements.filter((s) => PROLOGUE.test(s))).toHaveLength(1);
     await expectPoolIdle(server);
@@ -137,7 +134,12 @@ describe('RequestTransaction: requests that never touch the database', () => {
     ['a missing query', () => ({ variables: {} }), withToken, 400],
     ['an empty body', () => ({}), withToken, 400],
     ['variables that are not an object', () => ({ query: '{ viewer { user { id } } }', variables: '{"a":1}' }), withToken, 400],
-    ['a variable of the wrong type', () => ({ query: 'query($f: Int) { conversations(first: $f) { totalCount } }', variables: { f: 'x' } }), withToken, 400],
+    [
+      'a variable of the wrong type',
+      () => ({ query: 'query($f: Int) { conversations(first: $f) { totalCount } }', variables: { f: 'x' } }),
+      withToken,
+      400,
+    ],
     ['a missing required variable', () => ({ query: 'query($id: ID!) { conversation(id: $id) { id } }' }), withToken, 400],
     ['an unknown operationName', () => ({ query: '{ viewer { user { id } } }', operationName: 'Nope' }), withToken, 400],
     ['a subscription', () => ({ query: 'subscription { viewer { user { id } } }' }), withToken, 400],

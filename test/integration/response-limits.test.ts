@@ -94,7 +94,10 @@ describe('response-size limit', () => {
 
     // The same mutation with a small payload commits.
     const small = await limited.post(
-      { query: 'mutation($input: PostMessageInput!) { postMessage(input: $input) { message { id } } }', variables: { input: { conversationId, body: 'ok' } } },
+      {
+        query: 'mutation($input: PostMessageInput!) { postMessage(input: $input) { message { id } } }',
+        variables: { input: { conversationId, body: 'ok' } },
+      },
       auth(),
     );
     expect(small.status).toBe(200);

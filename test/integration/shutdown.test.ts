@@ -54,10 +54,10 @@ async function storedState(tenantId: string, conversationId: string, body: strin
       conversationId,
       body,
     ]);
-    const conversation = await client.query<{ message_count: number }>(
-      'select message_count from conversations where tenant_id = $1 and id = $2',
-      [tenantId, conversationId],
-    );
+    const conversation = await client.query<{ message_count: number }>('select message_count from conversations where tenant_id = $1 and id = $2', [
+      tenantId,
+      conversationId,
+    ]);
     return { messages: messages.rowCount, messageCount: conversation.rows[0]!.message_count };
   } finally {
     await client.end();

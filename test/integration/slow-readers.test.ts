@@ -69,7 +69,10 @@ describe('slow readers', () => {
   });
 
   it('lets a client that reads receive the whole response', async () => {
-    const response = await server.post({ query: aliasedBodiesQuery(query.match(/"([^"]+)"/)![1]!, 3) }, { authorization: `Bearer ${tenant.admin.token}` });
+    const response = await server.post(
+      { query: aliasedBodiesQuery(query.match(/"([^"]+)"/)![1]!, 3) },
+      { authorization: `Bearer ${tenant.admin.token}` },
+    );
     expect(response.status).toBe(200);
     expect(response.json.data.a2.messages.nodes).toHaveLength(100);
   });

@@ -54,7 +54,9 @@ describe('Query.conversations (Dashboard statement count)', () => {
           where c.tenant_id = $3`, // the owner bypasses RLS: without this it would see every tenant's rows
         [authors.map((a) => a.id), MESSAGES_PER_CONVERSATION, tenant.id],
       );
-      const { rows } = await client.query<{ id: string; display_name: string }>('select id, display_name from users where tenant_id = $1', [tenant.id]);
+      const { rows } = await client.query<{ id: string; display_name: string }>('select id, display_name from users where tenant_id = $1', [
+        tenant.id,
+      ]);
       for (const row of rows) displayNames.set(row.id, row.display_name);
     });
   });

@@ -36,12 +36,12 @@ describe('TenantRateLimiter (memory store, the default)', () => {
 
   it('counts per process: two replicas with memory stores each allow the whole burst', async () => {
     const [a, b] = [new TenantRateLimiter(), new TenantRateLimiter()];
-    expect([await attempt(a, '21', plan(2)), await attempt(b, '21', plan(2)), await attempt(a, '21', plan(2)), await attempt(b, '21', plan(2))]).toEqual([
-      'ok',
-      'ok',
-      'ok',
-      'ok',
-    ]);
+    expect([
+      await attempt(a, '21', plan(2)),
+      await attempt(b, '21', plan(2)),
+      await attempt(a, '21', plan(2)),
+      await attempt(b, '21', plan(2)),
+    ]).toEqual(['ok', 'ok', 'ok', 'ok']);
   });
 });
 

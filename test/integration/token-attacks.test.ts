@@ -27,7 +27,9 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   const { port } = jwks.address() as { port: number };
-  server = await startTestServer({ jwt: { jwksUrl: `http://127.0.0.1:${port}/jwks.json`, tenantClaim: 'tenant_id', now: () => Date.now() + clockAheadMs } });
+  server = await startTestServer({
+    jwt: { jwksUrl: `http://127.0.0.1:${port}/jwks.json`, tenantClaim: 'tenant_id', now: () => Date.now() + clockAheadMs },
+  });
   tenant = await createTestTenant();
 });
 
@@ -79,7 +81,7 @@ describe('token verification with a JWKS', () => {
     await expectRefused(await rs256({ tenant_id: tenant.id }, 'rotated-away', other.privateKey), /unknown key/);
   });
 
-  it('refuses a token whose kid is known but whose signature is not the key holder\'s', async () => {
+  it("refuses a token whose kid is known but whose signature is not the key holder's", async () => {
     const other = await generateKeyPair('RS256');
     await expectRefused(await rs256({ tenant_id: tenant.id }, 'main', other.privateKey), /signature/);
   });

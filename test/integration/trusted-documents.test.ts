@@ -103,7 +103,9 @@ describe('GRAPHQL_TRUSTED_DOCUMENTS', () => {
       startTestServer({ production: true, introspection: false, limits: tiny }),
     ]);
     try {
-      const byId = await createClient({ url: limitedTrusted.url, token: tenant.admin.token, trustedDocuments: true }).request(DashboardDocument, { first: 2 });
+      const byId = await createClient({ url: limitedTrusted.url, token: tenant.admin.token, trustedDocuments: true }).request(DashboardDocument, {
+        first: 2,
+      });
       expect(byId.errors).toBeUndefined();
       expect(byId.data?.conversations.nodes).toEqual([]);
       const text = trusted.byId.get(documentIdOf(DashboardDocument)!)!;

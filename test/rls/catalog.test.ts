@@ -107,7 +107,12 @@ describe('listTenantTables', () => {
       await client.query(`create table public.${table}_other (claimed_tenant_id bigint)`);
       return listTenantTables(client);
     });
-    expect(tables.map((t) => t.qualifiedName).filter((name) => name.includes(table)).sort()).toEqual([`app.${table}`, `public.${table}`]);
+    expect(
+      tables
+        .map((t) => t.qualifiedName)
+        .filter((name) => name.includes(table))
+        .sort(),
+    ).toEqual([`app.${table}`, `public.${table}`]);
   });
 });
 
@@ -118,7 +123,9 @@ describe('rowSecurityProblems', () => {
       await client.query(`create table public.${t}_bare (tenant_id bigint not null)`);
       await client.query(`create table public.${t}_unforced (tenant_id bigint not null)`);
       await client.query(`alter table public.${t}_unforced enable row level security`);
-      await client.query(`create policy tenant_isolation on public.${t}_unforced as restrictive using (tenant_id = (select app.current_tenant_id())) with check (tenant_id = (select app.current_tenant_id()))`);
+      await client.query(
+        `create policy tenant_isolation on public.${t}_unforced as restrictive using (tenant_id = (select app.current_tenant_id())) with check (tenant_id = (select app.current_tenant_id()))`,
+      );
       await client.query(`create table public.${t}_permissive (tenant_id bigint not null)`);
       await client.query(`alter table public.${t}_permissive enable row level security, force row level security`);
       await client.query(`create policy open on public.${t}_permissive using (tenant_id = (select app.current_tenant_id()))`);
@@ -129,7 +136,9 @@ describe('rowSecurityProblems', () => {
       // USING right, WITH CHECK wide open: rows of another tenant could be written.
       await client.query(`create table public.${t}_check (tenant_id bigint not null)`);
       await client.query(`alter table public.${t}_check enable row level security, force row level security`);
-      await client.query(`create policy tenant_isolation on public.${t}_check as restrictive using (tenant_id = (select app.current_tenant_id())) with check (true)`);
+      await client.query(
+        `create policy tenant_isolation on public.${t}_check as restrictive using (tenant_id = (select app.current_tenant_id())) with check (true)`,
+      );
       return rowSecurityProblems(catalogReader(client));
     });
     const noPolicy = (table: string) =>
@@ -152,7 +161,9 @@ describe('rowSecurityProblems', () => {
     const problems = await inRolledBackTransaction(async (client) => {
       for (const statement of sound(t)) await client.query(statement);
       await client.query(`alter table public.${t} add column owner_id uuid`);
-      await client.query(`create policy own_rows on public.${t} for select using (owner_id = nullif(current_setting('app.current_user', true), '')::uuid)`);
+      await client.query(
+        `create policy own_rows on public.${t} for select using (owner_id = nullif(current_setting('app.current_user', true), '')::uuid)`,
+      );
       return findCatalogProblems(client);
     });
     expect(about(problems, t)).toEqual([]);
@@ -185,18 +196,28 @@ describe('keyProblems, indexProblems and foreignKeyProblems', () => {
     const { keys, indexes, foreignKeys } = await inRolledBackTransaction(async (client) => {
       const reader = catalogReader(client);
       await client.query(`create table public.${parent} (tenant_id bigint not null, id uuid not null, primary key (tenant_id, id), unique (id))`);
-      await client.query(`create table public.${child} (tenant_id bigint not null, parent_id uuid references public.${parent} (id), created_at timestamptz)`);
+      await client.query(
+        `create table public.${child} (tenant_id bigint not null, parent_id uuid references public.${parent} (id), created_at timestamptz)`,
+      );
       await client.query(`create index ${child}_created_idx on public.${child} (created_at, tenant_id)`);
       await client.query(`create unique index ${child}_parent_idx on public.${child} (parent_id, tenant_id)`);
       return { keys: await keyProblems(reader), indexes: await indexProblems(reader), foreignKeys: await foreignKeyProblems(reader) };
     });
-    expect(about(keys, parent)).toEqual([expect.stringMatching(new RegExp(`^public\\.${parent}: key ${parent}_id_key does not lead with tenant_id .*Fix: make it \\(tenant_id, …\\)\\.$`))]);
+    expect(about(keys, parent)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^public\\.${parent}: key ${parent}_id_key does not lead with tenant_id .*Fix: make it \\(tenant_id, …\\)\\.$`),
+      ),
+    ]);
     expect(about(keys, child)).toEqual([expect.stringMatching(new RegExp(`^public\\.${child}: key ${child}_parent_idx does not lead`))]);
     expect([...about(indexes, parent), ...about(indexes, child)]).toEqual([
       expect.stringMatching(new RegExp(`^public\\.${child}: index ${child}_created_idx does not lead with tenant_id .*Fix: recreate it`)),
     ]);
     expect(about(foreignKeys, child)).toEqual([
-      expect.stringMatching(new RegExp(`^public\\.${child}: foreign key ${child}_parent_id_fkey does not include the tenant column .*Fix: FOREIGN KEY \\(tenant_id, …\\) REFERENCES public\\.${parent} \\(tenant_id, …\\)\\.$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^public\\.${child}: foreign key ${child}_parent_id_fkey does not include the tenant column .*Fix: FOREIGN KEY \\(tenant_id, …\\) REFERENCES public\\.${parent} \\(tenant_id, …\\)\\.$`,
+        ),
+      ),
     ]);
   });
 });
@@ -293,7 +314,9 @@ describe('app.enable_tenant_rls (migrations/0009)', () => {
         [t],
       );
       const problems = await findCatalogProblems(client);
-      const { rows: tenants } = await client.query<{ id: string }>(`insert into public.tenants (name) values ('${t} a'), ('${t} b') returning id::text`);
+      const { rows: tenants } = await client.query<{ id: string }>(
+        `insert into public.tenants (name) values ('${t} a'), ('${t} b') returning id::text`,
+      );
       await client.query(`insert into public.${t} (tenant_id) select unnest($1::bigint[])`, [tenants.map((r) => r.id)]);
       const tenant = tenants[0];
       await client.query(`set local role ${APP_ROLE}`);
@@ -314,14 +337,20 @@ describe('app.enable_tenant_rls (migrations/0009)', () => {
     const t = scratchName();
     const error = await inRolledBackTransaction(async (client) => {
       await client.query(`create table public.${t} (id int)`);
-      return client.query(`select app.enable_tenant_rls('public.${t}')`).then(() => null, (caught: pg.DatabaseError) => caught);
+      return client.query(`select app.enable_tenant_rls('public.${t}')`).then(
+        () => null,
+        (caught: pg.DatabaseError) => caught,
+      );
     });
     expect(error?.message).toBe(`public.${t} has no NOT NULL tenant_id column`);
   });
 
   it('cannot be executed by the app role', async () => {
     const error = await withAppClient((client) =>
-      client.query("select app.enable_tenant_rls('messages')").then(() => null, (caught: pg.DatabaseError) => caught),
+      client.query("select app.enable_tenant_rls('messages')").then(
+        () => null,
+        (caught: pg.DatabaseError) => caught,
+      ),
     );
     expect(error?.code).toBe('42501');
     expect(error?.message).toBe('permission denied for function enable_tenant_rls');
@@ -377,7 +406,8 @@ describe(`roleProblems (${APP_ROLE})`, () => {
     expect(about(problems, table)).toEqual(
       [
         ...[`table ${table}_owned`, `type ${table}_owned`, `type ${table}_owned[]`].map(
-          (object) => `${APP_ROLE} owns ${object}; owners can disable or bypass Row Level Security. Fix: ALTER … OWNER TO the owner role (the one in DATABASE_URL).`,
+          (object) =>
+            `${APP_ROLE} owns ${object}; owners can disable or bypass Row Level Security. Fix: ALTER … OWNER TO the owner role (the one in DATABASE_URL).`,
         ),
         // An owner holds every privilege on its table.
         reachable(`${table}_owned`),
@@ -441,7 +471,11 @@ describe(`role ${APP_ROLE} (connected as it)`, () => {
   let owner: string;
   beforeAll(async () => {
     tenant = await createTestTenant();
-    owner = (await withOwnerClient((client) => client.query<{ owner: string }>("select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.tenants'::regclass"))).rows[0]!.owner;
+    owner = (
+      await withOwnerClient((client) =>
+        client.query<{ owner: string }>("select pg_get_userbyid(relowner) as owner from pg_class where oid = 'public.tenants'::regclass"),
+      )
+    ).rows[0]!.owner;
   });
 
   it('connects as a role that is neither superuser nor BYPASSRLS', async () => {
@@ -495,7 +529,10 @@ describe(`role ${APP_ROLE} (connected as it)`, () => {
   it('cannot read past the policies with row_security = off', async () => {
     const error = await withAppClient(async (client) => {
       await client.query('set row_security = off');
-      return client.query('select * from conversations').then(() => null, (caught: pg.DatabaseError) => caught);
+      return client.query('select * from conversations').then(
+        () => null,
+        (caught: pg.DatabaseError) => caught,
+      );
     });
     expect(error?.code).toBe('42501');
     expect(error?.message).toBe('query would be affected by row-level security policy for table "conversations"');

@@ -36,7 +36,13 @@ describe('formatError for PostgreSQL errors', () => {
     const tenant = await createTestTenant();
     const other = await createTestTenant();
     const cases: { name: string; statements: string[]; sqlstate: string; code: string; sentence: RegExp }[] = [
-      { name: 'invalid text representation', statements: ["select * from users where id = 'not-a-uuid'"], sqlstate: '22P02', code: 'BAD_USER_INPUT', sentence: /invalid format/ },
+      {
+        name: 'invalid text representation',
+        statements: ["select * from users where id = 'not-a-uuid'"],
+        sqlstate: '22P02',
+        code: 'BAD_USER_INPUT',
+        sentence: /invalid format/,
+      },
       {
         name: 'unique violation',
         statements: [`insert into users (email, display_name) values ('${tenant.admin.email.toUpperCase()}', 'Dup')`],
@@ -51,8 +57,20 @@ describe('formatError for PostgreSQL errors', () => {
         code: 'NOT_FOUND',
         sentence: /does not exist/,
       },
-      { name: 'RLS violation', statements: [`insert into conversations (tenant_id, title, created_by) values (${other.id}, 'hijack', '${other.admin.id}')`], sqlstate: '42501', code: 'FORBIDDEN', sentence: /permission/ },
-      { name: 'statement timeout', statements: ["set local statement_timeout = '50ms'", 'select pg_sleep(2)'], sqlstate: '57014', code: 'SERVICE_UNAVAILABLE', sentence: /took too long/ },
+      {
+        name: 'RLS violation',
+        statements: [`insert into conversations (tenant_id, title, created_by) values (${other.id}, 'hijack', '${other.admin.id}')`],
+        sqlstate: '42501',
+        code: 'FORBIDDEN',
+        sentence: /permission/,
+      },
+      {
+        name: 'statement timeout',
+        statements: ["set local statement_timeout = '50ms'", 'select pg_sleep(2)'],
+        sqlstate: '57014',
+        code: 'SERVICE_UNAVAILABLE',
+        sentence: /took too long/,
+      },
     ];
     for (const testCase of cases) {
       const error = await databaseError(tenant.id, tenant.admin.id, testCase.statements);
@@ -99,6 +117,10 @@ describe('formatError for PostgreSQL errors', () => {
 
   it('masks an unexpected error as INTERNAL_SERVER_ERROR', () => {
     const seen = asClientSees(Object.assign(new Error('relation "secret_table" does not exist'), { code: '42P01' }));
-    expect(seen).toEqual({ message: expect.stringMatching(/^Internal server error/), path: ['field'], extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    expect(seen).toEqual({
+      message: expect.stringMatching(/^Internal server error/),
+      path: ['field'],
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    });
   });
 });

@@ -80,7 +80,10 @@ describe('migration checksums', () => {
   it('refuses to migrate and to start after an applied migration was edited, naming the file', async () => {
     await appendFile(path.join(directory, '0003_audit_events.sql'), '\n-- an edit after the fact\n');
     try {
-      const migrating = await migrateToLatest(database.ownerUrl, directory).then(() => null, (error: unknown) => error as Error);
+      const migrating = await migrateToLatest(database.ownerUrl, directory).then(
+        () => null,
+        (error: unknown) => error as Error,
+      );
       expect(migrating).toBeInstanceOf(ChangedMigrationsError);
       expect(migrating!.message).toMatch(/^Refusing to start: applied migrations were edited after they ran/);
       expect(migrating!.message).toMatch(/^ {2}- 0003_audit_events\.sql changed since it was applied .*Fix: restore the file/m);

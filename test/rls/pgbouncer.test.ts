@@ -61,7 +61,7 @@ describe.skipIf(!bouncer)('tenant context through PgBouncer (transaction pooling
     return { leaked, refused };
   }
 
-  it('never leaks a transaction-local tenant setting into another client\'s transaction', async () => {
+  it("never leaks a transaction-local tenant setting into another client's transaction", async () => {
     const result = await readsAfter(async (client) => {
       await client.query('begin');
       await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);

@@ -105,7 +105,7 @@ async function conversationTitles(tenantId: string): Promise<string[]> {
   });
 }
 
-describe('the server\'s pooled connection after a failed request', () => {
+describe("the server's pooled connection after a failed request", () => {
   // `leftover` is the title each failed mutation wrote before it failed; the rollback must have removed it.
   const failures: { name: string; fail: () => Promise<GraphQLResponse<unknown>>; code: string; leftover: string }[] = [
     {
@@ -113,16 +113,18 @@ describe('the server\'s pooled connection after a failed request', () => {
       // createConversation writes, then renameConversation of a nonexistent id throws NOT_FOUND: all rolled back.
       fail: () => {
         const missing = encodeGlobalId('Conversation', randomUUID());
-        return server.post(
-          {
-            query: `mutation($title: String!, $missing: ID!) {
+        return server
+          .post(
+            {
+              query: `mutation($title: String!, $missing: ID!) {
               created: createConversation(input: { title: $title }) { conversation { id } }
               renamed: renameConversation(input: { id: $missing, title: "never" }) { conversation { id } }
             }`,
-            variables: { title: 'Half-done', missing },
-          },
-          { authorization: `Bearer ${a.admin.token}` },
-        ).then(({ status, json }) => ({ status, ...json, headers: new Headers() }));
+              variables: { title: 'Half-done', missing },
+            },
+            { authorization: `Bearer ${a.admin.token}` },
+          )
+          .then(({ status, json }) => ({ status, ...json, headers: new Headers() }));
       },
       code: 'NOT_FOUND',
       leftover: 'Half-done',
@@ -130,16 +132,18 @@ describe('the server\'s pooled connection after a failed request', () => {
     {
       name: 'a statement raises (unique violation) after a write',
       fail: () =>
-        server.post(
-          {
-            query: `mutation($title: String!, $email: String!) {
+        server
+          .post(
+            {
+              query: `mutation($title: String!, $email: String!) {
               created: createConversation(input: { title: $title }) { conversation { id } }
               invited: inviteUser(input: { email: $email, displayName: "Twin" }) { user { id } }
             }`,
-            variables: { title: 'Aborted', email: a.admin.email },
-          },
-          { authorization: `Bearer ${a.admin.token}` },
-        ).then(({ status, json }) => ({ status, ...json, headers: new Headers() })),
+              variables: { title: 'Aborted', email: a.admin.email },
+            },
+            { authorization: `Bearer ${a.admin.token}` },
+          )
+          .then(({ status, json }) => ({ status, ...json, headers: new Headers() })),
       code: 'BAD_USER_INPUT',
       leftover: 'Aborted',
     },
@@ -187,7 +191,9 @@ describe('the server\'s pooled connection after a failed request', () => {
     }
     // And the function the prologue calls sets everything transaction-locally.
     const { rows } = await withOwnerClient((client) =>
-      client.query("select prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'app' and p.proname = 'enter_tenant'"),
+      client.query(
+        "select prosrc from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'app' and p.proname = 'enter_tenant'",
+      ),
     );
     const calls = (rows[0]!.prosrc as string).match(/set_config\([^;]*\)/g) ?? [];
     // The tenant, the user and the two timeouts (migrations/0004_enter_tenant_function.sql).
@@ -268,7 +274,9 @@ describe('app.current_tenant_id() outside a tenant transaction', () => {
 
   it('refuses SELECT on every tenant table (listTenantTables) with "tenant context is not set"', async () => {
     const tables = await withOwnerClient(listTenantTables);
-    expect(tables.map((t) => t.qualifiedName)).toEqual(expect.arrayContaining(['public.tenants', 'public.users', 'public.conversations', 'public.messages']));
+    expect(tables.map((t) => t.qualifiedName)).toEqual(
+      expect.arrayContaining(['public.tenants', 'public.users', 'public.conversations', 'public.messages']),
+    );
     for (const table of tables) {
       for (const error of await failuresOf(`select * from ${table.qualifiedName}`)) {
         expect(error.message, table.qualifiedName).toBe(TENANT_CONTEXT_NOT_SET);
@@ -279,11 +287,23 @@ describe('app.current_tenant_id() outside a tenant transaction', () => {
 
   it.each([
     ['users', 'insert into users (email, display_name) values ($1, $2)', () => [`bare-${randomUUID()}@example.test`, 'Bare']],
-    ['users (explicit tenant_id)', 'insert into users (tenant_id, email, display_name) values ($1, $2, $3)', () => [a.id, `bare-${randomUUID()}@example.test`, 'Bare']],
+    [
+      'users (explicit tenant_id)',
+      'insert into users (tenant_id, email, display_name) values ($1, $2, $3)',
+      () => [a.id, `bare-${randomUUID()}@example.test`, 'Bare'],
+    ],
     ['conversations', 'insert into conversations (title, created_by) values ($1, $2)', () => ['Bare', a.admin.id]],
-    ['conversations (explicit tenant_id)', 'insert into conversations (tenant_id, title, created_by) values ($1, $2, $3)', () => [a.id, 'Bare', a.admin.id]],
+    [
+      'conversations (explicit tenant_id)',
+      'insert into conversations (tenant_id, title, created_by) values ($1, $2, $3)',
+      () => [a.id, 'Bare', a.admin.id],
+    ],
     ['messages', 'insert into messages (conversation_id, author_id, body) values ($1, $2, $3)', () => [randomUUID(), a.admin.id, 'Bare']],
-    ['messages (explicit tenant_id)', 'insert into messages (tenant_id, conversation_id, author_id, body) values ($1, $2, $3, $4)', () => [a.id, randomUUID(), a.admin.id, 'Bare']],
+    [
+      'messages (explicit tenant_id)',
+      'insert into messages (tenant_id, conversation_id, author_id, body) values ($1, $2, $3, $4)',
+      () => [a.id, randomUUID(), a.admin.id, 'Bare'],
+    ],
   ])('refuses INSERT into %s with "tenant context is not set"', async (_name, sql, params) => {
     for (const error of await failuresOf(sql, params())) {
       expect(error.message).toBe(TENANT_CONTEXT_NOT_SET);

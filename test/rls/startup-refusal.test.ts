@@ -111,7 +111,9 @@ describe('startServer (fail-closed startup)', () => {
       await client.query('grant select, insert on global_notes to tenantgraph_app, tenantgraph_operator');
     });
     try {
-      await expect(startServer(options(database.appUrl))).rejects.toThrow(/tenantgraph_app can read or change global_notes \(relkind r\), which is not a tenant table/);
+      await expect(startServer(options(database.appUrl))).rejects.toThrow(
+        /tenantgraph_app can read or change global_notes \(relkind r\), which is not a tenant table/,
+      );
       // An append-only sink, as refused_context_switches is: the app role can never read back what it wrote.
       await owner((client) => client.query('revoke select on global_notes from tenantgraph_app, tenantgraph_operator'));
       const server = await startServer(options(database.appUrl));

@@ -8,10 +8,9 @@ import type { TestTenant } from './tenants.js';
 export async function createConversationWithMessages(tenant: TestTenant, count: number, length: number): Promise<string> {
   const id = await withOwnerTransaction(inject('ownerUrl'), async (client) => {
     await enterTenant(client, tenant.id);
-    const { rows } = await client.query<{ id: string }>(
-      `insert into conversations (title, created_by) values ('big', $1) returning id`,
-      [tenant.admin.id],
-    );
+    const { rows } = await client.query<{ id: string }>(`insert into conversations (title, created_by) values ('big', $1) returning id`, [
+      tenant.admin.id,
+    ]);
     await client.query(
       `insert into messages (conversation_id, author_id, body)
          select $1, $2, repeat(chr(97 + g % 26), $4::int) from generate_series(1, $3::int) g`,

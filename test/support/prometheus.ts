@@ -43,9 +43,7 @@ export async function scrapeMetrics(port: number): Promise<Scrape> {
     samples,
     types,
     value(name, wanted = {}) {
-      const found = samples.filter(
-        (sample) => sample.name === name && Object.entries(wanted).every(([key, value]) => sample.labels[key] === value),
-      );
+      const found = samples.filter((sample) => sample.name === name && Object.entries(wanted).every(([key, value]) => sample.labels[key] === value));
       if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(wanted)}`);
       return found[0]?.value;
     },

@@ -47,10 +47,11 @@ export async function createTestTenant(options: { id?: string; name?: string } =
       const email = `user-${unique}-${counter++}@example.test`;
       const id = await withOwnerTransaction(ownerUrl, async (client) => {
         await enterTenant(client, tenantId);
-        const { rows } = await client.query<{ id: string }>(
-          'insert into users (email, display_name, role) values ($1, $2, $3) returning id',
-          [email, email.split('@')[0], role],
-        );
+        const { rows } = await client.query<{ id: string }>('insert into users (email, display_name, role) values ($1, $2, $3) returning id', [
+          email,
+          email.split('@')[0],
+          role,
+        ]);
         return rows[0]!.id;
       });
       return { id, email, role, token: await tokenFor(tenantId, id) };

@@ -5,7 +5,15 @@ import { defaultShare, FairConnectionScheduler, FairShareTimeoutError, type Perm
 // test can read exactly who was served. Deadlines use vitest's fake timers (no real waiting).
 
 /** Acquires and records when the permit arrives, under a label. */
-function track(scheduler: FairConnectionScheduler, served: string[], key: string, label: string, share: number, timeoutMs = 60_000, signal?: AbortSignal) {
+function track(
+  scheduler: FairConnectionScheduler,
+  served: string[],
+  key: string,
+  label: string,
+  share: number,
+  timeoutMs = 60_000,
+  signal?: AbortSignal,
+) {
   const entry: { permit?: Permit; error?: unknown } = {};
   const promise = scheduler.acquire(key, { share, timeoutMs, ...(signal ? { signal } : {}) }).then(
     (permit) => {

@@ -40,7 +40,9 @@ describe('parseIdFlag', () => {
     ['--user', 'User', encodeGlobalId('User', 'not-a-uuid')],
     ['--tenant', 'Tenant', encodeGlobalId('Tenant', '-1')],
   ] as const)('refuses %s %s %j, saying which forms it takes', (flag, type, value) => {
-    expect(() => parseIdFlag(flag, type, value)).toThrow(new RegExp(`${flag} must be a ${type.toLowerCase()} id \\(.*global id the API shows\\), received`));
+    expect(() => parseIdFlag(flag, type, value)).toThrow(
+      new RegExp(`${flag} must be a ${type.toLowerCase()} id \\(.*global id the API shows\\), received`),
+    );
   });
 });
 

@@ -24,7 +24,12 @@ describe('import layers (README › Architecture)', () => {
 
   it('names file -> import for each forbidden edge (negative control)', () => {
     const fake = [
-      file('src/db/pool.ts', staticImport('../../test/support/server.js'), staticImport('../../bench/lib/workloads.js'), dynamicImport('../../scripts/codegen.js')),
+      file(
+        'src/db/pool.ts',
+        staticImport('../../test/support/server.js'),
+        staticImport('../../bench/lib/workloads.js'),
+        dynamicImport('../../scripts/codegen.js'),
+      ),
       file('src/modules/messages/resolvers.ts', staticImport('../../server/logger.js')),
       file('src/graphql/connection.ts', staticImport('../server/apollo.js')),
       file('src/observability/metrics.ts', reExport('../server/plugins/abuse-limits.js')),
@@ -52,7 +57,12 @@ describe('import layers (README › Architecture)', () => {
       file('src/audit/audit-log.ts', staticImport('../tenancy/tenant-transaction.js')),
       file('src/server/create-server.ts', staticImport('../observability/metrics.js'), staticImport('pino')),
       file('bench/test/bench-switch.test.ts', staticImport('../../test/support/server.js'), staticImport('../lib/no-rls-server.js')),
-      file('test/support/server.ts', `// ${staticImport('../../bench/lib/workloads.js')}`, `/* ${dynamicImport('../../bench/x.js')} */`, staticImport('../../src/server/create-server.js')),
+      file(
+        'test/support/server.ts',
+        `// ${staticImport('../../bench/lib/workloads.js')}`,
+        `/* ${dynamicImport('../../bench/x.js')} */`,
+        staticImport('../../src/server/create-server.js'),
+      ),
     ];
     expect(forbiddenImports(allowed)).toEqual([]);
     expect(importEdges(allowed).map((edge) => edge.target)).toEqual([

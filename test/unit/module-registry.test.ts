@@ -49,9 +49,13 @@ describe('mergeModules', () => {
     const merged = mergeModules([directoryModule, conversationsModule, messagesModule, auditModule]);
     expect(Object.keys(merged.resolvers.Query ?? {}).sort()).toEqual(['auditEvents', 'conversation', 'conversations', 'users', 'viewer']);
     expect(Object.keys(merged.nodeTypes).sort()).toEqual(['Conversation', 'Message', 'Tenant', 'User']);
-    expect(Object.keys(merged.createLoaders(() => Promise.reject(new Error('unused')))).sort()).toEqual(
-      ['conversationById', 'messageById', 'messagesByConversationId', 'tenantById', 'userById'],
-    );
+    expect(Object.keys(merged.createLoaders(() => Promise.reject(new Error('unused')))).sort()).toEqual([
+      'conversationById',
+      'messageById',
+      'messagesByConversationId',
+      'tenantById',
+      'userById',
+    ]);
   });
 });
 
@@ -68,15 +72,21 @@ describe('assertResolversComplete (the boot check)', () => {
 
   it('refuses every gap a forgotten module leaves, all at once', () => {
     const merged = mergeModules([directoryModule, messagesModule, auditModule]);
-    const problems = findResolverProblems({ typeDefs: loadTypeDefs(), resolvers: merged.resolvers as Record<string, unknown>, nodeTypes: Object.keys(merged.nodeTypes) });
-    expect(problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^Query\.conversations has no resolver/),
-      expect.stringMatching(/^Query\.conversation has no resolver/),
-      expect.stringMatching(/^Mutation\.createConversation has no resolver/),
-      expect.stringMatching(/^Conversation\.messages has no resolver: a field with arguments needs one/),
-      expect.stringMatching(/^Node\.__resolveType is missing/),
-      expect.stringMatching(/^Conversation implements Node but no module registers a node type for it/),
-    ]));
+    const problems = findResolverProblems({
+      typeDefs: loadTypeDefs(),
+      resolvers: merged.resolvers as Record<string, unknown>,
+      nodeTypes: Object.keys(merged.nodeTypes),
+    });
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Query\.conversations has no resolver/),
+        expect.stringMatching(/^Query\.conversation has no resolver/),
+        expect.stringMatching(/^Mutation\.createConversation has no resolver/),
+        expect.stringMatching(/^Conversation\.messages has no resolver: a field with arguments needs one/),
+        expect.stringMatching(/^Node\.__resolveType is missing/),
+        expect.stringMatching(/^Conversation implements Node but no module registers a node type for it/),
+      ]),
+    );
   });
 
   it('refuses a resolver for a field the SDL does not declare', () => {
@@ -97,8 +107,10 @@ describe('Node.__resolveType', () => {
 describe('CoveredResolvers (the compile-time check)', () => {
   it('does not compile a module that forgets a field its rows have no column for, or a global id', () => {
     // `npm run typecheck` fails if either line below compiles: createdAt has no column, id must be a global id.
-    // @ts-expect-error Property 'createdAt' is missing
-    const noCreatedAt: CoveredResolvers<'Conversation'> = { Conversation: { id: () => 'x', createdBy: () => null as never, messageCount: () => 0, lastMessage: () => null, messages: () => null as never } };
+    const noCreatedAt: CoveredResolvers<'Conversation'> = {
+      // @ts-expect-error Property 'createdAt' is missing
+      Conversation: { id: () => 'x', createdBy: () => null as never, messageCount: () => 0, lastMessage: () => null, messages: () => null as never },
+    };
     // @ts-expect-error Property 'id' is missing
     const noId: CoveredResolvers<'Message'> = { Message: { createdAt: () => '', author: () => null as never, conversation: () => null as never } };
     expect([noCreatedAt, noId]).toHaveLength(2);

@@ -1,12 +1,4 @@
-import {
-  buildSchema,
-  isEnumType,
-  isInputObjectType,
-  isInterfaceType,
-  isObjectType,
-  isSpecifiedScalarType,
-  type GraphQLSchema,
-} from 'graphql';
+import { buildSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType, type GraphQLSchema } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { loadTypeDefs } from '../../src/graphql/schema-files.js';
 
@@ -44,13 +36,6 @@ describe('schema descriptions', () => {
 
   it('names an undocumented element (negative control)', () => {
     const schema = buildSchema('"Reads." type Query { "Documented." a(x: Int): Int  b: Int } enum E { ONE } input I { f: Int }');
-    expect(undocumented(schema)).toEqual([
-      'argument Query.a(x:)',
-      'enum value E.ONE',
-      'field Query.b',
-      'input field I.f',
-      'type E',
-      'type I',
-    ]);
+    expect(undocumented(schema)).toEqual(['argument Query.a(x:)', 'enum value E.ONE', 'field Query.b', 'input field I.f', 'type E', 'type I']);
   });
 });

@@ -57,7 +57,10 @@ export function findConversationsByIds(tx: TenantTransaction, ids: readonly stri
 
 /** The statement {@link findConversationsByIds} runs, unexecuted. */
 export function findConversationsByIdsQuery(tx: TenantTransaction, ids: readonly string[]) {
-  return tx.selectFrom('conversations').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
+  return tx
+    .selectFrom('conversations')
+    .selectAll()
+    .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
 export function insertConversation(tx: TenantTransaction, title: string, createdBy: string): Promise<ConversationRow> {

@@ -15,15 +15,12 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
       const page = parsePageRequest(args);
       const filter = {
         archived: args.filter?.archived ?? null,
-        titleContains: args.filter?.titleContains
-          ? requireText(args.filter.titleContains, 'titleContains', TITLE_MAX_LENGTH)
-          : null,
+        titleContains: args.filter?.titleContains ? requireText(args.filter.titleContains, 'titleContains', TITLE_MAX_LENGTH) : null,
       };
       const rows = await listConversations(await context.tx(), filter, pageWindow(page));
       return toConnection(rows, page, async () => countConversations(await context.tx(), filter));
     },
-    conversation: (_parent, { id }, context) =>
-      context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
+    conversation: (_parent, { id }, context) => context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
   },
   Mutation: {
     createConversation: async (_parent, { input }, context) => {
@@ -48,8 +45,7 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
   Conversation: {
     id: (conversation) => encodeGlobalId('Conversation', conversation.id),
     createdAt: (conversation) => toIsoTimestamp(conversation.created_at),
-    createdBy: async (conversation, _args, context) =>
-      required(await context.loaders.userById.load(conversation.created_by), 'creator'),
+    createdBy: async (conversation, _args, context) => required(await context.loaders.userById.load(conversation.created_by), 'creator'),
     messageCount: (conversation) => conversation.message_count,
     lastMessage: async (conversation, _args, context) => {
       const [newest] = await context.loaders.messagesByConversationId.load({

@@ -21,7 +21,10 @@ export function findUsersByIds(tx: TenantTransaction, ids: readonly string[]): P
 
 /** The statement {@link findUsersByIds} runs, unexecuted. */
 export function findUsersByIdsQuery(tx: TenantTransaction, ids: readonly string[]) {
-  return tx.selectFrom('users').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
+  return tx
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
 /** Members oldest first, keyset-paginated on (created_at, id); fetches `window.limit` rows in scan order. */
@@ -47,10 +50,7 @@ export function countUsersQuery(tx: TenantTransaction) {
   return tx.selectFrom('users').select(sql<number>`count(*)::int`.as('count'));
 }
 
-export function insertUser(
-  tx: TenantTransaction,
-  user: { email: string; displayName: string; role: 'ADMIN' | 'MEMBER' },
-): Promise<UserRow> {
+export function insertUser(tx: TenantTransaction, user: { email: string; displayName: string; role: 'ADMIN' | 'MEMBER' }): Promise<UserRow> {
   return tx
     .insertInto('users')
     .values({ email: user.email, display_name: user.displayName, role: user.role })

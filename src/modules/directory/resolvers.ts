@@ -36,7 +36,7 @@ export const directoryResolvers: CoveredResolvers<'Tenant' | 'User' | 'Viewer' |
     },
     tenant: async (_parent, _args, context) => {
       const tenant = await context.loaders.tenantById.load(principalOf(context).tenantId);
-      if (!tenant) throw new Error('The viewer\'s tenant does not exist');
+      if (!tenant) throw new Error("The viewer's tenant does not exist");
       return tenant;
     },
   },

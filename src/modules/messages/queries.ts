@@ -9,7 +9,10 @@ export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[])
 
 /** The statement {@link findMessagesByIds} runs, unexecuted (`cli explain` compiles it). */
 export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly string[]) {
-  return tx.selectFrom('messages').selectAll().where('id', '=', sql<string>`any(${ids}::uuid[])`);
+  return tx
+    .selectFrom('messages')
+    .selectAll()
+    .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
 
 /**
@@ -23,28 +26,17 @@ export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly stri
  *   select "m".* from unnest($1::uuid[]) as c(id) cross join lateral
  *     (select "messages".* from "messages" where "messages"."conversation_id" = "c"."id" ... limit $n) as "m"
  */
-export function listMessagesByConversations(
-  tx: TenantTransaction,
-  conversationIds: readonly string[],
-  window: KeysetWindow,
-): Promise<MessageRow[]> {
+export function listMessagesByConversations(tx: TenantTransaction, conversationIds: readonly string[], window: KeysetWindow): Promise<MessageRow[]> {
   return listMessagesByConversationsQuery(tx, conversationIds, window).execute();
 }
 
 /** The statement {@link listMessagesByConversations} runs, unexecuted. */
-export function listMessagesByConversationsQuery(
-  tx: TenantTransaction,
-  conversationIds: readonly string[],
-  window: KeysetWindow,
-) {
+export function listMessagesByConversationsQuery(tx: TenantTransaction, conversationIds: readonly string[], window: KeysetWindow) {
   const scan = keysetScan('desc', window, 'messages');
   return tx
     .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
     .crossJoinLateral((eb) => {
-      let page = eb
-        .selectFrom('messages')
-        .selectAll('messages')
-        .whereRef('messages.conversation_id', '=', 'c.id');
+      let page = eb.selectFrom('messages').selectAll('messages').whereRef('messages.conversation_id', '=', 'c.id');
       if (scan.predicate) page = page.where(scan.predicate);
       return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
     })
@@ -70,11 +62,7 @@ export function insertMessageQuery(tx: TenantTransaction, message: { conversatio
     .expression((eb) =>
       eb
         .selectFrom('conversations')
-        .select([
-          'conversations.id',
-          sql<string>`${message.authorId}::uuid`.as('author_id'),
-          sql<string>`${message.body}::text`.as('body'),
-        ])
+        .select(['conversations.id', sql<string>`${message.authorId}::uuid`.as('author_id'), sql<string>`${message.body}::text`.as('body')])
         .where('conversations.id', '=', message.conversationId),
     )
     .returningAll();

@@ -27,8 +27,7 @@ export const messageResolvers: CoveredResolvers<'Message' | 'MessageConnection' 
     id: (message) => encodeGlobalId('Message', message.id),
     createdAt: (message) => toIsoTimestamp(message.created_at),
     author: async (message, _args, context) => required(await context.loaders.userById.load(message.author_id), 'author'),
-    conversation: async (message, _args, context) =>
-      required(await context.loaders.conversationById.load(message.conversation_id), 'conversation'),
+    conversation: async (message, _args, context) => required(await context.loaders.conversationById.load(message.conversation_id), 'conversation'),
   },
   MessageConnection: connectionResolvers,
   MessageEdge: {},

@@ -23,7 +23,8 @@ export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoad
         const type = decoded.type as NodeType;
         const load = Object.hasOwn(nodeTypes, type) ? nodeTypes[type] : undefined;
         // A well-formed id of a type that is not a Node (an AuditEvent's) is refused as before: no lookup exists.
-        if (!load) throw new BadUserInputError(`Invalid id: expected the id of a Node (${Object.keys(nodeTypes).join(', ')}), received a ${type} id.`);
+        if (!load)
+          throw new BadUserInputError(`Invalid id: expected the id of a Node (${Object.keys(nodeTypes).join(', ')}), received a ${type} id.`);
         const { localId } = decoded;
         const row = await load(localId, context);
         if (row) nodeTypeOf.set(row, type);

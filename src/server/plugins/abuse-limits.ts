@@ -17,7 +17,6 @@ export interface AbuseLimits {
   maxCost: number;
 }
 
-
 /**
  * Query shape limits, from well-kept libraries: graphql-js' own parser for tokens (`parseOptions.maxTokens`:
  * a parse error, 400), GraphQL Armor for depth, aliases and directives (validation rules: a rejected document
@@ -60,11 +59,7 @@ export function abuseLimits(
   }).protect();
   return {
     validationRules: armor.validationRules,
-    plugins: [
-      ...(armor.plugins as ApolloServerPlugin<RequestContext>[]),
-      costLimitPlugin(limits.maxCost, onReject),
-      tokenLimitReporter(onReject),
-    ],
+    plugins: [...(armor.plugins as ApolloServerPlugin<RequestContext>[]), costLimitPlugin(limits.maxCost, onReject), tokenLimitReporter(onReject)],
     parseOptions: { maxTokens: limits.maxTokens },
   };
 }

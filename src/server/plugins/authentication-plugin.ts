@@ -25,8 +25,6 @@ export function authenticationPlugin(): ApolloServerPlugin<RequestContext> {
 export function isIntrospectionOnly(operation: OperationDefinitionNode | undefined): boolean {
   return (
     operation?.operation === 'query' &&
-    operation.selectionSet.selections.every(
-      (selection) => selection.kind === 'Field' && selection.name.value.startsWith('__'),
-    )
+    operation.selectionSet.selections.every((selection) => selection.kind === 'Field' && selection.name.value.startsWith('__'))
   );
 }

@@ -56,7 +56,12 @@ export function loggingFormatError(logger: Logger): (formatted: GraphQLFormatted
       // A missing GRANT names its table, so the log says which migration forgot it.
       const missingPrivilege = missingPrivilegeOf(cause);
       logger.error(
-        { err: errorForLog(cause), requestId: currentRequestId(), path: capLogPath(formatted.path), ...(missingPrivilege ? { missingPrivilege } : {}) },
+        {
+          err: errorForLog(cause),
+          requestId: currentRequestId(),
+          path: capLogPath(formatted.path),
+          ...(missingPrivilege ? { missingPrivilege } : {}),
+        },
         missingPrivilege ? `the app role lacks a privilege on ${missingPrivilege} (a GRANT missing from the migrations)` : 'unexpected error',
       );
     }

@@ -59,8 +59,4 @@ const pageSizeEstimator: ComplexityEstimator = ({ args, childComplexity, field }
 };
 
 /** The estimators, in order, for getComplexity. */
-export const QUERY_COST_ESTIMATORS: ComplexityEstimator[] = [
-  fieldWeightEstimator,
-  pageSizeEstimator,
-  simpleEstimator({ defaultComplexity: 1 }),
-];
+export const QUERY_COST_ESTIMATORS: ComplexityEstimator[] = [fieldWeightEstimator, pageSizeEstimator, simpleEstimator({ defaultComplexity: 1 })];

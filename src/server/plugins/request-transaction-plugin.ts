@@ -18,11 +18,7 @@ import { RESPONSE_TOO_LARGE_STATUS, resultSizeOver, responseTooLargeError } from
  * Requests Apollo rejects before `requestDidStart`, and clients that disconnect, are rolled back by the HTTP
  * handler (see http-handler.ts), which also releases whatever is still open once Apollo has answered.
  */
-export function requestTransactionPlugin(
-  logger: Logger,
-  metrics?: Metrics,
-  maxResponseBytes?: number,
-): ApolloServerPlugin<RequestContext> {
+export function requestTransactionPlugin(logger: Logger, metrics?: Metrics, maxResponseBytes?: number): ApolloServerPlugin<RequestContext> {
   return {
     async requestDidStart() {
       return {
@@ -96,7 +92,7 @@ function replaceWithError(
   /** The limit that ended the transaction (the request deadline): the client is told which one. */
   reason?: AppError,
 ): void {
-  requestContext.response.http.status = reason ? (reason.extensions.http as { status?: number } | undefined)?.status ?? status : status;
+  requestContext.response.http.status = reason ? ((reason.extensions.http as { status?: number } | undefined)?.status ?? status) : status;
   const { http: _http, ...extensions } = reason?.extensions ?? {};
   requestContext.response.body = {
     kind: 'single',

@@ -1,13 +1,5 @@
 import type { DocumentStore } from '@apollo/server';
-import {
-  buildASTSchema,
-  concatAST,
-  parse,
-  specifiedRules,
-  validate,
-  type DocumentNode,
-  type ValidationRule,
-} from 'graphql';
+import { buildASTSchema, concatAST, parse, specifiedRules, validate, type DocumentNode, type ValidationRule } from 'graphql';
 import { sha256Hex, type TrustedDocuments } from './trusted-documents.js';
 
 /**

@@ -36,7 +36,9 @@ export function normaliseDocumentId(id: string): string {
 /** Builds the allow-list from a parsed manifest; throws naming every entry that is wrong. */
 export function trustedDocumentsFrom(manifest: unknown, source: string): TrustedDocuments {
   if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) {
-    throw new Error(`${source}: expected a JSON object of "sha256:<hex>": "<operation>", received ${Array.isArray(manifest) ? 'an array' : typeof manifest}.`);
+    throw new Error(
+      `${source}: expected a JSON object of "sha256:<hex>": "<operation>", received ${Array.isArray(manifest) ? 'an array' : typeof manifest}.`,
+    );
   }
   const problems: string[] = [];
   const byId = new Map<string, string>();

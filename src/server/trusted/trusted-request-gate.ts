@@ -44,9 +44,15 @@ export function createTrustedRequestGate(trusted: TrustedDocuments, options: Tru
         };
       }
       if (request.query !== undefined && request.query !== text) {
-        return { admitted: false, code: 'OPERATION_NOT_TRUSTED', message: 'The request carries a document id and a different query text; send only the id.' };
+        return {
+          admitted: false,
+          code: 'OPERATION_NOT_TRUSTED',
+          message: 'The request carries a document id and a different query text; send only the id.',
+        };
       }
-      return method === 'GET' ? { admitted: true, body, search: resolvedSearch(params, text) } : { admitted: true, body: resolvedBody(body, text), search };
+      return method === 'GET'
+        ? { admitted: true, body, search: resolvedSearch(params, text) }
+        : { admitted: true, body: resolvedBody(body, text), search };
     }
     // No query and no id: Apollo's own 400 ("must contain a non-empty `query`") says it best.
     if (typeof request.query !== 'string') return { admitted: true, body, search };
@@ -88,7 +94,8 @@ function fromSearch(params: URLSearchParams): Requested {
 /** `documentId`, else `extensions.persistedQuery.sha256Hash`; a present but non-string id names nothing. */
 function idOf(documentId: unknown, extensions: unknown): string | undefined {
   const persistedQuery = (extensions as { persistedQuery?: unknown } | null | undefined)?.persistedQuery;
-  const candidate = documentId ?? (persistedQuery === undefined ? undefined : ((persistedQuery as { sha256Hash?: unknown } | null)?.sha256Hash ?? ''));
+  const candidate =
+    documentId ?? (persistedQuery === undefined ? undefined : ((persistedQuery as { sha256Hash?: unknown } | null)?.sha256Hash ?? ''));
   if (candidate === undefined || candidate === null) return undefined;
   return typeof candidate === 'string' ? candidate : JSON.stringify(candidate);
 }
@@ -122,7 +129,6 @@ function onlyIntrospects(query: string, maxTokens: number): boolean {
     return false;
   }
   return document.definitions.every(
-    (definition) =>
-      definition.kind === 'FragmentDefinition' || (definition.kind === 'OperationDefinition' && isIntrospectionOnly(definition)),
+    (definition) => definition.kind === 'FragmentDefinition' || (definition.kind === 'OperationDefinition' && isIntrospectionOnly(definition)),
   );
 }

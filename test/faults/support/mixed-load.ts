@@ -111,7 +111,11 @@ export function startMixedLoad(target: LoadTarget, options: { writers?: number; 
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out waiting for ${what}; answers so far: ok ${load.count('ok')}, unavailable ${load.count('unavailable')}, unexpected ${load.unexpected().slice(0, 5).join(' | ')}`));
+          reject(
+            new Error(
+              `timed out waiting for ${what}; answers so far: ok ${load.count('ok')}, unavailable ${load.count('unavailable')}, unexpected ${load.unexpected().slice(0, 5).join(' | ')}`,
+            ),
+          );
         }, timeoutMs);
         const check = () => {
           if (!predicate(load)) return;
@@ -168,10 +172,10 @@ export async function checkStoredWrites(ownerUrl: string, tenantId: string, conv
       [tenantId, conversationId],
     );
     const copies = new Map(bodies.rows.map((row) => [row.body, row.copies]));
-    const counter = await client.query<{ message_count: number }>(
-      'select message_count from conversations where tenant_id = $1 and id = $2',
-      [tenantId, conversationId],
-    );
+    const counter = await client.query<{ message_count: number }>('select message_count from conversations where tenant_id = $1 and id = $2', [
+      tenantId,
+      conversationId,
+    ]);
     const audited = await client.query<{ n: number }>(
       `select count(*)::int as n from audit_events
         where tenant_id = $1 and operation_name = 'FaultPost' and operation_type = 'mutation' and outcome = 'committed'`,
