@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PostMessageDocument } from '../src/__generated__/sdk/graphql.js';
 import { createClient } from '../src/sdk/client.js';
-import { exited, freePort, runCli, spawnServer, waitForOutput } from './support/processes.js';
+import { exited, freePort, runCli, spawnServer, waitForOutput, isAlive, postmasterPidOf } from './support/processes.js';
 
 /**
  * `npm start` end to end (`exec node --import tsx src/main.ts`): a fresh DATA_DIR, the embedded PostgreSQL,
@@ -67,19 +67,7 @@ async function start(): Promise<Started> {
   return { child, url: url!, headers };
 }
 
-async function postmasterPid(): Promise<number | null> {
-  const text = await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => null);
-  return text ? Number(text.split('\n')[0]) : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const postmasterPid = () => postmasterPidOf(dataDir);
 
 /** SIGTERM, then the exit status within 10 s (or 'timeout'). */
 async function terminate(child: ChildProcess): Promise<number | string> {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
-import { exited, freePort, runCli, spawnServer, waitForOutput } from '../support/processes.js';
+import { exited, freePort, runCli, spawnServer, waitForOutput, isAlive, postmasterPidOf } from '../support/processes.js';
 import { checkStoredWrites, exemptFromRateLimit, moreAnswers, startMixedLoad } from './support/mixed-load.js';
 
 /**
@@ -47,19 +47,7 @@ async function envFor(dataDir: string) {
   };
 }
 
-async function postmasterPid(dataDir: string): Promise<number | null> {
-  const text = await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => null);
-  return text ? Number(text.split('\n')[0]) : null;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const postmasterPid = postmasterPidOf;
 
 /** Is any postgres process running on this data directory? (/proc, not postmaster.pid: a stale file lies.) */
 async function postgresRunsOn(dataDir: string): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli as runCliCommand } from '../../src/cli/run-cli.js';
@@ -95,3 +96,19 @@ export function exited(child: ChildProcess): Promise<number | string> {
 }
 
 export { freePort } from '../../src/db/database-urls.js';
+
+/** The pid in `<dataDir>/postgres/postmaster.pid` (the embedded cluster `npm start` runs there), or null. */
+export async function postmasterPidOf(dataDir: string): Promise<number | null> {
+  const text = await readFile(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').catch(() => null);
+  return text ? Number(text.split('\n')[0]) : null;
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
