@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap } from '@apollo/server';
 import { AppError } from '../errors/app-error.js';
 import { sendGraphQLErrors } from './http-body.js';
+// A slot frees as soon as one of the tenant's own requests ends: the server's usual retry hint fits.
+import { DEFAULT_RETRY_AFTER_SECONDS } from './http-body.js';
 
 export interface InFlightLimits {
   /** GraphQL requests of one tenant (verified token) in flight at once. */
@@ -19,9 +21,6 @@ export interface InFlightLimits {
 interface Waiter {
   admit(): void;
 }
-
-/** Seconds a refused client is told to wait: a slot frees as soon as one of its own requests ends. */
-const RETRY_AFTER_SECONDS = 1;
 
 /**
  * Bounds the GraphQL requests in flight per tenant and per tokenless source, at the HTTP layer, so one tenant
@@ -118,8 +117,8 @@ export class InFlightLimiter {
     return new AppError(
       'TOO_MANY_CONCURRENT_REQUESTS',
       `Too many concurrent requests: ${who} already has ${max} in flight, the limit. ` +
-        `Wait for one to finish (retry after ${RETRY_AFTER_SECONDS} s), or send fewer requests at once.`,
-      { http: { status: 429, headers: new HeaderMap([['retry-after', String(RETRY_AFTER_SECONDS)]]) } },
+        `Wait for one to finish (retry after ${DEFAULT_RETRY_AFTER_SECONDS} s), or send fewer requests at once.`,
+      { http: { status: 429, headers: new HeaderMap([['retry-after', String(DEFAULT_RETRY_AFTER_SECONDS)]]) } },
     );
   }
 }

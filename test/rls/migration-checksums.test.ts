@@ -2,7 +2,7 @@ import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import pino from 'pino';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { ChangedMigrationsError, CHECKSUM_TABLE } from '../../src/db/migration-checksums.js';
@@ -10,7 +10,7 @@ import { findMigrationStatus } from '../../src/db/migration-status.js';
 import { MIGRATIONS_DIR } from '../../src/db/sql-file-migrations.js';
 import { startServer } from '../../src/server/create-server.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
-import { TEST_JWT_SECRET } from '../support/server.js';
+import { productionServerOptions } from '../support/server.js';
 
 // Editing an applied migration must stop the next migrate and the next start-up, naming the file. These tests
 // delete and rewrite bookkeeping rows, so they get a database of their own; the migrations they edit are copies.
@@ -42,20 +42,7 @@ async function copyOfMigrations(): Promise<string> {
 }
 
 function serverOptions(migrationsDirectory: string) {
-  return {
-    appUrl: database.appUrl,
-    port: 0,
-    host: '127.0.0.1',
-    production: true,
-    introspection: false,
-    jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id' },
-    pool: { max: 1, acquireTimeoutMs: 3000 },
-    transaction: { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000 },
-    bodyLimitBytes: 1_000_000,
-    corsOrigins: [],
-    logger: pino({ level: 'silent' }),
-    migrations: { ownerUrl: database.ownerUrl, directory: migrationsDirectory },
-  };
+  return { ...productionServerOptions(database.appUrl), migrations: { ownerUrl: database.ownerUrl, directory: migrationsDirectory } };
 }
 
 describe('migration checksums', () => {

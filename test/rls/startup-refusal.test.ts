@@ -1,11 +1,11 @@
 import pg from 'pg';
-import pino from 'pino';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type ServerOptions } from '../../src/server/create-server.js';
+import { startServer } from '../../src/server/create-server.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
 import { exited, spawnServer } from '../support/processes.js';
-import { TEST_JWT_SECRET } from '../support/server.js';
+import { productionServerOptions, TEST_JWT_SECRET } from '../support/server.js';
 
 // These tests make the database unsafe on purpose, so they get a database of their own.
 let database: TestDatabase;
@@ -35,21 +35,7 @@ async function owner<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-function options(appUrl: string): ServerOptions {
-  return {
-    appUrl,
-    port: 0,
-    host: '127.0.0.1',
-    production: true,
-    introspection: false,
-    jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id' },
-    pool: { max: 1, acquireTimeoutMs: 3000 },
-    transaction: { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000 },
-    bodyLimitBytes: 1_000_000,
-    corsOrigins: [],
-    logger: pino({ level: 'silent' }),
-  };
-}
+const options = productionServerOptions;
 
 /** A login role for this test only, with the app role's privileges plus `attributes`. */
 async function loginRole(attributes: string): Promise<string> {

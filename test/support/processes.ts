@@ -103,12 +103,5 @@ export async function postmasterPidOf(dataDir: string): Promise<number | null> {
   return text ? Number(text.split('\n')[0]) : null;
 }
 
-/** Whether a process with this pid exists (signal 0 checks without sending anything). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+// Whether a process with this pid exists: the product's own check (it also counts another user's process, EPERM).
+export { isAlive } from '../../src/db/data-dir-lock.js';

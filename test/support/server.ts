@@ -64,3 +64,23 @@ export async function startTestServer(
     },
   };
 }
+
+/**
+ * Options of a production-configured server on `appUrl` with the smallest pool, for tests that only check
+ * whether `startServer` starts or refuses (start-up refusal, migration checksums).
+ */
+export function productionServerOptions(appUrl: string): ServerOptions {
+  return {
+    appUrl,
+    port: 0,
+    host: '127.0.0.1',
+    production: true,
+    introspection: false,
+    jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id' },
+    pool: { max: 1, acquireTimeoutMs: 3000 },
+    transaction: { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000 },
+    bodyLimitBytes: 1_000_000,
+    corsOrigins: [],
+    logger: pino({ level: 'silent' }),
+  };
+}
