@@ -1,4 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * `npm run codegen` regenerates everything under src/__generated__/ (database row types come from
@@ -16,22 +17,7 @@ const config: CodegenConfig = {
       config: {
         useTypeImports: true,
         contextType: '../graphql/request-context.js#RequestContext',
-        mappers: {
-          Tenant: '../modules/directory/rows.js#TenantRow',
-          User: '../modules/directory/rows.js#UserRow',
-          Viewer: '../modules/directory/rows.js#ViewerParent',
-          Conversation: '../modules/conversations/rows.js#ConversationRow',
-          ConversationConnection: '../graphql/connection.js#Connection<ConversationRow>',
-          ConversationEdge: '../graphql/connection.js#Edge<ConversationRow>',
-          Message: '../modules/messages/rows.js#MessageRow',
-          MessageConnection: '../graphql/connection.js#Connection<MessageRow>',
-          MessageEdge: '../graphql/connection.js#Edge<MessageRow>',
-          UserConnection: '../graphql/connection.js#Connection<UserRow>',
-          UserEdge: '../graphql/connection.js#Edge<UserRow>',
-          AuditEvent: '../modules/audit/rows.js#AuditEventRow',
-          AuditEventConnection: '../graphql/connection.js#Connection<AuditEventRow>',
-          AuditEventEdge: '../graphql/connection.js#Edge<AuditEventRow>',
-        },
+        mappers: resolverParentMappers(),
         scalars: { DateTime: 'string', ID: 'string' },
         enumsAsTypes: true,
         avoidOptionals: { field: true, inputValue: false, object: false, defaultValue: false },
@@ -51,5 +37,39 @@ const config: CodegenConfig = {
     },
   },
 };
+
+/**
+ * The codegen mappers, derived rather than listed: every `export type <Type>Row` (or `<Type>Parent`, for a type
+ * with no table behind it) in a module folder src/modules/<domain>/ is the parent of the SDL's type <Type>, and its
+ * `<Type>Connection` and `<Type>Edge` get the generic connection shapes around it. A new module's row type is
+ * picked up by `npm run codegen` with no line here.
+ */
+function resolverParentMappers(): Record<string, string> {
+  const mappers: Record<string, string> = {};
+  const sdl = readdirSync('schema')
+    .filter((file) => file.endsWith('.graphql'))
+    .map((file) => readFileSync(`schema/${file}`, 'utf8'))
+    .join('\n');
+  const declares = (type: string) => new RegExp(`^(?:extend )?type ${type}\\b`, 'm').test(sdl);
+  for (const domain of readdirSync('src/modules', { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .sort((a, b) => a.name.localeCompare(b.name))) {
+    const folder = `src/modules/${domain.name}`;
+    for (const file of readdirSync(folder)
+      .filter((name) => name.endsWith('.ts'))
+      .sort()) {
+      const source = readFileSync(`${folder}/${file}`, 'utf8');
+      for (const [, type, suffix] of source.matchAll(/^export (?:type|interface) (\w+?)(Row|Parent)\b/gm)) {
+        // Rows of tables no GraphQL type exposes (a join table's) need no mapper.
+        if (!declares(type!)) continue;
+        const parent = `${type}${suffix}`;
+        mappers[type!] = `../modules/${domain.name}/${file.replace(/\.ts$/, '.js')}#${parent}`;
+        if (declares(`${type}Connection`)) mappers[`${type}Connection`] = `../graphql/connection.js#Connection<${parent}>`;
+        if (declares(`${type}Edge`)) mappers[`${type}Edge`] = `../graphql/connection.js#Edge<${parent}>`;
+      }
+    }
+  }
+  return mappers;
+}
 
 export default config;

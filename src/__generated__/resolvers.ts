@@ -1,9 +1,9 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
-import type { TenantRow, UserRow, ViewerParent } from '../modules/directory/rows.js';
-import type { ConversationRow } from '../modules/conversations/rows.js';
-import type { Connection, Edge } from '../graphql/connection.js';
-import type { MessageRow } from '../modules/messages/rows.js';
 import type { AuditEventRow } from '../modules/audit/rows.js';
+import type { Connection, Edge } from '../graphql/connection.js';
+import type { ConversationRow } from '../modules/conversations/rows.js';
+import type { TenantRow, UserRow, ViewerParent } from '../modules/directory/rows.js';
+import type { MessageRow } from '../modules/messages/rows.js';
 import type { RequestContext } from '../graphql/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;

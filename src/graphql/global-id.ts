@@ -1,26 +1,36 @@
-import type { NodeResolvers } from '../__generated__/resolvers.js';
+import type { NodeResolvers, Resolvers } from '../__generated__/resolvers.js';
+import { buildASTSchema, isObjectType, parse } from 'graphql';
 import { BadUserInputError } from '../errors/app-error.js';
 import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import { loadTypeDefs } from './schema-files.js';
 
 /** The types implementing Node in the SDL, read from the generated resolver types (so never listed by hand). */
 export type NodeType = NonNullable<Awaited<ReturnType<NodeResolvers['__resolveType']>>>;
 
-/** Every type whose `id` is a global id: the Node types and the types that have an id but no `node(id:)` lookup. */
-export type GlobalIdType = NodeType | 'AuditEvent';
-
-const isUuid = isValidUserId;
+/**
+ * Every object type with an `id` field: its id is a global id (the Node types, and types such as AuditEvent that
+ * have an id but no `node(id:)` lookup). Read from the generated resolver types, so a new type is included the
+ * moment its SDL is generated.
+ */
+export type GlobalIdType = { [T in keyof Resolvers]-?: 'id' extends keyof NonNullable<Resolvers[T]> ? T : never }[keyof Resolvers];
 
 /**
- * How each type's local id looks, which is validated before any query sees it. Keyed by GlobalIdType, so a new
- * Node type in the SDL does not compile until it is listed here (tenants have integer ids, everything else UUIDs).
+ * Local ids are random UUIDs (the `id uuid DEFAULT gen_random_uuid()` of every tenant table); the exceptions and
+ * their shapes are listed here. Validated before any query sees them.
  */
-const LOCAL_ID_IS_VALID: Record<GlobalIdType, (localId: string) => boolean> = {
-  Tenant: isValidTenantId,
-  User: isUuid,
-  Conversation: isUuid,
-  Message: isUuid,
-  AuditEvent: isUuid,
-};
+const LOCAL_ID_EXCEPTIONS: Partial<Record<GlobalIdType, (localId: string) => boolean>> = { Tenant: isValidTenantId };
+const isValidLocalId = (type: GlobalIdType, localId: string) => (LOCAL_ID_EXCEPTIONS[type] ?? isValidUserId)(localId);
+
+let globalIdTypeNames: ReadonlySet<string> | undefined;
+/** The object types with an `id: ID!` field in the SDL, read once: GlobalIdType at run time. */
+function isGlobalIdType(name: string): name is GlobalIdType {
+  globalIdTypeNames ??= new Set(
+    Object.values(buildASTSchema(parse(loadTypeDefs().join('\n'))).getTypeMap())
+      .filter((type) => isObjectType(type) && String(type.getFields()['id']?.type) === 'ID!')
+      .map((type) => type.name),
+  );
+  return globalIdTypeNames.has(name);
+}
 
 /**
  * Global ids are base64url("Type:localId"). They are opaque to clients and carry no tenant: looking one up
@@ -57,8 +67,8 @@ function tryDecode(id: string): DecodedGlobalId | undefined {
   const separator = text.indexOf(':');
   const type = text.slice(0, separator);
   const localId = text.slice(separator + 1);
-  if (separator < 0 || !Object.hasOwn(LOCAL_ID_IS_VALID, type)) return undefined;
-  return LOCAL_ID_IS_VALID[type as GlobalIdType](localId) ? { type: type as GlobalIdType, localId } : undefined;
+  if (separator < 0 || !isGlobalIdType(type)) return undefined;
+  return isValidLocalId(type, localId) ? { type, localId } : undefined;
 }
 
 function truncate(value: string): string {

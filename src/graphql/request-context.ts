@@ -1,6 +1,6 @@
 import { missingTokenError, type Principal } from '../auth/token-verifier.js';
 // Types only: the modules import this file for principalOf, so a value import back would be a cycle.
-import type { Loaders } from '../modules/index.js';
+import type { Loaders } from '../modules/loaders.js';
 import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';

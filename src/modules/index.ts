@@ -7,6 +7,8 @@ import type { TransactionSource } from './domain-module.js';
 import { mergeModules } from './domain-module.js';
 import { messagesModule } from './messages/module.js';
 import { nodeModule } from './node/resolvers.js';
+import type { Loaders } from './loaders.js';
+import type { UnresolvedFields } from './covered-resolvers.js';
 
 /**
  * THE module registry: adding a domain module is one line here. Everything the API knows about its modules
@@ -21,18 +23,23 @@ const scalarsModule = { name: 'scalars', resolvers: { DateTime: dateTimeScalar a
 const domain = mergeModules(DOMAIN_MODULES);
 const registry = mergeModules([...DOMAIN_MODULES, nodeModule(domain.nodeTypes), scalarsModule]);
 
-type UnionToIntersection<U> = (U extends unknown ? (value: U) => void : never) extends (value: infer I) => void ? I : never;
-type LoadersOf<M> = M extends { createLoaders: (transaction: TransactionSource) => infer L } ? L : never;
+export type { Loaders } from './loaders.js';
 
-/** Every DataLoader of one request, typed from the registered modules' factories. */
-export type Loaders = UnionToIntersection<LoadersOf<(typeof DOMAIN_MODULES)[number]>>;
+/**
+ * Compile-time: every field that needs a resolver (a root field, `id`, a field the parent row has no property
+ * for) is resolved by some registered module. A forgotten one fails `npm run typecheck` here, naming it:
+ * "Type 'true' is not assignable to type '{ unresolved: "Label.createdAt" }'".
+ */
+export type DomainModulesResolvers = (typeof DOMAIN_MODULES)[number]['resolvers'] | ReturnType<typeof nodeModule>['resolvers'];
+type Unresolved = UnresolvedFields<DomainModulesResolvers>;
+export const EVERY_FIELD_RESOLVED: [Unresolved] extends [never] ? true : { unresolved: Unresolved } = true;
 
 /**
  * Every DataLoader of one request. Built per request and bound to its transaction: a loader cache shared
  * across requests could hand one tenant's rows to another.
  */
 export function createLoaders(transaction: TransactionSource): Loaders {
-  return registry.createLoaders(transaction) as Loaders;
+  return registry.createLoaders(transaction) as unknown as Loaders;
 }
 
 /** Every module's resolvers, merged per type, and the custom scalars. */

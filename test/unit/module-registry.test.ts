@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { findResolverProblems, assertResolversComplete } from '../../src/graphql/resolver-check.js';
 import { loadTypeDefs } from '../../src/graphql/schema-files.js';
 import { mergeModules, type DomainModule } from '../../src/modules/domain-module.js';
-import type { CoveredResolvers } from '../../src/modules/covered-resolvers.js';
-import { allResolvers, NODE_TYPES } from '../../src/modules/index.js';
+import type { UnresolvedFields } from '../../src/modules/covered-resolvers.js';
+import { allResolvers, NODE_TYPES, type DomainModulesResolvers } from '../../src/modules/index.js';
 import { conversationsModule } from '../../src/modules/conversations/module.js';
 import { directoryModule } from '../../src/modules/directory/module.js';
 import { messagesModule } from '../../src/modules/messages/module.js';
@@ -104,15 +104,26 @@ describe('Node.__resolveType', () => {
   });
 });
 
-describe('CoveredResolvers (the compile-time check)', () => {
-  it('does not compile a module that forgets a field its rows have no column for, or a global id', () => {
-    // `npm run typecheck` fails if either line below compiles: createdAt has no column, id must be a global id.
-    const noCreatedAt: CoveredResolvers<'Conversation'> = {
-      // @ts-expect-error Property 'createdAt' is missing
-      Conversation: { id: () => 'x', createdBy: () => null as never, messageCount: () => 0, lastMessage: () => null, messages: () => null as never },
-    };
-    // @ts-expect-error Property 'id' is missing
-    const noId: CoveredResolvers<'Message'> = { Message: { createdAt: () => '', author: () => null as never, conversation: () => null as never } };
-    expect([noCreatedAt, noId]).toHaveLength(2);
+describe('UnresolvedFields (the compile-time check of the registry)', () => {
+  it('names each field no registered module resolves, whichever module declares it', () => {
+    type Registered = DomainModulesResolvers;
+    // The registry as it is: nothing unresolved.
+    expectTypeOf<UnresolvedFields<Registered>>().toEqualTypeOf<never>();
+    // The conversations module without Conversation.createdAt (no column of that name) and without Query.conversation.
+    const { createdAt: _createdAt, ...conversationFields } = conversationsModule.resolvers.Conversation;
+    const { conversation: _conversation, ...queryFields } = conversationsModule.resolvers.Query;
+    type Conversations = typeof conversationsModule.resolvers;
+    type Others = Exclude<Registered, Conversations>;
+    type WithGaps = Others | (Omit<Conversations, 'Conversation' | 'Query'> & { Conversation: typeof conversationFields; Query: typeof queryFields });
+    expectTypeOf<UnresolvedFields<WithGaps>>().toEqualTypeOf<'Conversation.createdAt' | 'Query.conversation'>();
+    // A field resolved by another module than the one that owns the type counts: a labels module may resolve Conversation.labels.
+    type Moved = WithGaps | { Conversation: { createdAt: () => string } };
+    expectTypeOf<UnresolvedFields<Moved>>().toEqualTypeOf<'Query.conversation'>();
+    // `id` always needs one: it is a global id, never the row's own key.
+    const { id: _id, ...messageFields } = messagesModule.resolvers.Message;
+    type WithoutMessageId =
+      Exclude<Registered, typeof messagesModule.resolvers> | (Omit<typeof messagesModule.resolvers, 'Message'> & { Message: typeof messageFields });
+    expectTypeOf<UnresolvedFields<WithoutMessageId>>().toEqualTypeOf<'Message.id'>();
+    expect([_createdAt, _conversation, _id].every((resolver) => typeof resolver === 'function')).toBe(true);
   });
 });

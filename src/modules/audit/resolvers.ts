@@ -1,5 +1,5 @@
 import type { AuditOperationType, AuditOutcome } from '../../__generated__/resolvers.js';
-import type { CoveredResolvers } from '../covered-resolvers.js';
+import type { Resolvers } from '../../__generated__/resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
@@ -7,7 +7,7 @@ import { principalOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
-export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnection' | 'AuditEventEdge'> = {
+export const auditResolvers = {
   Query: {
     auditEvents: async (_parent, args, context) => {
       const page = parsePageRequest(args);
@@ -40,4 +40,4 @@ export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnecti
   // No totalCount: counting a tenant's whole trail on every page would grow without bound.
   AuditEventConnection: { edges: connectionResolvers.edges, nodes: connectionResolvers.nodes, pageInfo: connectionResolvers.pageInfo },
   AuditEventEdge: {},
-};
+} satisfies Resolvers;

@@ -12,3 +12,8 @@ export function createConversationLoaders(transaction: TransactionSource) {
     ),
   };
 }
+
+declare module '../loaders.js' {
+  /** This module's loaders, in every request's `context.loaders`. */
+  interface Loaders extends ReturnType<typeof createConversationLoaders> {}
+}

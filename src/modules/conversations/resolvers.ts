@@ -1,4 +1,4 @@
-import type { CoveredResolvers } from '../covered-resolvers.js';
+import type { Resolvers } from '../../__generated__/resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
@@ -9,7 +9,7 @@ import { countConversations, insertConversation, listConversations, updateConver
 
 export const TITLE_MAX_LENGTH = 200;
 
-export const conversationResolvers: CoveredResolvers<'Conversation' | 'ConversationConnection' | 'ConversationEdge'> = {
+export const conversationResolvers = {
   Query: {
     conversations: async (_parent, args, context) => {
       const page = parsePageRequest(args);
@@ -65,4 +65,4 @@ export const conversationResolvers: CoveredResolvers<'Conversation' | 'Conversat
   },
   ConversationConnection: connectionResolvers,
   ConversationEdge: {},
-};
+} satisfies Resolvers;

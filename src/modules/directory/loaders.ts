@@ -17,3 +17,8 @@ export function createDirectoryLoaders(transaction: TransactionSource) {
     }),
   };
 }
+
+declare module '../loaders.js' {
+  /** This module's loaders, in every request's `context.loaders`. */
+  interface Loaders extends ReturnType<typeof createDirectoryLoaders> {}
+}

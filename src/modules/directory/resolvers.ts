@@ -1,4 +1,4 @@
-import type { CoveredResolvers } from '../covered-resolvers.js';
+import type { Resolvers } from '../../__generated__/resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { encodeGlobalId } from '../../graphql/global-id.js';
@@ -6,7 +6,7 @@ import { principalOf } from '../../graphql/request-context.js';
 import { normalizeEmail, requireText } from '../../graphql/input.js';
 import { countUsers, insertUser, listUsers } from './queries.js';
 
-export const directoryResolvers: CoveredResolvers<'Tenant' | 'User' | 'Viewer' | 'UserConnection' | 'UserEdge'> = {
+export const directoryResolvers = {
   Query: {
     viewer: () => ({}),
     users: async (_parent, args, context) => {
@@ -49,4 +49,4 @@ export const directoryResolvers: CoveredResolvers<'Tenant' | 'User' | 'Viewer' |
   },
   UserConnection: connectionResolvers,
   UserEdge: {},
-};
+} satisfies Resolvers;

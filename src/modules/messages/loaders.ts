@@ -63,3 +63,8 @@ function groupByCursor(keys: readonly MessagePageKey[]): MessagePageKey[][] {
   }
   return [...groups.values()];
 }
+
+declare module '../loaders.js' {
+  /** This module's loaders, in every request's `context.loaders`. */
+  interface Loaders extends ReturnType<typeof createMessageLoaders> {}
+}

@@ -1,4 +1,4 @@
-import type { CoveredResolvers } from '../covered-resolvers.js';
+import type { Resolvers } from '../../__generated__/resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
@@ -9,7 +9,7 @@ import { insertMessage } from './queries.js';
 
 export const BODY_MAX_LENGTH = 10_000;
 
-export const messageResolvers: CoveredResolvers<'Message' | 'MessageConnection' | 'MessageEdge'> = {
+export const messageResolvers = {
   Mutation: {
     postMessage: async (_parent, { input }, context) => {
       const { localId } = decodeGlobalId(input.conversationId, 'Conversation', 'conversationId');
@@ -31,4 +31,4 @@ export const messageResolvers: CoveredResolvers<'Message' | 'MessageConnection' 
   },
   MessageConnection: connectionResolvers,
   MessageEdge: {},
-};
+} satisfies Resolvers;

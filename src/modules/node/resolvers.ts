@@ -15,8 +15,8 @@ const nodeTypeOf = new WeakMap<object, NodeType>();
  * through the same per-request loaders (and so the same RLS). Another tenant's id finds nothing (null); an id
  * of a type that is not a Node (an AuditEvent's) is BAD_USER_INPUT, like a malformed one.
  */
-export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoader>>>): DomainModule {
-  const resolvers: Resolvers = {
+export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoader>>>) {
+  const resolvers = {
     Query: {
       node: async (_parent, { id }, context) => {
         const decoded = decodeGlobalId(id);
@@ -39,6 +39,6 @@ export function nodeModule(nodeTypes: Readonly<Partial<Record<NodeType, NodeLoad
         return type;
       },
     },
-  };
-  return { name: 'node', resolvers };
+  } satisfies Resolvers;
+  return { name: 'node', resolvers } satisfies DomainModule;
 }
