@@ -6,7 +6,8 @@ import type { Cursor } from '../graphql/cursor.js';
 import { listConversations } from '../modules/conversations/queries.js';
 import { listMessagesByConversations } from '../modules/messages/queries.js';
 import { listUsers } from '../modules/directory/queries.js';
-import { forward, type AccessPath, type AccessPathSample as Sample } from '../modules/access-path.js';
+import { forward, NO_CURSOR, NO_ID, type AccessPath, type AccessPathSample as Sample } from '../modules/access-path.js';
+import { listTenantTables } from '../db/tenant-catalog.js';
 import { ACCESS_PATHS } from '../modules/index.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { CliCommand } from './cli-context.js';
@@ -19,9 +20,6 @@ interface ExplainOptions {
   json: boolean;
 }
 
-// Stand-ins for a tenant with no rows: the statements keep their shape, and the writes then match nothing.
-const NO_ID = '00000000-0000-0000-0000-000000000000';
-const NO_CURSOR: Cursor = { createdAt: '2000-01-01T00:00:00Z', id: NO_ID };
 // ANALYZE runs each statement to the end; a slow path should show its plan rather than hit the API's timeout.
 const EXPLAIN_STATEMENT_TIMEOUT_MS = 60_000;
 
@@ -130,6 +128,7 @@ async function sampleTenant(tx: TenantTransaction): Promise<Sample> {
     return row ? { createdAt: row.created_at, id: row.id } : NO_CURSOR;
   };
   const first = conversations[0];
+  const idsByTable = await sampleIdsOfEveryTenantTable(tx);
   return {
     conversationIds: conversationIds.length ? conversationIds : [NO_ID],
     conversationCursor: cursorOf(conversations),
@@ -140,7 +139,30 @@ async function sampleTenant(tx: TenantTransaction): Promise<Sample> {
     authorId: users[0]?.id ?? NO_ID,
     messageIds: messages.length ? messages.slice(0, DEFAULT_PAGE_SIZE).map((row) => row.id) : [NO_ID],
     messageCursor: cursorOf(firstThread),
+    idsOf: (table) => {
+      const ids = idsByTable.get(table);
+      if (!ids) throw new Error(`idsOf(${JSON.stringify(table)}): no tenant table of that name with an id column`);
+      return ids.length ? ids : [NO_ID];
+    },
   };
+}
+
+/** table -> up to a page of ids of the tenant's own rows (under its RLS), for every tenant table with an `id` column. */
+async function sampleIdsOfEveryTenantTable(tx: TenantTransaction): Promise<Map<string, string[]>> {
+  const { rows: withId } = await sql<{ table: string; name: string }>`
+    select c.relname as table, format('%I.%I', n.nspname, c.relname) as name
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      join pg_attribute a on a.attrelid = c.oid and a.attname = 'id' and not a.attisdropped
+     where c.oid = any(${(await listTenantTables(tx)).map((t) => t.qualifiedName)}::regclass[])`.execute(tx);
+  const ids = new Map<string, string[]>();
+  for (const { table, name } of withId) {
+    const { rows } = await sql<{ id: string }>`select id::text from ${sql.raw(name)} limit ${DEFAULT_PAGE_SIZE}`.execute(tx);
+    ids.set(
+      table,
+      rows.map((row) => row.id),
+    );
+  }
+  return ids;
 }
 
 /** index name -> its first column, for the indexes this connection can see (pg_catalog is readable by any role). */

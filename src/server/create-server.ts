@@ -10,6 +10,8 @@ import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import { assertAccessPathsPlan } from './access-path-check.js';
+import { ACCESS_PATHS } from '../modules/index.js';
 import { registerFairShareMetrics } from '../observability/fair-share-metrics.js';
 import { Metrics } from '../observability/metrics.js';
 import { loadSdkOperationNames, operationLabeler } from '../observability/operation-names.js';
@@ -138,6 +140,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
   let readiness: () => Promise<string | null>;
   try {
     await checkDatabase(database.db);
+    await assertAccessPathsPlan(database.db, ACCESS_PATHS);
     readiness = await createReadinessCheck(probe, options.migrations);
   } catch (error) {
     await database.db.destroy();

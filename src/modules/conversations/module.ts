@@ -1,10 +1,15 @@
 import { backward, forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createConversationLoaders } from './loaders.js';
-import { countConversationsQuery, findConversationsByIdsQuery, listConversationsQuery, updateConversationQuery } from './queries.js';
+import {
+  countConversationsQuery,
+  findConversationsByIdsQuery,
+  insertConversationQuery,
+  listConversationsQuery,
+  updateConversationQuery,
+} from './queries.js';
 import { conversationResolvers } from './resolvers.js';
 
-// Annotated, not inferred: the loaders' types are derived from this module, so inference would go in a circle.
 const nodeTypes: NodeTypes = {
   Conversation: (id, context) => context.loaders.conversationById.load(id),
 };
@@ -24,6 +29,7 @@ export const conversationsModule = {
     { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
     { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
     { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },
+    { name: 'insertConversation', write: true, query: (tx, s) => insertConversationQuery(tx, 'cli explain (rolled back)', s.authorId) },
     {
       name: 'updateConversation',
       write: true,

@@ -64,7 +64,12 @@ export function findConversationsByIdsQuery(tx: TenantTransaction, ids: readonly
 }
 
 export function insertConversation(tx: TenantTransaction, title: string, createdBy: string): Promise<ConversationRow> {
-  return tx.insertInto('conversations').values({ title, created_by: createdBy }).returningAll().executeTakeFirstOrThrow();
+  return insertConversationQuery(tx, title, createdBy).executeTakeFirstOrThrow();
+}
+
+/** The statement {@link insertConversation} runs, unexecuted. */
+export function insertConversationQuery(tx: TenantTransaction, title: string, createdBy: string) {
+  return tx.insertInto('conversations').values({ title, created_by: createdBy }).returningAll();
 }
 
 /** Updates one conversation; undefined when no such conversation is visible to the tenant. */

@@ -1,10 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createDirectoryLoaders } from './loaders.js';
-import { countUsersQuery, findCurrentTenantQuery, findUsersByIdsQuery, listUsersQuery } from './queries.js';
+import { countUsersQuery, findCurrentTenantQuery, findUsersByIdsQuery, insertUserQuery, listUsersQuery } from './queries.js';
 import { directoryResolvers } from './resolvers.js';
 
-// Annotated, not inferred: the loaders' types are derived from this module, so inference would go in a circle.
 const nodeTypes: NodeTypes = {
   Tenant: (id, context) => context.loaders.tenantById.load(id),
   User: (id, context) => context.loaders.userById.load(id),
@@ -21,6 +21,12 @@ export const directoryModule = {
     { name: 'listUsers', query: (tx) => listUsersQuery(tx, forward(null)) },
     { name: 'countUsers', query: (tx) => countUsersQuery(tx) },
     { name: 'findUsersByIds', query: (tx, s) => findUsersByIdsQuery(tx, s.userIds) },
+    {
+      name: 'insertUser',
+      write: true,
+      // A fresh address each time: `cli explain` runs it (rolled back), and a taken one would abort the transaction.
+      query: (tx) => insertUserQuery(tx, { email: `explain-${randomUUID()}@example.invalid`, displayName: 'cli explain', role: 'MEMBER' }),
+    },
   ],
   uniqueViolations: {
     users_tenant_email_key: { sentence: 'A user with this email already exists in your tenant.', field: 'email' },

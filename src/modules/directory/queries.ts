@@ -50,10 +50,17 @@ export function countUsersQuery(tx: TenantTransaction) {
   return tx.selectFrom('users').select(sql<number>`count(*)::int`.as('count'));
 }
 
-export function insertUser(tx: TenantTransaction, user: { email: string; displayName: string; role: 'ADMIN' | 'MEMBER' }): Promise<UserRow> {
-  return tx
-    .insertInto('users')
-    .values({ email: user.email, display_name: user.displayName, role: user.role })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+export function insertUser(tx: TenantTransaction, user: NewUser): Promise<UserRow> {
+  return insertUserQuery(tx, user).executeTakeFirstOrThrow();
+}
+
+export interface NewUser {
+  email: string;
+  displayName: string;
+  role: 'ADMIN' | 'MEMBER';
+}
+
+/** The statement {@link insertUser} runs, unexecuted. */
+export function insertUserQuery(tx: TenantTransaction, user: NewUser) {
+  return tx.insertInto('users').values({ email: user.email, display_name: user.displayName, role: user.role }).returningAll();
 }

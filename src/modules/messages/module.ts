@@ -4,7 +4,6 @@ import { createMessageLoaders } from './loaders.js';
 import { findMessagesByIdsQuery, insertMessageQuery, listMessagesByConversationsQuery } from './queries.js';
 import { messageResolvers } from './resolvers.js';
 
-// Annotated, not inferred: the loaders' types are derived from this module, so inference would go in a circle.
 const nodeTypes: NodeTypes = {
   Message: (id, context) => context.loaders.messageById.load(id),
 };
