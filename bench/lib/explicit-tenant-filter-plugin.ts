@@ -1,3 +1,5 @@
+import pg from 'pg';
+import { listTenantTables } from '../../src/db/tenant-catalog.js';
 import {
   AliasNode,
   BinaryOperationNode,
@@ -39,8 +41,9 @@ import {
 export class ExplicitTenantFilterPlugin implements KyselyPlugin {
   readonly #transformer: TenantPredicateTransformer;
 
-  constructor(tenantId: string) {
-    this.#transformer = new TenantPredicateTransformer(tenantId);
+  /** `tenantColumns`: each tenant table's tenant column, from the catalog ({@link readTenantColumns}). */
+  constructor(tenantId: string, tenantColumns: TenantColumns) {
+    this.#transformer = new TenantPredicateTransformer(tenantId, tenantColumns);
   }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
@@ -55,17 +58,28 @@ export class ExplicitTenantFilterPlugin implements KyselyPlugin {
   }
 }
 
-/** The column that holds each tenant table's tenant; `tenants` is keyed by its own id. */
-const TENANT_COLUMNS: Readonly<Record<string, string>> = {
-  tenants: 'id',
-  users: 'tenant_id',
-  conversations: 'tenant_id',
-  messages: 'tenant_id',
-  audit_events: 'tenant_id',
-};
+/** Tenant table name -> the column that holds its tenant (`tenants` is keyed by its own id). */
+export type TenantColumns = ReadonlyMap<string, string>;
+
+/**
+ * The tenant tables of the database at `url` and their tenant columns, from the catalog (listTenantTables), so a
+ * table a module adds is filtered too, with nothing to list here.
+ */
+export async function readTenantColumns(url: string): Promise<TenantColumns> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return new Map((await listTenantTables(client)).filter((t) => t.schema === 'public').map((t) => [t.table, t.tenantColumn]));
+  } finally {
+    await client.end();
+  }
+}
 
 class TenantPredicateTransformer extends OperationNodeTransformer {
-  constructor(private readonly tenantId: string) {
+  constructor(
+    private readonly tenantId: string,
+    private readonly tenantColumns: TenantColumns,
+  ) {
     super();
   }
 
@@ -118,9 +132,11 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
     const table = aliased ? aliased.node : item;
     if (!TableNode.is(table)) return undefined; // a subquery (filtered on its own) or a function such as unnest()
     const name = table.table.identifier.name;
-    const column = TENANT_COLUMNS[name];
+    const column = this.tenantColumns.get(name);
     if (!column || table.table.schema) {
-      throw new Error(`the explicit tenant filter (bench) does not know table ${JSON.stringify(name)}; add its tenant column`);
+      throw new Error(
+        `the explicit tenant filter (bench) does not know table ${JSON.stringify(name)}: the catalog lists no tenant table of that name`,
+      );
     }
     const qualifier = aliased && IdentifierNode.is(aliased.alias) ? TableNode.create(aliased.alias.name) : TableNode.create(name);
     return BinaryOperationNode.create(

@@ -1,5 +1,5 @@
 import { startServerCheckedBy, type RunningServer, type ServerOptions } from '../../src/server/create-server.js';
-import { assertBypassesRowLevelSecurity, ExplicitTenantFilterPlugin } from './explicit-tenant-filter-plugin.js';
+import { assertBypassesRowLevelSecurity, ExplicitTenantFilterPlugin, readTenantColumns } from './explicit-tenant-filter-plugin.js';
 
 /**
  * The benchmark's "API without RLS", composed from the product's parts: the product's server (everything
@@ -10,9 +10,10 @@ import { assertBypassesRowLevelSecurity, ExplicitTenantFilterPlugin } from './ex
  * SECURITY: only the benchmark (and its own tests) compose this. The product's startServer refuses the
  * BYPASSRLS role, so this server cannot be reached through `npm start` or any setting.
  */
-export function startNoRlsServer(options: ServerOptions): Promise<RunningServer> {
+export async function startNoRlsServer(options: ServerOptions): Promise<RunningServer> {
+  const tenantColumns = await readTenantColumns(options.appUrl);
   return startServerCheckedBy(
-    { ...options, transactionPlugins: (tenantId) => [new ExplicitTenantFilterPlugin(tenantId)] },
+    { ...options, transactionPlugins: (tenantId) => [new ExplicitTenantFilterPlugin(tenantId, tenantColumns)] },
     assertBypassesRowLevelSecurity,
   );
 }

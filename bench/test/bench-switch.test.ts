@@ -7,7 +7,7 @@ import type { Database } from '../../src/db/kysely.js';
 import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
 import { updateConversation } from '../../src/modules/conversations/queries.js';
 import { insertMessage, listMessagesByConversations } from '../../src/modules/messages/queries.js';
-import { ExplicitTenantFilterPlugin } from '../lib/explicit-tenant-filter-plugin.js';
+import { ExplicitTenantFilterPlugin, readTenantColumns } from '../lib/explicit-tenant-filter-plugin.js';
 import type { TenantTransaction } from '../../src/tenancy/tenant-transaction.js';
 import { dropNoRlsRole, ensureNoRlsRole, withUser } from '../lib/no-rls-role.js';
 import { startNoRlsServer } from '../lib/no-rls-server.js';
@@ -106,7 +106,8 @@ describe('the API without RLS (bench/lib/no-rls-server.ts)', () => {
   });
 
   it("cannot be had from the product's startServer: its plugin option does not skip the isolation check", async () => {
-    const filter = (tenantId: string) => [new ExplicitTenantFilterPlugin(tenantId)];
+    const columns = await readTenantColumns(inject('ownerUrl'));
+    const filter = (tenantId: string) => [new ExplicitTenantFilterPlugin(tenantId, columns)];
     await expect(startTestServer({ appUrl: noRlsUrl, transactionPlugins: filter })).rejects.toThrow(UnsafeDatabaseError);
   });
 });
@@ -123,7 +124,13 @@ describe('ExplicitTenantFilterPlugin', () => {
     },
     log: (event) => void issued.push({ sql: event.query.sql, parameters: event.query.parameters }),
   });
-  const filtered = plain.withPlugin(new ExplicitTenantFilterPlugin('42')) as unknown as TenantTransaction;
+  let filtered: TenantTransaction;
+  beforeAll(async () => {
+    // The tenant tables and their tenant columns as the migrated schema's catalog lists them.
+    const columns = await readTenantColumns(inject('ownerUrl'));
+    expect(columns.get('messages')).toBe('tenant_id');
+    filtered = plain.withPlugin(new ExplicitTenantFilterPlugin('42', columns)) as unknown as TenantTransaction;
+  });
   const last = () => issued.at(-1)!;
 
   it('filters the table inside a LATERAL subquery', async () => {
