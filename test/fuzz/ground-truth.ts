@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { listTenantTables } from '../../src/db/tenant-catalog.js';
+import type { LeakDetector } from './leak-detector.js';
 import { fail } from './page-checks.js';
 import type { TenantModel } from './tenant-model.js';
 
@@ -8,7 +10,8 @@ import type { TenantModel } from './tenant-model.js';
  * that wrote anyway, shows up here even if no API read would reveal it. Audit events are written off the request
  * path, so for them only the placement is checked: every event of a request of tenant X is in tenant X.
  */
-export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantModel[]): Promise<void> {
+export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantModel[], leaks: LeakDetector): Promise<void> {
+  await verifyPlacementInEveryTenantTable(owner, tenants, leaks);
   const ids = tenants.map((t) => t.tenantId);
   const rows = async (sql: string, params: unknown[] = [ids]) =>
     (await owner.query<Record<string, unknown>>(sql, params)).rows.map((row) => JSON.stringify(Object.values(row))).sort();
@@ -49,6 +52,32 @@ export async function verifyDatabase(owner: pg.Client, tenants: readonly TenantM
   );
   const misplaced = audit.rows.filter((row) => !row.request_id.startsWith(`${markers.get(row.tenant_id) ?? 'none'}-`));
   if (misplaced.length > 0) fail("audit_events: events of one tenant's requests were written into another tenant", misplaced);
+}
+
+/**
+ * Every tenant table the catalog lists (listTenantTables — so a table a module adds is checked with nothing to
+ * write here): no row of one of the run's tenants holds evidence of another (its marker, a row id or tenant id the
+ * leak detector knows as theirs). The exact comparisons above cover the tables the model knows; this one covers
+ * every table, including those the model does not describe.
+ */
+export async function verifyPlacementInEveryTenantTable(
+  owner: pg.Client,
+  tenants: readonly Pick<TenantModel, 'tenantId' | 'marker'>[],
+  leaks: LeakDetector,
+): Promise<void> {
+  const markerOf = new Map(tenants.map((t) => [t.tenantId, t.marker.toLowerCase()]));
+  for (const table of await listTenantTables(owner)) {
+    const { rows } = await owner.query<Record<string, unknown>>(
+      `select ${table.tenantColumn}::text as tenant_of_row, to_jsonb(t)::text as row from ${table.qualifiedName} t where ${table.tenantColumn} = any($1::bigint[])`,
+      [[...markerOf.keys()]],
+    );
+    const strays = rows.flatMap((row) => {
+      const own = markerOf.get(String(row.tenant_of_row));
+      const foreign = [...leaks.evidence(String(row.row))].filter(([, marker]) => marker !== own);
+      return foreign.length ? [{ row: row.row, foreign: foreign.map(([token, marker]) => `${token} of ${marker}`) }] : [];
+    });
+    if (strays.length > 0) fail(`database: rows of ${table.qualifiedName} hold another tenant's data`, strays);
+  }
 }
 
 function compare(table: string, actual: string[], expected: string[]): void {

@@ -45,7 +45,7 @@ export async function runScenario(waves: readonly OperationSpec[][], deps: Scena
     // The database check covers every tenant (a write that strayed into a tenant that sent none shows there);
     // the API views are re-read for the tenants that sent writes, accepted or rejected.
     await Promise.all(written.map((tenant) => verifyTenantView(deps, tenant)));
-    await verifyDatabase(deps.owner, state.tenants);
+    await verifyDatabase(deps.owner, state.tenants, deps.leaks);
   }
   return sent;
 }
