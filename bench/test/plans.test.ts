@@ -185,7 +185,9 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
     // path a new module adds is checked here with nothing to list.
     const env = { DATABASE_URL: database.ownerUrl, DATABASE_URL_APP: database.appUrl, DATABASE_URL_OPERATOR: database.operatorUrl };
     for (const tenant of probes) {
-      const result = await runCliInProcess(['explain', '--tenant', tenant.tenantId, '--json'], env);
+      // --no-seqscan: the data set fills only the benchmark's tables; on any other (a new module's, empty here) the
+      // planner rightly reads the table whole, and what this test can prove is that a tenant-led index matches.
+      const result = await runCliInProcess(['explain', '--tenant', tenant.tenantId, '--json', '--no-seqscan'], env);
       expect(result.status, result.stderr).toBe(0);
       const paths = result.stdout
         .trim()

@@ -18,6 +18,12 @@ import { formatTable } from './text-table.js';
 interface ExplainOptions {
   tenantId: string;
   json: boolean;
+  /**
+   * `--no-seqscan`: plan with enable_seqscan off, so a table too small for the planner to prefer an index (a new
+   * module's, before it has data) still shows which index each path can use — and a path no index matches still
+   * shows its Seq Scan.
+   */
+  noSeqscan: boolean;
 }
 
 // ANALYZE runs each statement to the end; a slow path should show its plan rather than hit the API's timeout.
@@ -36,14 +42,20 @@ const EXPLAIN_STATEMENT_TIMEOUT_MS = 60_000;
  */
 export const explainCommand: CliCommand<ExplainOptions> = {
   parse(args) {
-    const { values } = parseArgs({ args, strict: true, options: { tenant: { type: 'string' }, json: { type: 'boolean', default: false } } });
-    return { tenantId: requireTenantId('explain', values.tenant), json: values.json };
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: { tenant: { type: 'string' }, json: { type: 'boolean', default: false }, 'no-seqscan': { type: 'boolean', default: false } },
+    });
+    return { tenantId: requireTenantId('explain', values.tenant), json: values.json, noSeqscan: values['no-seqscan'] };
   },
 
-  async run({ tenantId, json }, env, io) {
+  async run({ tenantId, json, noSeqscan }, env, io) {
     // Its event says 'rolled_back': nothing explain does is committed.
     const session = startOperatorSession(tenantId, 'explain');
-    const results = await withAppSession(env, io, session, (app) => audited(app, session, io, 'rolled_back', () => explainAll(app, tenantId, env)));
+    const results = await withAppSession(env, io, session, (app) =>
+      audited(app, session, io, 'rolled_back', () => explainAll(app, tenantId, env, noSeqscan)),
+    );
     if (json) {
       for (const result of results) io.out(JSON.stringify(result));
       return;
@@ -69,7 +81,11 @@ export const explainCommand: CliCommand<ExplainOptions> = {
 
 type PathResult = { path: string; write: boolean } & PlanSummary;
 
-async function explainAll(app: AppSession, tenantId: string, env: Env): Promise<PathResult[]> {
+async function explainAll(app: AppSession, tenantId: string, env: Env, noSeqscan: boolean): Promise<PathResult[]> {
+  const planWith = async (tx: TenantTransaction) => {
+    if (noSeqscan) await sql`set local enable_seqscan = off`.execute(tx);
+    return tx;
+  };
   const mode = (readOnly: boolean) => ({
     readOnly,
     statementTimeoutMs: Math.max(env.DB_STATEMENT_TIMEOUT_MS, EXPLAIN_STATEMENT_TIMEOUT_MS),
@@ -78,7 +94,7 @@ async function explainAll(app: AppSession, tenantId: string, env: Env): Promise<
   const results: PathResult[] = [];
   let sample: Sample;
   let leadingColumns: Map<string, string>;
-  const reads = await beginOperatorTransaction(app, tenantId, mode(true));
+  const reads = await planWith(await beginOperatorTransaction(app, tenantId, mode(true)));
   try {
     sample = await sampleTenant(reads);
     leadingColumns = await indexLeadingColumns(reads);
@@ -91,7 +107,7 @@ async function explainAll(app: AppSession, tenantId: string, env: Env): Promise<
   }
   // SECURITY: EXPLAIN ANALYZE executes the statement: the writes run in a transaction of their own that is
   // rolled back whatever happens, so nothing they do (the message, its counter update) is ever committed.
-  const writes = await beginOperatorTransaction(app, tenantId, mode(false));
+  const writes = await planWith(await beginOperatorTransaction(app, tenantId, mode(false)));
   try {
     for (const path of ACCESS_PATHS.filter((p) => p.write)) results.push(await explainPath(writes, path, sample, leadingColumns));
   } finally {

@@ -2,6 +2,7 @@ import pg from 'pg';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/server/create-server.js';
+import { AccessPathRefusal } from '../../src/server/access-path-check.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { UnsafeDatabaseError } from '../../src/db/safety-check.js';
 import { exited, spawnServer } from '../support/processes.js';
@@ -112,6 +113,27 @@ describe('startServer (fail-closed startup)', () => {
     }
   });
 
+  it('refuses a module whose write the app role may not run (a forgotten GRANT INSERT), naming the path and the GRANT', async () => {
+    await owner((client) => client.query('revoke insert on conversations from tenantgraph_app, tenantgraph_operator'));
+    try {
+      const refusal = await startServer(options(database.appUrl)).then(
+        async (server) => {
+          await server.close();
+          return null;
+        },
+        (error: unknown) => error as Error,
+      );
+      expect(refusal).toBeInstanceOf(AccessPathRefusal);
+      expect(refusal!.message).toMatch(
+        /Access path insertConversation: the app role may not INSERT conversations .*Fix: add `GRANT INSERT ON conversations TO tenantgraph_app, tenantgraph_operator;` to a migration/,
+      );
+    } finally {
+      await owner((client) => client.query('grant insert on conversations to tenantgraph_app, tenantgraph_operator'));
+    }
+    const server = await startServer(options(database.appUrl));
+    await server.close();
+  });
+
   /** Runs `setup` as the owner, expects start-up to refuse naming `problem`, then runs `cleanup` and starts. */
   async function expectRefusal(setup: string[], problem: RegExp, cleanup: string[]): Promise<void> {
     await owner(async (client) => {
@@ -139,40 +161,40 @@ describe('startServer (fail-closed startup)', () => {
   it('refuses a tenant table whose RESTRICTIVE policy is USING (true) (issue 10: every tenant saw every label)', async () => {
     await expectRefusal(
       [
-        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), name text, primary key (tenant_id, id))',
-        'alter table labels enable row level security',
-        'alter table labels force row level security',
-        'create policy tenant_rows on labels using (true) with check (true)',
-        'create policy tenant_isolation on labels as restrictive using (true) with check (true)',
-        'grant select, insert on labels to tenantgraph_app, tenantgraph_operator',
+        'create table scratch_tags (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), name text, primary key (tenant_id, id))',
+        'alter table scratch_tags enable row level security',
+        'alter table scratch_tags force row level security',
+        'create policy tenant_rows on scratch_tags using (true) with check (true)',
+        'create policy tenant_isolation on scratch_tags as restrictive using (true) with check (true)',
+        'grant select, insert on scratch_tags to tenantgraph_app, tenantgraph_operator',
       ],
-      /public\.labels: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly \(tenant_id = \(SELECT app\.current_tenant_id\(\)\)\)/,
-      ['drop table labels'],
+      /public\.scratch_tags: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly \(tenant_id = \(SELECT app\.current_tenant_id\(\)\)\)/,
+      ['drop table scratch_tags'],
     );
   });
 
   it('refuses a unique key without tenant_id and a single-column foreign key (issue 10), with both problems listed', async () => {
     await expectRefusal(
       [
-        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id), unique (id))',
-        'create table conversation_labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), label_id uuid not null references labels (id), primary key (tenant_id, label_id))',
-        "select app.enable_tenant_rls('labels')",
-        "select app.enable_tenant_rls('conversation_labels')",
-        'grant select on labels, conversation_labels to tenantgraph_app, tenantgraph_operator',
+        'create table scratch_tags (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id), unique (id))',
+        'create table scratch_conversation_tags (tenant_id bigint not null default app.current_tenant_id() references tenants (id), label_id uuid not null references scratch_tags (id), primary key (tenant_id, label_id))',
+        "select app.enable_tenant_rls('scratch_tags')",
+        "select app.enable_tenant_rls('scratch_conversation_tags')",
+        'grant select on scratch_tags, scratch_conversation_tags to tenantgraph_app, tenantgraph_operator',
       ],
-      /public\.labels: key labels_id_key does not lead with tenant_id.*\n.*public\.conversation_labels: foreign key conversation_labels_label_id_fkey does not include the tenant column/s,
-      ['drop table conversation_labels', 'drop table labels'],
+      /public\.scratch_tags: key scratch_tags_id_key does not lead with tenant_id.*\n.*public\.scratch_conversation_tags: foreign key scratch_conversation_tags_label_id_fkey does not include the tenant column/s,
+      ['drop table scratch_conversation_tags', 'drop table scratch_tags'],
     );
   });
 
   it('refuses a tenant table the app role cannot SELECT (a forgotten GRANT)', async () => {
     await expectRefusal(
       [
-        'create table labels (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id))',
-        "select app.enable_tenant_rls('labels')",
+        'create table scratch_tags (tenant_id bigint not null default app.current_tenant_id() references tenants (id), id uuid not null default gen_random_uuid(), primary key (tenant_id, id))',
+        "select app.enable_tenant_rls('scratch_tags')",
       ],
-      /tenantgraph_app cannot SELECT from public\.labels.*Fix: GRANT SELECT/,
-      ['drop table labels'],
+      /tenantgraph_app cannot SELECT from public\.scratch_tags.*Fix: GRANT SELECT/,
+      ['drop table scratch_tags'],
     );
   });
 

@@ -66,8 +66,8 @@ describe('assertResolversComplete (the boot check)', () => {
 
   it('refuses a root field without a resolver, naming Type.field', () => {
     const input = registered();
-    input.typeDefs = [...input.typeDefs, 'type Label { id: ID! name: String! }\nextend type Query { labels: [Label!]! }'];
-    expect(() => assertResolversComplete(input)).toThrow(/Query\.labels has no resolver: a root field needs one/);
+    input.typeDefs = [...input.typeDefs, 'type ScratchTag { id: ID! name: String! }\nextend type Query { scratchTags: [ScratchTag!]! }'];
+    expect(() => assertResolversComplete(input)).toThrow(/Query\.scratchTags has no resolver: a root field needs one/);
   });
 
   it('refuses every gap a forgotten module leaves, all at once', () => {
