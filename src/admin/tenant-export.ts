@@ -79,6 +79,10 @@ export async function exportTenant(
   input: { tenantId: string; tables: readonly TenantTableLayout[]; schemaVersion: string; target: ExportTarget; progress: (line: string) => void },
 ): Promise<ExportManifest> {
   const { tenantId, tables, target, progress } = input;
+  const { rows: context } = await sql<{ tenant: string }>`select app.current_tenant_id()::text as tenant`.execute(tx);
+  if (context[0]?.tenant !== tenantId) {
+    throw new TypeError(`exportTenant expected a transaction of tenant ${tenantId}, received one of tenant ${context[0]?.tenant ?? 'none'}`);
+  }
   await sql.raw(STABLE_OUTPUT_SETTINGS).execute(tx);
   const exportedAt = new Date().toISOString();
   const bodyPath = target.kind === 'file' ? `${target.path}.${randomUUID()}.rows` : null;

@@ -4,17 +4,22 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ViewerDocument } from '../../src/__generated__/sdk/graphql.js';
 import { DELETE_APPLICATION_NAME, sha256Hex } from '../../src/admin/tenant-delete.js';
-import type { ExportManifest } from '../../src/admin/tenant-export.js';
+import { exportTenant, type ExportManifest } from '../../src/admin/tenant-export.js';
+import { createAppDatabase } from '../../src/db/kysely.js';
+import { exportLinesQuery, listTenantTableLayouts } from '../../src/db/tenant-table-layout.js';
+import { beginTenantTransaction } from '../../src/tenancy/tenant-transaction.js';
 import { listTenantTables } from '../../src/db/tenant-catalog.js';
 import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { withOwnerClient, snapshotTenants } from '../support/owner-db.js';
 import { childEnv, exited, REPOSITORY_ROOT, runCliInProcess } from '../support/processes.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
-import { createTestTenant, type TestTenant } from '../support/tenants.js';
+import { createTestTenant, tokenFor, type TestTenant } from '../support/tenants.js';
 
 // Issue 13 §3 and §4: tenant export, import and verified deletion, through the CLI's commands (in this process;
 // one real child process for the kill test) against the test database, checked as the owner.
@@ -36,7 +41,6 @@ const scratchPath = (name: string) => path.join(scratch, `${name}-${Math.random(
 
 /** The tenant's rows per tenant table (the catalog's list), counted by the owner, who sees every tenant. */
 async function countRows(tenantId: string, ownerUrl = inject('ownerUrl')): Promise<Record<string, number>> {
-  const pg = (await import('pg')).default;
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
@@ -159,6 +163,41 @@ describe('cli tenant export', () => {
     expect(JSON.parse(tenants)).toMatchObject({ id: Number(tenant.id), name: tenant.name, plan: 'standard' });
   });
 
+  it('reads under the tenant’s Row Level Security: the same statements in another tenant’s context find no row', async () => {
+    // The export's own tenant filter is not what confines it: as the app role in `other`'s context, the statements
+    // for `tenant` return nothing from any table.
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    const database = createAppDatabase(pool);
+    try {
+      const tx = await beginTenantTransaction(
+        database,
+        { tenantId: other.id, userId: null },
+        { readOnly: true, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 },
+      );
+      try {
+        const layouts = await listTenantTableLayouts(tx);
+        expect(layouts.map((t) => t.qualifiedName).sort()).toEqual((await listTenantTables(tx)).map((t) => t.qualifiedName).sort());
+        for (const table of layouts) {
+          expect((await sql.raw(exportLinesQuery(table, tenant.id)).execute(tx)).rows, table.qualifiedName).toEqual([]);
+          expect((await sql.raw(exportLinesQuery(table, other.id)).execute(tx)).rows.length, table.qualifiedName).toBeGreaterThan(0);
+        }
+        await expect(
+          exportTenant(tx, {
+            tenantId: tenant.id,
+            tables: layouts,
+            schemaVersion: 'x',
+            target: { kind: 'directory', path: scratchPath('mismatch') },
+            progress: () => {},
+          }),
+        ).rejects.toThrow(`exportTenant expected a transaction of tenant ${tenant.id}, received one of tenant ${other.id}`);
+      } finally {
+        await tx.rollback().execute();
+      }
+    } finally {
+      await database.db.destroy();
+    }
+  });
+
   it('refuses an unknown tenant and an existing file, with a message', async () => {
     const missing = await cli('tenant', 'export', '--tenant', '123', '--out', scratchPath('none'));
     expect(missing.status).toBe(1);
@@ -245,7 +284,6 @@ describe('cli tenant import', () => {
     // The imported tenant's admin can use the API (membership, tokens).
     const server = await startTestServer();
     try {
-      const { tokenFor } = await import('../support/tenants.js');
       const response = await server.client(await tokenFor(newId, tenant.admin.id)).request(ViewerDocument);
       expect(response.errors).toBeUndefined();
       expect(response.data!.viewer.tenant.name).toBe(tenant.name);
@@ -368,7 +406,6 @@ describe('cli tenant delete', () => {
   it('completes a deletion whose process was killed midway', async () => {
     const tenant = await seededTenant();
     const counts = await countRows(tenant.id);
-    const pg = (await import('pg')).default;
     // The test holds a lock on one of the tenant's users, so the deletion stops at `delete from users`, after it
     // deleted the messages, conversations and audit events in its (uncommitted) transaction.
     const blocker = new pg.Client({ connectionString: inject('ownerUrl') });
