@@ -306,6 +306,32 @@ describe('cli tenant import', () => {
     expect(Object.values(await countRows(newId)).every((n) => n === 0)).toBe(true);
   });
 
+  it('refuses a reference to shared data the target lacks (a plan), naming it, and writes nothing', async () => {
+    const plan = `lifecycle_${Math.random().toString(36).slice(2, 8)}`;
+    await withOwnerClient(async (client) => {
+      await client.query(
+        `insert into plan_limits (plan, requests_per_second, burst, connection_share, statement_timeout_ms, request_timeout_ms) values ($1, 1, 1, 0.5, 1000, 1000)`,
+        [plan],
+      );
+      await client.query('update tenants set plan = $1 where id = $2', [plan, tenant.id]);
+    });
+    try {
+      const dir = `${scratchPath('plan')}/`;
+      expect((await cli('tenant', 'export', '--tenant', tenant.id, '--out', dir)).status).toBe(0);
+      const newId = String(100_000_000_000 + Math.floor(Math.random() * 899_999_999_999));
+      const result = await cliOn(second, 'tenant', 'import', '--in', dir, '--tenant-id', newId);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('refers to a row that is neither in the export nor in this database');
+      expect(result.stderr).toContain(`Key (plan)=(${plan}) is not present in table "plan_limits"`);
+      expect(Object.values(await countRows(newId, second.ownerUrl)).every((n) => n === 0)).toBe(true);
+    } finally {
+      await withOwnerClient(async (client) => {
+        await client.query("update tenants set plan = 'standard' where id = $1", [tenant.id]);
+        await client.query('delete from plan_limits where plan = $1', [plan]);
+      });
+    }
+  });
+
   it('refuses an export of another schema version, naming both', async () => {
     const dir = `${scratchPath('version')}/`;
     expect((await cli('tenant', 'export', '--tenant', tenant.id, '--out', dir)).status).toBe(0);
@@ -401,6 +427,27 @@ describe('cli tenant delete', () => {
     const again = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name);
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).deleted.id).toBe(deleted.id);
+  });
+
+  it('completes a deletion killed after its delete committed, checking the confirmation against the recorded name hash', async () => {
+    const tenant = await seededTenant();
+    const counts = await countRows(tenant.id);
+    // What a run killed between its delete transaction and its verification leaves: a pending record, no rows.
+    await withOwnerClient(async (client) => {
+      await client.query('insert into tenant_deletions (deleted_tenant_id, name_sha256, rows_before, operator) values ($1, $2, $3, $4)', [
+        tenant.id,
+        sha256Hex(tenant.name),
+        JSON.stringify(counts),
+        'killed run',
+      ]);
+      await client.query('delete from tenants where id = $1', [tenant.id]); // the foreign keys cascade
+    });
+    const wrong = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', 'not the name');
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain('whose unfinished deletion is recorded');
+    const resumed = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name, '--operator', 'second run');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).deleted).toMatchObject({ status: 'completed', rowsBefore: counts, operator: 'second run', attempts: 2 });
   });
 
   it('completes a deletion whose process was killed midway', async () => {
