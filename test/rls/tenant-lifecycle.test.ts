@@ -172,9 +172,11 @@ describe('cli tenant export', () => {
       const tx = await beginTenantTransaction(
         database,
         { tenantId: other.id, userId: null },
-        { readOnly: true, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 },
+        { readOnly: true, isolation: 'repeatable read', statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 },
       );
       try {
+        // The export's mode: one snapshot for every table.
+        expect((await sql<{ v: string }>`select current_setting('transaction_isolation') as v`.execute(tx)).rows[0]!.v).toBe('repeatable read');
         const layouts = await listTenantTableLayouts(tx);
         expect(layouts.map((t) => t.qualifiedName).sort()).toEqual((await listTenantTables(tx)).map((t) => t.qualifiedName).sort());
         for (const table of layouts) {
