@@ -117,15 +117,25 @@ export async function deleteTenant(ownerUrl: string, input: DeleteTenantInput, p
       );
       progress(`delete: resuming the unfinished deletion ${recordId} of tenant ${tenantId}`);
     } else {
-      const inserted = await client.query<{ id: string }>(
-        'insert into tenant_deletions (deleted_tenant_id, name_sha256, rows_before, operator) values ($1, $2, $3, $4) returning id',
-        [tenantId, sha256Hex(input.confirmName), JSON.stringify(before), input.operator],
-      );
+      const inserted = await client
+        .query<{ id: string }>(
+          'insert into tenant_deletions (deleted_tenant_id, name_sha256, rows_before, operator) values ($1, $2, $3, $4) returning id',
+          [tenantId, sha256Hex(input.confirmName), JSON.stringify(before), input.operator],
+        )
+        .catch((error: unknown) => {
+          // tenant_deletions_pending_key: at most one unfinished deletion per tenant.
+          if ((error as { code?: string }).code === '23505') {
+            throw new DeletionRefusedError(
+              `Another deletion of tenant ${tenantId} started just now; let it finish, or run this command again to complete it.`,
+            );
+          }
+          throw error;
+        });
       recordId = inserted.rows[0]!.id;
       progress(`delete: deletion ${recordId} of tenant ${tenantId} recorded as pending`);
     }
 
-    if (tenant) await deleteRows(client, holders, tenantId, progress);
+    if (tenant) await deleteRows(client, holders, tenantId, recordId, progress);
 
     // Verification: a fresh look at the catalog (a table added since the count is covered too), as the owner.
     const after = await countRows(client, await listHolders(client), tenantId);
@@ -145,14 +155,26 @@ export async function deleteTenant(ownerUrl: string, input: DeleteTenantInput, p
   }
 }
 
-/** The one transaction that deletes the tenant's rows, children first, the tenant row last. */
-async function deleteRows(client: pg.Client, holders: TenantHolder[], tenantId: string, progress: (line: string) => void): Promise<void> {
+/**
+ * The one transaction that deletes the tenant's rows, children first, the tenant row last. Once the tenant row is
+ * locked no row of the tenant can be added, so the counts taken then are exactly what it deletes: they replace
+ * the record's earlier counts in the same transaction.
+ */
+async function deleteRows(
+  client: pg.Client,
+  holders: TenantHolder[],
+  tenantId: string,
+  recordId: string,
+  progress: (line: string) => void,
+): Promise<void> {
   try {
     await client.query('begin');
     // SECURITY: the owner bypasses RLS, so every statement filters by the tenant column itself; the tenant
     // context is set as well, for an owner that RLS does apply to (it then sees this tenant only).
     await enterTenant(client, tenantId);
     await client.query('select 1 from tenants where id = $1 for update', [tenantId]);
+    const locked = await countRows(client, holders, tenantId);
+    await client.query('update tenant_deletions set rows_before = $2 where id = $1', [recordId, JSON.stringify(locked)]);
     for (const holder of [...holders].reverse()) {
       const { rowCount } = await client.query(`delete from ${holder.qualifiedName} where ${ident(holder.column)} = $1`, [tenantId]);
       progress(`delete: ${holder.qualifiedName} ${rowCount ?? 0} rows`);

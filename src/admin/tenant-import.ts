@@ -115,6 +115,16 @@ export async function importTenant(
         `Tenant ${tenantId} already exists in this database. Import into a database without it, choose another id with --tenant-id NEW, or delete it first (tenant delete).`,
       );
     }
+    const deleted = await client.query<{ id: string; completed_at: Date }>(
+      "select id, completed_at from tenant_deletions where deleted_tenant_id = $1 and status = 'completed' order by completed_at desc limit 1",
+      [tenantId],
+    );
+    if (deleted.rows[0]) {
+      // Not refused (a tenant may come back, e.g. from its own export), but an erased tenant must not return unnoticed.
+      options.progress(
+        `import: warning: tenant ${tenantId} was deleted from this database at ${deleted.rows[0].completed_at.toISOString()} (deletion record ${deleted.rows[0].id}); this import brings its data back`,
+      );
+    }
     const result: ImportResult = { tenantId, fromTenantId, tables: [] };
     for (const [index, table] of tables.entries()) {
       const rows = await insertTable(client, table, source, index, tenantId);

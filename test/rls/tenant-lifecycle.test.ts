@@ -390,6 +390,8 @@ describe('cli tenant delete', () => {
     const viewer = await server.client(tenant.admin.token).request(ViewerDocument);
     expect(viewer.errors).toBeUndefined();
     await server.audit.flush();
+    const saved = `${scratchPath('before-delete')}/`;
+    expect((await cli('tenant', 'export', '--tenant', tenant.id, '--out', saved)).status).toBe(0);
     const counts = await countRows(tenant.id);
     const otherBefore = await snapshotTenants([other.id]);
     const otherCounts = await countRows(other.id);
@@ -429,6 +431,12 @@ describe('cli tenant delete', () => {
     const again = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name);
     expect(again.status, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).deleted.id).toBe(deleted.id);
+
+    // Its export can bring it back, but not unnoticed.
+    const restored = await cli('tenant', 'import', '--in', saved);
+    expect(restored.status, restored.stderr).toBe(0);
+    expect(restored.stderr).toContain(`import: warning: tenant ${tenant.id} was deleted from this database at`);
+    expect(restored.stderr).toContain(`(deletion record ${deleted.id}); this import brings its data back`);
   });
 
   it('completes a deletion killed after its delete committed, checking the confirmation against the recorded name hash', async () => {
