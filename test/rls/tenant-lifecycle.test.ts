@@ -439,6 +439,52 @@ describe('cli tenant delete', () => {
     expect(restored.stderr).toContain(`(deletion record ${deleted.id}); this import brings its data back`);
   });
 
+  it('waits for the tenant’s write in flight and deletes it too; a later write fails', async () => {
+    const tenant = await seededTenant();
+    const writer = new pg.Client({ connectionString: inject('ownerUrl') });
+    await writer.connect();
+    try {
+      await writer.query('begin');
+      await enterTenant(writer, tenant.id);
+      await writer.query(
+        `insert into messages (conversation_id, author_id, body) select id, created_by, 'in flight' from conversations where tenant_id = $1 limit 1`,
+        [tenant.id],
+      );
+      const deletion = cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name);
+      // The insert's foreign key holds FOR KEY SHARE on the tenant row: the deletion's FOR UPDATE waits for it.
+      await vi.waitFor(
+        async () =>
+          expect(
+            await withOwnerClient(
+              async (client) =>
+                (
+                  await client.query(
+                    `select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock' and query like 'select 1 from tenants where id = $1 for update'`,
+                    [DELETE_APPLICATION_NAME],
+                  )
+                ).rows,
+            ),
+          ).toHaveLength(1),
+        { timeout: 20_000, interval: 50 },
+      );
+      await writer.query('commit');
+      const result = await deletion;
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).deleted.rowsBefore['public.messages']).toBe(13);
+      expect(Object.values(await countRows(tenant.id)).every((n) => n === 0)).toBe(true);
+      await writer.query('begin');
+      await enterTenant(writer, tenant.id);
+      await expect(
+        writer.query(`insert into audit_events (created_at, request_id, outcome, duration_ms) values (now(), 'late', 'committed', 1)`),
+      ).rejects.toMatchObject({
+        code: '23503',
+      });
+      await writer.query('rollback');
+    } finally {
+      await writer.end();
+    }
+  });
+
   it('completes a deletion killed after its delete committed, checking the confirmation against the recorded name hash', async () => {
     const tenant = await seededTenant();
     const counts = await countRows(tenant.id);
