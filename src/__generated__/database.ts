@@ -11,6 +11,18 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
 
 export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
 
+export type Json = JsonValue;
+
+export type JsonArray = JsonValue[];
+
+export type JsonObject = {
+  [x: string]: JsonValue | undefined;
+};
+
+export type JsonPrimitive = boolean | number | string | null;
+
+export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
+
 export type Numeric = ColumnType<string, number | string, number | string>;
 
 export type UserRole = "ADMIN" | "MEMBER";
@@ -75,6 +87,20 @@ export interface RefusedContextSwitches {
   user_id: string | null;
 }
 
+export interface TenantDeletions {
+  attempts: Generated<number>;
+  completed_at: string | null;
+  database_role: Generated<string>;
+  deleted_tenant_id: Int8;
+  id: Generated<string>;
+  name_sha256: string;
+  operator: string;
+  rows_after: Json | null;
+  rows_before: Json;
+  started_at: Generated<string>;
+  status: Generated<string>;
+}
+
 export interface Tenants {
   created_at: Generated<string>;
   id: Generated<Int8>;
@@ -98,6 +124,7 @@ export interface DB {
   messages: Messages;
   plan_limits: PlanLimits;
   refused_context_switches: RefusedContextSwitches;
+  tenant_deletions: TenantDeletions;
   tenants: Tenants;
   users: Users;
 }

@@ -4,14 +4,36 @@ import { issueToken } from '../auth/token-issuer.js';
 import { normalizeEmail, requireText } from '../graphql/input.js';
 import { parseIdFlag } from './id-flags.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
+import { tenantDeleteCommand, tenantExportCommand, tenantImportCommand } from './tenant-lifecycle-commands.js';
 import { UsageError } from './usage.js';
+
+/** `tenant <sub-command> …`: each sub-command parses its own flags. */
+const SUB_COMMANDS: Record<string, CliCommand<any>> = {
+  export: tenantExportCommand,
+  import: tenantImportCommand,
+  delete: tenantDeleteCommand,
+};
+
+type TenantOptions = { sub: 'create'; options: CreateTenantInput } | { sub: string; options: unknown };
+
+/** `tenant create|export|import|delete …`. */
+export const tenantCommand: CliCommand<TenantOptions> = {
+  parse(args) {
+    const [sub, ...rest] = args;
+    if (sub !== undefined && Object.hasOwn(SUB_COMMANDS, sub)) return { sub, options: SUB_COMMANDS[sub]!.parse(rest) as unknown };
+    return { sub: 'create', options: tenantCreateCommand.parse(args) };
+  },
+  run({ sub, options }, env, io) {
+    return sub === 'create' ? tenantCreateCommand.run(options as CreateTenantInput, env, io) : SUB_COMMANDS[sub]!.run(options, env, io);
+  },
+};
 
 /**
  * `tenant create --name NAME --admin-email EMAIL [--admin-name NAME] [--id TENANT_ID]`: creates a tenant and its
  * first ADMIN, and prints one JSON line `{"tenant":{"id","name"},"user":{"id","email"},"token"}`. The tenant id is
  * a decimal string (ids exceed 2^53) — the value the token's tenant claim carries; `user.id` is its `sub`.
  */
-export const tenantCommand: CliCommand<CreateTenantInput> = {
+const tenantCreateCommand: CliCommand<CreateTenantInput> = {
   parse(args) {
     const { values, positionals } = parseArgs({
       args,
@@ -25,7 +47,7 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
       },
     });
     if (positionals.length !== 1 || positionals[0] !== 'create') {
-      throw new UsageError(`tenant expects the sub-command "create", received ${JSON.stringify(positionals.join(' '))}`);
+      throw new UsageError(`tenant expects a sub-command (create, export, import, delete), received ${JSON.stringify(positionals.join(' '))}`);
     }
     const { name, 'admin-email': adminEmail, 'admin-name': adminName, id } = values;
     if (name === undefined) throw new UsageError('tenant create needs --name');

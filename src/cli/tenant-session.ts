@@ -8,6 +8,7 @@ import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { findCurrentTenant } from '../modules/directory/queries.js';
 import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import type { TransactionMode } from '../tenancy/transaction-prologue.js';
 import { parseIdFlag } from './id-flags.js';
 import { withDatabase, type CliIo } from './cli-context.js';
 import { UsageError } from './usage.js';
@@ -114,11 +115,7 @@ export async function audited<T>(app: AppSession, session: OperatorSession, io: 
  * operator could mistake for an empty tenant. Throws {@link NoSuchTenantError}, with nothing checked out, when
  * it does not exist.
  */
-export async function beginOperatorTransaction(
-  app: AppSession,
-  tenantId: string,
-  mode: { readOnly: boolean; statementTimeoutMs: number; idleInTransactionTimeoutMs: number },
-): Promise<TenantTransaction> {
+export async function beginOperatorTransaction(app: AppSession, tenantId: string, mode: TransactionMode): Promise<TenantTransaction> {
   const tx = await beginTenantTransaction(app.database, { tenantId, userId: null }, mode);
   try {
     if (!(await findCurrentTenant(tx))) throw new NoSuchTenantError(tenantId);

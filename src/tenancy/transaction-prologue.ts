@@ -25,6 +25,11 @@ export interface TransactionMode {
   readonly readOnly: boolean;
   readonly statementTimeoutMs: number;
   readonly idleInTransactionTimeoutMs: number;
+  /**
+   * `repeatable read`: every statement sees one snapshot (a tenant export reads many tables that must agree).
+   * Default: the server's default, read committed, as every API request.
+   */
+  readonly isolation?: 'repeatable read';
 }
 
 export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {
@@ -42,7 +47,7 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   // which fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
   const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
   return (
-    `start transaction ${mode.readOnly ? 'read only' : 'read write'};` +
+    `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'};` +
     `select app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
   );
 }

@@ -52,7 +52,12 @@ describe('CLI id flags', () => {
     expect(explainCommand.parse(['--tenant', tenantGid])).toMatchObject({ tenantId: TENANT });
     expect(sqlCommand.parse(['--tenant', tenantGid, '-c', 'select 1'])).toMatchObject({ tenantId: TENANT });
     expect(tokenCommand.parse(['--tenant', tenantGid, '--user', userGid])).toMatchObject({ tenantId: TENANT, member: { userId: USER } });
-    expect(tenantCommand.parse(['create', '--name', 'N', '--admin-email', 'a@example.test', '--id', tenantGid])).toMatchObject({ id: TENANT });
+    expect(tenantCommand.parse(['create', '--name', 'N', '--admin-email', 'a@example.test', '--id', tenantGid])).toMatchObject({
+      options: { id: TENANT },
+    });
+    expect(tenantCommand.parse(['export', '--tenant', tenantGid, '--out', 'x/'])).toMatchObject({ options: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['import', '--in', 'x/', '--tenant-id', tenantGid])).toMatchObject({ options: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['delete', '--tenant', tenantGid, '--confirm', 'N'])).toMatchObject({ options: { tenantId: TENANT } });
   });
 
   it('refuses a global id of the wrong type in every command', () => {
