@@ -1,3 +1,4 @@
+import { DERIVED_ROOT_FIELDS } from './derived-operations.js';
 import fc from 'fast-check';
 import type { Role } from './documents.js';
 
@@ -74,6 +75,8 @@ export type OperationSpec = CallerSpec &
     | { op: 'archiveConversation'; id: IdRef }
     | { op: 'postMessage'; conversation: IdRef; body: TextSpec }
     | { op: 'inviteUser'; email: EmailSpec; displayName: TextSpec; role: Role | null }
+    /** A root field no hand-written spec covers, derived from the SDL (derived-operations.ts): which one, and a seed. */
+    | { op: 'derived'; field: number; seed: number }
   );
 
 export type OperationName = OperationSpec['op'];
@@ -257,6 +260,15 @@ export const operationSpec: fc.Arbitrary<OperationSpec> = fc.oneof(
     weight: 2,
     arbitrary: operation('inviteUser', { email, displayName: text, role: fc.constantFrom(null, 'ADMIN' as const, 'MEMBER' as const) }),
   },
+  // Root fields added since the hand-written specs (a new module's), fuzzed from the SDL until they have their own.
+  ...(DERIVED_ROOT_FIELDS.length
+    ? [
+        {
+          weight: 2 * DERIVED_ROOT_FIELDS.length,
+          arbitrary: operation('derived', { field: fc.nat({ max: DERIVED_ROOT_FIELDS.length - 1 }), seed: fc.nat() }),
+        },
+      ]
+    : []),
 );
 
 export interface ScenarioShape {

@@ -46,6 +46,8 @@ export interface ResolvedOperation {
   variables: Record<string, unknown>;
   /** The error code the model predicts, or null for success. */
   rejection: Rejection | null;
+  /** No model predicts it (a derived operation): success or any client error passes, a server error never. */
+  anyClientOutcome?: boolean;
   write: boolean;
   /** Two writes with the same key do not commute (two renames of one conversation), so they go in separate waves. */
   conflictKey: string | null;

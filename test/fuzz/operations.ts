@@ -1,5 +1,6 @@
 import type { ResolvedOperation, RunState } from './operation.js';
 import type { OperationSpec } from './operation-specs.js';
+import { derived } from './derived-operations.js';
 import * as read from './read-operations.js';
 import * as write from './write-operations.js';
 
@@ -36,5 +37,7 @@ export function resolveOperation(spec: OperationSpec, state: RunState, index: nu
       return write.postMessage({ label, spec, tenant, user }, state);
     case 'inviteUser':
       return write.inviteUser({ label, spec, tenant, user });
+    case 'derived':
+      return derived({ label, spec, tenant, user }, state);
   }
 }
