@@ -77,15 +77,19 @@ export interface RefusedContextSwitches {
 
 export interface Tenants {
   created_at: Generated<string>;
+  external_id: string | null;
   id: Generated<Int8>;
   name: string;
   plan: Generated<string>;
+  suspended_at: string | null;
+  suspension_reason: string | null;
 }
 
 export interface Users {
   created_at: Generated<string>;
   display_name: string;
   email: string;
+  external_subject: string | null;
   id: Generated<string>;
   role: Generated<UserRole>;
   tenant_id: Generated<Int8>;

@@ -184,7 +184,7 @@ describe('Authorization header (membership checked in the database)', () => {
     const result = await postViewer(server, `Bearer ${token}`);
     expectUnauthenticated(result, /not a member of its tenant/, tokenParts(token));
     expect(server.statements).toHaveLength(2);
-    expect(server.statements[0]).toMatch(/^start transaction read only;select app\.enter_tenant\('\d+','[0-9a-f-]{36}',\d+,\d+\)$/);
+    expect(server.statements[0]).toMatch(/^start transaction read only;select \* from app\.enter_tenant\('\d+','[0-9a-f-]{36}',\d+,\d+\)$/);
     expect(server.statements[1]).toBe('rollback');
   });
 

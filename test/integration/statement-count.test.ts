@@ -20,7 +20,7 @@ const MESSAGES_PER_CONVERSATION = 7;
  * messageCount is a column, so it costs nothing.
  */
 const DASHBOARD_STATEMENTS = [
-  expect.stringMatching(/^start transaction read only;select app\.enter_tenant\('\d+',/),
+  expect.stringMatching(/^start transaction read only;select \* from app\.enter_tenant\('\d+',/),
   expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" desc, "id" desc limit \$\d+$/s),
   expect.stringMatching(/\bmessages\b/),
   expect.stringMatching(/^select .* from "users" where "id" = any\(\$1::uuid\[\]\)$/s),

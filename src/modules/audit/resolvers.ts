@@ -3,7 +3,7 @@ import type { CoveredResolvers } from '../covered-resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
-import { principalOf } from '../../graphql/request-context.js';
+import { viewerOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
@@ -11,7 +11,7 @@ export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnecti
   Query: {
     auditEvents: async (_parent, args, context) => {
       const page = parsePageRequest(args);
-      const viewer = await context.loaders.userById.load(principalOf(context).userId);
+      const viewer = await context.loaders.userById.load((await viewerOf(context)).userId);
       if (viewer?.role !== 'ADMIN') throw new ForbiddenError('Only ADMINs may read the audit trail.');
       const since = args.filter?.since;
       const rows = await listAuditEvents(
