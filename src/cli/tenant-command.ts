@@ -42,7 +42,7 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
   async run(input, env, io) {
     const secret = await serverJwtSecret(env);
     if (secret === null) {
-      io.log('JWT_JWKS_URL is set and JWT_SECRET is not: the tenant is created, but "token" is null (tokens come from your identity provider)');
+      io.log('tokens come from your identity provider (JWT_JWKS_URL or JWT_ISSUER without JWT_SECRET): the tenant is created, but "token" is null');
     }
     const { tenant, user } = await withDatabase(env, io, (database) =>
       createTenant(database.ownerUrl, input).catch((error: unknown) => {

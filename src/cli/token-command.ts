@@ -43,7 +43,7 @@ export const tokenCommand: CliCommand<TokenOptions> = {
   async run({ tenantId, member: by, ttl }, env, io) {
     const secret = await serverJwtSecret(env);
     if (secret === null) {
-      throw new Error('Cannot sign tokens: JWT_JWKS_URL is set and JWT_SECRET is not, so tokens come from your identity provider.');
+      throw new Error('Cannot sign tokens: they come from your identity provider (JWT_JWKS_URL, or JWT_ISSUER without JWT_SECRET).');
     }
     const member = await withDatabase(env, io, (database) => findMember(database.ownerUrl, tenantId, by));
     if (!member) {
