@@ -27,6 +27,7 @@ export interface AppOperatorSessions {
 
 export interface AuditEvents {
   created_at: string;
+  detail: string | null;
   duration_ms: number;
   id: Generated<string>;
   operation_name: string | null;

@@ -5,13 +5,30 @@ import { normalizeEmail, requireText } from '../graphql/input.js';
 import { parseIdFlag } from './id-flags.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
 import { UsageError } from './usage.js';
+import { isValidExternalSubject, isValidExternalTenantId } from '../ids/entity-ids.js';
+import { TENANT_LIFECYCLE_ACTIONS, tenantLifecycleCommand, type TenantLifecycleInput } from './tenant-lifecycle-command.js';
 
 /**
  * `tenant create --name NAME --admin-email EMAIL [--admin-name NAME] [--id TENANT_ID]`: creates a tenant and its
  * first ADMIN, and prints one JSON line `{"tenant":{"id","name"},"user":{"id","email"},"token"}`. The tenant id is
  * a decimal string (ids exceed 2^53) — the value the token's tenant claim carries; `user.id` is its `sub`.
  */
-export const tenantCommand: CliCommand<CreateTenantInput> = {
+type TenantCommandInput = { action: 'create'; input: CreateTenantInput } | { action: 'lifecycle'; input: TenantLifecycleInput };
+
+export const tenantCommand: CliCommand<TenantCommandInput> = {
+  parse(args) {
+    const action = args.find((arg) => !arg.startsWith('-'));
+    if ((TENANT_LIFECYCLE_ACTIONS as readonly (string | undefined)[]).includes(action)) {
+      return { action: 'lifecycle', input: tenantLifecycleCommand.parse(args) };
+    }
+    return { action: 'create', input: tenantCreateCommand.parse(args) };
+  },
+  run(options, env, io) {
+    return options.action === 'lifecycle' ? tenantLifecycleCommand.run(options.input, env, io) : tenantCreateCommand.run(options.input, env, io);
+  },
+};
+
+const tenantCreateCommand: CliCommand<CreateTenantInput> = {
   parse(args) {
     const { values, positionals } = parseArgs({
       args,
@@ -22,12 +39,26 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
         'admin-email': { type: 'string' },
         'admin-name': { type: 'string' },
         id: { type: 'string' },
+        'external-id': { type: 'string' },
+        'admin-subject': { type: 'string' },
       },
     });
     if (positionals.length !== 1 || positionals[0] !== 'create') {
-      throw new UsageError(`tenant expects the sub-command "create", received ${JSON.stringify(positionals.join(' '))}`);
+      throw new UsageError(
+        `tenant expects a sub-command (create, ${TENANT_LIFECYCLE_ACTIONS.join(', ')}), received ${JSON.stringify(positionals.join(' '))}`,
+      );
     }
-    const { name, 'admin-email': adminEmail, 'admin-name': adminName, id } = values;
+    const { name, 'admin-email': adminEmail, 'admin-name': adminName, id, 'external-id': externalId, 'admin-subject': adminSubject } = values;
+    if (externalId !== undefined && !isValidExternalTenantId(externalId)) {
+      throw new UsageError(
+        `--external-id must be 1 to 255 printable ASCII characters without spaces, quotes or backslashes, and not all digits; received ${JSON.stringify(externalId)}`,
+      );
+    }
+    if (adminSubject !== undefined && !isValidExternalSubject(adminSubject)) {
+      throw new UsageError(
+        `--admin-subject must be 1 to 255 printable ASCII characters without spaces, quotes or backslashes; received ${JSON.stringify(adminSubject)}`,
+      );
+    }
     if (name === undefined) throw new UsageError('tenant create needs --name');
     if (adminEmail === undefined) throw new UsageError('tenant create needs --admin-email');
     const tenantId = id === undefined ? undefined : parseIdFlag('--id', 'Tenant', id);
@@ -36,6 +67,8 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
       adminEmail: validated('--admin-email', () => normalizeEmail(adminEmail)),
       ...(adminName !== undefined ? { adminName: validated('--admin-name', () => requireText(adminName, 'admin-name', 200)) } : {}),
       ...(tenantId !== undefined ? { id: tenantId } : {}),
+      ...(externalId !== undefined ? { externalId } : {}),
+      ...(adminSubject !== undefined ? { adminSubject } : {}),
     };
   },
 
@@ -46,13 +79,27 @@ export const tenantCommand: CliCommand<CreateTenantInput> = {
     }
     const { tenant, user } = await withDatabase(env, io, (database) =>
       createTenant(database.ownerUrl, input).catch((error: unknown) => {
-        // 23505 unique_violation: the only unique key a new tenant can hit is its id.
-        if ((error as { code?: string }).code === '23505') throw new Error(`Tenant id ${input.id} is already taken.`);
+        // 23505 unique_violation: a new tenant can hit its id or its external id.
+        const { code, constraint } = error as { code?: string; constraint?: string };
+        if (code === '23505' && constraint === 'tenants_external_id_key')
+          throw new Error(`External id ${JSON.stringify(input.externalId)} belongs to another tenant already.`);
+        if (code === '23505') throw new Error(`Tenant id ${input.id} is already taken.`);
         throw error;
       }),
     );
-    const token = secret === null ? null : await issueToken({ secret, tenantId: tenant.id, userId: user.id, ...tokenClaims(env) });
-    io.out(JSON.stringify({ tenant: { id: tenant.id, name: tenant.name }, user: { id: user.id, email: user.email }, token }));
+    // The token names the tenant and the member as the identity provider would, when they have external names.
+    const token =
+      secret === null
+        ? null
+        : await issueToken({ secret, tenantId: tenant.externalId ?? tenant.id, userId: user.externalSubject ?? user.id, ...tokenClaims(env) });
+    const names = (externalId: string | null, key: string) => (externalId === null ? {} : { [key]: externalId });
+    io.out(
+      JSON.stringify({
+        tenant: { id: tenant.id, name: tenant.name, ...names(tenant.externalId, 'externalId') },
+        user: { id: user.id, email: user.email, ...names(user.externalSubject, 'externalSubject') },
+        token,
+      }),
+    );
   },
 };
 

@@ -50,6 +50,18 @@ export const tokenCommand: CliCommand<TokenOptions> = {
       const who = 'userId' in by ? `user id ${by.userId}` : `email ${JSON.stringify(by.email)}`;
       throw new Error(`No member with ${who} in tenant ${tenantId} (or no such tenant).`);
     }
-    io.out(await issueToken({ secret, tenantId, userId: member.id, ttl, ...tokenClaims(env) }));
+    if (member.tenantSuspended) {
+      throw new Error(`Tenant ${tenantId} is suspended: no tokens are issued for it. Resume it first (tenant resume --tenant ${tenantId}).`);
+    }
+    // Named as the identity provider would name them, when they have external names (the server maps them back).
+    io.out(
+      await issueToken({
+        secret,
+        tenantId: member.tenantExternalId ?? tenantId,
+        userId: member.externalSubject ?? member.id,
+        ttl,
+        ...tokenClaims(env),
+      }),
+    );
   },
 };

@@ -52,7 +52,13 @@ describe('CLI id flags', () => {
     expect(explainCommand.parse(['--tenant', tenantGid])).toMatchObject({ tenantId: TENANT });
     expect(sqlCommand.parse(['--tenant', tenantGid, '-c', 'select 1'])).toMatchObject({ tenantId: TENANT });
     expect(tokenCommand.parse(['--tenant', tenantGid, '--user', userGid])).toMatchObject({ tenantId: TENANT, member: { userId: USER } });
-    expect(tenantCommand.parse(['create', '--name', 'N', '--admin-email', 'a@example.test', '--id', tenantGid])).toMatchObject({ id: TENANT });
+    expect(tenantCommand.parse(['create', '--name', 'N', '--admin-email', 'a@example.test', '--id', tenantGid])).toMatchObject({
+      input: { id: TENANT },
+    });
+    expect(tenantCommand.parse(['suspend', '--tenant', tenantGid])).toMatchObject({ input: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['set-subject', '--tenant', tenantGid, '--user', userGid, '--subject', 'auth0|x'])).toMatchObject({
+      input: { tenantId: TENANT, member: { userId: USER } },
+    });
   });
 
   it('refuses a global id of the wrong type in every command', () => {
