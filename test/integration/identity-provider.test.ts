@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/tenant-lifecycle.js';
+import { startTestProvider, API_RESOURCE, type TestClient, type TestProvider } from '../support/oidc-provider.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { createTestTenant, type TestTenant } from '../support/tenants.js';
+
+/**
+ * Tokens of a real OpenID Provider (oidc-provider, client credentials grant with a resource indicator, JWT access
+ * tokens) drive the real API: OpenID Connect discovery (no JWKS URL is configured), string organisation ids and
+ * string subjects mapped to tenants and members inside the one prologue round trip, key rotation within the
+ * documented bound.
+ */
+const JWKS_MAX_AGE_MS = 60_000;
+
+let provider: TestProvider;
+let clock = 0;
+const now = () => Date.now() + clock;
+
+/** An API server verifying the provider's tokens, with the tenant at `tenantClaim`. */
+function apiFor(tenantClaim: string): Promise<TestServer> {
+  return startTestServer({
+    jwt: { issuer: provider.issuer, audience: API_RESOURCE, tenantClaim, jwksMaxAgeMs: JWKS_MAX_AGE_MS, jwksCooldownMs: 0, now },
+  });
+}
+
+let tenant: TestTenant;
+let member: TestClient;
+const orgId = `org_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+
+beforeAll(async () => {
+  provider = await startTestProvider();
+  provider.useKeys([await provider.newKey()]);
+  tenant = await createTestTenant();
+  await setTenantExternalId(inject('ownerUrl'), tenant.id, orgId);
+  member = { clientId: `m2m_admin-${randomUUID()}`, clientSecret: randomUUID(), orgId };
+  await setUserExternalSubject(inject('ownerUrl'), tenant.id, tenant.admin.id, member.clientId);
+  provider.addClient(member);
+});
+afterAll(async () => {
+  await provider.close();
+});
+
+async function viewer(server: TestServer, token: string) {
+  return server.post({ query: '{ viewer { user { id email } tenant { id name } } }' }, { authorization: `Bearer ${token}` });
+}
+
+describe('tokens of a real OpenID Provider (nested tenant claim org.id)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await apiFor('org.id');
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('maps a string organisation id and a string subject to the tenant and member, found by discovery, in the one prologue round trip', async () => {
+    const token = await provider.token(member);
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({ sub: member.clientId, iss: provider.issuer, aud: API_RESOURCE, org: { id: orgId } });
+    expect(claims).not.toHaveProperty('tenant_id');
+
+    server.statements.length = 0;
+    const result = await viewer(server, token);
+    expect(result.json.errors).toBeUndefined();
+    expect(result.json.data.viewer.user.email).toBe(tenant.admin.email);
+    expect(result.json.data.viewer.tenant.name).toBe(tenant.name);
+    // Discovery was used (no JWKS URL configured) and its jwks_uri fetched.
+    expect(provider.requests).toContain('/.well-known/openid-configuration');
+    expect(provider.requests).toContain('/jwks');
+    // Exactly the statements of the same query with the CLI's own token (numeric tenant id, user UUID) on a
+    // server with the shared secret: the external names are resolved inside the prologue, at no extra round trip.
+    expect(server.statements[0]).toBe(`start transaction read only;select * from app.enter_tenant('${orgId}','${member.clientId}',5000,10000)`);
+    const classic = await startTestServer();
+    try {
+      classic.statements.length = 0;
+      expect((await viewer(classic, tenant.admin.token)).json.errors).toBeUndefined();
+      expect(classic.statements[0]).toBe(
+        `start transaction read only;select * from app.enter_tenant('${tenant.id}','${tenant.admin.id}',5000,10000)`,
+      );
+      expect(server.statements.slice(1)).toEqual(classic.statements.slice(1));
+      expect(server.statements).toHaveLength(4);
+    } finally {
+      await classic.close();
+    }
+  });
+
+  it('answers 401 with a reason for an organisation no tenant has, and for a subject that is not a member', async () => {
+    const stranger: TestClient = { clientId: `m2m_stranger-${randomUUID()}`, clientSecret: randomUUID(), orgId: `org_unknown_${randomUUID()}` };
+    const outsider: TestClient = { clientId: `m2m_outsider-${randomUUID()}`, clientSecret: randomUUID(), orgId };
+    provider.addClient(stranger);
+    provider.addClient(outsider);
+    const unknown = await viewer(server, await provider.token(stranger));
+    expect(unknown.status).toBe(401);
+    expect(unknown.json.errors[0].message).toMatch(/tenant is not known here/);
+    const notMember = await viewer(server, await provider.token(outsider));
+    expect(notMember.status).toBe(401);
+    expect(notMember.json.errors[0].message).toMatch(/not a member of its tenant/);
+  });
+
+  it('keeps numeric tenant ids and UUID subjects working', async () => {
+    const classic = await createTestTenant();
+    const client: TestClient = { clientId: classic.admin.id, clientSecret: randomUUID(), orgId: classic.id };
+    provider.addClient(client);
+    const result = await viewer(server, await provider.token(client));
+    expect(result.json.errors).toBeUndefined();
+    expect(result.json.data.viewer.user.email).toBe(classic.admin.email);
+  });
+
+  it('accepts a rotated-in key at once, and refuses a removed key once the key set is older than JWT_JWKS_MAX_AGE_MS', async () => {
+    const oldKeyJwk = await provider.newKey();
+    // Start from a known state: the current key, then an unsent token signed with it.
+    provider.useKeys([oldKeyJwk]);
+    const signedWithOld = await provider.token(member);
+    const alsoSignedWithOld = await provider.token(member);
+    expect(decodeProtectedHeader(signedWithOld).kid).toBe(oldKeyJwk.kid);
+    expect((await viewer(server, signedWithOld)).json.errors).toBeUndefined();
+
+    // Rotation: a new key signs, the old one is still published. Its unknown kid makes the API refetch at once.
+    const newKey = await provider.newKey();
+    provider.useKeys([newKey, oldKeyJwk]);
+    const signedWithNew = await provider.token(member);
+    expect(decodeProtectedHeader(signedWithNew).kid).toBe(newKey.kid);
+    expect((await viewer(server, signedWithNew)).json.errors).toBeUndefined();
+
+    // The old key is removed. Until the fetched key set is JWKS_MAX_AGE_MS old it still verifies (the bound).
+    provider.useKeys([newKey]);
+    expect((await viewer(server, alsoSignedWithOld)).json.errors).toBeUndefined();
+    clock += JWKS_MAX_AGE_MS + 61_000; // past the key set's age and the verifier's 60 s memory of verified tokens
+    const refused = await viewer(server, signedWithOld);
+    expect(refused.status).toBe(401);
+    expect(refused.json.errors[0].message).toMatch(/unknown key \(kid\)/);
+    expect((await viewer(server, alsoSignedWithOld)).status).toBe(401);
+    expect((await viewer(server, await provider.token(member))).json.errors).toBeUndefined();
+  });
+});
+
+describe('tokens of a real OpenID Provider (URL-named tenant claim)', () => {
+  it('finds the tenant at https://tenantgraph.test/tenant', async () => {
+    const server = await apiFor('https://tenantgraph.test/tenant');
+    try {
+      const result = await viewer(server, await provider.token(member));
+      expect(result.json.errors).toBeUndefined();
+      expect(result.json.data.viewer.tenant.name).toBe(tenant.name);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a token for another audience', async () => {
+    const server = await startTestServer({
+      jwt: { issuer: provider.issuer, audience: 'https://another-api.test', tenantClaim: 'org.id', jwksCooldownMs: 0 },
+    });
+    try {
+      const result = await viewer(server, await provider.token(member));
+      expect(result.status).toBe(401);
+      expect(result.json.errors[0].message).toMatch(/claim "aud" is invalid/);
+    } finally {
+      await server.close();
+    }
+  });
+});
