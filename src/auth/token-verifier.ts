@@ -4,6 +4,7 @@ import { AppError, UnauthenticatedError, type AuthFailureReason } from '../error
 import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 import { parseClaimPath, readClaim } from './claim-path.js';
 import { providerKeys } from './provider-keys.js';
+import type { JoinRequest } from '../tenancy/just-in-time-membership.js';
 
 /**
  * Who a verified token speaks for, in the token's own names, each validated (so the transaction prologue may
@@ -14,6 +15,8 @@ export interface Principal {
   readonly tenantId: string;
   /** A user's UUID (lower case) or an external subject (users.external_subject). */
   readonly userId: string;
+  /** With just-in-time membership on: how the subject joins the tenant if it is not a member yet. */
+  readonly joinAs?: JoinRequest;
 }
 
 export interface TokenVerifierOptions {
@@ -33,6 +36,12 @@ export interface TokenVerifierOptions {
   subjectClaim?: string;
   /** Seconds of clock difference to the provider tolerated on `exp`, `nbf` and `iat` (default 0). */
   clockToleranceSeconds?: number;
+  /**
+   * Just-in-time membership (off by default): a verified token of a known tenant whose subject is not a member
+   * yet makes it one, with the role at `roleClaim` (a claim path; `admin` or `org:admin` is ADMIN, anything else
+   * MEMBER) and the token's `email` and `name`.
+   */
+  justInTime?: { roleClaim: string };
   /** Asymmetric keys: how long a fetched key set is trusted (provider-keys.ts; default 300000). */
   jwksMaxAgeMs?: number;
   /** Asymmetric keys: at most one refetch per this long for unknown `kid`s (default 30000). */
@@ -80,6 +89,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const tenantPath = parseClaimPath(options.tenantClaim);
   const subjectClaim = options.subjectClaim ?? 'sub';
   const subjectPath = parseClaimPath(subjectClaim);
+  const rolePath = options.justInTime ? parseClaimPath(options.justInTime.roleClaim) : undefined;
   const verified = new VerifiedTokens(options.now);
 
   return async (authorization) => {
@@ -101,9 +111,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (error instanceof AppError) throw error;
       throw new UnauthenticatedError(...describeJoseError(error));
     }
-    const principal = {
+    const principal: Principal = {
       tenantId: tenantFromClaim(readClaim(payload, tenantPath), options.tenantClaim),
       userId: memberFromClaim(readClaim(payload, subjectPath), subjectClaim),
+      ...(rolePath ? { joinAs: joinRequestOf(payload, rolePath) } : {}),
     };
     verified.remember(token, principal, payload.exp! * 1000 - now());
     return principal;
@@ -200,4 +211,19 @@ function memberFromClaim(value: unknown, claim: string): string {
     `Token has no valid subject: "${claim}" must be a user id or an external subject (printable ASCII, no spaces or quotes, at most 255 characters).`,
     'claims',
   );
+}
+
+/**
+ * The role, e-mail and name a just-in-time member joins with. SECURITY: only an explicit `admin` (Clerk:
+ * `org:admin`, any case) grants ADMIN; a missing, unknown or list-valued role is MEMBER, the least privilege.
+ */
+function joinRequestOf(payload: JWTPayload, rolePath: readonly string[]): JoinRequest {
+  const role = readClaim(payload, rolePath);
+  const email = typeof payload.email === 'string' && /^[^\s@]+@[^\s@]+$/.test(payload.email) && payload.email.length <= 320 ? payload.email : null;
+  const name = typeof payload.name === 'string' && payload.name.trim().length > 0 ? payload.name.trim().slice(0, 200) : null;
+  return {
+    role: typeof role === 'string' && /^(org:)?admin$/i.test(role) ? 'ADMIN' : 'MEMBER',
+    email,
+    displayName: name,
+  };
 }

@@ -145,6 +145,10 @@ const envSchema = z
     JWT_SUBJECT_CLAIM: claimPath.default('sub'),
     /** Seconds of clock difference to the identity provider tolerated on exp, nbf and iat. */
     JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(0),
+    /** Just-in-time membership: a verified token of a known tenant makes its subject a member (off by default). */
+    JWT_JIT_MEMBERSHIP: booleanFlag,
+    /** Claim path of a just-in-time member's role: `admin`/`org:admin` is ADMIN, anything else MEMBER. */
+    JWT_ROLE_CLAIM: claimPath.default('org_role'),
     /** Identity provider keys: a fetched key set is trusted this long (the bound on a removed key). */
     JWT_JWKS_MAX_AGE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
     /** Identity provider keys: unknown kids refetch the key set at most this often. */

@@ -87,6 +87,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_S,
         jwksMaxAgeMs: env.JWT_JWKS_MAX_AGE_MS,
         jwksCooldownMs: env.JWT_JWKS_COOLDOWN_MS,
+        ...(env.JWT_JIT_MEMBERSHIP ? { justInTime: { roleClaim: env.JWT_ROLE_CLAIM } } : {}),
       },
       pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
       fairShare: {

@@ -8,6 +8,7 @@ import { RequestTimeoutError } from '../errors/limit-errors.js';
 import type { Permit } from './fair-connection-scheduler.js';
 import type { TenantAdmission } from './tenant-admission.js';
 import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import { joinTenant } from './just-in-time-membership.js';
 import { beginTenantTransaction, enteredIdentityOf, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
 import type { EnteredIdentity, TenantScope } from './transaction-prologue.js';
 
@@ -113,8 +114,8 @@ export class RequestTransaction {
     this.#startedAt = new Date().toISOString();
     this.#startedMs = performance.now();
     const observe = this.settings.observeStatement;
-    try {
-      const { result, client } = await withClientCapture(() =>
+    const begin = () =>
+      withClientCapture(() =>
         beginTenantTransaction(
           this.database,
           this.scope,
@@ -126,6 +127,16 @@ export class RequestTransaction {
           observe && ((event) => observe(event, this)),
         ),
       );
+    try {
+      const { result, client } = await begin().catch(async (error: unknown) => {
+        // Just-in-time membership (off unless the verifier set joinAs): a verified subject of a known, active
+        // tenant that is not a member yet joins, then the prologue runs once more and checks it as always.
+        const tenantId = notMemberOf(error);
+        const join = this.scope.joinAs;
+        if (!join || tenantId === undefined || this.scope.userId === null) throw error;
+        await joinTenant(this.database, tenantId, this.scope.userId, join, this.requestId);
+        return begin();
+      });
       this.#client = client;
       this.identity = enteredIdentityOf(result);
       return result;
@@ -254,6 +265,12 @@ export class RequestTransaction {
       durationMs: performance.now() - this.#startedMs,
     };
   }
+}
+
+/** The tenant id of a prologue refusal for a user who is not a member of that (existing) tenant, else undefined. */
+function notMemberOf(error: unknown): string | undefined {
+  const { code, detail } = error as { code?: unknown; detail?: unknown };
+  return code === 'TG002' && typeof detail === 'string' && isValidTenantId(detail) ? detail : undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { JoinRequest } from './just-in-time-membership.js';
 import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId } from '../ids/entity-ids.js';
 
 /**
@@ -25,6 +26,11 @@ export interface TenantScope {
    * which acts for no user.
    */
   readonly userId: string | null;
+  /**
+   * Set only for a verified token when just-in-time membership is on: a subject that is not a member yet joins the
+   * tenant with this (see just-in-time-membership.ts). Never part of the prologue itself.
+   */
+  readonly joinAs?: JoinRequest;
 }
 
 /** The tenant and user a prologue entered: what the names of a {@link TenantScope} resolved to. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/tenant-lifecycle.js';
+import { resumeTenant, setTenantExternalId, setUserExternalSubject, suspendTenant } from '../../src/admin/tenant-lifecycle.js';
+import { withOwnerClient } from '../support/owner-db.js';
 import { startTestProvider, API_RESOURCE, type TestClient, type TestProvider } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
@@ -159,5 +160,69 @@ describe('tokens of a real OpenID Provider (URL-named tenant claim)', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('just-in-time membership (JWT_JIT_MEMBERSHIP, off by default)', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      jwt: { issuer: provider.issuer, audience: API_RESOURCE, tenantClaim: 'org.id', jwksCooldownMs: 0, justInTime: { roleClaim: 'org.role' } },
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const membersWithSubject = (subject: string) =>
+    withOwnerClient(
+      async (client) => (await client.query('select tenant_id::text, role, email from users where external_subject = $1', [subject])).rows,
+    );
+
+  it('makes a verified subject of a known tenant a member with the role of its role claim, audited, once', async () => {
+    const admin: TestClient = { clientId: `m2m_jit-admin-${randomUUID()}`, clientSecret: randomUUID(), orgId, orgRole: 'org:admin' };
+    const billing: TestClient = { clientId: `m2m_jit-billing-${randomUUID()}`, clientSecret: randomUUID(), orgId, orgRole: 'billing' };
+    provider.addClient(admin);
+    provider.addClient(billing);
+
+    const first = await viewer(server, await provider.token(admin));
+    expect(first.json.errors).toBeUndefined();
+    expect(first.json.data.viewer.user.email).toBe(`${admin.clientId}@jit.invalid`);
+    expect(await membersWithSubject(admin.clientId)).toEqual([{ tenant_id: tenant.id, role: 'ADMIN', email: `${admin.clientId}@jit.invalid` }]);
+
+    // Known now: the next request costs the ordinary statements only.
+    server.statements.length = 0;
+    expect((await viewer(server, await provider.token(admin))).json.errors).toBeUndefined();
+    expect(server.statements).toHaveLength(4);
+
+    expect((await viewer(server, await provider.token(billing))).json.errors).toBeUndefined();
+    expect(await membersWithSubject(billing.clientId)).toEqual([expect.objectContaining({ role: 'MEMBER' })]);
+
+    const audit = await server.post(
+      { query: '{ auditEvents(first: 10, filter: { operationType: LIFECYCLE }) { nodes { operationName detail userId } } }' },
+      { authorization: `Bearer ${await provider.token(admin)}` },
+    );
+    expect(audit.json.errors).toBeUndefined();
+    const joined = audit.json.data.auditEvents.nodes.filter((n: { operationName: string }) => n.operationName === 'member.joined');
+    expect(joined.map((n: { detail: string }) => n.detail).sort()).toEqual(['ADMIN', 'MEMBER']);
+  });
+
+  it('adds no member to an unknown or a suspended tenant', async () => {
+    const stranger: TestClient = { clientId: `m2m_jit-stranger-${randomUUID()}`, clientSecret: randomUUID(), orgId: `org_nobody_${randomUUID()}` };
+    provider.addClient(stranger);
+    expect((await viewer(server, await provider.token(stranger))).status).toBe(401);
+    expect(await membersWithSubject(stranger.clientId)).toEqual([]);
+
+    const paused = await createTestTenant();
+    const pausedOrg = `org_paused_${randomUUID()}`;
+    await setTenantExternalId(inject('ownerUrl'), paused.id, pausedOrg);
+    await suspendTenant(inject('ownerUrl'), paused.id, 'trial ended');
+    const late: TestClient = { clientId: `m2m_jit-late-${randomUUID()}`, clientSecret: randomUUID(), orgId: pausedOrg };
+    provider.addClient(late);
+    const refused = await viewer(server, await provider.token(late));
+    expect(refused.status).toBe(403);
+    expect(refused.json.errors[0].extensions.code).toBe('TENANT_SUSPENDED');
+    expect(await membersWithSubject(late.clientId)).toEqual([]);
+    await resumeTenant(inject('ownerUrl'), paused.id);
   });
 });
