@@ -30,8 +30,8 @@ export interface ProviderKeysOptions {
  * unknown `kid` (rotation) within `cooldownMs`, and shares one fetch between concurrent verifications.
  *
  * SECURITY: the discovery document must name exactly the configured issuer (§4.3: otherwise a document could
- * hand out another issuer's keys), and its `jwks_uri` must be https unless the issuer itself is http on a loopback
- * address (a local test provider). Refusals and fetch failures are the server's problem, not the token's: they
+ * hand out another issuer's keys), and its `jwks_uri` must be https unless both the issuer and the jwks_uri are http on
+ * a loopback address (a local test provider). Refusals and fetch failures are the server's problem, not the token's: they
  * surface as SERVICE_UNAVAILABLE (503) and the next request tries again.
  */
 export function providerKeys(options: ProviderKeysOptions): JWTVerifyGetKey {
@@ -85,8 +85,8 @@ export async function discoverJwksUri(issuer: string, timeoutMs: number): Promis
   }
   if (typeof document.jwks_uri !== 'string') throw new Error(`OpenID Connect discovery at ${documentUrl} has no jwks_uri`);
   const jwksUri = new URL(document.jwks_uri);
-  if (jwksUri.protocol !== 'https:' && !(jwksUri.protocol === 'http:' && isLoopbackHttp(issuer))) {
-    throw new Error(`jwks_uri ${jwksUri.href} is not https; only a loopback http issuer (a local test provider) may use http`);
+  if (jwksUri.protocol !== 'https:' && !(isLoopbackHttp(issuer) && isLoopbackHttp(jwksUri.href))) {
+    throw new Error(`jwks_uri ${jwksUri.href} is not https; only a loopback http issuer (a local test provider) may name a loopback http one`);
   }
   return jwksUri;
 }
