@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction } from './tenant-transaction.js';
+import { beginTenantTransaction, enteredIdentityOf } from './tenant-transaction.js';
 
 /** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
 export interface PlanLimits {
@@ -12,6 +12,12 @@ export interface PlanLimits {
   readonly connectionShare: number;
   readonly statementTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /**
+   * The tenant's id, when the lookup was made by another name (an external id): the fair scheduler and the rate
+   * limiter count a tenant under its id, whichever name its tokens use. A fairness key only, never an access
+   * decision (the request's prologue resolves the name again, uncached).
+   */
+  readonly tenantId?: string;
 }
 
 export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
@@ -50,6 +56,7 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
       const row = rows[0];
       if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
       return {
+        tenantId: enteredIdentityOf(tx).tenantId,
         plan: row.plan,
         requestsPerSecond: row.requests_per_second,
         burst: row.burst,

@@ -102,7 +102,8 @@ export class RequestTransaction {
       const limits = await admission.limitsOf(this.scope.tenantId);
       this.#armDeadline(limits.plan, limits.requestTimeoutMs);
       statementTimeoutMs = Math.min(statementTimeoutMs, limits.statementTimeoutMs);
-      permit = await admission.admit(this.scope.tenantId, limits, this.#abort.signal);
+      // Counted under the tenant's id whichever name the token used (plan-limits.ts).
+      permit = await admission.admit(limits.tenantId ?? this.scope.tenantId, limits, this.#abort.signal);
     }
     if (this.#abort.signal.aborted) {
       // Ended (client gone, deadline) while the permit was on its way.

@@ -3,6 +3,9 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resumeTenant, setTenantExternalId, setUserExternalSubject, suspendTenant } from '../../src/admin/tenant-lifecycle.js';
 import { withOwnerClient } from '../support/owner-db.js';
+import { createAppDatabase } from '../../src/db/kysely.js';
+import { createPool } from '../../src/db/pool.js';
+import { planLimitsFromDatabase } from '../../src/tenancy/plan-limits.js';
 import { startTestProvider, API_RESOURCE, type TestClient, type TestProvider } from '../support/oidc-provider.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
@@ -224,5 +227,25 @@ describe('just-in-time membership (JWT_JIT_MEMBERSHIP, off by default)', () => {
     expect(refused.json.errors[0].extensions.code).toBe('TENANT_SUSPENDED');
     expect(await membersWithSubject(late.clientId)).toEqual([]);
     await resumeTenant(inject('ownerUrl'), paused.id);
+  });
+});
+
+describe('planLimitsFromDatabase by an external id', () => {
+  it("returns the tenant's id, so fairness and rate limits count the tenant once whichever name its tokens use", async () => {
+    const pool = createPool({ connectionString: inject('appUrl'), max: 1, applicationName: 'tenantgraph-test-plan-by-name' });
+    const database = createAppDatabase(pool);
+    try {
+      const byName = await planLimitsFromDatabase(database, 1000)(orgId);
+      const byId = await planLimitsFromDatabase(database, 1000)(tenant.id);
+      expect(byName).toEqual(byId);
+      expect(byName.tenantId).toBe(tenant.id);
+      await expect(planLimitsFromDatabase(database, 1000)(`org_none_${randomUUID()}`)).rejects.toMatchObject({
+        code: 'TG002',
+        detail: 'unknown_tenant',
+      });
+    } finally {
+      await database.db.destroy();
+      await pool.end().catch(() => {});
+    }
   });
 });
