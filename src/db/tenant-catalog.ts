@@ -131,7 +131,7 @@ export async function keyProblems(reader: CatalogReader): Promise<string[]> {
         -- SECURITY: tenants.external_id (migrations/0012) must be unique across tenants, because a token names its
         -- tenant by it. A conflict can only be probed by a role that writes the table: allowed while neither the
         -- app role nor the operator may INSERT or UPDATE tenants.
-        and not (t.is_tenants and i.indexrelid = to_regclass('public.tenants_external_id_key')
+        and not (t.is_tenants and coalesce(i.indexrelid = to_regclass('public.tenants_external_id_key'), false)
                  and not exists (select from pg_roles r where r.rolname in ('${APP_ROLE}', '${OPERATOR_ROLE}')
                                   and (has_table_privilege(r.oid, t.oid, 'INSERT, UPDATE') or has_any_column_privilege(r.oid, t.oid, 'INSERT, UPDATE'))))
       order by 1, 2`,
@@ -342,8 +342,9 @@ export async function rlsBypassProblems(reader: CatalogReader, role: string = AP
     `select format('%s may execute SECURITY DEFINER function %s, which runs as its owner and so bypasses Row Level Security. Fix: REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %s (or make it SECURITY INVOKER).', $1::text, p.oid::regprocedure, p.oid::regprocedure, $1::text) as problem
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') and has_function_privilege($1, p.oid, 'EXECUTE')
-        and not (p.oid = to_regprocedure('${TENANT_RESOLVER}') and p.prorettype = 'bigint'::regtype and p.provolatile = 's'
-                 and p.proconfig = array['search_path=pg_catalog, pg_temp'])
+        and not (coalesce(p.oid = to_regprocedure('${TENANT_RESOLVER}'), false) and p.prorettype = 'bigint'::regtype and p.provolatile = 's'
+                 -- coalesce: without a search_path proconfig is NULL, and NULL here would let it pass (fail open).
+                 and coalesce(p.proconfig = array['search_path=pg_catalog, pg_temp'], false))
      union all
      select format('%s can use view %s, which lacks security_invoker, so it reads its tables as its owner past Row Level Security. Fix: ALTER VIEW %s SET (security_invoker = true), or revoke it.', $1::text, c.oid::regclass, c.oid::regclass)
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
