@@ -159,7 +159,7 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
 
   it('does the same for the statements that run inside functions and triggers (membership check, message counter)', async () => {
     for (const tenant of probes) {
-      // What app.enter_tenant (migrations/0012) runs for the token's user.
+      // What app.enter_tenant (migrations/0004) runs for the token's user.
       const membership = await explain(tenant, 'select from users where id = $1::uuid', [tenant.userId]);
       expect(assertTenantScansUseIndexes(membership, 'membership')).toHaveLength(1);
       const counter = await explain(tenant, 'update conversations set message_count = message_count + 1 where tenant_id = $1 and id = $2', [
