@@ -6,25 +6,33 @@ import { parseIdFlag } from './id-flags.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
 import { UsageError } from './usage.js';
 import { isValidExternalSubject, isValidExternalTenantId } from '../ids/entity-ids.js';
-import { TENANT_LIFECYCLE_ACTIONS, tenantLifecycleCommand, type TenantLifecycleInput } from './tenant-lifecycle-command.js';
+import { tenantSetExternalIdCommand, tenantSetSubjectCommand } from './external-name-commands.js';
+import { tenantResumeCommand, tenantSuspendCommand } from './tenant-suspension-commands.js';
 
 /**
  * `tenant create --name NAME --admin-email EMAIL [--admin-name NAME] [--id TENANT_ID]`: creates a tenant and its
  * first ADMIN, and prints one JSON line `{"tenant":{"id","name"},"user":{"id","email"},"token"}`. The tenant id is
  * a decimal string (ids exceed 2^53) — the value the token's tenant claim carries; `user.id` is its `sub`.
  */
-type TenantCommandInput = { action: 'create'; input: CreateTenantInput } | { action: 'lifecycle'; input: TenantLifecycleInput };
+/** `tenant <sub-command> …`: each sub-command parses its own flags. */
+const SUB_COMMANDS: Record<string, CliCommand<any>> = {
+  suspend: tenantSuspendCommand,
+  resume: tenantResumeCommand,
+  'set-external-id': tenantSetExternalIdCommand,
+  'set-subject': tenantSetSubjectCommand,
+};
 
-export const tenantCommand: CliCommand<TenantCommandInput> = {
+type TenantOptions = { sub: 'create'; options: CreateTenantInput } | { sub: string; options: unknown };
+
+/** `tenant create|suspend|resume|set-external-id|set-subject …`. */
+export const tenantCommand: CliCommand<TenantOptions> = {
   parse(args) {
-    const action = args.find((arg) => !arg.startsWith('-'));
-    if ((TENANT_LIFECYCLE_ACTIONS as readonly (string | undefined)[]).includes(action)) {
-      return { action: 'lifecycle', input: tenantLifecycleCommand.parse(args) };
-    }
-    return { action: 'create', input: tenantCreateCommand.parse(args) };
+    const [sub, ...rest] = args;
+    if (sub !== undefined && Object.hasOwn(SUB_COMMANDS, sub)) return { sub, options: SUB_COMMANDS[sub]!.parse(rest) as unknown };
+    return { sub: 'create', options: tenantCreateCommand.parse(args) };
   },
-  run(options, env, io) {
-    return options.action === 'lifecycle' ? tenantLifecycleCommand.run(options.input, env, io) : tenantCreateCommand.run(options.input, env, io);
+  run({ sub, options }, env, io) {
+    return sub === 'create' ? tenantCreateCommand.run(options as CreateTenantInput, env, io) : SUB_COMMANDS[sub]!.run(options, env, io);
   },
 };
 
@@ -45,7 +53,7 @@ const tenantCreateCommand: CliCommand<CreateTenantInput> = {
     });
     if (positionals.length !== 1 || positionals[0] !== 'create') {
       throw new UsageError(
-        `tenant expects a sub-command (create, ${TENANT_LIFECYCLE_ACTIONS.join(', ')}), received ${JSON.stringify(positionals.join(' '))}`,
+        `tenant expects a sub-command (create, ${Object.keys(SUB_COMMANDS).join(', ')}), received ${JSON.stringify(positionals.join(' '))}`,
       );
     }
     const { name, 'admin-email': adminEmail, 'admin-name': adminName, id, 'external-id': externalId, 'admin-subject': adminSubject } = values;

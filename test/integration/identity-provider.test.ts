@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { resumeTenant, setTenantExternalId, setUserExternalSubject, suspendTenant } from '../../src/admin/tenant-lifecycle.js';
+import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/external-names.js';
+import { resumeTenant, suspendTenant } from '../../src/admin/tenant-suspension.js';
 import { withOwnerClient } from '../support/owner-db.js';
 import { createAppDatabase } from '../../src/db/kysely.js';
 import { createPool } from '../../src/db/pool.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/tenant-lifecycle.js';
+import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/external-names.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
 import { withOwnerTransaction } from '../../src/admin/owner-client.js';

@@ -53,11 +53,11 @@ describe('CLI id flags', () => {
     expect(sqlCommand.parse(['--tenant', tenantGid, '-c', 'select 1'])).toMatchObject({ tenantId: TENANT });
     expect(tokenCommand.parse(['--tenant', tenantGid, '--user', userGid])).toMatchObject({ tenantId: TENANT, member: { userId: USER } });
     expect(tenantCommand.parse(['create', '--name', 'N', '--admin-email', 'a@example.test', '--id', tenantGid])).toMatchObject({
-      input: { id: TENANT },
+      options: { id: TENANT },
     });
-    expect(tenantCommand.parse(['suspend', '--tenant', tenantGid])).toMatchObject({ input: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['suspend', '--tenant', tenantGid])).toMatchObject({ options: { tenantId: TENANT } });
     expect(tenantCommand.parse(['set-subject', '--tenant', tenantGid, '--user', userGid, '--subject', 'auth0|x'])).toMatchObject({
-      input: { tenantId: TENANT, member: { userId: USER } },
+      options: { tenantId: TENANT, member: { userId: USER } },
     });
   });
 
