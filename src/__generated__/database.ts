@@ -39,6 +39,7 @@ export interface AppOperatorSessions {
 
 export interface AuditEvents {
   created_at: string;
+  detail: string | null;
   duration_ms: number;
   id: Generated<string>;
   operation_name: string | null;
@@ -103,15 +104,19 @@ export interface TenantDeletions {
 
 export interface Tenants {
   created_at: Generated<string>;
+  external_id: string | null;
   id: Generated<Int8>;
   name: string;
   plan: Generated<string>;
+  suspended_at: string | null;
+  suspension_reason: string | null;
 }
 
 export interface Users {
   created_at: Generated<string>;
   display_name: string;
   email: string;
+  external_subject: string | null;
   id: Generated<string>;
   role: Generated<UserRole>;
   tenant_id: Generated<Int8>;

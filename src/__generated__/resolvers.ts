@@ -36,6 +36,8 @@ export type ArchiveConversationPayload = {
 /** One switch into this tenant's context: a request that opened a transaction, or an operator's CLI session. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
+  /** For LIFECYCLE events: what the operator wrote (a suspension's reason) or the role a member joined with; null otherwise. */
+  detail: Maybe<Scalars['String']['output']>;
   /** How long the context switch lasted, in whole milliseconds (0 or more). */
   durationMs: Scalars['Int']['output'];
   /** Opaque id of the event. */
@@ -90,6 +92,8 @@ export type AuditEventFilter = {
 
 /** The kind of work done in a context switch. */
 export type AuditOperationType =
+  /** A change of the tenant's lifecycle or membership outside a GraphQL operation: a suspension, a resumption (CLI), a member who joined just in time from a verified token. */
+  | 'LIFECYCLE'
   /** A GraphQL mutation. */
   | 'MUTATION'
   /** A GraphQL query. */
@@ -617,6 +621,7 @@ export type ArchiveConversationPayloadResolvers<ContextType = RequestContext, Pa
 };
 
 export type AuditEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
+  detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;

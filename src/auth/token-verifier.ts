@@ -1,12 +1,22 @@
 import { LRUCache } from 'lru-cache';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { UnauthenticatedError, type AuthFailureReason } from '../errors/app-error.js';
-import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import { errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { AppError, UnauthenticatedError, type AuthFailureReason } from '../errors/app-error.js';
+import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import { parseClaimPath, readClaim } from './claim-path.js';
+import { providerKeys } from './provider-keys.js';
+import type { JoinRequest } from '../tenancy/just-in-time-membership.js';
 
-/** Who a verified token speaks for. Both ids are validated strings: tenant ids are never JavaScript numbers. */
+/**
+ * Who a verified token speaks for, in the token's own names, each validated (so the transaction prologue may
+ * inline it). The prologue resolves them to ids (RequestTransaction.identity) and refuses unknown ones.
+ */
 export interface Principal {
+  /** The tenant's id (decimal digits; tenant ids are never JavaScript numbers) or its external id (tenants.external_id). */
   readonly tenantId: string;
+  /** A user's UUID (lower case) or an external subject (users.external_subject). */
   readonly userId: string;
+  /** With just-in-time membership on: how the subject joins the tenant if it is not a member yet. */
+  readonly joinAs?: JoinRequest;
 }
 
 export interface TokenVerifierOptions {
@@ -14,10 +24,28 @@ export interface TokenVerifierOptions {
   secret?: string;
   /** JWKS URL of an identity provider (asymmetric keys). */
   jwksUrl?: string;
+  /**
+   * Checked against `iss` when set. Without `secret` and `jwksUrl`, the provider's keys are found by OpenID
+   * Connect discovery from it (`<issuer>/.well-known/openid-configuration` → `jwks_uri`).
+   */
   issuer?: string;
   audience?: string;
-  /** Name of the claim that carries the tenant id. */
+  /** Where the tenant is in the claims: a claim path (claim-path.ts), e.g. `tenant_id`, `org.id`, `https://example.com/tenant`. */
   tenantClaim: string;
+  /** Where the member is: a claim path, default `sub`. */
+  subjectClaim?: string;
+  /** Seconds of clock difference to the provider tolerated on `exp`, `nbf` and `iat` (default 0). */
+  clockToleranceSeconds?: number;
+  /**
+   * Just-in-time membership (off by default): a verified token of a known tenant whose subject is not a member
+   * yet makes it one, with the role at `roleClaim` (a claim path; `admin` or `org:admin` is ADMIN, anything else
+   * MEMBER) and the token's `email` and `name`.
+   */
+  justInTime?: { roleClaim: string };
+  /** Asymmetric keys: how long a fetched key set is trusted (provider-keys.ts; default 300000). */
+  jwksMaxAgeMs?: number;
+  /** Asymmetric keys: at most one refetch per this long for unknown `kid`s (default 30000). */
+  jwksCooldownMs?: number;
   /**
    * The clock (milliseconds since the epoch) that `exp`/`nbf` and the remembered tokens' lifetimes are measured
    * against. Production leaves it unset (the system clock); a test passes one it can advance instead of sleeping.
@@ -41,17 +69,27 @@ const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   let key: Uint8Array | JWTVerifyGetKey;
   let algorithms: string[];
-  if (options.jwksUrl) {
-    key = createRemoteJWKSet(new URL(options.jwksUrl));
+  const now = options.now ?? Date.now;
+  // Precedence: an explicit JWKS, then the shared secret, then discovery from the issuer.
+  if (options.jwksUrl || (!options.secret && options.issuer)) {
+    key = providerKeys({
+      jwksUrl: options.jwksUrl,
+      issuer: options.issuer,
+      now,
+      ...(options.jwksMaxAgeMs !== undefined ? { maxAgeMs: options.jwksMaxAgeMs } : {}),
+      ...(options.jwksCooldownMs !== undefined ? { cooldownMs: options.jwksCooldownMs } : {}),
+    });
     algorithms = ASYMMETRIC_ALGORITHMS;
   } else if (options.secret) {
     key = new TextEncoder().encode(options.secret);
     algorithms = ['HS256'];
   } else {
-    throw new Error('A token verifier needs JWT_SECRET or JWT_JWKS_URL');
+    throw new Error('A token verifier needs JWT_SECRET, JWT_JWKS_URL or JWT_ISSUER (OpenID Connect discovery)');
   }
-
-  const now = options.now ?? Date.now;
+  const tenantPath = parseClaimPath(options.tenantClaim);
+  const subjectClaim = options.subjectClaim ?? 'sub';
+  const subjectPath = parseClaimPath(subjectClaim);
+  const rolePath = options.justInTime ? parseClaimPath(options.justInTime.roleClaim) : undefined;
   const verified = new VerifiedTokens(options.now);
 
   return async (authorization) => {
@@ -63,16 +101,20 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       ({ payload } = await jwtVerify(token, key as Uint8Array, {
         algorithms,
         requiredClaims: ['exp'],
+        clockTolerance: options.clockToleranceSeconds ?? 0,
         ...(options.now ? { currentDate: new Date(now()) } : {}),
         ...(options.issuer ? { issuer: options.issuer } : {}),
         ...(options.audience ? { audience: options.audience } : {}),
       }));
     } catch (error) {
+      // The provider's keys could not be had (discovery, JWKS fetch): 503, not the token's fault.
+      if (error instanceof AppError) throw error;
       throw new UnauthenticatedError(...describeJoseError(error));
     }
-    const principal = {
-      tenantId: tenantIdFromClaim(payload[options.tenantClaim], options.tenantClaim),
-      userId: userIdFromSubject(payload.sub),
+    const principal: Principal = {
+      tenantId: tenantFromClaim(readClaim(payload, tenantPath), options.tenantClaim),
+      userId: memberFromClaim(readClaim(payload, subjectPath), subjectClaim),
+      ...(rolePath ? { joinAs: joinRequestOf(payload, rolePath) } : {}),
     };
     verified.remember(token, principal, payload.exp! * 1000 - now());
     return principal;
@@ -146,19 +188,42 @@ function describeJoseError(error: unknown): [message: string, reason: AuthFailur
 }
 
 /**
- * SECURITY: the tenant id must be a positive integer: a decimal string, or a JSON number that is a safe
- * integer (a larger number was already rounded by JSON parsing and could name a different tenant).
+ * SECURITY: the tenant is a positive integer (a decimal string, or a JSON number that is a safe integer: a larger
+ * number was already rounded by JSON parsing and could name a different tenant), or an external id: a string of
+ * printable ASCII without quote or backslash that is not all digits (entity-ids.ts).
  */
-function tenantIdFromClaim(value: unknown, claim: string): string {
-  if (typeof value === 'string' && isValidTenantId(value)) return value;
+function tenantFromClaim(value: unknown, claim: string): string {
+  if (typeof value === 'string' && (isValidTenantId(value) || isValidExternalTenantId(value))) return value;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return String(value);
   throw new UnauthenticatedError(
-    `Token has no valid tenant: claim "${claim}" must be a positive integer (a decimal string, or a number up to 2^53).`,
+    Array.isArray(value)
+      ? `Token has no valid tenant: claim "${claim}" is a list; it must name exactly one tenant.`
+      : `Token has no valid tenant: claim "${claim}" must be a tenant id (a positive integer) or an external id (printable ASCII, no spaces or quotes, at most 255 characters).`,
     'claims',
   );
 }
 
-function userIdFromSubject(value: unknown): string {
+/** A UUID is lower-cased (it may be a user id); any other subject is kept exactly as the provider wrote it. */
+function memberFromClaim(value: unknown, claim: string): string {
   if (typeof value === 'string' && isValidUserId(value.toLowerCase())) return value.toLowerCase();
-  throw new UnauthenticatedError('Token has no valid subject: "sub" must be a user id.', 'claims');
+  if (typeof value === 'string' && isValidExternalSubject(value)) return value;
+  throw new UnauthenticatedError(
+    `Token has no valid subject: "${claim}" must be a user id or an external subject (printable ASCII, no spaces or quotes, at most 255 characters).`,
+    'claims',
+  );
+}
+
+/**
+ * The role, e-mail and name a just-in-time member joins with. SECURITY: only an explicit `admin` (Clerk:
+ * `org:admin`, any case) grants ADMIN; a missing, unknown or list-valued role is MEMBER, the least privilege.
+ */
+function joinRequestOf(payload: JWTPayload, rolePath: readonly string[]): JoinRequest {
+  const role = readClaim(payload, rolePath);
+  const email = typeof payload.email === 'string' && /^[^\s@]+@[^\s@]+$/.test(payload.email) && payload.email.length <= 320 ? payload.email : null;
+  const name = typeof payload.name === 'string' && payload.name.trim().length > 0 ? payload.name.trim().slice(0, 200) : null;
+  return {
+    role: typeof role === 'string' && /^(org:)?admin$/i.test(role) ? 'ADMIN' : 'MEMBER',
+    email,
+    displayName: name,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Env } from '../config/env.js';
+import { jwtKeySource, type Env } from '../config/env.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
 import { prepareDatabase, type PreparedDatabase } from '../db/prepare-database.js';
 
@@ -38,12 +38,13 @@ export async function withDatabase<T>(env: Env, io: CliIo, work: (database: Prep
  * Null when tokens come from an identity provider and this CLI cannot sign any.
  */
 export async function serverJwtSecret(env: Env): Promise<string | null> {
-  if (env.JWT_SECRET) return env.JWT_SECRET;
-  if (env.JWT_JWKS_URL) return null;
+  const source = jwtKeySource(env);
+  if (source === 'secret') return env.JWT_SECRET!;
+  if (source !== 'dev-secret') return null;
   return (await loadDevSecrets(env.DATA_DIR)).jwtSecret;
 }
 
 /** The claims options the server checks (src/main.ts passes the same to the verifier). */
 export function tokenClaims(env: Env) {
-  return { tenantClaim: env.JWT_TENANT_CLAIM, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
+  return { tenantClaim: env.JWT_TENANT_CLAIM, subjectClaim: env.JWT_SUBJECT_CLAIM, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE };
 }

@@ -43,13 +43,25 @@ export const tokenCommand: CliCommand<TokenOptions> = {
   async run({ tenantId, member: by, ttl }, env, io) {
     const secret = await serverJwtSecret(env);
     if (secret === null) {
-      throw new Error('Cannot sign tokens: JWT_JWKS_URL is set and JWT_SECRET is not, so tokens come from your identity provider.');
+      throw new Error('Cannot sign tokens: they come from your identity provider (JWT_JWKS_URL, or JWT_ISSUER without JWT_SECRET).');
     }
     const member = await withDatabase(env, io, (database) => findMember(database.ownerUrl, tenantId, by));
     if (!member) {
       const who = 'userId' in by ? `user id ${by.userId}` : `email ${JSON.stringify(by.email)}`;
       throw new Error(`No member with ${who} in tenant ${tenantId} (or no such tenant).`);
     }
-    io.out(await issueToken({ secret, tenantId, userId: member.id, ttl, ...tokenClaims(env) }));
+    if (member.tenantSuspended) {
+      throw new Error(`Tenant ${tenantId} is suspended: no tokens are issued for it. Resume it first (tenant resume --tenant ${tenantId}).`);
+    }
+    // Named as the identity provider would name them, when they have external names (the server maps them back).
+    io.out(
+      await issueToken({
+        secret,
+        tenantId: member.tenantExternalId ?? tenantId,
+        userId: member.externalSubject ?? member.id,
+        ttl,
+        ...tokenClaims(env),
+      }),
+    );
   },
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseClaimPath } from '../auth/claim-path.js';
 
 /**
  * The environment, validated once at boot. This is the only module that reads `process.env`.
@@ -26,6 +27,17 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'on', 'off'])
   .transform((value) => value === 'true' || value === '1' || value === 'on')
   .optional();
+
+const claimPath = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      parseClaimPath(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    }
+  });
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
 
@@ -127,7 +139,20 @@ const envSchema = z
     JWT_JWKS_URL: z.string().url().optional(),
     JWT_ISSUER: z.string().min(1).optional(),
     JWT_AUDIENCE: z.string().min(1).optional(),
-    JWT_TENANT_CLAIM: z.string().min(1).default('tenant_id'),
+    /** Claim path of the tenant (src/auth/claim-path.ts): `tenant_id`, `org.id`, `https://example.com/tenant`, `["a.b"].c`. */
+    JWT_TENANT_CLAIM: claimPath.default('tenant_id'),
+    /** Claim path of the member: a user id or an external subject (users.external_subject). */
+    JWT_SUBJECT_CLAIM: claimPath.default('sub'),
+    /** Seconds of clock difference to the identity provider tolerated on exp, nbf and iat. */
+    JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(0),
+    /** Just-in-time membership: a verified token of a known tenant makes its subject a member (off by default). */
+    JWT_JIT_MEMBERSHIP: booleanFlag,
+    /** Claim path of a just-in-time member's role: `admin`/`org:admin` is ADMIN, anything else MEMBER. */
+    JWT_ROLE_CLAIM: claimPath.default('org_role'),
+    /** Identity provider keys: a fetched key set is trusted this long (the bound on a removed key). */
+    JWT_JWKS_MAX_AGE_MS: z.coerce.number().int().min(1000).max(86_400_000).default(300_000),
+    /** Identity provider keys: unknown kids refetch the key set at most this often. */
+    JWT_JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
 
     HTTP_BODY_LIMIT_BYTES: positiveInt(1_000_000),
     /** Comma-separated origins allowed by CORS (`*`: any); in development Apollo Studio and localhost are always allowed. */
@@ -162,11 +187,11 @@ const envSchema = z
     for (const key of ['DATABASE_URL', 'DATABASE_URL_APP'] as const) {
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production' });
     }
-    if (!env.JWT_SECRET && !env.JWT_JWKS_URL) {
+    if (!env.JWT_SECRET && !env.JWT_JWKS_URL && !env.JWT_ISSUER) {
       ctx.addIssue({
         code: 'custom',
         path: ['JWT_SECRET'],
-        message: 'JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production',
+        message: 'JWT_SECRET, JWT_JWKS_URL or JWT_ISSUER (OpenID Connect discovery) is required when NODE_ENV=production',
       });
     }
   })
@@ -204,6 +229,18 @@ const envSchema = z
   });
 
 export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Where the keys that verify tokens come from: an explicit JWKS (JWT_JWKS_URL), the shared HS256 secret
+ * (JWT_SECRET), OpenID Connect discovery from JWT_ISSUER (neither of the two set), or — nothing set, outside
+ * production — the development secret generated under DATA_DIR. The server and the CLI decide with this one function.
+ */
+export function jwtKeySource(env: Env): 'jwks' | 'secret' | 'discovery' | 'dev-secret' {
+  if (env.JWT_JWKS_URL) return 'jwks';
+  if (env.JWT_SECRET) return 'secret';
+  if (env.JWT_ISSUER) return 'discovery';
+  return 'dev-secret';
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

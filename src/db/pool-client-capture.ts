@@ -11,14 +11,41 @@ import type pg from 'pg';
  */
 const slots = new AsyncLocalStorage<{ client?: pg.PoolClient }>();
 
-/** The pool as Kysely's PostgresDialect sees it: the real pool, with capture on connect. */
-export function capturingPool(pool: pg.Pool): { connect(): Promise<pg.PoolClient>; end(): Promise<void> } {
+/** The client as Kysely uses it: `query` and `release` only (kysely/dist/esm/dialect/postgres/postgres-driver.js). */
+export interface KyselyClient {
+  query: pg.PoolClient['query'];
+  release: pg.PoolClient['release'];
+}
+
+/** One stable view per client: Kysely keys its connection objects by the client it was handed. */
+const views = new WeakMap<pg.PoolClient, KyselyClient>();
+
+/**
+ * The pool as Kysely's PostgresDialect sees it: the real pool, with capture on connect, and clients whose
+ * multi-statement queries report their last statement's result. pg answers a simple-protocol string of several
+ * statements with an array of results, which Kysely reads as no rows; the tenant prologue
+ * (`start transaction …; select * from app.enter_tenant(…)`) needs its second statement's rows, the ids it entered,
+ * within its one round trip. Single statements and cursors pass through unchanged.
+ */
+export function capturingPool(pool: pg.Pool): { connect(): Promise<KyselyClient>; end(): Promise<void> } {
   return {
     async connect() {
       const client = await pool.connect();
       const slot = slots.getStore();
       if (slot && !slot.client) slot.client = client;
-      return client;
+      let view = views.get(client);
+      if (!view) {
+        view = {
+          query: ((...args: unknown[]) => {
+            const result: unknown = (client.query as (...a: unknown[]) => unknown)(...args);
+            return result instanceof Promise ? result.then((value: unknown) => (Array.isArray(value) ? value.at(-1) : value)) : result;
+          }) as pg.PoolClient['query'],
+          // Looked up on every call: a request deadline replaces the client's release (discardOnRelease).
+          release: (error?: Error | boolean) => client.release(error),
+        };
+        views.set(client, view);
+      }
+      return view;
     },
     end: () => pool.end(),
   };

@@ -128,6 +128,12 @@ export async function keyProblems(reader: CatalogReader): Promise<string[]> {
      select t.name, i.indexrelid::regclass::text as index, pg_get_indexdef(i.indexrelid) as definition, t.tenant_column
        from tenant_tables t join pg_index i on i.indrelid = t.oid
       where i.indkey[0] <> t.tenant_attnum and i.indisunique
+        -- SECURITY: tenants.external_id (migrations/0012) must be unique across tenants, because a token names its
+        -- tenant by it. A conflict can only be probed by a role that writes the table: allowed while neither the
+        -- app role nor the operator may INSERT or UPDATE tenants.
+        and not (t.is_tenants and coalesce(i.indexrelid = to_regclass('public.tenants_external_id_key'), false)
+                 and not exists (select from pg_roles r where r.rolname in ('${APP_ROLE}', '${OPERATOR_ROLE}')
+                                  and (has_table_privilege(r.oid, t.oid, 'INSERT, UPDATE') or has_any_column_privilege(r.oid, t.oid, 'INSERT, UPDATE'))))
       order by 1, 2`,
   );
   return rows.map(
@@ -317,6 +323,14 @@ export async function roleProblems(reader: CatalogReader, role: string = APP_ROL
 }
 
 /**
+ * SECURITY: the one SECURITY DEFINER function the app role may execute (migrations/0012): it maps a token's
+ * external tenant id to the tenant's id before the tenant is set, which RLS alone cannot do. Allowed only with
+ * exactly this signature, returning a bigint, STABLE and with its search_path pinned; the operator role may not
+ * execute it (see {@link operatorRoleProblems}).
+ */
+export const TENANT_RESOLVER = 'app.tenant_id_by_external_id(text)';
+
+/**
  * What the role can reach that runs with someone else's rights and so skips its Row Level Security: SECURITY
  * DEFINER functions it may execute (the operator's claim function of migrations/0007 is executable by
  * tenantgraph_operator alone), and views without `security_invoker` (a view reads its tables as the view's owner,
@@ -328,6 +342,9 @@ export async function rlsBypassProblems(reader: CatalogReader, role: string = AP
     `select format('%s may execute SECURITY DEFINER function %s, which runs as its owner and so bypasses Row Level Security. Fix: REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %s (or make it SECURITY INVOKER).', $1::text, p.oid::regprocedure, p.oid::regprocedure, $1::text) as problem
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
       where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema') and has_function_privilege($1, p.oid, 'EXECUTE')
+        and not (coalesce(p.oid = to_regprocedure('${TENANT_RESOLVER}'), false) and p.prorettype = 'bigint'::regtype and p.provolatile = 's'
+                 -- coalesce: without a search_path proconfig is NULL, and NULL here would let it pass (fail open).
+                 and coalesce(p.proconfig = array['search_path=pg_catalog, pg_temp'], false))
      union all
      select format('%s can use view %s, which lacks security_invoker, so it reads its tables as its owner past Row Level Security. Fix: ALTER VIEW %s SET (security_invoker = true), or revoke it.', $1::text, c.oid::regclass, c.oid::regclass)
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -355,6 +372,9 @@ const PRIVILEGES = `
 
 /** What the operator role holds beyond the app role's rights: reading its own binding, redeeming a psql token. */
 const OPERATOR_ONLY = ['app.operator_sessions: SELECT', 'function app.claim_operator_session(uuid,timestamp with time zone): EXECUTE'];
+
+/** What the app role holds that the operator must not: resolving external tenant ids (the operator's tenant is bound). */
+const APP_ONLY = [`function ${TENANT_RESOLVER}: EXECUTE`];
 
 /**
  * SECURITY: the operator role (`cli sql`, migrations/0007) is confined only while it can become no one else,
@@ -406,7 +426,7 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
   const privileges = async (grantee: string) =>
     new Set((await reader.query<{ privilege: string }>(PRIVILEGES, [grantee])).rows.map((r) => r.privilege));
   const [app, operator] = [await privileges(APP_ROLE), await privileges(OPERATOR_ROLE)];
-  const expected = new Set([...app, ...OPERATOR_ONLY]);
+  const expected = new Set([...[...app].filter((p) => !APP_ONLY.includes(p)), ...OPERATOR_ONLY]);
   for (const p of [...expected].filter((p) => !operator.has(p)).sort())
     problems.push(`${OPERATOR_ROLE} lacks ${p}, which the app role holds. Fix: grant it to both.`);
   for (const p of [...operator].filter((p) => !expected.has(p)).sort())

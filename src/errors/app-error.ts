@@ -21,9 +21,18 @@ export class AppError extends GraphQLError {
  * Why a request was not authenticated: a closed set, so it can label a metric
  * (`tenantgraph_auth_failures_total{reason}`) without letting clients create new series.
  */
-export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims' | 'not_member' | 'other';
+export type AuthFailureReason = 'missing' | 'malformed' | 'expired' | 'signature' | 'claims' | 'not_member' | 'unknown_tenant' | 'other';
 
-export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = ['missing', 'malformed', 'expired', 'signature', 'claims', 'not_member', 'other'];
+export const AUTH_FAILURE_REASONS: readonly AuthFailureReason[] = [
+  'missing',
+  'malformed',
+  'expired',
+  'signature',
+  'claims',
+  'not_member',
+  'unknown_tenant',
+  'other',
+];
 
 export class UnauthenticatedError extends AppError {
   constructor(
@@ -31,6 +40,13 @@ export class UnauthenticatedError extends AppError {
     readonly reason: AuthFailureReason = 'other',
   ) {
     super('UNAUTHENTICATED', message);
+  }
+}
+
+/** The tenant is suspended (migrations/0012): refused by the transaction prologue, HTTP 403. */
+export class TenantSuspendedError extends AppError {
+  constructor() {
+    super('TENANT_SUSPENDED', "The token's tenant is suspended; its data is kept. Ask the service's operator to resume it.");
   }
 }
 

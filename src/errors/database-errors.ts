@@ -1,9 +1,10 @@
 import { isConnectionFailure } from './connection-failure.js';
-import { AppError, BadUserInputError, ForbiddenError, ServiceUnavailableError, UnauthenticatedError } from './app-error.js';
+import { AppError, BadUserInputError, ForbiddenError, ServiceUnavailableError, TenantSuspendedError, UnauthenticatedError } from './app-error.js';
 
 interface PgErrorLike {
   code?: string;
   constraint?: string;
+  detail?: string;
   message?: string;
 }
 
@@ -49,7 +50,12 @@ export function mapDatabaseError(error: unknown, uniqueViolations: Readonly<Reco
     case '25006':
       return new AppError('INTERNAL_SERVER_ERROR', 'A write was attempted in a read-only request.');
     case 'TG002':
-      return new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
+      // app.enter_tenant (migrations/0012): DETAIL 'unknown_tenant' for an external tenant id no tenant has.
+      return error.detail === 'unknown_tenant'
+        ? new UnauthenticatedError("The token's tenant is not known here (no tenant has that external id).", 'unknown_tenant')
+        : new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
+    case 'TG004':
+      return new TenantSuspendedError();
     default:
       return undefined;
   }

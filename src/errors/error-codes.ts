@@ -31,6 +31,12 @@ export const ERROR_CODES = {
     meaning: 'No token, or a token that is malformed, expired, badly signed or of a user who is not a member of its tenant.',
     clientAction: 'Get a fresh token and send it as `Authorization: Bearer <token>`; do not retry with the same token.',
   },
+  TENANT_SUSPENDED: {
+    httpStatus: [403],
+    source: 'tenantgraph',
+    meaning: "The token's tenant is suspended (`cli tenant suspend`, e.g. an unpaid account); its data is kept, unchanged.",
+    clientAction: 'Show that the account is suspended and who to contact; retrying does not help until the tenant is resumed.',
+  },
   FORBIDDEN: {
     httpStatus: [200],
     source: 'tenantgraph',

@@ -4,6 +4,7 @@ import type { Loaders } from '../modules/loaders.js';
 import type { RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
+import type { EnteredIdentity } from '../tenancy/transaction-prologue.js';
 
 /** What every resolver receives. Resolvers reach the database only through `tx()` and `loaders`. */
 export interface RequestContext {
@@ -23,4 +24,16 @@ export interface RequestContext {
 export function principalOf(context: RequestContext): Principal {
   if (!context.principal) throw missingTokenError();
   return context.principal;
+}
+
+/**
+ * The tenant and member the request acts for, as ids: what the token's names (an external tenant id, an external
+ * subject) resolved to in the request transaction's prologue. Begins the transaction if it has not begun.
+ */
+export async function viewerOf(context: RequestContext): Promise<{ tenantId: string; userId: string }> {
+  principalOf(context);
+  await context.tx();
+  const identity: EnteredIdentity | undefined = context.transaction?.identity;
+  if (!identity?.userId) throw new Error('viewerOf: the request transaction began without a member');
+  return { tenantId: identity.tenantId, userId: identity.userId };
 }

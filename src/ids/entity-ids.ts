@@ -20,3 +20,25 @@ export function isValidTenantId(value: string): boolean {
 export function isValidUserId(value: string): boolean {
   return UUID.test(value);
 }
+
+/**
+ * What an identity provider's names may look like here: printable ASCII without space, quote or backslash, 1 to
+ * 255 characters. That covers Auth0 (`auth0|65f…`, `org_2abc…`), Clerk (`user_2abc…`), Keycloak and Cognito
+ * (UUIDs), Entra ID (base64url object ids) and e-mail addresses. SECURITY: the transaction prologue inlines values
+ * that pass this (no quote can close the literal, no backslash can escape); migrations/0012 checks the same
+ * pattern in the database.
+ */
+const EXTERNAL_NAME = /^[!-&(-[\]-~]{1,255}$/;
+
+/** An external subject (users.external_subject, a token's `sub`), see {@link EXTERNAL_NAME}. */
+export function isValidExternalSubject(value: string): boolean {
+  return EXTERNAL_NAME.test(value);
+}
+
+/**
+ * An external tenant id (tenants.external_id). Never all digits: a token's tenant value made of digits always
+ * means the tenant's id, so the two kinds of name cannot collide.
+ */
+export function isValidExternalTenantId(value: string): boolean {
+  return EXTERNAL_NAME.test(value) && !/^[0-9]+$/.test(value);
+}

@@ -36,8 +36,8 @@ export function requestTransactionObserver(options: TransactionObserverOptions):
       logger.warn(
         {
           requestId: transaction.requestId,
-          tenantId: transaction.scope.tenantId,
-          userId: transaction.scope.userId,
+          tenantId: transaction.identity?.tenantId ?? transaction.scope.tenantId,
+          userId: transaction.identity?.userId ?? transaction.scope.userId,
           durationMs: Math.round(event.durationMs),
           thresholdMs: slowStatementMs,
           failed: event.error !== undefined,

@@ -7,6 +7,11 @@ export const ERROR_CODES = {
     meaning: "No token, or a token that is malformed, expired, badly signed or of a user who is not a member of its tenant.",
     clientAction: "Get a fresh token and send it as `Authorization: Bearer <token>`; do not retry with the same token.",
   },
+  TENANT_SUSPENDED: {
+    httpStatus: [403],
+    meaning: "The token's tenant is suspended (`cli tenant suspend`, e.g. an unpaid account); its data is kept, unchanged.",
+    clientAction: "Show that the account is suspended and who to contact; retrying does not help until the tenant is resumed.",
+  },
   FORBIDDEN: {
     httpStatus: [200],
     meaning: "The user may not do this (e.g. a member calling an admin-only mutation).",

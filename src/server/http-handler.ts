@@ -194,8 +194,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     options.logger.info(
       {
         requestId,
-        tenantId: context?.principal?.tenantId,
-        userId: context?.principal?.userId,
+        // The ids the prologue entered; before (or without) it, the token's own names for them.
+        tenantId: context?.transaction?.identity?.tenantId ?? context?.principal?.tenantId,
+        userId: context?.transaction?.identity?.userId ?? context?.principal?.userId,
         operationType: telemetry.operationType,
         operationName,
         durationMs: Math.round(durationMs * 10) / 10,

@@ -1,7 +1,7 @@
 import { issueToken } from '../auth/token-issuer.js';
 import { listTenantAdmins } from '../admin/tenants.js';
 import { seedDemoData } from '../admin/demo-data.js';
-import { ConfigError, loadEnv, type Env } from '../config/env.js';
+import { ConfigError, jwtKeySource, loadEnv, type Env } from '../config/env.js';
 import { loadTrustedDocuments, type TrustedDocuments } from './trusted/trusted-documents.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
 import { DatabaseRefusal } from '../db/database-refusal.js';
@@ -53,7 +53,8 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
   );
   lifecycle.onStop('PostgreSQL', () => database.stop());
   lifecycle.checkpoint();
-  const jwtSecret = env.JWT_SECRET ?? (env.JWT_JWKS_URL ? undefined : (await loadDevSecrets(env.DATA_DIR)).jwtSecret);
+  const keySource = jwtKeySource(env);
+  const jwtSecret = keySource === 'secret' ? env.JWT_SECRET : keySource === 'dev-secret' ? (await loadDevSecrets(env.DATA_DIR)).jwtSecret : undefined;
 
   if (env.SEED_DEMO_DATA ?? !production) {
     logger.info('seeding demo data if the database has no tenants');
@@ -82,6 +83,11 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         issuer: env.JWT_ISSUER,
         audience: env.JWT_AUDIENCE,
         tenantClaim: env.JWT_TENANT_CLAIM,
+        subjectClaim: env.JWT_SUBJECT_CLAIM,
+        clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_S,
+        jwksMaxAgeMs: env.JWT_JWKS_MAX_AGE_MS,
+        jwksCooldownMs: env.JWT_JWKS_COOLDOWN_MS,
+        ...(env.JWT_JIT_MEMBERSHIP ? { justInTime: { roleClaim: env.JWT_ROLE_CLAIM } } : {}),
       },
       pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
       fairShare: {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction } from './tenant-transaction.js';
+import { beginTenantTransaction, enteredIdentityOf } from './tenant-transaction.js';
 
 /** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
 export interface PlanLimits {
@@ -12,6 +12,12 @@ export interface PlanLimits {
   readonly connectionShare: number;
   readonly statementTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /**
+   * The tenant's id, when the lookup was made by another name (an external id): the fair scheduler and the rate
+   * limiter count a tenant under its id, whichever name its tokens use. A fairness key only, never an access
+   * decision (the request's prologue resolves the name again, uncached).
+   */
+  readonly tenantId?: string;
 }
 
 export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
@@ -20,7 +26,8 @@ export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
  * Reads a tenant's plan limits in a read-only bookkeeping transaction of that tenant (userId null), so the
  * tenant row is read under RLS like everywhere else. A tenant that does not exist (a deleted tenant's token)
  * gets the most restrictive plan, so limits are never looser than the table allows; its request then fails the
- * membership check anyway.
+ * membership check anyway. `tenantId` may be an external id (the token's name for the tenant): the bookkeeping
+ * prologue resolves it, and an unknown one is refused there (TG002) like the request itself would be.
  *
  * `database` should be an instance whose statements are not attributed to requests (create-server.ts uses one
  * without the request statement observer); its connection comes from the pool slots kept for the server's own
@@ -42,13 +49,14 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
         statement_timeout_ms: number;
         request_timeout_ms: number;
       }>`select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms
-           from plan_limits p left join tenants t on t.plan = p.plan and t.id = ${tenantId}
+           from plan_limits p left join tenants t on t.plan = p.plan and t.id = app.current_tenant_id()
           order by t.id is null, p.requests_per_second, p.plan
           limit 1`.execute(tx);
       await tx.commit().execute();
       const row = rows[0];
       if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
       return {
+        tenantId: enteredIdentityOf(tx).tenantId,
         plan: row.plan,
         requestsPerSecond: row.requests_per_second,
         burst: row.burst,

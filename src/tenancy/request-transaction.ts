@@ -7,8 +7,10 @@ import type { AppError } from '../errors/app-error.js';
 import { RequestTimeoutError } from '../errors/limit-errors.js';
 import type { Permit } from './fair-connection-scheduler.js';
 import type { TenantAdmission } from './tenant-admission.js';
-import { beginTenantTransaction, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
-import type { TenantScope } from './transaction-prologue.js';
+import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import { joinTenant } from './just-in-time-membership.js';
+import { beginTenantTransaction, enteredIdentityOf, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
+import type { EnteredIdentity, TenantScope } from './transaction-prologue.js';
 
 /** 'rejected': the prologue refused the context (e.g. the user is not a member); 'none': never began. */
 export type TransactionOutcome = 'committed' | 'rolled_back' | 'rejected' | 'none';
@@ -60,6 +62,10 @@ export class RequestTransaction {
   #deadline: NodeJS.Timeout | undefined;
   /** Why the server ended the transaction before the request did (the request deadline); undefined otherwise. */
   cancelReason: AppError | undefined;
+  /** The tenant and user the prologue entered (the ids behind external names); undefined until it succeeded. */
+  identity: EnteredIdentity | undefined;
+  /** The tenant id a refused prologue named (its error's DETAIL), for the audit event of the refusal. */
+  #refusedTenantId: string | undefined;
   /** Set once Apollo knows the operation: queries run READ ONLY, mutations READ WRITE. */
   operationType: 'query' | 'mutation' | 'subscription' | undefined;
   operationName: string | undefined;
@@ -96,7 +102,8 @@ export class RequestTransaction {
       const limits = await admission.limitsOf(this.scope.tenantId);
       this.#armDeadline(limits.plan, limits.requestTimeoutMs);
       statementTimeoutMs = Math.min(statementTimeoutMs, limits.statementTimeoutMs);
-      permit = await admission.admit(this.scope.tenantId, limits, this.#abort.signal);
+      // Counted under the tenant's id whichever name the token used (plan-limits.ts).
+      permit = await admission.admit(limits.tenantId ?? this.scope.tenantId, limits, this.#abort.signal);
     }
     if (this.#abort.signal.aborted) {
       // Ended (client gone, deadline) while the permit was on its way.
@@ -108,8 +115,8 @@ export class RequestTransaction {
     this.#startedAt = new Date().toISOString();
     this.#startedMs = performance.now();
     const observe = this.settings.observeStatement;
-    try {
-      const { result, client } = await withClientCapture(() =>
+    const begin = () =>
+      withClientCapture(() =>
         beginTenantTransaction(
           this.database,
           this.scope,
@@ -121,9 +128,24 @@ export class RequestTransaction {
           observe && ((event) => observe(event, this)),
         ),
       );
+    try {
+      const { result, client } = await begin().catch(async (error: unknown) => {
+        // Just-in-time membership (off unless the verifier set joinAs): a verified subject of a known, active
+        // tenant that is not a member yet joins, then the prologue runs once more and checks it as always.
+        const tenantId = notMemberOf(error);
+        const join = this.scope.joinAs;
+        if (!join || tenantId === undefined || this.scope.userId === null) throw error;
+        await joinTenant(this.database, tenantId, this.scope.userId, join, this.requestId);
+        return begin();
+      });
       this.#client = client;
+      this.identity = enteredIdentityOf(result);
       return result;
     } catch (error) {
+      const { code, detail } = error as { code?: unknown; detail?: unknown };
+      // app.enter_tenant names the tenant it resolved in DETAIL (migrations/0012), so a refused external name is
+      // audited in the right tenant.
+      if ((code === 'TG002' || code === 'TG004') && typeof detail === 'string' && isValidTenantId(detail)) this.#refusedTenantId = detail;
       this.#releasePermit();
       throw error;
     }
@@ -222,14 +244,19 @@ export class RequestTransaction {
     clearTimeout(this.#deadline);
     // Never began, or refused before it could (rate limit, fair share, deadline): no context switch happened.
     if (!this.#pending || !this.#admitted) return (this.#ended = 'none');
-    this.settings.audit?.enqueue(this.#event('rejected'));
+    const event = this.#event('rejected');
+    // An external tenant id that names no tenant has no tenant to be audited in (nor a numeric id for
+    // refused_context_switches): the refusal is in the request log and the auth failure metric only.
+    if (isValidTenantId(event.tenantId)) this.settings.audit?.enqueue(event);
     return (this.#ended = 'rejected');
   }
 
   #event(outcome: AuditEvent['outcome']): AuditEvent {
+    const named = this.scope.userId !== null && isValidUserId(this.scope.userId) ? this.scope.userId : null;
     return {
-      tenantId: this.scope.tenantId,
-      userId: this.scope.userId,
+      tenantId: this.identity?.tenantId ?? this.#refusedTenantId ?? this.scope.tenantId,
+      // A refused external subject is no user id: the event names no user then.
+      userId: this.identity ? this.identity.userId : named,
       requestId: this.requestId,
       source: 'api',
       operationType: this.operationType ?? null,
@@ -239,6 +266,12 @@ export class RequestTransaction {
       durationMs: performance.now() - this.#startedMs,
     };
   }
+}
+
+/** The tenant id of a prologue refusal for a user who is not a member of that (existing) tenant, else undefined. */
+function notMemberOf(error: unknown): string | undefined {
+  const { code, detail } = error as { code?: unknown; detail?: unknown };
+  return code === 'TG002' && typeof detail === 'string' && isValidTenantId(detail) ? detail : undefined;
 }
 
 /**

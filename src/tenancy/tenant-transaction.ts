@@ -8,7 +8,7 @@ import {
   type QueryResult,
 } from 'kysely';
 import type { AppDatabase, Database } from '../db/kysely.js';
-import { buildTransactionPrologue, type TenantScope, type TransactionMode } from './transaction-prologue.js';
+import { buildTransactionPrologue, type EnteredIdentity, type TenantScope, type TransactionMode } from './transaction-prologue.js';
 
 declare const tenantTransactionBrand: unique symbol;
 
@@ -53,15 +53,30 @@ export async function beginTenantTransaction(
   // Plugins made for this transaction's tenant (AppDatabase.transactionPlugins). SECURITY: they rewrite statements
   // and nothing else; RLS still applies to whatever they send. Without any, the shared executor is used as it is.
   const executor = (database.transactionPlugins?.(scope.tenantId) ?? []).reduce((inner, plugin) => inner.withPlugin(plugin), shared);
+  const driver = new PrologueDriver(prologue);
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,
     // The observed connection is the one Kysely's controlled transaction keeps, so the prologue (our driver),
     // every query and COMMIT/ROLLBACK pass through it.
     executor: observe ? executor.withConnectionProvider(new ObservedConnectionProvider(executor, observe)) : executor,
-    driver: new PrologueDriver(prologue),
+    driver,
   });
-  return (await scoped.startTransaction().execute()) as TenantTransaction;
+  const tx = (await scoped.startTransaction().execute()) as TenantTransaction;
+  identities.set(tx, driver.entered!);
+  return tx;
+}
+
+const identities = new WeakMap<TenantTransaction, EnteredIdentity>();
+
+/**
+ * The tenant and user the transaction's prologue entered: the ids behind the names of its scope (an external
+ * tenant id, an external subject), learnt in the prologue's own round trip.
+ */
+export function enteredIdentityOf(tx: TenantTransaction): EnteredIdentity {
+  const identity = identities.get(tx);
+  if (!identity) throw new Error('enteredIdentityOf expected a transaction begun by beginTenantTransaction');
+  return identity;
 }
 
 /**
@@ -69,11 +84,19 @@ export async function beginTenantTransaction(
  * No savepoints: a request is all-or-nothing. Connections come from the shared executor, never from this driver.
  */
 class PrologueDriver implements Driver {
+  /** What the prologue's `app.enter_tenant` returned; set once it succeeded. */
+  entered: EnteredIdentity | undefined;
+
   constructor(private readonly prologue: string) {}
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      await connection.executeQuery(CompiledQuery.raw(this.prologue));
+      // The pool's clients report a multi-statement query's last result (db/pool-client-capture.ts): the row of
+      // app.enter_tenant.
+      const { rows } = await connection.executeQuery<{ entered_tenant: string; entered_user: string | null }>(CompiledQuery.raw(this.prologue));
+      const row = rows[0];
+      if (!row) throw new Error('The tenant prologue returned no row; expected app.enter_tenant of migrations/0012 (run the migrations)');
+      this.entered = { tenantId: String(row.entered_tenant), userId: row.entered_user };
     } catch (error) {
       // SECURITY: if `start transaction` ran but a setting failed, the connection sits in an aborted
       // transaction. Roll it back before Kysely returns it to the pool.

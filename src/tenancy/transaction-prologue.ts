@@ -1,4 +1,5 @@
-import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
+import type { JoinRequest } from './just-in-time-membership.js';
+import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId } from '../ids/entity-ids.js';
 
 /**
  * The one SQL string that opens a tenant transaction: `start transaction` and `app.enter_tenant(…)` (every
@@ -6,18 +7,37 @@ import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
  * costs no extra round trip and the prologue is two statements.
  *
  * SECURITY: the simple protocol takes no parameters, so values are inlined. Each one is validated against a
- * strict pattern first (tenant: decimal digits, user: a UUID, timeouts: integers), which leaves nothing that
- * could close the string literal. Settings are transaction-local (`set_config(..., true)`): they vanish at
+ * strict pattern first (tenant: decimal digits or an external id, user: a UUID or an external subject — both
+ * printable ASCII without quote or backslash —, timeouts: integers), which leaves nothing that could close the
+ * string literal. Settings are transaction-local (`set_config(..., true)`): they vanish at
  * commit or rollback, so a pooled connection never carries a tenant into the next request. A session-level
  * SET would survive there.
  */
 export interface TenantScope {
-  /** Positive decimal integer as a string: tenant ids exceed 2^53, so they are never JavaScript numbers. */
+  /**
+   * The tenant as the caller names it: its id, a positive decimal integer as a string (tenant ids exceed 2^53, so
+   * they are never JavaScript numbers), or — for a token of an identity provider — its external id
+   * (tenants.external_id, never all digits). The prologue resolves an external id to the tenant's id.
+   */
   readonly tenantId: string;
   /**
-   * The member's UUID (the token's `sub`), checked against the tenant's members by the prologue.
-   * null only for the server's own bookkeeping (writing audit events), which acts for no user.
+   * The member: a user's UUID or an external subject (users.external_subject), the token's `sub`, checked against
+   * the tenant's members by the prologue. null only for the server's own bookkeeping (writing audit events),
+   * which acts for no user.
    */
+  readonly userId: string | null;
+  /**
+   * Set only for a verified token when just-in-time membership is on: a subject that is not a member yet joins the
+   * tenant with this (see just-in-time-membership.ts). Never part of the prologue itself.
+   */
+  readonly joinAs?: JoinRequest;
+}
+
+/** The tenant and user a prologue entered: what the names of a {@link TenantScope} resolved to. */
+export interface EnteredIdentity {
+  /** The tenant's id (decimal digits). */
+  readonly tenantId: string;
+  /** The member's UUID; null for bookkeeping. */
   readonly userId: string | null;
 }
 
@@ -33,21 +53,25 @@ export interface TransactionMode {
 }
 
 export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {
-  if (!isValidTenantId(scope.tenantId)) {
-    throw new TypeError(`Tenant id must be a positive 64-bit decimal integer, received ${JSON.stringify(scope.tenantId)}`);
+  if (!isValidTenantId(scope.tenantId) && !isValidExternalTenantId(scope.tenantId)) {
+    throw new TypeError(`Tenant must be a positive 64-bit decimal id or an external id, received ${JSON.stringify(scope.tenantId)}`);
   }
-  if (scope.userId !== null && !isValidUserId(scope.userId)) {
-    throw new TypeError(`User id must be a lowercase UUID, received ${JSON.stringify(scope.userId)}`);
+  // A UUID passes too: the external-name pattern contains the UUID alphabet.
+  if (scope.userId !== null && !isValidExternalSubject(scope.userId)) {
+    throw new TypeError(
+      `User must be a UUID or an external subject (printable ASCII, no quote or backslash), received ${JSON.stringify(scope.userId)}`,
+    );
   }
   const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
   if (!timeouts.every((ms) => Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)) {
     throw new TypeError(`Timeouts must be non-negative integers, received ${JSON.stringify(timeouts)}`);
   }
-  // app.enter_tenant (migrations/0004): transaction-local tenant, user and timeouts, then the membership check,
-  // which fails with SQLSTATE TG002 when the user is not (or no longer) a member of the tenant.
+  // app.enter_tenant (migrations/0012): resolves external names, sets the transaction-local tenant, user and
+  // timeouts, refuses a suspended tenant (SQLSTATE TG004) and a user who is not (or no longer) a member of the
+  // tenant, or a tenant that does not exist (TG002), and returns the tenant and user it entered.
   const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
   return (
     `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'};` +
-    `select app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
+    `select * from app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
   );
 }

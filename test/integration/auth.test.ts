@@ -135,16 +135,17 @@ describe('Authorization header (rejected before the database)', () => {
 
   it.each([
     ['negative number', '-5'],
-    ['negative string', '"-5"'],
     ['zero', '0'],
     ['zero string', '"0"'],
     ['fractional number', '1.5'],
-    ['fractional string', '"1.5"'],
-    ['exponent string', '"1e3"'],
     ['empty string', '""'],
     ['leading zero', '"01"'],
     ['padded string', '" 1"'],
     ['array', '[1]'],
+    ['array of two', '["org_a","org_b"]'],
+    ['string with a space', '"org a"'],
+    ['string with a backslash', '"org\\\\a"'],
+    ['string of 256 characters', `"${'o'.repeat(256)}"`],
     ['object', '{"id":1}'],
     ['boolean', 'true'],
     ['null', 'null'],
@@ -158,7 +159,8 @@ describe('Authorization header (rejected before the database)', () => {
   });
 
   it.each([
-    ['not a UUID', '"not-a-uuid"'],
+    ['a string with a quote', `"auth0|o'brien"`],
+    ['a string with a space', '"auth0 abc"'],
     ['a number', '42'],
     ['a UUID with SQL appended', `"${randomUUID()}' or '1'='1"`],
     ['absent', undefined],
@@ -184,8 +186,31 @@ describe('Authorization header (membership checked in the database)', () => {
     const result = await postViewer(server, `Bearer ${token}`);
     expectUnauthenticated(result, /not a member of its tenant/, tokenParts(token));
     expect(server.statements).toHaveLength(2);
-    expect(server.statements[0]).toMatch(/^start transaction read only;select app\.enter_tenant\('\d+','[0-9a-f-]{36}',\d+,\d+\)$/);
+    expect(server.statements[0]).toMatch(/^start transaction read only;select \* from app\.enter_tenant\('\d+','[0-9a-f-]{36}',\d+,\d+\)$/);
     expect(server.statements[1]).toBe('rollback');
+  });
+
+  it.each([
+    ['a negative number as a string', '-5'],
+    ['a fraction as a string', '1.5'],
+    ['an exponent as a string', '1e3'],
+    ['an organisation id', `org_${randomUUID()}`],
+  ])('answers 401 "not known here" when the tenant claim is %s that is no tenant\'s external id', async (_case, claim) => {
+    const home = await createTestTenant();
+    const token = forgeToken(HS256_HEADER, payloadJson({ tenant_id: JSON.stringify(claim), sub: JSON.stringify(home.admin.id) }));
+    server.statements.length = 0;
+    const result = await postViewer(server, `Bearer ${token}`);
+    expectUnauthenticated(result, /tenant is not known here/, tokenParts(token));
+    // The tenant's plan lookup (bookkeeping, not the request's statements) is refused first: the request's own
+    // transaction never begins.
+    expect(server.statements).toEqual([]);
+  });
+
+  it('answers 401 "not a member" when sub is an external subject no member of the tenant has', async () => {
+    const home = await createTestTenant();
+    const token = forgeToken(HS256_HEADER, payloadJson({ tenant_id: JSON.stringify(home.id), sub: '"auth0|nobody"' }));
+    const result = await postViewer(server, `Bearer ${token}`);
+    expectUnauthenticated(result, /not a member of its tenant/, tokenParts(token));
   });
 
   it('answers 401 "not a member" when the tenant does not exist', async () => {

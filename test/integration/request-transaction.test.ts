@@ -8,7 +8,7 @@ import { buildTransactionPrologue } from '../../src/tenancy/transaction-prologue
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
-const PROLOGUE = /^start transaction (read only|read write);select app\.enter_tenant\('(\d+)',/;
+const PROLOGUE = /^start transaction (read only|read write);select \* from app\.enter_tenant\('(\d+)',/;
 
 /** Every connection of the server's pool is back in the pool and nobody waits for one. */
 async function expectPoolIdle(server: TestServer): Promise<void> {
@@ -52,7 +52,9 @@ describe('RequestTransaction: access mode and settings', () => {
     server.statements.length = 0;
     const result = await server.client(tenant.admin.token).request(ViewerDocument);
     expect(result.errors).toBeUndefined();
-    expect(server.statements[0]).toBe('start transaction read only;' + `select app.enter_tenant('${tenant.id}','${tenant.admin.id}',1234,4321)`);
+    expect(server.statements[0]).toBe(
+      'start transaction read only;' + `select * from app.enter_tenant('${tenant.id}','${tenant.admin.id}',1234,4321)`,
+    );
     expect(server.statements.at(-1)).toBe('commit');
     expect(server.statements.filter((s) => PROLOGUE.test(s))).toHaveLength(1);
     await expectPoolIdle(server);
@@ -62,7 +64,7 @@ describe('RequestTransaction: access mode and settings', () => {
     server.statements.length = 0;
     const result = await server.client(tenant.admin.token).request(CreateConversationDocument, { input: { title: 'rw' } });
     expect(result.errors).toBeUndefined();
-    expect(server.statements[0]).toMatch(/^start transaction read write;select app\.enter_tenant\('\d+','[0-9a-f-]{36}',1234,4321\)$/);
+    expect(server.statements[0]).toMatch(/^start transaction read write;select \* from app\.enter_tenant\('\d+','[0-9a-f-]{36}',1234,4321\)$/);
     expect(server.statements.filter((s) => /^insert into "conversations"/.test(s))).toHaveLength(1);
     expect(server.statements.at(-1)).toBe('commit');
     expect(server.statements).not.toContain('rollback');

@@ -1,9 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { setTenantExternalId, setUserExternalSubject } from '../../src/admin/external-names.js';
+import { issueToken } from '../../src/auth/token-issuer.js';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
 import { withOwnerTransaction } from '../../src/admin/owner-client.js';
 import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant, type TestUser } from '../support/tenants.js';
 
 const CONVERSATIONS = 25;
@@ -20,7 +23,7 @@ const MESSAGES_PER_CONVERSATION = 7;
  * messageCount is a column, so it costs nothing.
  */
 const DASHBOARD_STATEMENTS = [
-  expect.stringMatching(/^start transaction read only;select app\.enter_tenant\('\d+',/),
+  expect.stringMatching(/^start transaction read only;select \* from app\.enter_tenant\('[^']+',/),
   expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" desc, "id" desc limit \$\d+$/s),
   expect.stringMatching(/\bmessages\b/),
   expect.stringMatching(/^select .* from "users" where "id" = any\(\$1::uuid\[\]\)$/s),
@@ -92,6 +95,25 @@ describe('Query.conversations (Dashboard statement count)', () => {
       }
     }
     expect(new Set(nodes.flatMap((n) => n.messages.nodes.map((m) => m.author.id))).size).toBe(4);
+  });
+
+  it('issues the same 5 statements when the token names the tenant and the user by their identity provider names', async () => {
+    const org = `org_${randomUUID().slice(0, 12)}`;
+    const subject = `auth0|${randomUUID()}`;
+    await setTenantExternalId(inject('ownerUrl'), tenant.id, org);
+    await setUserExternalSubject(inject('ownerUrl'), tenant.id, tenant.admin.id, subject);
+    try {
+      const token = await issueToken({ secret: TEST_JWT_SECRET, tenantId: org, userId: subject });
+      server.statements.length = 0;
+      const result = await server.client(token).request(DashboardDocument, { first: 5, messages: 5 });
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.conversations.nodes).toHaveLength(5);
+      // The names are resolved inside the prologue: no statement before it, none added after it.
+      expect(server.statements[0]).toMatch(new RegExp(`^start transaction read only;select \\* from app\\.enter_tenant\\('${org}','auth0\\|`));
+      expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+    } finally {
+      await setTenantExternalId(inject('ownerUrl'), tenant.id, null);
+    }
   });
 
   it('issues the same statements for 2, 5 and 20 conversations', async () => {

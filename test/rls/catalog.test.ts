@@ -304,6 +304,61 @@ describe('rlsBypassProblems', () => {
   });
 });
 
+describe('the external-id lookup of migrations/0012 (the one allowed SECURITY DEFINER function)', () => {
+  const RESOLVER = 'app.tenant_id_by_external_id(text)';
+  const resolverProblem = (role: string) =>
+    `${role} may execute SECURITY DEFINER function ${RESOLVER}, which runs as its owner and so bypasses Row Level Security. Fix: REVOKE EXECUTE ON FUNCTION ${RESOLVER} FROM PUBLIC, ${role} (or make it SECURITY INVOKER).`;
+
+  it('is executable by the app role and not by the operator, and passes as migrated', async () => {
+    const { rows } = await withOwnerClient((client) =>
+      client.query<{ app: boolean; operator: boolean }>(
+        `select has_function_privilege($1, '${RESOLVER}', 'EXECUTE') as app, has_function_privilege($2, '${RESOLVER}', 'EXECUTE') as operator`,
+        [APP_ROLE, OPERATOR_ROLE],
+      ),
+    );
+    expect(rows).toEqual([{ app: true, operator: false }]);
+    const problems = await withOwnerClient((client) => rlsBypassProblems(catalogReader(client), APP_ROLE));
+    expect(problems.filter((p) => p.includes('tenant_id_by_external_id'))).toEqual([]);
+  });
+
+  it.each([
+    ['made VOLATILE', `alter function ${RESOLVER} volatile`],
+    ['without its pinned search_path', `alter function ${RESOLVER} reset search_path`],
+    [
+      'returning more than an id',
+      `drop function ${RESOLVER}; create function app.tenant_id_by_external_id(external text) returns text language sql stable security definer set search_path = pg_catalog, pg_temp as 'select name from public.tenants where external_id = external'; grant execute on function ${RESOLVER} to ${APP_ROLE}`,
+    ],
+  ])('is reported once %s (negative control)', async (_case, change) => {
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(change);
+      return rlsBypassProblems(catalogReader(client), APP_ROLE);
+    });
+    expect(problems).toContain(resolverProblem(APP_ROLE));
+  });
+
+  it('allows no other function of the same shape (negative control)', async () => {
+    const t = scratchName();
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(
+        `create function app.${t}_lookup(external text) returns bigint language sql stable security definer set search_path = pg_catalog, pg_temp as 'select id from public.tenants where external_id = external'`,
+      );
+      await client.query(`grant execute on function app.${t}_lookup(text) to ${APP_ROLE}`);
+      return rlsBypassProblems(catalogReader(client), APP_ROLE);
+    });
+    expect(about(problems, t)).toHaveLength(1);
+  });
+
+  it('makes tenants_external_id_key a key problem as soon as the app role may write tenants (negative control)', async () => {
+    const problems = await inRolledBackTransaction(async (client) => {
+      await client.query(`grant update (name) on public.tenants to ${APP_ROLE}`);
+      return keyProblems(catalogReader(client));
+    });
+    expect(problems.filter((p) => p.includes('tenants_external_id_key'))).toHaveLength(1);
+    const migrated = await withOwnerClient((client) => keyProblems(catalogReader(client)));
+    expect(migrated.filter((p) => p.includes('tenants_external_id_key'))).toEqual([]);
+  });
+});
+
 describe('app.enable_tenant_rls (migrations/0009)', () => {
   it('gives a scratch table exactly the policies of migrations/0002, which isolate it for the app role', async () => {
     const t = scratchName();

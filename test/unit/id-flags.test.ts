@@ -58,6 +58,10 @@ describe('CLI id flags', () => {
     expect(tenantCommand.parse(['export', '--tenant', tenantGid, '--out', 'x/'])).toMatchObject({ options: { tenantId: TENANT } });
     expect(tenantCommand.parse(['import', '--in', 'x/', '--tenant-id', tenantGid])).toMatchObject({ options: { tenantId: TENANT } });
     expect(tenantCommand.parse(['delete', '--tenant', tenantGid, '--confirm', 'N'])).toMatchObject({ options: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['suspend', '--tenant', tenantGid])).toMatchObject({ options: { tenantId: TENANT } });
+    expect(tenantCommand.parse(['set-subject', '--tenant', tenantGid, '--user', userGid, '--subject', 'auth0|x'])).toMatchObject({
+      options: { tenantId: TENANT, member: { userId: USER } },
+    });
   });
 
   it('refuses a global id of the wrong type in every command', () => {

@@ -22,6 +22,8 @@ export type AuditEventFilter = {
 
 /** The kind of work done in a context switch. */
 export type AuditOperationType =
+  /** A change of the tenant's lifecycle or membership outside a GraphQL operation: a suspension, a resumption (CLI), a member who joined just in time from a verified token. */
+  | 'LIFECYCLE'
   /** A GraphQL mutation. */
   | 'MUTATION'
   /** A GraphQL query. */

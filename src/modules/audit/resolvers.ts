@@ -3,7 +3,7 @@ import type { Resolvers } from '../../__generated__/resolvers.js';
 import { ForbiddenError } from '../../errors/app-error.js';
 import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
-import { principalOf } from '../../graphql/request-context.js';
+import { viewerOf } from '../../graphql/request-context.js';
 import { toIsoTimestamp } from '../../graphql/row-values.js';
 import { listAuditEvents } from './queries.js';
 
@@ -11,7 +11,7 @@ export const auditResolvers = {
   Query: {
     auditEvents: async (_parent, args, context) => {
       const page = parsePageRequest(args);
-      const viewer = await context.loaders.userById.load(principalOf(context).userId);
+      const viewer = await context.loaders.userById.load((await viewerOf(context)).userId);
       if (viewer?.role !== 'ADMIN') throw new ForbiddenError('Only ADMINs may read the audit trail.');
       const since = args.filter?.since;
       const rows = await listAuditEvents(
@@ -36,6 +36,7 @@ export const auditResolvers = {
     operationName: (event) => event.operation_name,
     outcome: (event) => event.outcome.toUpperCase() as AuditOutcome,
     durationMs: (event) => event.duration_ms,
+    detail: (event) => event.detail,
   },
   // No totalCount: counting a tenant's whole trail on every page would grow without bound.
   AuditEventConnection: { edges: connectionResolvers.edges, nodes: connectionResolvers.nodes, pageInfo: connectionResolvers.pageInfo },

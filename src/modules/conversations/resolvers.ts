@@ -4,7 +4,7 @@ import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from 
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
-import { principalOf } from '../../graphql/request-context.js';
+import { viewerOf } from '../../graphql/request-context.js';
 import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
 
 export const TITLE_MAX_LENGTH = 200;
@@ -25,7 +25,7 @@ export const conversationResolvers = {
   Mutation: {
     createConversation: async (_parent, { input }, context) => {
       const title = requireText(input.title, 'title', TITLE_MAX_LENGTH);
-      const conversation = await insertConversation(await context.tx(), title, principalOf(context).userId);
+      const conversation = await insertConversation(await context.tx(), title, (await viewerOf(context)).userId);
       return { conversation };
     },
     renameConversation: async (_parent, { input }, context) => {

@@ -3,7 +3,7 @@ import { NotFoundError } from '../../errors/app-error.js';
 import { connectionResolvers } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
-import { principalOf } from '../../graphql/request-context.js';
+import { viewerOf } from '../../graphql/request-context.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { insertMessage } from './queries.js';
 
@@ -16,7 +16,7 @@ export const messageResolvers = {
       const body = requireText(input.body, 'body', BODY_MAX_LENGTH);
       const message = await insertMessage(await context.tx(), {
         conversationId: localId,
-        authorId: principalOf(context).userId,
+        authorId: (await viewerOf(context)).userId,
         body,
       });
       if (!message) throw new NotFoundError('conversation', input.conversationId);
