@@ -31,6 +31,8 @@ const config: CodegenConfig = {
           AuditEvent: '../modules/audit/rows.js#AuditEventRow',
           AuditEventConnection: '../graphql/connection.js#Connection<AuditEventRow>',
           AuditEventEdge: '../graphql/connection.js#Edge<AuditEventRow>',
+          MessagePostedEvent: '../modules/realtime/rows.js#RealtimeEventParent',
+          ConversationChangedEvent: '../modules/realtime/rows.js#RealtimeEventParent',
         },
         scalars: { DateTime: 'string', ID: 'string' },
         enumsAsTypes: true,

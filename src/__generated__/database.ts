@@ -28,6 +28,7 @@ export interface AppOperatorSessions {
 export interface AuditEvents {
   created_at: string;
   duration_ms: number;
+  events_delivered: number | null;
   id: Generated<string>;
   operation_name: string | null;
   operation_type: string | null;
@@ -66,6 +67,20 @@ export interface PlanLimits {
   statement_timeout_ms: number;
 }
 
+export interface RealtimeEvents {
+  conversation_id: string;
+  kind: string;
+  message_id: string | null;
+  occurred_at: Generated<string>;
+  position: Int8;
+  tenant_id: Generated<Int8>;
+}
+
+export interface RealtimePositions {
+  position: Generated<Int8>;
+  tenant_id: Generated<Int8>;
+}
+
 export interface RefusedContextSwitches {
   claimed_tenant_id: Int8;
   id: Generated<string>;
@@ -97,6 +112,8 @@ export interface DB {
   conversations: Conversations;
   messages: Messages;
   plan_limits: PlanLimits;
+  realtime_events: RealtimeEvents;
+  realtime_positions: RealtimePositions;
   refused_context_switches: RefusedContextSwitches;
   tenants: Tenants;
   users: Users;

@@ -4,6 +4,7 @@ import type { ConversationRow } from '../modules/conversations/rows.js';
 import type { Connection, Edge } from '../graphql/connection.js';
 import type { MessageRow } from '../modules/messages/rows.js';
 import type { AuditEventRow } from '../modules/audit/rows.js';
+import type { RealtimeEventParent } from '../modules/realtime/rows.js';
 import type { RequestContext } from '../graphql/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -36,8 +37,10 @@ export type ArchiveConversationPayload = {
 /** One switch into this tenant's context: a request that opened a transaction, or an operator's CLI session. */
 export type AuditEvent = {
   __typename?: 'AuditEvent';
-  /** How long the context switch lasted, in whole milliseconds (0 or more). */
+  /** How long the context switch lasted, in whole milliseconds (0 or more). For a subscription's end: how long it was subscribed. */
   durationMs: Scalars['Int']['output'];
+  /** Subscriptions only: the events delivered, on the event written when the subscription ended; null on the one written when it started, and for every other operation. */
+  eventsDelivered: Maybe<Scalars['Int']['output']>;
   /** Opaque id of the event. */
   id: Scalars['ID']['output'];
   /** When the context switch began. */
@@ -138,6 +141,28 @@ export type ConversationMessagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** What happened to a conversation. */
+export type ConversationChangeKind =
+  /** The conversation was archived. */
+  | 'ARCHIVED'
+  /** The conversation was created. */
+  | 'CREATED'
+  /** The conversation's title changed. */
+  | 'RENAMED';
+
+/** A conversation was created, renamed or archived. */
+export type ConversationChangedEvent = {
+  __typename?: 'ConversationChangedEvent';
+  /** The conversation as it is when the event is delivered (a replayed RENAMED shows the current title); null if it is gone. */
+  conversation: Maybe<Conversation>;
+  /** The conversation's global id (also when the conversation itself is no longer readable). */
+  conversationId: Scalars['ID']['output'];
+  /** Opaque position of this event in your tenant's event stream: pass it as `after` to resume from here. */
+  cursor: Scalars['String']['output'];
+  /** What happened. */
+  kind: ConversationChangeKind;
+};
+
 /** One page of conversations. */
 export type ConversationConnection = {
   __typename?: 'ConversationConnection';
@@ -233,6 +258,15 @@ export type MessageEdge = {
   cursor: Scalars['String']['output'];
   /** The message. */
   node: Message;
+};
+
+/** A message was posted. */
+export type MessagePostedEvent = {
+  __typename?: 'MessagePostedEvent';
+  /** Opaque position of this event in your tenant's event stream: pass it as `after` to resume from here. */
+  cursor: Scalars['String']['output'];
+  /** The message, as `Query.node` would return it now. */
+  message: Message;
 };
 
 /** Write operations. Each request is one all-or-nothing transaction. */
@@ -391,6 +425,46 @@ export type RenameConversationPayload = {
   conversation: Conversation;
 };
 
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Conversations of your tenant created, renamed or archived. */
+  conversationChanged: ConversationChangedEvent;
+  /** New messages in one conversation of your tenant. NOT_FOUND when the conversation does not exist in your tenant. */
+  messagePosted: MessagePostedEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type SubscriptionConversationChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type SubscriptionMessagePostedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  conversationId: Scalars['ID']['input'];
+};
+
 /** An organisation. All data belongs to exactly one tenant. */
 export type Tenant = Node & {
   __typename?: 'Tenant';
@@ -543,6 +617,8 @@ export type ResolversTypes = {
   AuditOutcome: AuditOutcome;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Conversation: ResolverTypeWrapper<ConversationRow>;
+  ConversationChangeKind: ConversationChangeKind;
+  ConversationChangedEvent: ResolverTypeWrapper<RealtimeEventParent>;
   ConversationConnection: ResolverTypeWrapper<Connection<ConversationRow>>;
   ConversationEdge: ResolverTypeWrapper<Edge<ConversationRow>>;
   ConversationFilter: ConversationFilter;
@@ -556,6 +632,7 @@ export type ResolversTypes = {
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Connection<MessageRow>>;
   MessageEdge: ResolverTypeWrapper<Edge<MessageRow>>;
+  MessagePostedEvent: ResolverTypeWrapper<RealtimeEventParent>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -565,6 +642,7 @@ export type ResolversTypes = {
   RenameConversationInput: RenameConversationInput;
   RenameConversationPayload: ResolverTypeWrapper<Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<Connection<UserRow>>;
@@ -583,6 +661,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: AuditEventFilter;
   Boolean: Scalars['Boolean']['output'];
   Conversation: ConversationRow;
+  ConversationChangedEvent: RealtimeEventParent;
   ConversationConnection: Connection<ConversationRow>;
   ConversationEdge: Edge<ConversationRow>;
   ConversationFilter: ConversationFilter;
@@ -596,6 +675,7 @@ export type ResolversParentTypes = {
   Message: MessageRow;
   MessageConnection: Connection<MessageRow>;
   MessageEdge: Edge<MessageRow>;
+  MessagePostedEvent: RealtimeEventParent;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
@@ -605,6 +685,7 @@ export type ResolversParentTypes = {
   RenameConversationInput: RenameConversationInput;
   RenameConversationPayload: Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Tenant: TenantRow;
   User: UserRow;
   UserConnection: Connection<UserRow>;
@@ -618,6 +699,7 @@ export type ArchiveConversationPayloadResolvers<ContextType = RequestContext, Pa
 
 export type AuditEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
   durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  eventsDelivered?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -650,6 +732,13 @@ export type ConversationResolvers<ContextType = RequestContext, ParentType exten
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConversationChangedEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationChangedEvent'] = ResolversParentTypes['ConversationChangedEvent']> = {
+  conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ConversationChangeKind'], ParentType, ContextType>;
 };
 
 export type ConversationConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationConnection'] = ResolversParentTypes['ConversationConnection']> = {
@@ -697,6 +786,11 @@ export type MessageEdgeResolvers<ContextType = RequestContext, ParentType extend
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type MessagePostedEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['MessagePostedEvent'] = ResolversParentTypes['MessagePostedEvent']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['ArchiveConversationPayload'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'input'>>;
   createConversation?: Resolver<ResolversTypes['CreateConversationPayload'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'input'>>;
@@ -731,6 +825,11 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
 
 export type RenameConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RenameConversationPayload'] = ResolversParentTypes['RenameConversationPayload']> = {
   conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  conversationChanged?: SubscriptionResolver<ResolversTypes['ConversationChangedEvent'], "conversationChanged", ParentType, ContextType, Partial<SubscriptionConversationChangedArgs>>;
+  messagePosted?: SubscriptionResolver<ResolversTypes['MessagePostedEvent'], "messagePosted", ParentType, ContextType, RequireFields<SubscriptionMessagePostedArgs, 'conversationId'>>;
 };
 
 export type TenantResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
@@ -770,6 +869,7 @@ export type Resolvers<ContextType = RequestContext> = {
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
+  ConversationChangedEvent?: ConversationChangedEventResolvers<ContextType>;
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
   CreateConversationPayload?: CreateConversationPayloadResolvers<ContextType>;
@@ -778,12 +878,14 @@ export type Resolvers<ContextType = RequestContext> = {
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  MessagePostedEvent?: MessagePostedEventResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PostMessagePayload?: PostMessagePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RenameConversationPayload?: RenameConversationPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;

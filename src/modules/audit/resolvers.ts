@@ -36,6 +36,7 @@ export const auditResolvers: CoveredResolvers<'AuditEvent' | 'AuditEventConnecti
     operationName: (event) => event.operation_name,
     outcome: (event) => event.outcome.toUpperCase() as AuditOutcome,
     durationMs: (event) => event.duration_ms,
+    eventsDelivered: (event) => event.events_delivered,
   },
   // No totalCount: counting a tenant's whole trail on every page would grow without bound.
   AuditEventConnection: { edges: connectionResolvers.edges, nodes: connectionResolvers.nodes, pageInfo: connectionResolvers.pageInfo },
