@@ -77,12 +77,21 @@ export class TenantFeed {
     }, this.settings.batchWindowMs);
   }
 
-  /** Resolves when no batch is running (scheduled ones are cancelled): for a graceful stop. */
+  /**
+   * For a graceful stop: a batch waiting for its window runs now, a running one finishes, and no later wake-up
+   * starts another. So every event committed before the stop is delivered (queued for its sockets).
+   */
   async settle(): Promise<void> {
+    if (this.#closed) return this.#running;
+    const scheduled = this.#timer !== undefined || this.#again;
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#running;
+    if (scheduled) {
+      this.#running = this.#run().finally(() => (this.#running = undefined));
+      await this.#running;
+    }
   }
 
   async #run(): Promise<void> {

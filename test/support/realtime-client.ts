@@ -142,3 +142,35 @@ export async function eventually(check: () => boolean | Promise<boolean>, what: 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** One GraphQL request over HTTP as `token`; throws on any error. */
+export async function gql(server: Pick<TestServer, 'post'>, token: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  const { json } = await server.post({ query, variables }, { authorization: `Bearer ${token}` });
+  if (json.errors) throw new Error(JSON.stringify(json.errors));
+  return json.data;
+}
+
+export async function createConversation(server: Pick<TestServer, 'post'>, token: string, title = 'realtime'): Promise<string> {
+  const data = await gql(server, token, 'mutation($t: String!) { createConversation(input: { title: $t }) { conversation { id } } }', { t: title });
+  return data.createConversation.conversation.id;
+}
+
+export async function postMessage(server: Pick<TestServer, 'post'>, token: string, conversationId: string, body: string): Promise<string> {
+  const data = await gql(
+    server,
+    token,
+    'mutation($id: ID!, $b: String!) { postMessage(input: { conversationId: $id, body: $b }) { message { id } } }',
+    {
+      id: conversationId,
+      b: body,
+    },
+  );
+  return data.postMessage.message.id;
+}
+
+export const MESSAGE_POSTED = `subscription($id: ID!, $after: String) {
+  messagePosted(conversationId: $id, after: $after) { cursor message { id body author { id } conversation { id } } }
+}`;
+export const CONVERSATION_CHANGED = `subscription($after: String) {
+  conversationChanged(after: $after) { cursor kind conversationId conversation { id title } }
+}`;
