@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTrustedDocuments } from '../../src/server/trusted/trusted-documents.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, tokenFor, type TestTenant } from '../support/tenants.js';
 import { bearer, directAppUrl, eventually, openSocket, type TestSocket } from '../support/realtime-client.js';
@@ -233,5 +235,72 @@ describe('Subscription.conversationChanged', () => {
     const own = events.map((e) => e.conversationChanged).filter((e) => e.conversationId === id);
     expect(own.map((e) => e.kind)).toEqual(['CREATED', 'RENAMED', 'ARCHIVED']);
     expect(own[2].conversation).toMatchObject({ id, archived: true });
+  });
+});
+
+describe('realtime audit and metrics', () => {
+  it("audits a subscription's start and its end with the duration and the events delivered; /metrics counts without tenant labels", async () => {
+    const own = await createTestTenant();
+    const conversation = await createConversation(own, 'audited');
+    const ws = socket(bearer(own.admin.token));
+    const sub = ws.subscribe(`subscription Audited($id: ID!) { messagePosted(conversationId: $id) { cursor } }`, { id: conversation });
+    await eventually(() => server.realtime.subscriptionsOf(own.id) > 0, 'the subscription to start');
+    await post(own, conversation, 'one');
+    await post(own, conversation, 'two');
+    await sub.waitFor(2);
+    sub.dispose();
+    await eventually(() => server.realtime.subscriptionsOf(own.id) === 0, 'the subscription to end');
+    await server.audit.flush();
+    const data = await graphql(
+      own.admin.token,
+      '{ auditEvents(first: 50, filter: { operationType: SUBSCRIPTION }) { nodes { operationName outcome durationMs eventsDelivered } } }',
+    );
+    const audited = data.auditEvents.nodes.filter((event: { operationName: string | null }) => event.operationName === 'Audited');
+    expect(audited).toEqual(
+      expect.arrayContaining([
+        { operationName: 'Audited', outcome: 'COMMITTED', durationMs: expect.any(Number), eventsDelivered: null },
+        { operationName: 'Audited', outcome: 'COMMITTED', durationMs: expect.any(Number), eventsDelivered: 2 },
+      ]),
+    );
+    expect(audited).toHaveLength(2);
+    const metrics = await (await fetch(server.url.replace('/graphql', '/metrics'))).text();
+    const realtime = metrics.split('\n').filter((line) => line.startsWith('tenantgraph_realtime_'));
+    expect(realtime.some((line) => /^tenantgraph_realtime_events_delivered_total [1-9]/.test(line))).toBe(true);
+    expect(realtime.some((line) => line.startsWith('tenantgraph_realtime_commit_to_send_seconds_count'))).toBe(true);
+    expect(realtime.some((line) => /^tenantgraph_realtime_batches_total\{outcome="ok"\} [1-9]/.test(line))).toBe(true);
+    expect(realtime.filter((line) => /tenant/.test(line.replace(/^tenantgraph_/, '')))).toEqual([]);
+  });
+});
+
+describe('trusted documents over the socket', () => {
+  it("runs the SDK's subscription documents from the manifest and refuses any other text with OPERATION_NOT_TRUSTED", async () => {
+    const trusted = loadTrustedDocuments(path.resolve('src/__generated__/sdk/persisted-documents.json'));
+    const messagePosted = [...trusted.texts].find((text) => text.startsWith('subscription MessagePosted'))!;
+    expect(messagePosted).toBeDefined();
+    const locked = await startTestServer({ trustedDocuments: trusted, realtime: { listenUrl: null, pollIntervalMs: 200 } });
+    try {
+      const own = await createTestTenant();
+      const { json } = await locked.post(
+        { query: [...trusted.texts].find((text) => text.startsWith('mutation CreateConversation'))!, variables: { input: { title: 'trusted' } } },
+        { authorization: `Bearer ${own.admin.token}` },
+      );
+      const conversation = json.data.createConversation.conversation.id as string;
+      const ws = openSocket(locked, bearer(own.admin.token));
+      const sdk = ws.subscribe(messagePosted, { conversationId: conversation });
+      const adHoc = ws.subscribe(MESSAGE_POSTED, { id: conversation });
+      await adHoc.ended;
+      expect(adHoc.errors.map((e) => e.extensions.code)).toEqual(['OPERATION_NOT_TRUSTED']);
+      await eventually(() => locked.realtime.subscriptionsOf(own.id) > 0, 'the trusted subscription');
+      const postText = [...trusted.texts].find((text) => text.startsWith('mutation PostMessage'))!;
+      await locked.post(
+        { query: postText, variables: { input: { conversationId: conversation, body: 'sdk' } } },
+        { authorization: `Bearer ${own.admin.token}` },
+      );
+      const [event] = await sdk.waitFor(1);
+      expect(event.messagePosted.message.body).toBe('sdk');
+      await ws.close();
+    } finally {
+      await locked.close();
+    }
   });
 });
