@@ -124,7 +124,7 @@ export const ERROR_CODES = {
   },
   CURSOR_EXPIRED: {
     httpStatus: [200],
-    meaning: "A subscription (WebSocket) was asked to resume `after` a cursor older than the retention window (REALTIME_RETENTION_*), or one this API never issued to your tenant.",
+    meaning: "A subscription (WebSocket) was asked to resume `after` a cursor whose events are past retention (REALTIME_RETENTION_*), or a cursor ahead of the stream (e.g. after a database restore).",
     clientAction: "Refetch what the subscription covers with a query, then subscribe again without `after`.",
   },
   TOO_MANY_SUBSCRIPTIONS: {
