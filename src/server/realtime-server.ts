@@ -217,6 +217,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       await check.rollback();
       if ((error as { code?: unknown }).code === 'TG002') {
         closeSocket(socket, CLOSE_CODES.forbidden, "Forbidden: the token's user is not a member of its tenant");
+      } else if (error instanceof AppError) {
+        // The tenant's rate limit or fair share (RATE_LIMITED, SERVER_BUSY): its message says when to come back.
+        closeSocket(socket, CLOSE_CODES.unavailable, `${error.code}: ${error.message}`);
       } else {
         logger.warn({ err: { message: (error as Error).message } }, 'realtime connection could not be confirmed');
         closeSocket(socket, CLOSE_CODES.unavailable, 'Service unavailable: the database could not confirm the connection; reconnect later');
