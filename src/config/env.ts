@@ -87,6 +87,7 @@ export const DEFAULT_REALTIME_SETTINGS = {
   pruneIntervalMs: 60_000,
   maxSubscriptionsPerSocket: 20,
   maxSubscriptionsPerTenant: 2000,
+  maxSocketsPerTenant: 1000,
   queueMaxEvents: 200,
   queueMaxBytes: 1024 * 1024,
   slowConsumerMs: 10_000,
@@ -189,6 +190,8 @@ const envSchema = z
     /** How often events past retention are deleted. */
     REALTIME_PRUNE_INTERVAL_MS: positiveInt(DEFAULT_REALTIME_SETTINGS.pruneIntervalMs),
     REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerSocket),
+    /** Authenticated WebSockets of one tenant on one server; more are closed with 4430. */
+    REALTIME_MAX_SOCKETS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSocketsPerTenant),
     /** Subscriptions of one tenant on one server. */
     REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerTenant),
     /** Each subscriber's queue of unsent events; while full, it receives nothing more (events wait in the table). */

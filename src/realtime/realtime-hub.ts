@@ -24,6 +24,8 @@ export interface RealtimeSettings {
   /** How often events past retention are deleted (tenants this server wrote for or serves). */
   readonly pruneIntervalMs: number;
   readonly maxSubscriptionsPerSocket: number;
+  /** Authenticated sockets of one tenant on this server. */
+  readonly maxSocketsPerTenant: number;
   /** Subscriptions of one tenant on this server. */
   readonly maxSubscriptionsPerTenant: number;
   /** Bounds of each subscriber's queue; beyond either the socket is closed as a slow consumer. */

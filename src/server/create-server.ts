@@ -100,7 +100,7 @@ export interface RunningServer {
   metrics: Metrics;
   /** The realtime fan-out (tests reach its LISTEN connection and pruning through it). */
   realtime: RealtimeHub;
-  /** Open GraphQL WebSockets. */
+  /** Open GraphQL WebSockets (a getter: copying the object freezes the number). */
   readonly sockets: number;
   /** Graceful: drains, waits up to `shutdownTimeoutMs`, rolls back the rest, closes the pool (see shutdown.ts). */
   close(): Promise<void>;

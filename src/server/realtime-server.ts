@@ -46,6 +46,8 @@ export const CLOSE_CODES = {
   forbidden: 4403,
   /** The subscriber's queue exceeded REALTIME_QUEUE_MAX_EVENTS or _BYTES: resume with the last cursor received. */
   slowConsumer: 4413,
+  /** The tenant already has REALTIME_MAX_SOCKETS_PER_TENANT sockets on this server. */
+  tooManySockets: 4430,
   /** The database could not confirm the connection (e.g. unavailable): reconnect later. */
   unavailable: 4503,
   goingAway: 1001,
@@ -121,6 +123,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const states = new WeakMap<WebSocket, SocketState>();
   const sockets = new Set<WebSocket>();
   const perTenant = new Map<string, number>();
+  const socketsPerTenant = new Map<string, number>();
   let draining = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
@@ -227,6 +230,17 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       return false;
     }
     if (socket.readyState !== socket.OPEN) return false;
+    // SECURITY (memory): sockets of one tenant are bounded, so no tenant can hold the server's memory with idle sockets.
+    const open = socketsPerTenant.get(principal.tenantId) ?? 0;
+    if (open >= settings.maxSocketsPerTenant) {
+      closeSocket(
+        socket,
+        CLOSE_CODES.tooManySockets,
+        `Too many sockets: your tenant has ${settings.maxSocketsPerTenant} open here; share one socket per client`,
+      );
+      return false;
+    }
+    socketsPerTenant.set(principal.tenantId, open + 1);
     const state: SocketState = { principal, requestId, subscribers: new Set(), starting: 0, chain: Promise.resolve(), expiry: undefined };
     const expiresAt = (decodeJwt(header.trim().slice('Bearer '.length)).exp ?? 0) * 1000;
     const armExpiry = () => {
@@ -413,6 +427,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
         clearTimeout(state.expiry);
         for (const subscriber of state.subscribers) subscriber.end('completed');
         states.delete(ctx.extra.socket);
+        const left = (socketsPerTenant.get(state.principal.tenantId) ?? 1) - 1;
+        if (left > 0) socketsPerTenant.set(state.principal.tenantId, left);
+        else socketsPerTenant.delete(state.principal.tenantId);
         metrics.sockets.dec();
       },
     },

@@ -124,6 +124,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         pruneIntervalMs: env.REALTIME_PRUNE_INTERVAL_MS,
         maxSubscriptionsPerSocket: env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET,
         maxSubscriptionsPerTenant: env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT,
+        maxSocketsPerTenant: env.REALTIME_MAX_SOCKETS_PER_TENANT,
         queueMaxEvents: env.REALTIME_QUEUE_MAX_EVENTS,
         queueMaxBytes: env.REALTIME_QUEUE_MAX_BYTES,
         slowConsumerMs: env.REALTIME_SLOW_CONSUMER_MS,
