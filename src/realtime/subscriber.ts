@@ -147,9 +147,9 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
+    const wasFull = this.full;
     const queued = this.#queue.shift();
     if (queued) {
-      const wasFull = this.full;
       this.#bytes -= queued.bytes;
       this.#handOver(queued.recordedAt);
       if (wasFull && !this.full) {

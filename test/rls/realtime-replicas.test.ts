@@ -138,6 +138,31 @@ describe('resume retention', () => {
   });
 });
 
+describe('flow control', () => {
+  it('replays far more events than a queue holds to a client that reads, without dropping it (the queue refills as it drains)', async () => {
+    const small = await startTestServer({ realtime: { listenUrl: null, pollIntervalMs: NO_POLL, queueMaxEvents: 3, maxEventsPerBatch: 500 } });
+    try {
+      const own = await createTestTenant();
+      const room = await createConversation(small, own.admin.token, 'replay');
+      const ws = openSocket(small, bearer(own.admin.token));
+      const live = ws.subscribe(MESSAGE_POSTED, { id: room });
+      await eventually(() => small.realtime.subscriptionsOf(own.id) > 0, 'the subscription');
+      await postMessage(small, own.admin.token, room, 'first');
+      const [first] = await live.waitFor(1);
+      live.dispose();
+      const posted: string[] = [];
+      for (let i = 0; i < 60; i++) posted.push(await postMessage(small, own.admin.token, room, `m${i}`));
+      const replay = ws.subscribe(MESSAGE_POSTED, { id: room, after: first.messagePosted.cursor });
+      const replayed = await replay.waitFor(60, 20_000);
+      expect(replayed.map((e) => e.messagePosted.message.id)).toEqual(posted);
+      expect(replay.errors).toEqual([]);
+      await ws.close();
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('slow consumers', () => {
   it('closes a socket whose subscriber queue stays full with 4413, without buffering beyond the bound', async () => {
     const bounded = await startTestServer({
