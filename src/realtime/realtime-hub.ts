@@ -145,6 +145,11 @@ export class RealtimeHub {
   }
 
   register(subscriber: Subscriber): void {
+    // A start that finished after the stop began: its socket is about to close with 1001 anyway.
+    if (this.#stopped) {
+      subscriber.end('shutdown');
+      return;
+    }
     let feed = this.#feeds.get(subscriber.tenantId);
     if (!feed) {
       const { database, schema, settings, transaction, metrics, logger, admission } = this.options;
