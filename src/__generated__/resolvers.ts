@@ -4,7 +4,7 @@ import type { ConversationRow } from '../modules/conversations/rows.js';
 import type { Connection, Edge } from '../graphql/connection.js';
 import type { MessageRow } from '../modules/messages/rows.js';
 import type { AuditEventRow } from '../modules/audit/rows.js';
-import type { RealtimeEventParent } from '../modules/realtime/rows.js';
+import type { MessagePostedEventParent, ConversationChangedEventParent } from '../modules/realtime/rows.js';
 import type { RequestContext } from '../graphql/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -618,7 +618,7 @@ export type ResolversTypes = {
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Conversation: ResolverTypeWrapper<ConversationRow>;
   ConversationChangeKind: ConversationChangeKind;
-  ConversationChangedEvent: ResolverTypeWrapper<RealtimeEventParent>;
+  ConversationChangedEvent: ResolverTypeWrapper<ConversationChangedEventParent>;
   ConversationConnection: ResolverTypeWrapper<Connection<ConversationRow>>;
   ConversationEdge: ResolverTypeWrapper<Edge<ConversationRow>>;
   ConversationFilter: ConversationFilter;
@@ -632,7 +632,7 @@ export type ResolversTypes = {
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Connection<MessageRow>>;
   MessageEdge: ResolverTypeWrapper<Edge<MessageRow>>;
-  MessagePostedEvent: ResolverTypeWrapper<RealtimeEventParent>;
+  MessagePostedEvent: ResolverTypeWrapper<MessagePostedEventParent>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -661,7 +661,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: AuditEventFilter;
   Boolean: Scalars['Boolean']['output'];
   Conversation: ConversationRow;
-  ConversationChangedEvent: RealtimeEventParent;
+  ConversationChangedEvent: ConversationChangedEventParent;
   ConversationConnection: Connection<ConversationRow>;
   ConversationEdge: Edge<ConversationRow>;
   ConversationFilter: ConversationFilter;
@@ -675,7 +675,7 @@ export type ResolversParentTypes = {
   Message: MessageRow;
   MessageConnection: Connection<MessageRow>;
   MessageEdge: Edge<MessageRow>;
-  MessagePostedEvent: RealtimeEventParent;
+  MessagePostedEvent: MessagePostedEventParent;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;

@@ -8,3 +8,7 @@ export interface RealtimeEventParent {
   readonly event: RealtimeEventRow;
   readonly cursor: string;
 }
+
+/** The parents of the two event types (codegen mappers; one shape for both). */
+export type MessagePostedEventParent = RealtimeEventParent;
+export type ConversationChangedEventParent = RealtimeEventParent;
