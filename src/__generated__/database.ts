@@ -41,6 +41,7 @@ export interface AuditEvents {
   created_at: string;
   detail: string | null;
   duration_ms: number;
+  events_delivered: number | null;
   id: Generated<string>;
   operation_name: string | null;
   operation_type: string | null;
@@ -77,6 +78,20 @@ export interface PlanLimits {
   request_timeout_ms: number;
   requests_per_second: number;
   statement_timeout_ms: number;
+}
+
+export interface RealtimeEvents {
+  conversation_id: string;
+  kind: string;
+  message_id: string | null;
+  occurred_at: Generated<string>;
+  position: Int8;
+  tenant_id: Generated<Int8>;
+}
+
+export interface RealtimePositions {
+  position: Generated<Int8>;
+  tenant_id: Generated<Int8>;
 }
 
 export interface RefusedContextSwitches {
@@ -128,6 +143,8 @@ export interface DB {
   conversations: Conversations;
   messages: Messages;
   plan_limits: PlanLimits;
+  realtime_events: RealtimeEvents;
+  realtime_positions: RealtimePositions;
   refused_context_switches: RefusedContextSwitches;
   tenant_deletions: TenantDeletions;
   tenants: Tenants;

@@ -4,6 +4,7 @@ import type { Connection, Edge } from '../graphql/connection.js';
 import type { ConversationRow } from '../modules/conversations/rows.js';
 import type { TenantRow, UserRow, ViewerParent } from '../modules/directory/rows.js';
 import type { MessageRow } from '../modules/messages/rows.js';
+import type { MessagePostedEventParent, ConversationChangedEventParent } from '../modules/realtime/rows.js';
 import type { RequestContext } from '../graphql/request-context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = T | null | undefined;
@@ -38,8 +39,10 @@ export type AuditEvent = {
   __typename?: 'AuditEvent';
   /** For LIFECYCLE events: what the operator wrote (a suspension's reason) or the role a member joined with; null otherwise. */
   detail: Maybe<Scalars['String']['output']>;
-  /** How long the context switch lasted, in whole milliseconds (0 or more). */
+  /** How long the context switch lasted, in whole milliseconds (0 or more). For a subscription's end: how long it was subscribed. */
   durationMs: Scalars['Int']['output'];
+  /** Subscriptions only: the events delivered, on the event written when the subscription ended; null on the one written when it started, and for every other operation. */
+  eventsDelivered: Maybe<Scalars['Int']['output']>;
   /** Opaque id of the event. */
   id: Scalars['ID']['output'];
   /** When the context switch began. */
@@ -142,6 +145,28 @@ export type ConversationMessagesArgs = {
   last?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** What happened to a conversation. */
+export type ConversationChangeKind =
+  /** The conversation was archived. */
+  | 'ARCHIVED'
+  /** The conversation was created. */
+  | 'CREATED'
+  /** The conversation's title changed. */
+  | 'RENAMED';
+
+/** A conversation was created, renamed or archived. */
+export type ConversationChangedEvent = {
+  __typename?: 'ConversationChangedEvent';
+  /** The conversation as it is when the event is delivered (a replayed RENAMED shows the current title); null if it is gone. */
+  conversation: Maybe<Conversation>;
+  /** The conversation's global id (also when the conversation itself is no longer readable). */
+  conversationId: Scalars['ID']['output'];
+  /** Opaque position of this event in your tenant's event stream: pass it as `after` to resume from here. */
+  cursor: Scalars['String']['output'];
+  /** What happened. */
+  kind: ConversationChangeKind;
+};
+
 /** One page of conversations. */
 export type ConversationConnection = {
   __typename?: 'ConversationConnection';
@@ -237,6 +262,15 @@ export type MessageEdge = {
   cursor: Scalars['String']['output'];
   /** The message. */
   node: Message;
+};
+
+/** A message was posted. */
+export type MessagePostedEvent = {
+  __typename?: 'MessagePostedEvent';
+  /** Opaque position of this event in your tenant's event stream: pass it as `after` to resume from here. */
+  cursor: Scalars['String']['output'];
+  /** The message, as `Query.node` would return it now. */
+  message: Message;
 };
 
 /** Write operations. Each request is one all-or-nothing transaction. */
@@ -395,6 +429,46 @@ export type RenameConversationPayload = {
   conversation: Conversation;
 };
 
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /** Conversations of your tenant created, renamed or archived. */
+  conversationChanged: ConversationChangedEvent;
+  /** New messages in one conversation of your tenant. NOT_FOUND when the conversation does not exist in your tenant. */
+  messagePosted: MessagePostedEvent;
+};
+
+
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type SubscriptionConversationChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * Live events, over WebSocket (graphql-ws protocol) at the same `/graphql` path. Authenticate in `connection_init`
+ * with `{ "Authorization": "Bearer <token>" }`. Every event carries an opaque `cursor`; subscribe again with
+ * `after: <cursor>` to receive, first, every event you missed (within the retention window) and then live ones,
+ * with no gap and no duplicate. A cursor past retention is refused with CURSOR_EXPIRED: refetch, then subscribe
+ * without `after`.
+ */
+export type SubscriptionMessagePostedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  conversationId: Scalars['ID']['input'];
+};
+
 /** An organisation. All data belongs to exactly one tenant. */
 export type Tenant = Node & {
   __typename?: 'Tenant';
@@ -547,6 +621,8 @@ export type ResolversTypes = {
   AuditOutcome: AuditOutcome;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Conversation: ResolverTypeWrapper<ConversationRow>;
+  ConversationChangeKind: ConversationChangeKind;
+  ConversationChangedEvent: ResolverTypeWrapper<ConversationChangedEventParent>;
   ConversationConnection: ResolverTypeWrapper<Connection<ConversationRow>>;
   ConversationEdge: ResolverTypeWrapper<Edge<ConversationRow>>;
   ConversationFilter: ConversationFilter;
@@ -560,6 +636,7 @@ export type ResolversTypes = {
   Message: ResolverTypeWrapper<MessageRow>;
   MessageConnection: ResolverTypeWrapper<Connection<MessageRow>>;
   MessageEdge: ResolverTypeWrapper<Edge<MessageRow>>;
+  MessagePostedEvent: ResolverTypeWrapper<MessagePostedEventParent>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Node: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['Node']>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -569,6 +646,7 @@ export type ResolversTypes = {
   RenameConversationInput: RenameConversationInput;
   RenameConversationPayload: ResolverTypeWrapper<Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversTypes['Conversation'] }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Tenant: ResolverTypeWrapper<TenantRow>;
   User: ResolverTypeWrapper<UserRow>;
   UserConnection: ResolverTypeWrapper<Connection<UserRow>>;
@@ -587,6 +665,7 @@ export type ResolversParentTypes = {
   AuditEventFilter: AuditEventFilter;
   Boolean: Scalars['Boolean']['output'];
   Conversation: ConversationRow;
+  ConversationChangedEvent: ConversationChangedEventParent;
   ConversationConnection: Connection<ConversationRow>;
   ConversationEdge: Edge<ConversationRow>;
   ConversationFilter: ConversationFilter;
@@ -600,6 +679,7 @@ export type ResolversParentTypes = {
   Message: MessageRow;
   MessageConnection: Connection<MessageRow>;
   MessageEdge: Edge<MessageRow>;
+  MessagePostedEvent: MessagePostedEventParent;
   Mutation: Record<PropertyKey, never>;
   Node: ResolversInterfaceTypes<ResolversParentTypes>['Node'];
   PageInfo: PageInfo;
@@ -609,6 +689,7 @@ export type ResolversParentTypes = {
   RenameConversationInput: RenameConversationInput;
   RenameConversationPayload: Omit<RenameConversationPayload, 'conversation'> & { conversation: ResolversParentTypes['Conversation'] };
   String: Scalars['String']['output'];
+  Subscription: Record<PropertyKey, never>;
   Tenant: TenantRow;
   User: UserRow;
   UserConnection: Connection<UserRow>;
@@ -623,6 +704,7 @@ export type ArchiveConversationPayloadResolvers<ContextType = RequestContext, Pa
 export type AuditEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['AuditEvent'] = ResolversParentTypes['AuditEvent']> = {
   detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  eventsDelivered?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   occurredAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -655,6 +737,13 @@ export type ConversationResolvers<ContextType = RequestContext, ParentType exten
   messages?: Resolver<ResolversTypes['MessageConnection'], ParentType, ContextType, Partial<ConversationMessagesArgs>>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ConversationChangedEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationChangedEvent'] = ResolversParentTypes['ConversationChangedEvent']> = {
+  conversation?: Resolver<Maybe<ResolversTypes['Conversation']>, ParentType, ContextType>;
+  conversationId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ConversationChangeKind'], ParentType, ContextType>;
 };
 
 export type ConversationConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ConversationConnection'] = ResolversParentTypes['ConversationConnection']> = {
@@ -702,6 +791,11 @@ export type MessageEdgeResolvers<ContextType = RequestContext, ParentType extend
   node?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
 };
 
+export type MessagePostedEventResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['MessagePostedEvent'] = ResolversParentTypes['MessagePostedEvent']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['Message'], ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   archiveConversation?: Resolver<ResolversTypes['ArchiveConversationPayload'], ParentType, ContextType, RequireFields<MutationArchiveConversationArgs, 'input'>>;
   createConversation?: Resolver<ResolversTypes['CreateConversationPayload'], ParentType, ContextType, RequireFields<MutationCreateConversationArgs, 'input'>>;
@@ -736,6 +830,11 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
 
 export type RenameConversationPayloadResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['RenameConversationPayload'] = ResolversParentTypes['RenameConversationPayload']> = {
   conversation?: Resolver<ResolversTypes['Conversation'], ParentType, ContextType>;
+};
+
+export type SubscriptionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  conversationChanged?: SubscriptionResolver<ResolversTypes['ConversationChangedEvent'], "conversationChanged", ParentType, ContextType, Partial<SubscriptionConversationChangedArgs>>;
+  messagePosted?: SubscriptionResolver<ResolversTypes['MessagePostedEvent'], "messagePosted", ParentType, ContextType, RequireFields<SubscriptionMessagePostedArgs, 'conversationId'>>;
 };
 
 export type TenantResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Tenant'] = ResolversParentTypes['Tenant']> = {
@@ -775,6 +874,7 @@ export type Resolvers<ContextType = RequestContext> = {
   AuditEventConnection?: AuditEventConnectionResolvers<ContextType>;
   AuditEventEdge?: AuditEventEdgeResolvers<ContextType>;
   Conversation?: ConversationResolvers<ContextType>;
+  ConversationChangedEvent?: ConversationChangedEventResolvers<ContextType>;
   ConversationConnection?: ConversationConnectionResolvers<ContextType>;
   ConversationEdge?: ConversationEdgeResolvers<ContextType>;
   CreateConversationPayload?: CreateConversationPayloadResolvers<ContextType>;
@@ -783,12 +883,14 @@ export type Resolvers<ContextType = RequestContext> = {
   Message?: MessageResolvers<ContextType>;
   MessageConnection?: MessageConnectionResolvers<ContextType>;
   MessageEdge?: MessageEdgeResolvers<ContextType>;
+  MessagePostedEvent?: MessagePostedEventResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Node?: NodeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   PostMessagePayload?: PostMessagePayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RenameConversationPayload?: RenameConversationPayloadResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
   Tenant?: TenantResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   UserConnection?: UserConnectionResolvers<ContextType>;

@@ -106,6 +106,8 @@ export async function importTenant(
     // SECURITY: the owner bypasses RLS; the tenant context is set anyway, so anything that reads it (column
     // defaults, triggers, an owner that is subject to RLS) sees the imported tenant and no other.
     await enterTenant(client, tenantId);
+    // Rows restored as exported are no new realtime events (migrations/0015): the export holds the events it had.
+    await client.query("select set_config('app.restoring_tenant', $1, true)", [tenantId]);
     await client.query(STABLE_OUTPUT_SETTINGS);
     const layouts = await listTenantTableLayouts(client);
     const tables = matchTables(layouts, manifest);

@@ -109,7 +109,7 @@ function groupByTenant(events: readonly AuditEvent[]): Map<string, AuditEvent[]>
   return byTenant;
 }
 
-const COLUMNS = 'created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms';
+const COLUMNS = 'created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms, events_delivered';
 
 /**
  * One tenant's events as ONE statement, run after runPerTenantBatch switched to that tenant: the events go to
@@ -119,7 +119,7 @@ const COLUMNS = 'created_at, user_id, request_id, source, operation_type, operat
 function groupStatement(events: readonly AuditEvent[]): string {
   const values = events.map((event) => {
     const row = auditRow(event);
-    return `(${literal(row.created_at)}::timestamptz,${literal(row.user_id)}::uuid,${literal(row.request_id)}::text,${literal(row.source)}::text,${literal(row.operation_type)}::text,${literal(row.operation_name)}::text,${literal(row.outcome)}::text,${literal(row.duration_ms)}::integer)`;
+    return `(${literal(row.created_at)}::timestamptz,${literal(row.user_id)}::uuid,${literal(row.request_id)}::text,${literal(row.source)}::text,${literal(row.operation_type)}::text,${literal(row.operation_name)}::text,${literal(row.outcome)}::text,${literal(row.duration_ms)}::integer,${literal(row.events_delivered ?? null)}::integer)`;
   });
   return (
     `with e (${COLUMNS}) as (values ${values.join(',')}),` +

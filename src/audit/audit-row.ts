@@ -11,5 +11,7 @@ export function auditRow(event: AuditEvent) {
     operation_name: event.operationName?.slice(0, 200) ?? null,
     outcome: event.outcome,
     duration_ms: Math.max(0, Math.round(event.durationMs)),
+    // Only subscription ends carry it, so the statements of every other event stay as they were.
+    ...(event.eventsDelivered === undefined ? {} : { events_delivered: Math.max(0, Math.round(event.eventsDelivered)) }),
   };
 }

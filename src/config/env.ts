@@ -89,6 +89,22 @@ export const DEFAULT_HTTP_LIMITS = {
 } as const;
 export type HttpLimits = { [K in keyof typeof DEFAULT_HTTP_LIMITS]: number };
 
+/** Realtime (GraphQL subscriptions) settings when the REALTIME_* variables are unset; also startServer's. */
+export const DEFAULT_REALTIME_SETTINGS = {
+  batchWindowMs: 10,
+  pollIntervalMs: 2000,
+  maxEventsPerBatch: 500,
+  retentionMs: 24 * 60 * 60 * 1000,
+  retentionEvents: 10_000,
+  pruneIntervalMs: 60_000,
+  maxSubscriptionsPerSocket: 20,
+  maxSubscriptionsPerTenant: 2000,
+  maxSocketsPerTenant: 1000,
+  queueMaxEvents: 200,
+  queueMaxBytes: 1024 * 1024,
+  slowConsumerMs: 10_000,
+} as const;
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -180,6 +196,34 @@ const envSchema = z
     /** GraphQL requests without a token from one remote address in flight at once. */
     HTTP_MAX_IN_FLIGHT_PER_ADDRESS: positiveInt(DEFAULT_HTTP_LIMITS.maxInFlightPerAddress),
     SEED_DEMO_DATA: booleanFlag,
+
+    /**
+     * A direct connection to PostgreSQL (not through PgBouncer: LISTEN needs a session) for realtime wake-ups
+     * between replicas. Any login works: LISTEN/NOTIFY need no table grants. Unset with an external database:
+     * each replica sees other replicas' events through polling only (REALTIME_POLL_INTERVAL_MS).
+     */
+    REALTIME_LISTEN_DATABASE_URL: optionalUrl,
+    /** A wake-up waits this long for more events before its tenant's batch runs. */
+    REALTIME_BATCH_WINDOW_MS: nonNegativeInt(DEFAULT_REALTIME_SETTINGS.batchWindowMs),
+    /** The polling safety net: tenants with subscribers are re-read this often even without a wake-up. */
+    REALTIME_POLL_INTERVAL_MS: positiveInt(DEFAULT_REALTIME_SETTINGS.pollIntervalMs),
+    /** Events read per tenant batch at most (a resume far behind catches up in several batches). */
+    REALTIME_MAX_EVENTS_PER_BATCH: positiveInt(DEFAULT_REALTIME_SETTINGS.maxEventsPerBatch),
+    /** Resume retention by age (default 24 h) and by count per tenant (default 10,000). */
+    REALTIME_RETENTION_MS: positiveInt(DEFAULT_REALTIME_SETTINGS.retentionMs),
+    REALTIME_RETENTION_EVENTS: positiveInt(DEFAULT_REALTIME_SETTINGS.retentionEvents),
+    /** How often events past retention are deleted. */
+    REALTIME_PRUNE_INTERVAL_MS: positiveInt(DEFAULT_REALTIME_SETTINGS.pruneIntervalMs),
+    REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerSocket),
+    /** Authenticated WebSockets of one tenant on one server; more are closed with 4430. */
+    REALTIME_MAX_SOCKETS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSocketsPerTenant),
+    /** Subscriptions of one tenant on one server. */
+    REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerTenant),
+    /** Each subscriber's queue of unsent events; while full, it receives nothing more (events wait in the table). */
+    REALTIME_QUEUE_MAX_EVENTS: positiveInt(DEFAULT_REALTIME_SETTINGS.queueMaxEvents),
+    REALTIME_QUEUE_MAX_BYTES: positiveInt(DEFAULT_REALTIME_SETTINGS.queueMaxBytes),
+    /** A subscriber whose queue stays full this long is dropped as a slow consumer. */
+    REALTIME_SLOW_CONSUMER_MS: positiveInt(DEFAULT_REALTIME_SETTINGS.slowConsumerMs),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV !== 'production') return;
@@ -208,6 +252,13 @@ const envSchema = z
         code: 'custom',
         path: ['DB_POOL_RESERVED'],
         message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}`,
+      });
+    }
+    if (env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET > env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET'],
+        message: `must not exceed REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT (${env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT})`,
       });
     }
     if (env.AUDIT_BATCH_MAX_EVENTS > env.AUDIT_BUFFER_MAX_EVENTS) {

@@ -177,6 +177,19 @@ export const ERROR_CODES = {
     meaning: 'The client closed the connection before the request was authenticated; nothing ran.',
     clientAction: 'Nothing: no client is left to read it (it appears in logs and metrics only).',
   },
+  CURSOR_EXPIRED: {
+    httpStatus: [200],
+    source: 'tenantgraph',
+    meaning:
+      'A subscription (WebSocket) was asked to resume `after` a cursor whose events are past retention (REALTIME_RETENTION_*), or a cursor ahead of the stream (e.g. after a database restore).',
+    clientAction: 'Refetch what the subscription covers with a query, then subscribe again without `after`.',
+  },
+  TOO_MANY_SUBSCRIPTIONS: {
+    httpStatus: [200],
+    source: 'limit',
+    meaning: 'A subscription would exceed the subscriptions allowed per WebSocket or per tenant on this server (`extensions.limit` names which).',
+    clientAction: 'Complete subscriptions you no longer need, or share one subscription between views; retry later.',
+  },
   INTERNAL_SERVER_ERROR: {
     httpStatus: [200, 500],
     source: 'tenantgraph',

@@ -9,13 +9,14 @@ import { messagesModule } from './messages/module.js';
 import { nodeModule } from './node/resolvers.js';
 import type { Loaders } from './loaders.js';
 import type { UnresolvedFields } from './covered-resolvers.js';
+import { realtimeModule } from './realtime/module.js';
 
 /**
  * THE module registry: adding a domain module is one line here. Everything the API knows about its modules
  * (resolvers, loaders, node types, access paths, tenant tables, unique-constraint sentences) is derived from
  * this list; merging refuses at boot any key two modules both define.
  */
-const DOMAIN_MODULES = [directoryModule, conversationsModule, messagesModule, auditModule] as const;
+const DOMAIN_MODULES = [directoryModule, conversationsModule, messagesModule, auditModule, realtimeModule] as const;
 
 /** The custom scalars of schema/base.graphql (graphql-tools reads their `__`-prefixed resolvers). */
 const scalarsModule = { name: 'scalars', resolvers: { DateTime: dateTimeScalar as unknown as Resolvers['DateTime'] } };

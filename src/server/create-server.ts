@@ -5,7 +5,13 @@ import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-ve
 import { createAppDatabase, type AppDatabase, type Database, type StatementObserver, type TransactionPlugins } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { auditObserver } from '../observability/audit-metrics.js';
-import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, type HttpLimits } from '../config/env.js';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, DEFAULT_REALTIME_SETTINGS, type HttpLimits } from '../config/env.js';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { loadTypeDefs } from '../graphql/schema-files.js';
+import { allResolvers } from '../modules/index.js';
+import { RealtimeMetrics } from '../observability/realtime-metrics.js';
+import { RealtimeHub, type RealtimeSettings } from '../realtime/realtime-hub.js';
+import { createRealtimeServer, type RealtimeServer } from './realtime-server.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
@@ -78,6 +84,12 @@ export interface ServerOptions {
    * They cannot switch RLS off: startServer refuses a role that bypasses it. Not reachable from the environment.
    */
   transactionPlugins?: TransactionPlugins;
+  /**
+   * GraphQL subscriptions over WebSocket at the same path (realtime-server.ts); defaults DEFAULT_REALTIME_SETTINGS.
+   * `listenUrl`: a direct connection for LISTEN/NOTIFY between replicas (not through PgBouncer); unset or null:
+   * wake-ups stay in this process and other replicas' events arrive by polling.
+   */
+  realtime?: Partial<RealtimeSettings>;
 }
 
 export interface RunningServer {
@@ -88,6 +100,10 @@ export interface RunningServer {
   database: AppDatabase;
   audit: AuditLog;
   metrics: Metrics;
+  /** The realtime fan-out (tests reach its LISTEN connection and pruning through it). */
+  realtime: RealtimeHub;
+  /** Open GraphQL WebSockets (a getter: copying the object freezes the number). */
+  readonly sockets: number;
   /** Graceful: drains, waits up to `shutdownTimeoutMs`, rolls back the rest, closes the pool (see shutdown.ts). */
   close(): Promise<void>;
 }
@@ -165,10 +181,35 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     },
   );
   registerFairShareMetrics(metrics.registry, tenantAdmission.scheduler);
+  const realtimeSettings: RealtimeSettings = { ...DEFAULT_REALTIME_SETTINGS, listenUrl: null, ...options.realtime };
+  // The executable schema subscriptions run on: the same SDL and resolvers Apollo serves, built once.
+  const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: allResolvers() });
+  const realtimeMetrics = new RealtimeMetrics(metrics.registry);
+  const hub = new RealtimeHub({
+    database,
+    schema,
+    settings: realtimeSettings,
+    transaction: options.transaction,
+    metrics: realtimeMetrics,
+    admission: tenantAdmission.admission,
+    logger: options.logger,
+    onNotMember: (subscriber) => subscriber.end('not_member'),
+  });
+  try {
+    await hub.start();
+  } catch (error) {
+    await hub.close();
+    await database.db.destroy();
+    await probe.close();
+    await auditPool.end();
+    await tenantAdmission.close();
+    throw error;
+  }
   const transactionSettings = {
     ...options.transaction,
     audit,
     admission: tenantAdmission.admission,
+    onCommitted: (tenantId: string) => hub.committed(tenantId),
     observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
   };
   const verifyToken = createTokenVerifier(options.jwt);
@@ -228,6 +269,23 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  const realtime: RealtimeServer = createRealtimeServer({
+    server,
+    path: GRAPHQL_PATH,
+    schema,
+    hub,
+    verifyToken,
+    database,
+    transactionSettings,
+    limits: queryLimits,
+    production: options.production,
+    settings: realtimeSettings,
+    metrics: realtimeMetrics,
+    audit,
+    logger: options.logger,
+    maxPayloadBytes: options.bodyLimitBytes,
+    trustedDocuments: options.trustedDocuments,
+  });
   const { port } = server.address() as AddressInfo;
   const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   let closing: Promise<void> | undefined;
@@ -239,10 +297,15 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     database,
     audit,
     metrics,
+    realtime: hub,
+    get sockets() {
+      return realtime.sockets;
+    },
     close() {
       closing ??= shutDown({
         server,
         handler,
+        realtime,
         apollo,
         audit,
         auditPool,

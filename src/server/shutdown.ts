@@ -7,10 +7,13 @@ import type { DatabaseProbe } from '../db/database-probe.js';
 import type { AppDatabase } from '../db/kysely.js';
 import type { HttpHandler } from './http-handler.js';
 import type { Logger } from './logger.js';
+import type { RealtimeServer } from './realtime-server.js';
 
 export interface ShutdownParts {
   server: Server;
   handler: HttpHandler;
+  /** GraphQL WebSockets: closed with 1001 after their deliveries in flight, before the listener closes. */
+  realtime: RealtimeServer;
   apollo: ApolloServer<any>;
   audit: AuditLog;
   /** The audit writer's own pool, ended after its last write. */
@@ -35,11 +38,15 @@ const FORCE_STEP_MS = 1000;
  *  3. past the deadline, their transactions are rolled back; a rollback stuck behind a running statement (a
  *     lock wait) is forced by closing that connection, and PostgreSQL rolls the transaction back. So every
  *     mutation either committed before this point or not at all, and its response says which;
- *  4. the listener and every connection close, Apollo stops, buffered audit events are written, the pools end.
+ *  4. WebSockets: batches in flight finish and what they queued is sent (up to the remaining budget), then
+ *     every socket closes with 1001 "going away" (clients reconnect elsewhere and resume with their cursor);
+ *  5. the listener and every connection close, Apollo stops, buffered audit events are written, the pools end.
  */
 export async function shutDown(parts: ShutdownParts): Promise<void> {
   const { server, handler, logger } = parts;
+  const startedAt = performance.now();
   handler.startDraining();
+  parts.realtime.startDraining();
   server.closeIdleConnections();
   if (!(await handler.whenIdle(parts.timeoutMs))) {
     logger.warn({ inFlight: handler.inFlight, timeoutMs: parts.timeoutMs }, 'shutdown deadline passed: rolling back requests in flight');
@@ -50,6 +57,7 @@ export async function shutDown(parts: ShutdownParts): Promise<void> {
     }
     await handler.whenIdle(FORCE_STEP_MS);
   }
+  await parts.realtime.close(Math.max(FORCE_STEP_MS, parts.timeoutMs - (performance.now() - startedAt)));
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();

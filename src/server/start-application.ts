@@ -118,6 +118,23 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
       audit: { flushIntervalMs: env.AUDIT_FLUSH_INTERVAL_MS, batchSize: env.AUDIT_BATCH_MAX_EVENTS, maxPending: env.AUDIT_BUFFER_MAX_EVENTS },
       metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
+      realtime: {
+        // The embedded PostgreSQL is reached directly, so its app URL can LISTEN; an external one may sit behind
+        // PgBouncer, so only an explicit REALTIME_LISTEN_DATABASE_URL is used there.
+        listenUrl: env.REALTIME_LISTEN_DATABASE_URL ?? (env.DATABASE_URL ? null : database.appUrl),
+        batchWindowMs: env.REALTIME_BATCH_WINDOW_MS,
+        pollIntervalMs: env.REALTIME_POLL_INTERVAL_MS,
+        maxEventsPerBatch: env.REALTIME_MAX_EVENTS_PER_BATCH,
+        retentionMs: env.REALTIME_RETENTION_MS,
+        retentionEvents: env.REALTIME_RETENTION_EVENTS,
+        pruneIntervalMs: env.REALTIME_PRUNE_INTERVAL_MS,
+        maxSubscriptionsPerSocket: env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET,
+        maxSubscriptionsPerTenant: env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT,
+        maxSocketsPerTenant: env.REALTIME_MAX_SOCKETS_PER_TENANT,
+        queueMaxEvents: env.REALTIME_QUEUE_MAX_EVENTS,
+        queueMaxBytes: env.REALTIME_QUEUE_MAX_BYTES,
+        slowConsumerMs: env.REALTIME_SLOW_CONSUMER_MS,
+      },
       // GET /ready checks, as the owner, that every migration is applied (it just migrated, unless that failed).
       migrations: { ownerUrl: database.ownerUrl },
     }),

@@ -18,6 +18,8 @@ export interface AuditEvent {
   /** ISO timestamp of the switch's start. */
   startedAt: string;
   durationMs: number;
+  /** Subscriptions only, on the event written when one ends: the events it delivered (absent otherwise). */
+  eventsDelivered?: number;
 }
 
 /** Where RequestTransaction reports its context switches. */

@@ -27,6 +27,11 @@ export interface RequestTransactionSettings {
    * deadline. Absent only in tools that run one transaction at a time.
    */
   readonly admission?: TenantAdmission;
+  /**
+   * Told after a mutation's COMMIT succeeded, with its tenant: realtime wakes the tenant's subscribers then, after
+   * the commit and outside the transaction (never a NOTIFY inside it).
+   */
+  readonly onCommitted?: (tenantId: string) => void;
 }
 
 /**
@@ -202,6 +207,7 @@ export class RequestTransaction {
       if (auditInside) await audit.writeInTransaction(tx, this.#event('committed'));
       await tx.commit().execute();
       if (!auditInside) audit?.enqueue(this.#event('committed'));
+      if (this.operationType === 'mutation') this.settings.onCommitted?.(this.scope.tenantId);
       return 'committed';
     } catch (error) {
       this.#ended = 'rolled_back';

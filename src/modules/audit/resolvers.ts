@@ -37,6 +37,7 @@ export const auditResolvers = {
     outcome: (event) => event.outcome.toUpperCase() as AuditOutcome,
     durationMs: (event) => event.duration_ms,
     detail: (event) => event.detail,
+    eventsDelivered: (event) => event.events_delivered,
   },
   // No totalCount: counting a tenant's whole trail on every page would grow without bound.
   AuditEventConnection: { edges: connectionResolvers.edges, nodes: connectionResolvers.nodes, pageInfo: connectionResolvers.pageInfo },

@@ -3,8 +3,9 @@ import { AppError } from '../../errors/app-error.js';
 import type { RequestContext } from '../../graphql/request-context.js';
 
 /**
- * The schema has no Subscription type, yet graphql-js validates `subscription { … }` and only refuses it at
- * execution, as an INTERNAL_SERVER_ERROR with status 200. Refuse it up front as the client's mistake (400).
+ * Subscriptions are served over WebSocket (graphql-ws, server/realtime-server.ts), not over HTTP, where
+ * graphql-js would answer them with an INTERNAL_SERVER_ERROR at status 200. Refuse them up front as the
+ * client's mistake (400), saying where to send them.
  */
 export function operationKindPlugin(): ApolloServerPlugin<RequestContext> {
   return {
@@ -12,7 +13,11 @@ export function operationKindPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async didResolveOperation({ operation }) {
           if (operation?.operation !== 'subscription') return;
-          throw new AppError('BAD_REQUEST', 'This API has no subscriptions; send a query or a mutation.', { http: { status: 400 } });
+          throw new AppError(
+            'BAD_REQUEST',
+            'Subscriptions are served over WebSocket (graphql-ws protocol) at this same /graphql path; HTTP carries queries and mutations.',
+            { http: { status: 400 } },
+          );
         },
       };
     },
