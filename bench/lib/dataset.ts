@@ -203,6 +203,14 @@ async function dropIndexes(client: pg.Client, table: string): Promise<string[]> 
     [table],
   );
   const rebuild: string[] = [];
+  // Foreign keys of other tables that reference this one depend on its keys (realtime_events on messages): dropped
+  // first and recreated last.
+  const { rows: referencing } = await client.query<{ table: string; constraint: string; condef: string }>(
+    `select conrelid::regclass::text as table, conname as constraint, pg_get_constraintdef(oid) as condef
+       from pg_constraint where contype = 'f' and confrelid = $1::regclass and conrelid <> confrelid`,
+    [table],
+  );
+  for (const row of referencing) await client.query(`alter table ${row.table} drop constraint "${row.constraint}"`);
   for (const row of rows) {
     if (row.constraint) {
       await client.query(`alter table ${table} drop constraint "${row.constraint}"`);
@@ -212,6 +220,7 @@ async function dropIndexes(client: pg.Client, table: string): Promise<string[]> 
       rebuild.push(row.indexdef);
     }
   }
+  for (const row of referencing) rebuild.push(`alter table ${row.table} add constraint "${row.constraint}" ${row.condef}`);
   return rebuild;
 }
 

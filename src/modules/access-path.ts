@@ -1,4 +1,4 @@
-import type { Compilable } from 'kysely';
+import type { Compilable, RawBuilder } from 'kysely';
 import { DEFAULT_PAGE_SIZE } from '../graphql/connection.js';
 import type { Cursor } from '../graphql/cursor.js';
 import type { KeysetWindow } from '../graphql/keyset.js';
@@ -63,3 +63,6 @@ export const PAGE = DEFAULT_PAGE_SIZE + 1;
 /** A first page (no cursor) or the page after / before a cursor, as requests ask for them. */
 export const forward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'forward' });
 export const backward = (cursor: Cursor | null): KeysetWindow => ({ limit: PAGE, cursor, direction: 'backward' });
+
+/** A statement written as a `sql` template, as an access path: raw builders compile against the transaction. */
+export const rawStatement = (tx: TenantTransaction, statement: RawBuilder<unknown>): Compilable => ({ compile: () => statement.compile(tx) });

@@ -28,7 +28,7 @@ export async function findAccessPathProblems(db: Kysely<any>, paths: readonly Ac
           await connection.executeQuery(CompiledQuery.raw('release savepoint access_path'));
         } catch (error) {
           await connection.executeQuery(CompiledQuery.raw('rollback to savepoint access_path'));
-          problems.push(describe(path, statement.query, error));
+          problems.push(describe(path, statement, error));
         }
       }
     } finally {
@@ -50,12 +50,12 @@ export async function assertAccessPathsPlan(db: Kysely<any>, paths: readonly Acc
   if (problems.length) throw new AccessPathRefusal(problems);
 }
 
-function describe(path: AccessPath, query: RootOperationNode, error: unknown): string {
+function describe(path: AccessPath, statement: CompiledQuery, error: unknown): string {
   const { code, message } = error as { code?: string; message?: string };
   const denied = code === '42501' ? /permission denied for (?:table|relation|view|sequence) (\S+)/.exec(message ?? '') : null;
   if (denied) {
     const table = denied[1]!;
-    const privilege = writeOf(query, table) ?? 'SELECT';
+    const privilege = writeOf(statement.query, table) ?? rawWriteOf(statement.sql, table) ?? 'SELECT';
     return (
       `Access path ${path.name}: the app role may not ${privilege} ${table} ("${message}"). ` +
       `Fix: add \`GRANT ${privilege} ON ${table} TO tenantgraph_app, tenantgraph_operator;\` to a migration ` +
@@ -63,6 +63,12 @@ function describe(path: AccessPath, query: RootOperationNode, error: unknown): s
     );
   }
   return `Access path ${path.name} does not plan as the app role: ${message ?? String(error)} (SQLSTATE ${code ?? 'unknown'}). Fix the query in its module or the migration.`;
+}
+
+/** The same for a statement written as raw SQL (a `sql` template): read from its first words. */
+function rawWriteOf(text: string, table: string): string | undefined {
+  const target = /^\s*(?:with\b[\s\S]*?\)\s*)?(insert\s+into|update|delete\s+from)\s+"?(\w+)"?/i.exec(text);
+  return target && target[2] === table ? target[1]!.split(/\s+/)[0]!.toUpperCase() : undefined;
 }
 
 /** INSERT / UPDATE / DELETE when `table` is the statement's target, else undefined (it only reads the table). */

@@ -1,4 +1,6 @@
+import { rawStatement } from '../access-path.js';
 import type { DomainModule } from '../domain-module.js';
+import { findSubscriptionStartQuery, pruneEventsQuery, readEventBatchQuery } from './queries.js';
 import { realtimeResolvers } from './resolvers.js';
 
 /**
@@ -9,4 +11,9 @@ import { realtimeResolvers } from './resolvers.js';
 export const realtimeModule = {
   name: 'realtime',
   resolvers: realtimeResolvers,
+  accessPaths: [
+    { name: 'readEventBatch', query: (tx, s) => rawStatement(tx, readEventBatchQuery(tx, '0', 100, s.userIds)) },
+    { name: 'findSubscriptionStart', query: (tx, s) => rawStatement(tx, findSubscriptionStartQuery(s.conversation.id, '0')) },
+    { name: 'pruneEvents', write: true, query: (tx) => rawStatement(tx, pruneEventsQuery(10_000, 86_400_000)) },
+  ],
 } satisfies DomainModule;

@@ -83,15 +83,20 @@ export interface SubscriptionStart {
 
 /** One statement: the head, the conversation's existence and the first retained event after `after`. */
 export async function findSubscriptionStart(tx: TenantTransaction, conversationId: string | null, after: string | null): Promise<SubscriptionStart> {
-  const { rows } = await sql<{ head: string | null; conversation_found: boolean; next_position: string | null; next_occurred_at: string | null }>`
+  const { rows } = await findSubscriptionStartQuery(conversationId, after).execute(tx);
+  const row = rows[0]!;
+  return { head: row.head ?? '0', conversationFound: row.conversation_found, nextPosition: row.next_position, nextOccurredAt: row.next_occurred_at };
+}
+
+/** The statement {@link findSubscriptionStart} runs, unexecuted. */
+export function findSubscriptionStartQuery(conversationId: string | null, after: string | null) {
+  return sql<{ head: string | null; conversation_found: boolean; next_position: string | null; next_occurred_at: string | null }>`
     select (select p.position::text from realtime_positions p) as head,
            ${conversationId === null ? sql`true` : sql`exists (select from conversations c where c.id = ${conversationId}::uuid)`} as conversation_found,
            n.position::text as next_position, n.occurred_at::text as next_occurred_at
       from (select 1) one
       left join lateral (select e.position, e.occurred_at from realtime_events e
-                          where e.position > ${after ?? '0'}::bigint order by e.position limit 1) n on true`.execute(tx);
-  const row = rows[0]!;
-  return { head: row.head ?? '0', conversationFound: row.conversation_found, nextPosition: row.next_position, nextOccurredAt: row.next_occurred_at };
+                          where e.position > ${after ?? '0'}::bigint order by e.position limit 1) n on true`;
 }
 
 /**
@@ -99,8 +104,13 @@ export async function findSubscriptionStart(tx: TenantTransaction, conversationI
  * Returns how many were deleted.
  */
 export async function pruneEvents(tx: TenantTransaction, maxEvents: number, maxAgeMs: number): Promise<number> {
-  const result = await sql`delete from realtime_events
-     where position <= coalesce((select p.position from realtime_positions p), 0) - ${maxEvents}::bigint
-        or occurred_at < clock_timestamp() - ${maxAgeMs}::bigint * interval '1 millisecond'`.execute(tx);
+  const result = await pruneEventsQuery(maxEvents, maxAgeMs).execute(tx);
   return Number(result.numAffectedRows ?? 0n);
+}
+
+/** The statement {@link pruneEvents} runs, unexecuted. */
+export function pruneEventsQuery(maxEvents: number, maxAgeMs: number) {
+  return sql`delete from realtime_events
+     where position <= coalesce((select p.position from realtime_positions p), 0) - ${maxEvents}::bigint
+        or occurred_at < clock_timestamp() - ${maxAgeMs}::bigint * interval '1 millisecond'`;
 }
