@@ -83,7 +83,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         audience: env.JWT_AUDIENCE,
         tenantClaim: env.JWT_TENANT_CLAIM,
       },
-      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS, preparedStatements: env.DATABASE_PREPARED_STATEMENTS },
       fairShare: {
         reservedConnections: env.DB_POOL_RESERVED,
         ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),
