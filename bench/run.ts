@@ -280,7 +280,7 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
 function backendsOf(name: ServerName): { user: string; applicationName: string } {
   if (name === 'floor') return { user: APP_ROLE, applicationName: 'bench-floor' };
   if (name === 'postgraphile') return { user: APP_ROLE, applicationName: 'bench-postgraphile' };
-  // The trusted-documents API shares the API's role and name; the two never run at the same time.
+  // The trusted-documents and unprepared APIs share the API's role and name; no two of them run at the same time.
   return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationName: 'tenantgraph' };
 }
 
@@ -305,6 +305,7 @@ async function startServers(db: BenchDatabase, names: ServerName[], extra: Parti
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
       ...(name === 'noRls' ? { explicitTenantFilter: true } : {}),
       ...(name === 'trusted' ? { trustedDocumentsFile: writeTrustedDocuments() } : {}),
+      ...(name === 'apiUnprepared' ? { preparedStatements: 'off' as const } : {}),
     };
     const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));
     running.push(server);

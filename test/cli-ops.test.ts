@@ -339,6 +339,7 @@ describe('cli explain', () => {
     'countConversations(archived: false)',
     'findConversationsByIds',
     'listMessagesByConversations',
+    'listMessagesWithAuthorsByConversations',
     'listMessagesByConversations(after)',
     'listMessagesByConversations(before)',
     'findMessagesByIds',

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerStats } from './server-process.js';
 import type { Target } from './workloads.js';
 
-export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile';
+export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   floor: 'floor (node:http + pg)',
@@ -12,6 +12,7 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   noRls: 'API without RLS',
   trusted: 'API with trusted documents',
   postgraphile: 'PostGraphile 5 (amber, pg adaptor, RLS)',
+  apiUnprepared: 'API with unprepared statements',
 };
 
 /** How a server is asked: the floor's own routes, GraphQL text, (trusted documents) the operation's id, or PostGraphile's own documents. */
@@ -30,6 +31,8 @@ export interface ServerConfig {
   explicitTenantFilter?: boolean;
   /** API only: startServer's fair share options (the noisy-neighbour run turns fairness off with a share of the whole pool). */
   fairShare?: { connectionsPerTenant?: number; rateLimit?: boolean };
+  /** API and floor: named statements per connection (DATABASE_PREPARED_STATEMENTS); default on, as `auto` decides for the bench's direct connection. */
+  preparedStatements?: 'on' | 'off';
   /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */
   trustedDocumentsFile?: string;
 }
@@ -40,6 +43,7 @@ const ENTRY_POINTS: Record<ServerName, string> = {
   noRls: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   trusted: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   postgraphile: fileURLToPath(new URL('../postgraphile-server.ts', import.meta.url)),
+  apiUnprepared: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
 };
 
 /** A server in its own process, so its CPU time is its own. */
