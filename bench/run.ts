@@ -276,12 +276,16 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
   return { measurement, latencies: load.latenciesMs };
 }
 
-/** The PostgreSQL backends of each server: the role it logs in as and its pool's application_name. */
-function backendsOf(name: ServerName): { user: string; applicationName: string } {
-  if (name === 'floor') return { user: APP_ROLE, applicationName: 'bench-floor' };
-  if (name === 'postgraphile') return { user: APP_ROLE, applicationName: 'bench-postgraphile' };
-  // The trusted-documents and unprepared APIs share the API's role and name; no two of them run at the same time.
-  return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationName: 'tenantgraph' };
+/**
+ * The PostgreSQL backends of each server: the role it logs in as and its pools' application_names. The API's
+ * include its audit writer's pool, so its DB CPU per request contains the audit trail it keeps (the floor writes
+ * its audit events on its one pool).
+ */
+function backendsOf(name: ServerName): { user: string; applicationNames: string[] } {
+  if (name === 'floor') return { user: APP_ROLE, applicationNames: ['bench-floor'] };
+  if (name === 'postgraphile') return { user: APP_ROLE, applicationNames: ['bench-postgraphile'] };
+  // The other APIs share the API's role and names; no two of them run at the same time.
+  return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationNames: ['tenantgraph', 'tenantgraph-audit'] };
 }
 
 // ---------------------------------------------------------------------------------------------- servers
