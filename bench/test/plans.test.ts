@@ -129,6 +129,11 @@ async function explain(
       text = `explain (format json) execute explained(${parameters.map(literalOf).join(', ')})`;
     }
     const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(text, generic ? [] : [...parameters]);
+    if (generic) {
+      // The plan explained is the generic one (PostgreSQL 14+ counts them per prepared statement).
+      const counted = await client.query<{ generic_plans: string }>("select generic_plans from pg_prepared_statements where name = 'explained'");
+      expect(Number(counted.rows[0]?.generic_plans), sql).toBeGreaterThan(0);
+    }
     await client.query('rollback');
     return rows[0]!['QUERY PLAN'][0].Plan;
   });
@@ -176,21 +181,16 @@ describe('plans of the statements the API issues (issue 4 §2)', () => {
   for (const mode of MODES) {
     for (const operation of ['Q1', 'Q2', 'M1'] as const) {
       it(`uses a tenant-led index with the RLS predicate as Index Cond for every statement of ${operation} (${mode})`, async () => {
-        // Plans that show a parameter as $n: only a generic plan does (a custom plan has the values folded in).
-        let generic = 0;
         for (const tenant of probes) {
           const statements = await statementsOf(mode, operation, tenant);
           expect(statements.length).toBeGreaterThan(0);
           for (const { sql, parameters } of statements) {
             const plan = await explain(tenant, sql, parameters, [], mode === 'prepared');
             const scans = assertTenantScansUseIndexes(plan, `${sql} (${mode})`);
-            if (/\$\d/.test(JSON.stringify(plan))) generic++;
             // Batched audit inserts (VALUES) read no table; every other statement must reach its tenant table.
             if (!/^insert into "audit_events"/.test(sql)) expect(scans.length, sql).toBeGreaterThan(0);
           }
         }
-        if (mode === 'prepared') expect(generic).toBeGreaterThan(0);
-        else expect(generic).toBe(0);
       });
     }
   }
