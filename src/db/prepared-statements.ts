@@ -32,9 +32,10 @@ export function pointsAtPooler(url: string): boolean {
   return /pgbouncer|pooler/i.test(parsed.hostname) || parsed.port === '6432';
 }
 
-/** pg's internal bookkeeping of the statements a connection has parsed (pg 8: `connection.parsedStatements`). */
+/** pg's internal bookkeeping of the named statements of a connection (pg 8.23: parsed, and sent but not yet parsed). */
 interface ConnectionInternals {
   parsedStatements?: Record<string, string>;
+  submittedNamedStatements?: Record<string, string>;
 }
 
 /**
@@ -81,9 +82,12 @@ export function preparingClientClass(Base: typeof pg.Client, maxPerConnection: n
       if (this.#names.size > maxPerConnection) {
         const [oldestText, oldestName] = this.#names.entries().next().value as [string, string];
         this.#names.delete(oldestText);
-        this.#evicted.push(oldestName);
-        // pg would otherwise keep its record of the statement for the connection's life.
-        delete (this as unknown as { connection: ConnectionInternals }).connection.parsedStatements?.[oldestName];
+        // Only a statement the server has (parsed, or its Parse on the way) needs freeing; one whose Parse failed
+        // (e.g. sent in an aborted transaction) does not exist there.
+        const connection = this.#internals();
+        if (connection.parsedStatements?.[oldestName] !== undefined || connection.submittedNamedStatements?.[oldestName] !== undefined) {
+          this.#evicted.push(oldestName);
+        }
       }
       return name;
     }
@@ -103,7 +107,17 @@ export function preparingClientClass(Base: typeof pg.Client, maxPerConnection: n
       if (!this.#evicted.length) return;
       const names = this.#evicted;
       this.#evicted = [];
-      super.query(names.map((name) => `deallocate "${name}"`).join(';')).catch(() => {});
+      const connection = this.#internals();
+      for (const name of names) {
+        // pg would otherwise keep its record of the statement for the connection's life.
+        delete connection.parsedStatements?.[name];
+        // One statement each: a failing DEALLOCATE must not keep the others from running.
+        super.query(`deallocate "${name}"`).catch(() => {});
+      }
+    }
+
+    #internals(): ConnectionInternals {
+      return (this as unknown as { connection: ConnectionInternals }).connection;
     }
   }
   return PreparingClient as unknown as typeof pg.Client;

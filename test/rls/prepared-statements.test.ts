@@ -108,6 +108,22 @@ describe('prepared statements (src/db/prepared-statements.ts)', () => {
     expect((await preparedOnServer(database)).length).toBe(1);
   });
 
+  it('stays bounded when statements fail to prepare in an aborted transaction', async () => {
+    const { tenant } = await tenantWithConversation('aborted');
+    const database = preparedDatabase(1);
+    for (let round = 0; round < 4; round++) {
+      const tx = await beginTenantTransaction(database, { tenantId: tenant.id, userId: tenant.admin.id }, MODE);
+      await expect(sql`select 1 / ${0}::int`.execute(tx)).rejects.toMatchObject({ code: '22012' });
+      // Its Parse is refused (25P02): the name never exists on the server, so nothing is deallocated for it.
+      await expect(sql`select ${sql.raw(String(round))} + ${1}::int`.execute(tx)).rejects.toMatchObject({ code: '25P02' });
+      await tx.rollback().execute();
+    }
+    const tx = await beginTenantTransaction(database, { tenantId: tenant.id, userId: tenant.admin.id }, MODE);
+    expect((await listConversations(tx, { archived: false }, WINDOW)).map((row) => row.title)).toEqual(['aborted']);
+    await tx.commit().execute();
+    expect((await preparedOnServer(database)).length).toBeLessThanOrEqual(1);
+  });
+
   it('re-evaluates the tenant for every execution of one prepared statement under a forced generic plan', async () => {
     const a = await tenantWithConversation('generic a');
     const b = await tenantWithConversation('generic b');
