@@ -1,7 +1,7 @@
-import type pg from 'pg';
+import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
-import { buildTransactionPrologue } from './transaction-prologue.js';
+import { beginTenantTransaction } from './tenant-transaction.js';
 
 /** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
 export interface PlanLimits {
@@ -28,50 +28,42 @@ export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
  */
 export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number): PlanLimitsSource {
   return async (tenantId) => {
-    // One round trip instead of three (prologue, SELECT, COMMIT): a cache miss holds one of the two lookup slots
-    // (tenant-admission-setup.ts) for a third of the time. SECURITY: the simple protocol takes no parameters;
-    // buildTransactionPrologue validates the tenant id (decimal digits only) before it is inlined below too.
-    const prologue = buildTransactionPrologue(
+    const tx = await beginTenantTransaction(
+      database,
       { tenantId, userId: null },
       { readOnly: true, statementTimeoutMs: timeoutMs, idleInTransactionTimeoutMs: timeoutMs },
     );
-    const text =
-      `${prologue};` +
-      `select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms ` +
-      `from plan_limits p left join tenants t on t.plan = p.plan and t.id = ${tenantId} ` +
-      `order by t.id is null, p.requests_per_second, p.plan limit 1;commit`;
-    const client = await database.pool.connect();
-    let broken: Error | undefined;
-    let results: pg.QueryResult<PlanRow>[];
     try {
-      results = (await client.query(text)) as unknown as pg.QueryResult<PlanRow>[];
+      const { rows } = await sql<{
+        plan: string;
+        requests_per_second: number;
+        burst: number;
+        connection_share: string;
+        statement_timeout_ms: number;
+        request_timeout_ms: number;
+      }>`select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms
+           from plan_limits p left join tenants t on t.plan = p.plan and t.id = ${tenantId}
+          order by t.id is null, p.requests_per_second, p.plan
+          limit 1`.execute(tx);
+      await tx.commit().execute();
+      const row = rows[0];
+      if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
+      return {
+        plan: row.plan,
+        requestsPerSecond: row.requests_per_second,
+        burst: row.burst,
+        connectionShare: Number(row.connection_share),
+        statementTimeoutMs: row.statement_timeout_ms,
+        requestTimeoutMs: row.request_timeout_ms,
+      };
     } catch (error) {
-      // The transaction is aborted (or the connection gone): roll back before the connection goes back to the pool.
-      await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
+      await tx
+        .rollback()
+        .execute()
+        .catch(() => {});
       throw error;
-    } finally {
-      client.release(broken);
     }
-    const row = results.find((result) => result.command === 'SELECT' && result.fields.length > 1)?.rows[0];
-    if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
-    return {
-      plan: row.plan,
-      requestsPerSecond: Number(row.requests_per_second),
-      burst: Number(row.burst),
-      connectionShare: Number(row.connection_share),
-      statementTimeoutMs: Number(row.statement_timeout_ms),
-      requestTimeoutMs: Number(row.request_timeout_ms),
-    };
   };
-}
-
-interface PlanRow {
-  plan: string;
-  requests_per_second: number;
-  burst: number;
-  connection_share: string;
-  statement_timeout_ms: number;
-  request_timeout_ms: number;
 }
 
 /**
