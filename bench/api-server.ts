@@ -2,7 +2,8 @@
  * The API in a process of its own, for the benchmark: src/server/create-server.ts startServer as `npm start`
  * runs it in production (production: true, no introspection), as the app role, or, composed by the bench
  * (lib/no-rls-server.ts), as a BYPASSRLS role with explicit tenant predicates ("API without RLS"), or with a trusted-documents manifest
- * ("API with trusted documents", GRAPHQL_TRUSTED_DOCUMENTS). Reports counters over IPC.
+ * ("API with trusted documents", GRAPHQL_TRUSTED_DOCUMENTS), or with unprepared statements ("API with unprepared
+ * statements", DATABASE_PREPARED_STATEMENTS=off). Reports counters over IPC.
  */
 import pino from 'pino';
 import { startServer } from '../src/server/create-server.js';
@@ -22,7 +23,7 @@ try {
     production: true,
     introspection: false,
     jwt: { secret: config.jwtSecret, tenantClaim: 'tenant_id' },
-    pool: { max: config.poolMax, acquireTimeoutMs: 3000 },
+    pool: { max: config.poolMax, acquireTimeoutMs: 3000, preparedStatements: config.preparedStatements ?? 'on' },
     transaction: { statementTimeoutMs: config.statementTimeoutMs, idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs },
     bodyLimitBytes: 1_000_000,
     corsOrigins: [],

@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import type pg from 'pg';
 import { createTokenVerifier, type Principal } from '../src/auth/token-verifier.js';
 import { createPool } from '../src/db/pool.js';
+import { DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION } from '../src/db/prepared-statements.js';
 import { decodeGlobalId, encodeGlobalId } from '../src/graphql/global-id.js';
 import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
 import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
@@ -33,8 +34,10 @@ import { installStatementCounter, reportStartupFailure, serveParent, serverConfi
 export const FLOOR_SQL = {
   listConversations: 'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
   findConversationsByIds: 'select * from "conversations" where "id" = any($1::uuid[])',
-  listMessagesByConversations:
-    'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".* from "messages" ' +
+  listMessagesWithAuthorsByConversations:
+    'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".*, "users"."id" as "author__id", ' +
+    '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
+    '"users"."role" as "author__role", "users"."created_at" as "author__created_at" from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
     'where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit $2) as "m"',
   findUsersByIds: 'select * from "users" where "id" = any($1::uuid[])',
   insertMessage:
@@ -91,7 +94,14 @@ class HttpError extends Error {
 const config = serverConfigFromEnv();
 installStatementCounter();
 
-const pool = createPool({ connectionString: config.appUrl, max: config.poolMax, acquireTimeoutMs: 3000, applicationName: 'bench-floor' });
+// Prepared as the API's statements are (the floor sends exactly the API's SQL, so it improves with it).
+const pool = createPool({
+  connectionString: config.appUrl,
+  max: config.poolMax,
+  acquireTimeoutMs: 3000,
+  applicationName: 'bench-floor',
+  ...(config.preparedStatements === 'off' ? {} : { preparedStatementsPerConnection: DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION }),
+});
 const verifyToken = createTokenVerifier({ secret: config.jwtSecret, tenantClaim: 'tenant_id' });
 const timeouts = { statementTimeoutMs: config.statementTimeoutMs, idleInTransactionTimeoutMs: config.idleInTransactionTimeoutMs };
 
@@ -188,16 +198,11 @@ async function writeBufferedAudit(): Promise<void> {
 
 async function dashboard(client: pg.PoolClient) {
   const conversations = (await client.query<ConversationRow>(FLOOR_SQL.listConversations, [false, 21])).rows.slice(0, 20);
-  // lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) share one statement, as in the API.
-  const messages = await messagesOf(
+  // lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) share one statement, with the authors, as in the API.
+  const { messages, users } = await messagesWithAuthorsOf(
     client,
     conversations.map((c) => c.id),
     6,
-  );
-  const used = conversations.flatMap((c) => (messages.get(c.id) ?? []).slice(0, 5));
-  const users = await usersById(
-    client,
-    used.map((m) => m.author_id),
   );
   return {
     conversations: {
@@ -226,11 +231,8 @@ async function conversationView(client: pg.PoolClient, globalId: string) {
   const { localId } = decodeGlobalId(globalId, 'Conversation');
   const conversation = (await client.query<ConversationRow>(FLOOR_SQL.findConversationsByIds, [[localId]])).rows[0];
   if (!conversation) return { conversation: null };
-  const own = ((await messagesOf(client, [conversation.id], 51)).get(conversation.id) ?? []).slice(0, 50);
-  const users = await usersById(
-    client,
-    own.map((m) => m.author_id),
-  );
+  const { messages, users } = await messagesWithAuthorsOf(client, [conversation.id], 51);
+  const own = (messages.get(conversation.id) ?? []).slice(0, 50);
   return {
     conversation: {
       id: encodeGlobalId('Conversation', conversation.id),
@@ -271,16 +273,26 @@ async function postMessage(client: pg.PoolClient, principal: Principal, conversa
   };
 }
 
-async function messagesOf(client: pg.PoolClient, conversationIds: string[], limit: number): Promise<Map<string, MessageRow[]>> {
-  const byConversation = new Map<string, MessageRow[]>();
-  if (!conversationIds.length) return byConversation;
-  const { rows } = await client.query<MessageRow>(FLOOR_SQL.listMessagesByConversations, [conversationIds, limit]);
+/** The newest `limit` messages of each conversation with their authors, in one statement (the API's lookahead join). */
+async function messagesWithAuthorsOf(
+  client: pg.PoolClient,
+  conversationIds: string[],
+  limit: number,
+): Promise<{ messages: Map<string, MessageRow[]>; users: Map<string, UserRow> }> {
+  const messages = new Map<string, MessageRow[]>();
+  const users = new Map<string, UserRow>();
+  if (!conversationIds.length) return { messages, users };
+  const { rows } = await client.query<MessageRow & { author__id: string; author__display_name: string }>(
+    FLOOR_SQL.listMessagesWithAuthorsByConversations,
+    [conversationIds, limit],
+  );
   for (const row of rows) {
-    const list = byConversation.get(row.conversation_id);
+    const list = messages.get(row.conversation_id);
     if (list) list.push(row);
-    else byConversation.set(row.conversation_id, [row]);
+    else messages.set(row.conversation_id, [row]);
+    users.set(row.author__id, { id: row.author__id, display_name: row.author__display_name });
   }
-  return byConversation;
+  return { messages, users };
 }
 
 async function usersById(client: pg.PoolClient, ids: string[]): Promise<Map<string, UserRow>> {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the API against the floor and against itself without RLS, in one run (issue 4).
+ * `npm run bench` — the API against the floor, against itself without RLS and against PostGraphile 5, in one run (issues 4, 9).
  *
  *   npm run bench                     default: 1,000 Zipf tenants, >= 1,000,000 messages, 3 rounds x 5 s
  *   npm run bench -- --quick          small data, 1 round of 2 s: to check that everything works
@@ -7,7 +7,7 @@
  *   npm run bench -- --noisy          one tenant floods (--flood-connections 64) while --victims 10 tenants send Q1/Q2:
  *                                     victims alone, with fairness on and with fairness off (issue 8 §5)
  *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
- *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls,trusted
+ *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls,postgraphile,trusted
  *            --trusted-documents (adds the server "API with trusted documents")
  *
  * Its own database (embedded PostgreSQL under os.tmpdir(), or a new database on BENCH_DATABASE_URL), removed at
@@ -88,7 +88,7 @@ const options = {
   pool: int('pool', 10),
   tenantPick: (flags['tenant-pick'] ?? 'uniform') as TenantPick,
   workloads: list(flags.workloads, WORKLOADS) as Workload[],
-  servers: withTrusted(list(flags.servers, ['floor', 'api', 'noRls']) as ServerName[], flags['trusted-documents']!),
+  servers: withTrusted(list(flags.servers, ['floor', 'api', 'noRls', 'postgraphile']) as ServerName[], flags['trusted-documents']!),
   scaleSteps: (flags['scale-steps'] ?? (quick ? '10,100,1000' : '100,1000,10000')).split(',').map(Number),
   /** Per tenant in the scale curve: the same for every tenant, so only their number changes. */
   scaleTenant: { usersPerTenant: 8, conversationsPerTenant: 25, messagesPerTenant: 200 },
@@ -276,11 +276,16 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
   return { measurement, latencies: load.latenciesMs };
 }
 
-/** The PostgreSQL backends of each server: the role it logs in as and its pool's application_name. */
-function backendsOf(name: ServerName): { user: string; applicationName: string } {
-  if (name === 'floor') return { user: APP_ROLE, applicationName: 'bench-floor' };
-  // The trusted-documents API shares the API's role and name; the two never run at the same time.
-  return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationName: 'tenantgraph' };
+/**
+ * The PostgreSQL backends of each server: the role it logs in as and its pools' application_names. The API's
+ * include its audit writer's pool, so its DB CPU per request contains the audit trail it keeps (the floor writes
+ * its audit events on its one pool).
+ */
+function backendsOf(name: ServerName): { user: string; applicationNames: string[] } {
+  if (name === 'floor') return { user: APP_ROLE, applicationNames: ['bench-floor'] };
+  if (name === 'postgraphile') return { user: APP_ROLE, applicationNames: ['bench-postgraphile'] };
+  // The other APIs share the API's role and names; no two of them run at the same time.
+  return { user: name === 'noRls' ? NO_RLS_ROLE : APP_ROLE, applicationNames: ['tenantgraph', 'tenantgraph-audit'] };
 }
 
 // ---------------------------------------------------------------------------------------------- servers
@@ -304,6 +309,7 @@ async function startServers(db: BenchDatabase, names: ServerName[], extra: Parti
       idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs,
       ...(name === 'noRls' ? { explicitTenantFilter: true } : {}),
       ...(name === 'trusted' ? { trustedDocumentsFile: writeTrustedDocuments() } : {}),
+      ...(name === 'apiUnprepared' ? { preparedStatements: 'off' as const } : {}),
     };
     const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));
     running.push(server);
@@ -532,13 +538,24 @@ function describeSetup(seed: LoadReport): string {
   );
 }
 
-/** Which of issue 4's targets hold in this run. */
+/** Which of issue 4's and issue 9's targets hold in this run. */
 function targetsMet(results: Results, ratios: ReturnType<typeof ratiosOf>) {
   const check = (value: number | null | undefined, ok: (v: number) => boolean) => (value == null ? null : ok(value));
   return {
     apiAtLeast07xFloor: Object.fromEntries((['Q1', 'Q2', 'M1'] as const).map((w) => [w, check(ratios[w]?.apiOverFloor, (v) => v >= 0.7)])),
     apiAtLeast097xNoRls: Object.fromEntries((['Q1', 'Q2', 'M1'] as const).map((w) => [w, check(ratios[w]?.apiOverNoRls, (v) => v >= 0.97)])),
     apiP99AtMost3xP50: Object.fromEntries(Object.entries(results).map(([w, cells]) => [w, check(cells?.api?.tailRatio, (v) => v <= 3)])),
+    // Issue 9: API >= 1.0 x PostGraphile (the goal is 1.5 x), and no more database CPU per read than PostGraphile.
+    apiAtLeast1xPostgraphile: Object.fromEntries(
+      (['Q1', 'Q2', 'M1', 'MIX'] as const).map((w) => [w, check(ratios[w]?.apiOverPostgraphile, (v) => v >= 1)]),
+    ),
+    apiDbCpuAtMostPostgraphiles: Object.fromEntries(
+      (['Q1', 'Q2'] as const).map((w) => {
+        const api = results[w]?.api?.dbCpuMsPerRequest;
+        const peer = results[w]?.postgraphile?.dbCpuMsPerRequest;
+        return [w, api == null || peer == null ? null : api <= peer];
+      }),
+    ),
     q1StatementsAtMostFloors: check(results.Q1?.api?.statementsPerRequest, (v) => v <= (results.Q1?.floor?.statementsPerRequest ?? 6) + 0.05),
   };
 }

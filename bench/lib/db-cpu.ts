@@ -22,11 +22,11 @@ export class BackendCpu {
     return new BackendCpu(client);
   }
 
-  /** CPU ms so far of each backend of a role / application name. */
-  async sample(who: { user: string; applicationName: string }): Promise<Map<number, number>> {
+  /** CPU ms so far of each backend of a role and one of its application names (a server's pools: requests, audit). */
+  async sample(who: { user: string; applicationNames: readonly string[] }): Promise<Map<number, number>> {
     const { rows } = await this.#client.query<{ pid: number }>(
-      'select pid from pg_stat_activity where usename = $1 and application_name = $2 and pid <> pg_backend_pid()',
-      [who.user, who.applicationName],
+      'select pid from pg_stat_activity where usename = $1 and application_name = any($2::text[]) and pid <> pg_backend_pid()',
+      [who.user, who.applicationNames],
     );
     const sample = new Map<number, number>();
     for (const { pid } of rows) {

@@ -94,7 +94,18 @@ export function combineRounds(rounds: RunMeasurement[], latenciesMs: number[]): 
 }
 
 export type Results = Partial<Record<Workload, Partial<Record<ServerName, CellResult>>>>;
-export type Ratios = Partial<Record<Workload, { apiOverFloor: number | null; apiOverNoRls: number | null; trustedOverApi: number | null }>>;
+export type Ratios = Partial<
+  Record<
+    Workload,
+    {
+      apiOverFloor: number | null;
+      apiOverNoRls: number | null;
+      apiOverPostgraphile: number | null;
+      trustedOverApi: number | null;
+      apiOverUnprepared: number | null;
+    }
+  >
+>;
 
 export function ratiosOf(results: Results): Ratios {
   const ratios: Ratios = {};
@@ -103,7 +114,9 @@ export function ratiosOf(results: Results): Ratios {
     ratios[workload] = {
       apiOverFloor: api && cells.floor ? round(api / cells.floor.reqPerSec, 3) : null,
       apiOverNoRls: api && cells.noRls ? round(api / cells.noRls.reqPerSec, 3) : null,
+      apiOverPostgraphile: api && cells.postgraphile ? round(api / cells.postgraphile.reqPerSec, 3) : null,
       trustedOverApi: api && cells.trusted ? round(cells.trusted.reqPerSec / api, 3) : null,
+      apiOverUnprepared: api && cells.apiUnprepared ? round(api / cells.apiUnprepared.reqPerSec, 3) : null,
     };
   }
   return ratios;
@@ -127,11 +140,13 @@ export function markdownTable(results: Results, ratios: Ratios): string {
   }
   lines.push(
     '',
-    '| workload | API / floor (req/s) | API / API without RLS (req/s) | API with trusted documents / API (req/s) |',
-    '|---|---:|---:|---:|',
+    '| workload | API / floor (req/s) | API / API without RLS (req/s) | API / PostGraphile (req/s) | API with trusted documents / API (req/s) | API / API unprepared (req/s) |',
+    '|---|---:|---:|---:|---:|---:|',
   );
   for (const [workload, ratio] of Object.entries(ratios) as [Workload, NonNullable<Ratios[Workload]>][]) {
-    lines.push(`| ${workload} | ${ratio.apiOverFloor ?? 'n/a'} | ${ratio.apiOverNoRls ?? 'n/a'} | ${ratio.trustedOverApi ?? 'n/a'} |`);
+    lines.push(
+      `| ${workload} | ${ratio.apiOverFloor ?? 'n/a'} | ${ratio.apiOverNoRls ?? 'n/a'} | ${ratio.apiOverPostgraphile ?? 'n/a'} | ${ratio.trustedOverApi ?? 'n/a'} | ${ratio.apiOverUnprepared ?? 'n/a'} |`,
+    );
   }
   return lines.join('\n');
 }

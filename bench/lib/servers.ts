@@ -4,18 +4,20 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerStats } from './server-process.js';
 import type { Target } from './workloads.js';
 
-export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted';
+export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   floor: 'floor (node:http + pg)',
   api: 'API (as shipped, RLS)',
   noRls: 'API without RLS',
   trusted: 'API with trusted documents',
+  postgraphile: 'PostGraphile 5 (amber, pg adaptor, RLS)',
+  apiUnprepared: 'API with unprepared statements',
 };
 
-/** How a server is asked: the floor's own routes, GraphQL text, or (trusted documents) the operation's id. */
+/** How a server is asked: the floor's own routes, GraphQL text, (trusted documents) the operation's id, or PostGraphile's own documents. */
 export function targetOf(name: ServerName): Target {
-  return name === 'floor' ? 'floor' : name === 'trusted' ? 'documentId' : 'graphql';
+  return name === 'floor' ? 'floor' : name === 'trusted' ? 'documentId' : name === 'postgraphile' ? 'postgraphile' : 'graphql';
 }
 
 /** What the parent hands a server process (in BENCH_SERVER_CONFIG, not argv, so URLs stay out of `ps`). */
@@ -29,6 +31,8 @@ export interface ServerConfig {
   explicitTenantFilter?: boolean;
   /** API only: startServer's fair share options (the noisy-neighbour run turns fairness off with a share of the whole pool). */
   fairShare?: { connectionsPerTenant?: number; rateLimit?: boolean };
+  /** API and floor: named statements per connection (DATABASE_PREPARED_STATEMENTS); default on, as `auto` decides for the bench's direct connection. */
+  preparedStatements?: 'on' | 'off';
   /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */
   trustedDocumentsFile?: string;
 }
@@ -38,6 +42,8 @@ const ENTRY_POINTS: Record<ServerName, string> = {
   api: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   noRls: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   trusted: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+  postgraphile: fileURLToPath(new URL('../postgraphile-server.ts', import.meta.url)),
+  apiUnprepared: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
 };
 
 /** A server in its own process, so its CPU time is its own. */

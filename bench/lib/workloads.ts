@@ -1,8 +1,9 @@
 import { print } from 'graphql';
 import { DashboardDocument } from '../../src/__generated__/sdk/graphql.js';
-import { encodeGlobalId } from '../../src/graphql/global-id.js';
+import { decodeGlobalId, encodeGlobalId } from '../../src/graphql/global-id.js';
 import { sha256Hex } from '../../src/server/trusted/trusted-documents.js';
 import type { BenchTenant } from './dataset.js';
+import { POSTGRAPHILE_M1_DOCUMENT, POSTGRAPHILE_Q1_DOCUMENT, POSTGRAPHILE_Q2_DOCUMENT } from './postgraphile-documents.js';
 
 export type Workload = 'Q1' | 'Q2' | 'M1' | 'MIX';
 export type Operation = Exclude<Workload, 'MIX'>;
@@ -49,8 +50,8 @@ export function toTarget(tenant: BenchTenant, token: string): TenantTarget {
   };
 }
 
-/** The floor's routes, GraphQL with the document's text, or GraphQL with only its id (trusted documents). */
-export type Target = 'graphql' | 'documentId' | 'floor';
+/** The floor's routes, GraphQL with the document's text, GraphQL with only its id (trusted documents), or PostGraphile's documents. */
+export type Target = 'graphql' | 'documentId' | 'floor' | 'postgraphile';
 
 const documentIdOf = (text: string) => `sha256:${sha256Hex(text)}`;
 
@@ -72,11 +73,13 @@ export interface HttpRequest {
 const Q1_GRAPHQL_BODY = JSON.stringify({ query: Q1_DOCUMENT, variables: Q1_VARIABLES });
 const Q1_DOCUMENT_ID_BODY = JSON.stringify({ documentId: documentIdOf(Q1_DOCUMENT), variables: Q1_VARIABLES });
 const Q2_DOCUMENT_ID = documentIdOf(Q2_DOCUMENT);
+const POSTGRAPHILE_Q1_BODY = JSON.stringify({ query: POSTGRAPHILE_Q1_DOCUMENT, variables: Q1_VARIABLES });
 const M1_DOCUMENT_ID = documentIdOf(M1_DOCUMENT);
 
 /** The request of one operation for one tenant, to the API (`graphql`) or to the floor's equivalent route. */
 export function buildRequest(operation: Operation, target: Target, tenant: TenantTarget, conversationId: string, body: string): HttpRequest {
   const authorization = tenant.authorization;
+  if (target === 'postgraphile') return postgraphileRequest(operation, tenant, conversationId, body);
   switch (operation) {
     case 'Q1':
       if (target === 'floor') return { path: '/q1', body: '{}', authorization };
@@ -94,6 +97,22 @@ export function buildRequest(operation: Operation, target: Target, tenant: Tenan
       return { path: '/graphql', body: JSON.stringify({ ...named, variables: { input } }), authorization };
     }
   }
+}
+
+/** The same operation as PostGraphile's documents ask it: local ids, the author given explicitly (RLS still checks the tenant). */
+function postgraphileRequest(operation: Operation, tenant: TenantTarget, conversationId: string, body: string): HttpRequest {
+  const authorization = tenant.authorization;
+  if (operation === 'Q1') return { path: '/graphql', body: POSTGRAPHILE_Q1_BODY, authorization };
+  const id = decodeGlobalId(conversationId, 'Conversation').localId;
+  if (operation === 'Q2') {
+    return {
+      path: '/graphql',
+      body: JSON.stringify({ query: POSTGRAPHILE_Q2_DOCUMENT, variables: { tenantId: tenant.tenantId, id } }),
+      authorization,
+    };
+  }
+  const input = { message: { conversationId: id, authorId: tenant.userId, body } };
+  return { path: '/graphql', body: JSON.stringify({ query: POSTGRAPHILE_M1_DOCUMENT, variables: { input } }), authorization };
 }
 
 /**

@@ -28,8 +28,17 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
+/**
+ * Both modes of DATABASE_PREPARED_STATEMENTS: unprepared statements get a custom plan for their parameters; a
+ * prepared statement may run a generic plan, built without them, for every later execution (PostgreSQL switches
+ * after five). `prepared` explains that generic plan (plan_cache_mode = force_generic_plan, PREPARE, EXPLAIN
+ * EXECUTE), which must reach each table through its tenant-led index just the same.
+ */
+type Mode = 'unprepared' | 'prepared';
+const MODES: readonly Mode[] = ['unprepared', 'prepared'];
+
 let database: TestDatabase;
-let server: TestServer;
+const servers = new Map<Mode, TestServer>();
 let probes: TenantTarget[];
 const captured: { sql: string; parameters: readonly unknown[] }[] = [];
 const leadingColumns = new Map<string, string>();
@@ -44,10 +53,16 @@ beforeAll(async () => {
       toTarget(tenant, await issueToken({ secret: TEST_JWT_SECRET, tenantId: tenant.tenantId, userId: tenant.userId })),
     ),
   );
-  server = await startTestServer({
-    appUrl: database.appUrl,
-    observeStatement: (event) => captured.push({ sql: event.sql, parameters: event.parameters }),
-  });
+  for (const mode of MODES) {
+    servers.set(
+      mode,
+      await startTestServer({
+        appUrl: database.appUrl,
+        pool: { max: 4, acquireTimeoutMs: 3000, preparedStatements: mode === 'prepared' ? 'on' : 'off' },
+        observeStatement: (event) => captured.push({ sql: event.sql, parameters: event.parameters }),
+      }),
+    );
+  }
   await withClient(database.ownerUrl, async (client) => {
     const { rows } = await client.query<{ index: string; column: string }>(
       `select c.relname as index, a.attname as column
@@ -61,7 +76,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await server?.close();
+  for (const server of servers.values()) await server.close();
   await database?.drop();
 });
 
@@ -76,7 +91,8 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 }
 
 /** Runs one operation through the API and returns the data statements it issued, with their parameters. */
-async function statementsOf(operation: Operation, tenant: TenantTarget) {
+async function statementsOf(mode: Mode, operation: Operation, tenant: TenantTarget) {
+  const server = servers.get(mode)!;
   captured.length = 0;
   const request = buildRequest(operation, 'graphql', tenant, tenant.conversationGlobalIds[0]!, 'plan test');
   const response = await fetch(new URL(request.path, server.url), {
@@ -89,8 +105,18 @@ async function statementsOf(operation: Operation, tenant: TenantTarget) {
   return captured.filter(({ sql }) => !/^(start transaction|commit|rollback)/.test(sql));
 }
 
-/** EXPLAIN (FORMAT JSON) as the app role, inside a transaction with the tenant (and user) set, rolled back. */
-async function explain(tenant: TenantTarget, sql: string, parameters: readonly unknown[] = [], setup: string[] = []): Promise<PlanNode> {
+/**
+ * EXPLAIN (FORMAT JSON) as the app role, inside a transaction with the tenant (and user) set, rolled back. With
+ * `generic`, the plan a prepared statement runs once PostgreSQL switches to a generic plan: the statement is
+ * prepared under force_generic_plan and its execution with the same parameters is explained.
+ */
+async function explain(
+  tenant: TenantTarget,
+  sql: string,
+  parameters: readonly unknown[] = [],
+  setup: string[] = [],
+  generic = false,
+): Promise<PlanNode> {
   return withClient(database.appUrl, async (client) => {
     await client.query('begin');
     for (const statement of setup) await client.query(statement);
@@ -98,7 +124,19 @@ async function explain(tenant: TenantTarget, sql: string, parameters: readonly u
       tenant.tenantId,
       tenant.userId,
     ]);
-    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`explain (format json) ${sql}`, [...parameters]);
+    let text = `explain (format json) ${sql}`;
+    if (generic) {
+      await client.query('set local plan_cache_mode = force_generic_plan');
+      await client.query(`prepare explained as ${sql}`);
+      // EXECUTE's arguments are expressions of a utility statement, which takes no bind parameters: literals.
+      text = `explain (format json) execute explained(${parameters.map(literalOf).join(', ')})`;
+    }
+    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(text, generic ? [] : [...parameters]);
+    if (generic) {
+      // The plan explained is the generic one (PostgreSQL 14+ counts them per prepared statement).
+      const counted = await client.query<{ generic_plans: string }>("select generic_plans from pg_prepared_statements where name = 'explained'");
+      expect(Number(counted.rows[0]?.generic_plans), sql).toBeGreaterThan(0);
+    }
     await client.query('rollback');
     return rows[0]!['QUERY PLAN'][0].Plan;
   });
@@ -134,6 +172,14 @@ async function nestedPlansOf(statements: string[]): Promise<{ text: string; plan
   });
 }
 
+/** A bind parameter as a SQL literal of unknown type (PostgreSQL casts it to the prepared parameter's type). */
+function literalOf(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return pg.escapeLiteral(`{${value.map((item) => `"${String(item).replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`);
+  if (typeof value === 'boolean' || typeof value === 'number') return `'${String(value)}'`;
+  return pg.escapeLiteral(String(value));
+}
+
 function nodesOf(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodesOf)];
 }
@@ -165,19 +211,21 @@ function assertTenantScansUseIndexes(plan: PlanNode, sql: string): PlanNode[] {
 }
 
 describe('plans of the statements the API issues (issue 4 §2)', () => {
-  for (const operation of ['Q1', 'Q2', 'M1'] as const) {
-    it(`uses a tenant-led index with the RLS predicate as Index Cond for every statement of ${operation}`, async () => {
-      for (const tenant of probes) {
-        const statements = await statementsOf(operation, tenant);
-        expect(statements.length).toBeGreaterThan(0);
-        for (const { sql, parameters } of statements) {
-          const plan = await explain(tenant, sql, parameters);
-          const scans = assertTenantScansUseIndexes(plan, sql);
-          // Batched audit inserts (VALUES) read no table; every other statement must reach its tenant table.
-          if (!/^insert into "audit_events"/.test(sql)) expect(scans.length, sql).toBeGreaterThan(0);
+  for (const mode of MODES) {
+    for (const operation of ['Q1', 'Q2', 'M1'] as const) {
+      it(`uses a tenant-led index with the RLS predicate as Index Cond for every statement of ${operation} (${mode})`, async () => {
+        for (const tenant of probes) {
+          const statements = await statementsOf(mode, operation, tenant);
+          expect(statements.length).toBeGreaterThan(0);
+          for (const { sql, parameters } of statements) {
+            const plan = await explain(tenant, sql, parameters, [], mode === 'prepared');
+            const scans = assertTenantScansUseIndexes(plan, `${sql} (${mode})`);
+            // Batched audit inserts (VALUES) read no table; every other statement must reach its tenant table.
+            if (!/^insert into "audit_events"/.test(sql)) expect(scans.length, sql).toBeGreaterThan(0);
+          }
         }
-      }
-    });
+      });
+    }
   }
 
   it('uses a tenant-led index with the RLS predicate as Index Cond for every access path of the registered modules', async () => {

@@ -79,5 +79,8 @@ function viaPgBouncer(url: string): string {
   const parsed = new URL(url);
   const target = new URL(bouncer);
   parsed.host = target.host;
+  // Says "a pooler" to DATABASE_PREPARED_STATEMENTS=auto (src/db/prepared-statements.ts): PgBouncer 1.18 in
+  // transaction mode cannot keep named statements, so the server's pool sends unnamed ones through it.
+  parsed.searchParams.set('pgbouncer', 'true');
   return parsed.toString();
 }

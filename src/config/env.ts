@@ -118,6 +118,12 @@ const envSchema = z
     DATABASE_URL_OPERATOR: optionalUrl,
     DATA_DIR: z.string().default('.data'),
     EMBEDDED_PG_PORT: positiveInt(54329),
+    /**
+     * Named (prepared) statements per app connection: `on`, `off`, or `auto` — on for a direct connection, off when
+     * DATABASE_URL_APP points at a pooler (`?pgbouncer=true`, a host naming pgbouncer/pooler, port 6432). PgBouncer
+     * in transaction mode keeps prepared statements only from 1.21 (`max_prepared_statements`).
+     */
+    DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off', 'auto']).default('auto'),
     DB_POOL_MAX: positiveInt(10),
     DB_POOL_ACQUIRE_TIMEOUT_MS: positiveInt(3000),
     DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),

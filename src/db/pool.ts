@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { guardedClientClass, type ConnectionErrorListener } from './guarded-client.js';
+import { deallocateEvictedOnRelease, preparingClientClass } from './prepared-statements.js';
 
 export interface PoolOptions {
   connectionString: string;
@@ -17,6 +18,12 @@ export interface PoolOptions {
   queryTimeoutMs?: number;
   /** Hears every connection of this pool that dies, idle or checked out (logging, metrics). */
   onConnectionError?: ConnectionErrorListener;
+  /**
+   * Send parameterised statements as named statements, at most this many per connection (least recently used
+   * first out; see prepared-statements.ts). Unset: unnamed statements, parsed and planned at every execution —
+   * what a connection through PgBouncer in transaction mode (before 1.21) needs.
+   */
+  preparedStatementsPerConnection?: number;
 }
 
 // timestamptz stays a string: JavaScript Dates keep milliseconds, PostgreSQL keeps microseconds, and keyset
@@ -42,8 +49,12 @@ export function createPool(options: PoolOptions): pg.Pool {
     ...(options.queryTimeoutMs !== undefined ? { query_timeout: options.queryTimeoutMs } : {}),
     types: typeParsers,
     // SECURITY (availability): every client listens for its own death for its whole life, checked out or not.
-    Client: guardedClientClass(options.onConnectionError),
+    Client:
+      options.preparedStatementsPerConnection === undefined
+        ? guardedClientClass(options.onConnectionError)
+        : preparingClientClass(guardedClientClass(options.onConnectionError), options.preparedStatementsPerConnection),
   });
+  if (options.preparedStatementsPerConnection !== undefined) deallocateEvictedOnRelease(pool);
   // An idle client that loses its server also emits 'error' on the pool (pg-pool re-emits it); the client's own
   // listener has reported it already, and the pool discards the client by itself.
   pool.on('error', () => {});

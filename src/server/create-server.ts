@@ -15,6 +15,7 @@ import { createRealtimeServer, type RealtimeServer } from './realtime-server.js'
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
+import { DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION, usePreparedStatements, type PreparedStatementsSetting } from '../db/prepared-statements.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { assertAccessPathsPlan } from './access-path-check.js';
 import { ACCESS_PATHS } from '../modules/index.js';
@@ -46,7 +47,11 @@ export interface ServerOptions {
   trustedDocuments?: TrustedDocuments;
   limits?: Partial<AbuseLimits>;
   jwt: TokenVerifierOptions;
-  pool: { max: number; acquireTimeoutMs: number };
+  /**
+   * `preparedStatements` (DATABASE_PREPARED_STATEMENTS): named statements per connection, `auto` (the default)
+   * deciding from the URL — on for a direct connection, off for a pooler (src/db/prepared-statements.ts).
+   */
+  pool: { max: number; acquireTimeoutMs: number; preparedStatements?: PreparedStatementsSetting };
   /** Per-tenant fair share of the pool, plan limits, rate limits (see tenant-admission-setup.ts). */
   fairShare?: FairShareOptions;
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
@@ -129,9 +134,15 @@ export type DatabaseCheck = (db: Kysely<Database>) => Promise<void>;
  */
 export async function startServerCheckedBy(options: ServerOptions, checkDatabase: DatabaseCheck): Promise<RunningServer> {
   let metrics: Metrics | undefined;
+  const { preparedStatements = 'auto', ...poolOptions } = options.pool;
   const pool = createPool({
     connectionString: options.appUrl,
-    ...options.pool,
+    ...poolOptions,
+    // The request statements are a few dozen fixed shapes: prepared once per connection, PostgreSQL stops parsing
+    // and planning them per request. Off behind a pooler that cannot keep them (prepared-statements.ts).
+    ...(usePreparedStatements(preparedStatements, options.appUrl)
+      ? { preparedStatementsPerConnection: DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION }
+      : {}),
     // SECURITY (availability): a connection that dies, even in the middle of a request, is reported and discarded;
     // the request on it fails with SERVICE_UNAVAILABLE, and the process lives on.
     onConnectionError: (error) => {

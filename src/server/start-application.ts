@@ -89,7 +89,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         jwksCooldownMs: env.JWT_JWKS_COOLDOWN_MS,
         ...(env.JWT_JIT_MEMBERSHIP ? { justInTime: { roleClaim: env.JWT_ROLE_CLAIM } } : {}),
       },
-      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS },
+      pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS, preparedStatements: env.DATABASE_PREPARED_STATEMENTS },
       fairShare: {
         reservedConnections: env.DB_POOL_RESERVED,
         ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),

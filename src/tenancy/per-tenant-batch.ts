@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isValidTenantId } from '../ids/entity-ids.js';
 import { buildTransactionPrologue } from './transaction-prologue.js';
 
 export interface TenantStatements {
@@ -10,8 +11,8 @@ export interface TenantStatements {
 const BATCH_TIMEOUTS = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 };
 
 /**
- * Runs statements for many tenants in ONE transaction and ONE round trip: for each tenant, `app.enter_tenant`
- * switches the transaction-local tenant (no user: this is the server's own bookkeeping), then its statements
+ * Runs statements for many tenants in ONE transaction and ONE round trip: `app.enter_tenant` enters the first
+ * tenant (no user: this is the server's own bookkeeping), a transaction-local `set_config` each next one, then its statements
  * run under that tenant's RLS. Used for batched audit events, whose cost would otherwise grow with the number
  * of distinct tenants in a batch (a transaction each).
  *
@@ -23,9 +24,15 @@ export async function runPerTenantBatch(pool: pg.Pool, groups: readonly TenantSt
   if (!groups.length) return;
   const parts: string[] = [];
   for (const [index, group] of groups.entries()) {
+    // buildTransactionPrologue validates the tenant id (decimal digits only) for the literal below as well.
     const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, { readOnly: false, ...BATCH_TIMEOUTS });
-    // The first group's prologue starts the transaction; later groups only switch the tenant.
-    parts.push(index === 0 ? prologue : prologue.slice(prologue.indexOf(';') + 1), ...group.statements);
+    // The first group's prologue starts the transaction and sets the timeouts (app.enter_tenant); later groups
+    // only switch the transaction-local tenant, which is all enter_tenant would change for them (no user, the
+    // same timeouts): one set_config (~0.5 µs) instead of a PL/pgSQL call with three (~8 µs). Only for a tenant
+    // id proper (digits); any other name of a tenant is left to enter_tenant to resolve.
+    const enter = prologue.slice(prologue.indexOf(';') + 1);
+    const switchTenant = isValidTenantId(group.tenantId) ? `select set_config('app.current_tenant','${group.tenantId}',true)` : enter;
+    parts.push(index === 0 ? prologue : switchTenant, ...group.statements);
   }
   parts.push('commit');
   const client = await pool.connect();

@@ -4,6 +4,8 @@ import { withOwnerTransaction } from '../../src/admin/owner-client.js';
 import { enterTenant } from '../../src/tenancy/enter-tenant.js';
 import { createTenant } from '../../src/admin/tenants.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
+import { createPool } from '../../src/db/pool.js';
+import { usePreparedStatements } from '../../src/db/prepared-statements.js';
 
 /**
  * Through PgBouncer in transaction pooling mode, consecutive transactions of different clients share server
@@ -69,6 +71,37 @@ describe.skipIf(!bouncer)('tenant context through PgBouncer (transaction pooling
       await client.query('commit');
     });
     expect(result).toEqual({ leaked: 0, refused: 20 });
+  });
+
+  it('sends unnamed statements through the pooler (DATABASE_PREPARED_STATEMENTS=auto), since named ones break there', async () => {
+    // The URL the server's pool gets in this run says pgbouncer=true: auto turns prepared statements off.
+    expect(usePreparedStatements('auto', database.appUrl)).toBe(false);
+    // What `on` would do through PgBouncer 1.18 in transaction mode: two clients prepare "their" statement, which
+    // lands on whichever server connection the pooler picks, so it exists twice or not at all.
+    const prepared = createPool({ connectionString: database.appUrl, max: 4, preparedStatementsPerConnection: 100 });
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 10; round++) {
+        const clients = await Promise.all([prepared.connect(), prepared.connect()]);
+        for (const client of clients) {
+          try {
+            await client.query('begin');
+            await client.query("select set_config('app.current_tenant', $1, true)", [tenant.id]);
+            await client.query('select title from conversations where title = $1', [title]);
+            await client.query('commit');
+          } catch (error) {
+            failures.push((error as { code?: string }).code ?? String(error));
+            await client.query('rollback').catch(() => {});
+          }
+        }
+        for (const client of clients) client.release();
+      }
+    } finally {
+      await prepared.end();
+    }
+    // 42P05 duplicate prepared statement, 26000 prepared statement does not exist.
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((code) => code === '42P05' || code === '26000')).toBe(true);
   });
 
   it('negative control: a session-level SET does leak through the pooler, so the test above can fail', async () => {

@@ -4,10 +4,20 @@ import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from 
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
-import { viewerOf } from '../../graphql/request-context.js';
+import { viewerOf, type RequestContext } from '../../graphql/request-context.js';
+import { selectsPath } from '../../graphql/lookahead.js';
+import type { UserRow } from '../directory/rows.js';
 import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
 
 export const TITLE_MAX_LENGTH = 200;
+
+/**
+ * Authors fetched with their messages go into this request's `userById`, so `Message.author` finds them there.
+ * SECURITY: the loaders live for one request (one tenant); nothing is shared across requests.
+ */
+function primeUsers(context: RequestContext, users: readonly UserRow[]): void {
+  for (const user of users) context.loaders.userById.prime(user.id, user);
+}
 
 export const conversationResolvers = {
   Query: {
@@ -47,20 +57,24 @@ export const conversationResolvers = {
     createdAt: (conversation) => toIsoTimestamp(conversation.created_at),
     createdBy: async (conversation, _args, context) => required(await context.loaders.userById.load(conversation.created_by), 'creator'),
     messageCount: (conversation) => conversation.message_count,
-    lastMessage: async (conversation, _args, context) => {
-      const [newest] = await context.loaders.messagesByConversationId.load({
+    lastMessage: async (conversation, _args, context, info) => {
+      const { messages, authors } = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
         window: { limit: 1, cursor: null, direction: 'forward' },
+        withAuthors: selectsPath(info, ['author']),
       });
-      return newest ?? null;
+      primeUsers(context, authors);
+      return messages[0] ?? null;
     },
-    messages: async (conversation, args, context) => {
+    messages: async (conversation, args, context, info) => {
       const page = parsePageRequest(args);
-      const rows = await context.loaders.messagesByConversationId.load({
+      const { messages, authors } = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
         window: pageWindow(page),
+        withAuthors: selectsPath(info, ['nodes', 'author']) || selectsPath(info, ['edges', 'node', 'author']),
       });
-      return toConnection(rows, page, () => conversation.message_count);
+      primeUsers(context, authors);
+      return toConnection(messages, page, () => conversation.message_count);
     },
   },
   ConversationConnection: connectionResolvers,

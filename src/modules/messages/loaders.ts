@@ -2,13 +2,25 @@ import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
 import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { TransactionSource } from '../domain-module.js';
-import { findMessagesByIds, listMessagesByConversations } from './queries.js';
+import type { UserRow } from '../directory/rows.js';
+import { findMessagesByIds, listMessagesByConversations, listMessagesWithAuthorsByConversations } from './queries.js';
 import type { MessageRow } from './rows.js';
 
 export interface MessagePageKey {
   conversationId: string;
   /** Rows to fetch (a page size plus one, or 1 for lastMessage), from which cursor, which way. */
   window: KeysetWindow;
+  /** The query selects the messages' authors (lookahead): fetch them in the same statement. */
+  withAuthors?: boolean;
+}
+
+/**
+ * One conversation's window of messages and, when asked for, their authors, fetched in the same statement. The
+ * caller primes `userById` with `authors` (directory loaders), so `Message.author` costs no statement of its own.
+ */
+export interface MessagePage {
+  messages: MessageRow[];
+  authors: UserRow[];
 }
 
 export function createMessageLoaders(transaction: TransactionSource) {
@@ -24,17 +36,24 @@ export function createMessageLoaders(transaction: TransactionSource) {
      * each key taking its own prefix: `lastMessage` and `messages(first: 5)` of twenty conversations cost one
      * query together; `messages(last: 5)` of twenty conversations one more (a backward scan is another LATERAL).
      */
-    messagesByConversationId: new DataLoader<MessagePageKey, MessageRow[], string>(
+    messagesByConversationId: new DataLoader<MessagePageKey, MessagePage, string>(
       async (keys) => {
-        const results = new Map<string, MessageRow[]>();
+        const results = new Map<string, MessagePage>();
         for (const group of groupByCursor(keys)) {
           const limit = Math.max(...group.map((key) => key.window.limit));
           const ids = [...new Set(group.map((key) => key.conversationId))];
           const { cursor, direction } = group[0]!.window;
-          const rows = await listMessagesByConversations(await transaction(), ids, { limit, cursor, direction });
+          const window = { limit, cursor, direction };
+          // One key that selects authors makes the whole group's statement bring them: still one statement.
+          const rows = group.some((key) => key.withAuthors)
+            ? await listMessagesWithAuthorsByConversations(await transaction(), ids, window)
+            : (await listMessagesByConversations(await transaction(), ids, window)).map((message) => ({ message, author: undefined }));
           for (const key of group) {
-            const own = rows.filter((row) => row.conversation_id === key.conversationId).slice(0, key.window.limit);
-            results.set(pageKey(key), own);
+            const own = rows.filter((row) => row.message.conversation_id === key.conversationId).slice(0, key.window.limit);
+            results.set(pageKey(key), {
+              messages: own.map((row) => row.message),
+              authors: own.flatMap((row) => (row.author ? [row.author] : [])),
+            });
           }
         }
         return keys.map((key) => results.get(pageKey(key))!);
@@ -45,7 +64,7 @@ export function createMessageLoaders(transaction: TransactionSource) {
 }
 
 function pageKey(key: MessagePageKey): string {
-  return `${key.conversationId}|${key.window.limit}|${cursorKey(key)}`;
+  return `${key.conversationId}|${key.window.limit}|${cursorKey(key)}|${key.withAuthors ? 'authors' : ''}`;
 }
 
 /** Keys with the same direction and cursor (usually none: first pages) are answered by one statement. */

@@ -1,7 +1,12 @@
 import { backward, forward } from '../access-path.js';
 import type { DomainModule, NodeTypes } from '../domain-module.js';
 import { createMessageLoaders } from './loaders.js';
-import { findMessagesByIdsQuery, insertMessageQuery, listMessagesByConversationsQuery } from './queries.js';
+import {
+  findMessagesByIdsQuery,
+  insertMessageQuery,
+  listMessagesByConversationsQuery,
+  listMessagesWithAuthorsByConversationsQuery,
+} from './queries.js';
 import { messageResolvers } from './resolvers.js';
 
 const nodeTypes: NodeTypes = {
@@ -16,6 +21,10 @@ export const messagesModule = {
   nodeTypes,
   accessPaths: [
     { name: 'listMessagesByConversations', query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds, forward(null)) },
+    {
+      name: 'listMessagesWithAuthorsByConversations',
+      query: (tx, s) => listMessagesWithAuthorsByConversationsQuery(tx, s.conversationIds, forward(null)),
+    },
     {
       name: 'listMessagesByConversations(after)',
       query: (tx, s) => listMessagesByConversationsQuery(tx, s.conversationIds.slice(0, 1), forward(s.messageCursor)),

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
+import type { UserRow } from '../directory/rows.js';
 import type { MessageRow } from './rows.js';
 
 export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[]): Promise<MessageRow[]> {
@@ -37,6 +38,49 @@ export function listMessagesByConversationsQuery(tx: TenantTransaction, conversa
     .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
     .crossJoinLateral((eb) => {
       let page = eb.selectFrom('messages').selectAll('messages').whereRef('messages.conversation_id', '=', 'c.id');
+      if (scan.predicate) page = page.where(scan.predicate);
+      return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
+    })
+    .selectAll('m');
+}
+
+const AUTHOR_COLUMNS = ['id', 'tenant_id', 'email', 'display_name', 'role', 'created_at'] as const satisfies readonly (keyof UserRow)[];
+
+/**
+ * {@link listMessagesByConversations} with each message's author in the same statement (a join on the users'
+ * primary key inside the LATERAL, so each conversation's page keeps its order), for when the query selects the
+ * authors: one statement instead of two. The author's row comes back exactly as findUsersByIds returns it.
+ */
+export async function listMessagesWithAuthorsByConversations(
+  tx: TenantTransaction,
+  conversationIds: readonly string[],
+  window: KeysetWindow,
+): Promise<{ message: MessageRow; author: UserRow }[]> {
+  const rows = await listMessagesWithAuthorsByConversationsQuery(tx, conversationIds, window).execute();
+  // The author's columns come back prefixed `author__` (the message has its own `author_id`).
+  return rows.map((row) => {
+    const message: Record<string, unknown> = {};
+    const author: Record<string, unknown> = {};
+    for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
+      if (column.startsWith('author__')) author[column.slice(8)] = value;
+      else message[column] = value;
+    }
+    return { message: message as MessageRow, author: author as UserRow };
+  });
+}
+
+/** The statement {@link listMessagesWithAuthorsByConversations} runs, unexecuted. */
+export function listMessagesWithAuthorsByConversationsQuery(tx: TenantTransaction, conversationIds: readonly string[], window: KeysetWindow) {
+  const scan = keysetScan('desc', window, 'messages');
+  return tx
+    .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
+    .crossJoinLateral((eb) => {
+      let page = eb
+        .selectFrom('messages')
+        .innerJoin('users', 'users.id', 'messages.author_id')
+        .selectAll('messages')
+        .select(AUTHOR_COLUMNS.map((column) => `users.${column} as author__${column}` as const))
+        .whereRef('messages.conversation_id', '=', 'c.id');
       if (scan.predicate) page = page.where(scan.predicate);
       return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
     })
