@@ -5,6 +5,7 @@ import { exportTenant, resolveExportTarget } from '../admin/tenant-export.js';
 import { importTenant, openExport } from '../admin/tenant-import.js';
 import { readMigrationFiles } from '../db/sql-file-migrations.js';
 import { listTenantTableLayouts } from '../db/tenant-table-layout.js';
+import { commitOrRollBack } from '../tenancy/tenant-transaction.js';
 import { parseIdFlag } from './id-flags.js';
 import { withDatabase, type CliCommand } from './cli-context.js';
 import { audited, beginOperatorTransaction, requireTenantId, startOperatorSession, withAppSession } from './tenant-session.js';
@@ -44,18 +45,9 @@ export const tenantExportCommand: CliCommand<{ tenantId: string; out: string }> 
           statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
           idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
         });
-        try {
-          const tables = await listTenantTableLayouts(tx);
-          const written = await exportTenant(tx, { tenantId, tables, schemaVersion: version, target, progress: io.log });
-          await tx.commit().execute();
-          return written;
-        } catch (error) {
-          await tx
-            .rollback()
-            .execute()
-            .catch(() => {});
-          throw error;
-        }
+        return commitOrRollBack(tx, async () =>
+          exportTenant(tx, { tenantId, tables: await listTenantTableLayouts(tx), schemaVersion: version, target, progress: io.log }),
+        );
       }),
     );
     io.out(

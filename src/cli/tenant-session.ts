@@ -7,7 +7,7 @@ import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { findCurrentTenant } from '../modules/directory/queries.js';
-import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { TransactionMode } from '../tenancy/transaction-prologue.js';
 import { parseIdFlag } from './id-flags.js';
 import { withDatabase, type CliIo } from './cli-context.js';
@@ -136,17 +136,7 @@ export async function readInTenant<T>(app: AppSession, tenantId: string, env: En
     statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     idleInTransactionTimeoutMs: env.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
   });
-  try {
-    const result = await work(tx);
-    await tx.commit().execute();
-    return result;
-  } catch (error) {
-    await tx
-      .rollback()
-      .execute()
-      .catch(() => {});
-    throw error;
-  }
+  return commitOrRollBack(tx, work);
 }
 
 export function operatorEvent(session: OperatorSession, outcome: AuditOutcome): AuditEvent {

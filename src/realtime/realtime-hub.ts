@@ -5,7 +5,7 @@ import { findSubscriptionStart, pruneEvents } from '../modules/realtime/queries.
 import type { RealtimeMetrics } from '../observability/realtime-metrics.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { TenantAdmission } from '../tenancy/tenant-admission.js';
-import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { TenantScope } from '../tenancy/transaction-prologue.js';
 import type { Subscriber } from './subscriber.js';
 import { cursorExpired, TenantFeed } from './tenant-feed.js';
@@ -242,17 +242,6 @@ export class RealtimeHub {
   }
 
   async #inTransaction<T>(scope: TenantScope, readOnly: boolean, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
-    const tx = await beginTenantTransaction(this.options.database, scope, { readOnly, ...this.options.transaction });
-    try {
-      const result = await work(tx);
-      await tx.commit().execute();
-      return result;
-    } catch (error) {
-      await tx
-        .rollback()
-        .execute()
-        .catch(() => {});
-      throw error;
-    }
+    return commitOrRollBack(await beginTenantTransaction(this.options.database, scope, { readOnly, ...this.options.transaction }), work);
   }
 }

@@ -7,7 +7,7 @@ import { readEventBatch, type EventBatch } from '../modules/realtime/queries.js'
 import type { RealtimeEventParent, RealtimeEventRow } from '../modules/realtime/rows.js';
 import { createRequestTelemetry } from '../observability/request-telemetry.js';
 import type { TenantAdmission } from '../tenancy/tenant-admission.js';
-import { beginTenantTransaction, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import { encodeEventCursor } from './event-cursor.js';
 import type { Subscriber } from './subscriber.js';
 
@@ -145,9 +145,8 @@ export class TenantFeed {
       { readOnly: true, statementTimeoutMs, idleInTransactionTimeoutMs },
       countStatement,
     );
-    let batch: EventBatch;
-    try {
-      batch = await readEventBatch(tx, from.toString(), this.settings.maxEventsPerBatch, userIds);
+    const batch = await commitOrRollBack(tx, async () => {
+      const batch = await readEventBatch(tx, from.toString(), this.settings.maxEventsPerBatch, userIds);
       const members = new Set(batch.members);
       const entitled: Subscriber[] = [];
       for (const subscriber of subscribers) {
@@ -159,14 +158,8 @@ export class TenantFeed {
         const loaders = primedLoaders(tx, batch);
         await Promise.all(entitled.map((subscriber) => this.#deliver(subscriber, batch.events, loaders, tx)));
       }
-      await tx.commit().execute();
-    } catch (error) {
-      await tx
-        .rollback()
-        .execute()
-        .catch(() => {});
-      throw error;
-    }
+      return batch;
+    });
     return batch.events.length === this.settings.maxEventsPerBatch;
   }
 

@@ -159,3 +159,22 @@ function observedConnection(connection: DatabaseConnection, observe: Transaction
     streamQuery: (compiledQuery, chunkSize) => connection.streamQuery(compiledQuery, chunkSize),
   };
 }
+
+/**
+ * Runs `work` in `tx`, then commits. When anything fails, rolls back (a rollback that fails too is moot: the
+ * connection is then discarded) and rethrows, so the transaction never stays open and its connection always
+ * returns to the pool (kysely#1990: a failed commit keeps the connection checked out until rollback).
+ */
+export async function commitOrRollBack<T>(tx: TenantTransaction, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+  try {
+    const result = await work(tx);
+    await tx.commit().execute();
+    return result;
+  } catch (error) {
+    await tx
+      .rollback()
+      .execute()
+      .catch(() => {});
+    throw error;
+  }
+}

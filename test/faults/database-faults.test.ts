@@ -1,16 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { startPrivateCluster } from './support/private-cluster.js';
 import { createTenant } from '../../src/admin/tenants.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { decodeGlobalId } from '../../src/graphql/global-id.js';
 import { connectClient } from '../../src/db/guarded-client.js';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
-import { withUser } from '../../src/db/database-urls.js';
+import { APP_ROLE } from '../../src/db/prepare-database.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
 import { TEST_JWT_SECRET } from '../support/server.js';
 import { exited, freePort, spawnServer, waitForOutput } from '../support/processes.js';
@@ -146,32 +141,21 @@ describe('the API process under database faults', () => {
     'answers 503 while PostgreSQL is stopped and recovers by itself when it is back, losing no acknowledged write',
     { timeout: 180_000 },
     async () => {
-      // A cluster of its own, to stop and start again (never the shared test database).
-      const root = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-faults-'));
-      await chmod(root, 0o755);
-      cleanups.push(() => rm(root, { recursive: true, force: true }));
-      const dataDir = path.join(root, 'pg');
-      const port = await freePort();
-      const cluster = () => startEmbeddedPostgres({ dataDir, port, password: 'postgres', persistent: true });
-      let postgres: RunningPostgres = await cluster();
-      cleanups.push(() => postgres.stop());
-      await createDatabaseIfMissing(postgres.urlFor('postgres'), 'faults');
-      const ownerUrl = postgres.urlFor('faults');
-      await migrateToLatest(ownerUrl);
-      await enableAppRoleLogin(ownerUrl, 'fa017fa017');
-      const api = await startApi(ownerUrl, withUser(ownerUrl, APP_ROLE, 'fa017fa017'));
+      const cluster = await startPrivateCluster(cleanups, 'faults', 'fa017fa017');
+      const { ownerUrl } = cluster;
+      const api = await startApi(ownerUrl, cluster.appUrl);
       const { tenantId, conversationLocalId, target } = await loadTargetIn(ownerUrl, api);
 
       const load = startMixedLoad(target, { tag: 'restart' });
       try {
         await load.until(moreAnswers('ok', 20, 0), 'successes before the stop');
-        await postgres.stop();
+        await cluster.stop();
         await load.until(moreAnswers('unavailable', 10, 0), '503s while PostgreSQL is stopped');
         expect(await healthStatus(api)).toBe(503);
         const ready = await fetch(`http://127.0.0.1:${api.port}/ready`, { signal: AbortSignal.timeout(10_000) });
         expect(ready.status).toBe(503);
 
-        postgres = await cluster();
+        await cluster.start();
         await untilHealth(api, 200);
         await load.until(moreAnswers('ok', 20, load.answers.length), 'successes after PostgreSQL is back', 60_000);
       } finally {

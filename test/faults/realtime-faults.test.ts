@@ -1,13 +1,6 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTenant } from '../../src/admin/tenants.js';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../src/db/embedded-postgres.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { APP_ROLE, createDatabaseIfMissing, enableAppRoleLogin } from '../../src/db/prepare-database.js';
-import { withUser } from '../../src/db/database-urls.js';
-import { freePort } from '../support/processes.js';
+import { startPrivateCluster } from './support/private-cluster.js';
 import { bearer, createConversation, eventually, MESSAGE_POSTED, openSocket, postMessage } from '../support/realtime-client.js';
 import { startTestServer } from '../support/server.js';
 import { tokenFor } from '../support/tenants.js';
@@ -25,19 +18,8 @@ afterAll(async () => {
 
 describe('realtime under faults', () => {
   it('delivers every event, those around a PostgreSQL restart included, and resumes on another server by cursor', { timeout: 120_000 }, async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-rtcore-faults-'));
-    await chmod(root, 0o755);
-    cleanups.push(() => rm(root, { recursive: true, force: true }));
-    const dataDir = path.join(root, 'pg');
-    const port = await freePort();
-    const cluster = () => startEmbeddedPostgres({ dataDir, port, password: 'postgres', persistent: true });
-    let postgres: RunningPostgres = await cluster();
-    cleanups.push(() => postgres.stop());
-    await createDatabaseIfMissing(postgres.urlFor('postgres'), 'realtime');
-    const ownerUrl = postgres.urlFor('realtime');
-    await migrateToLatest(ownerUrl);
-    await enableAppRoleLogin(ownerUrl, 'fa0fa0fa0f');
-    const appUrl = withUser(ownerUrl, APP_ROLE, 'fa0fa0fa0f');
+    const cluster = await startPrivateCluster(cleanups, 'realtime', 'fa0fa0fa0f');
+    const { ownerUrl, appUrl } = cluster;
     const options = { appUrl, realtime: { listenUrl: appUrl, pollIntervalMs: 300 } };
     const [first, second] = await Promise.all([startTestServer(options), startTestServer(options)]);
     cleanups.push(() => second.close());
@@ -53,9 +35,9 @@ describe('realtime under faults', () => {
 
     // Written, then PostgreSQL goes away before any batch could deliver it... or right after: either way it must arrive.
     posted.push(await postMessage(second, token, room, 'just before the stop'));
-    await postgres.stop();
+    await cluster.stop();
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    postgres = await cluster();
+    await cluster.start();
     await eventually(
       async () => {
         try {
