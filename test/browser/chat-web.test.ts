@@ -38,6 +38,10 @@ if (!installed && !process.env.CI) {
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VITE_BIN = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin/vite.js');
 
+// How long to wait for an event (a delivery, a socket closing): generous, because CI runs the suite in parallel
+// on two cores; an event that comes returns at once.
+const WAIT_MS = 20_000;
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -143,7 +147,7 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
 
   const messageIn = (tab: Page, text: string) => tab.locator('ol[aria-label="Messages"] li', { hasText: text });
 
-  it("shows a message posted in tenant A's tab live in A's other tab, and never in tenant B's", async () => {
+  it("shows a message posted in tenant A's tab live in A's other tab, and never in tenant B's", { timeout: 90_000 }, async () => {
     const problems: string[] = [];
     const a1 = await openTab(tenantA, conversationA, problems);
     const a2 = await openTab(tenantA, conversationA, problems);
@@ -152,24 +156,24 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
     expect(a1.url()).not.toContain('token=');
     // graphql-ws acknowledges no subscribe: wait until the server holds every tab's subscription, so a message
     // committed from now on is one each tab is entitled to receive live.
-    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id), { timeout: 10_000 }).toBe(2);
-    await expect.poll(() => api.realtime.subscriptionsOf(tenantB.id), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id), { timeout: WAIT_MS }).toBe(2);
+    await expect.poll(() => api.realtime.subscriptionsOf(tenantB.id), { timeout: WAIT_MS }).toBe(1);
     // A reload would drop this mark: its presence afterwards proves the message arrived live.
     await a2.evaluate(() => Object.assign(globalThis, { loadedOnce: true }));
 
     const fromA = `hello from A ${unique}`;
     await a1.getByRole('textbox', { name: 'Message' }).fill(fromA);
     await a1.getByRole('button', { name: 'Send' }).click();
-    await messageIn(a2, fromA).waitFor({ timeout: 10_000 });
-    await messageIn(a1, fromA).waitFor({ timeout: 10_000 });
+    await messageIn(a2, fromA).waitFor({ timeout: WAIT_MS });
+    await messageIn(a1, fromA).waitFor({ timeout: WAIT_MS });
     expect(await a2.evaluate(() => (globalThis as { loadedOnce?: boolean }).loadedOnce)).toBe(true);
-    await expect.poll(() => a1.getByRole('textbox', { name: 'Message' }).inputValue()).toBe('');
+    await expect.poll(() => a1.getByRole('textbox', { name: 'Message' }).inputValue(), { timeout: WAIT_MS }).toBe('');
 
     // The negative, event-based: B's tab receives a later B-only message, so it was live and delivering after
     // A's message had been committed and delivered to A's tabs; A's text is still not there.
     const fromB = `hello from B ${unique}`;
     await postMessage(tenantB, conversationB, fromB);
-    await messageIn(b, fromB).waitFor({ timeout: 10_000 });
+    await messageIn(b, fromB).waitFor({ timeout: WAIT_MS });
     expect(await b.locator('body').innerText()).not.toContain(fromA);
     expect(await a2.locator('body').innerText()).not.toContain(fromB);
     expect(await b.getByTestId('subscription-error').count()).toBe(0);
@@ -178,21 +182,23 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
     expect(problems).toEqual([]);
   });
 
-  it("gives tenant B nothing of A's when B's tab subscribes with A's conversation id", async () => {
-    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id)).toBe(0);
-    await expect.poll(() => api.realtime.subscriptionsOf(tenantB.id)).toBe(0);
+  it("gives tenant B nothing of A's when B's tab subscribes with A's conversation id", { timeout: 90_000 }, async () => {
+    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id), { timeout: WAIT_MS }).toBe(0);
+    await expect.poll(() => api.realtime.subscriptionsOf(tenantB.id), { timeout: WAIT_MS }).toBe(0);
     const a = await openTab(tenantA, conversationA);
     const foreign = await openTab(tenantB, conversationA);
     // Another tenant's conversation looks exactly like one that does not exist: no title, no messages, and the
     // subscription is refused with NOT_FOUND (never FORBIDDEN, which would confirm that it exists).
-    await expect.poll(() => foreign.locator('section[aria-label="Conversation"] h2').innerText()).toBe('Conversation not found');
-    await expect.poll(() => foreign.getByTestId('subscription-error').innerText(), { timeout: 10_000 }).toContain('NOT_FOUND');
-    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => foreign.locator('section[aria-label="Conversation"] h2').innerText(), { timeout: WAIT_MS })
+      .toBe('Conversation not found');
+    await expect.poll(() => foreign.getByTestId('subscription-error').innerText(), { timeout: WAIT_MS }).toContain('NOT_FOUND');
+    await expect.poll(() => api.realtime.subscriptionsOf(tenantA.id), { timeout: WAIT_MS }).toBe(1);
     expect(api.realtime.subscriptionsOf(tenantB.id)).toBe(0);
 
     const fromA = `second from A ${unique}`;
     await postMessage(tenantA, conversationA, fromA);
-    await messageIn(a, fromA).waitFor({ timeout: 10_000 });
+    await messageIn(a, fromA).waitFor({ timeout: WAIT_MS });
     expect(await foreign.locator('ol[aria-label="Messages"] li').count()).toBe(0);
     const shown = await foreign.locator('body').innerText();
     expect(shown).not.toContain(fromA);
