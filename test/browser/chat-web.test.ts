@@ -124,6 +124,13 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
 
   /** A tab of the example as a user opens it: the API URL and the token in the query string (README). */
   async function openTab(tenant: TestTenant, conversationId: string, problems?: string[]): Promise<Page> {
+    const tab = await openPage(api, tenant, conversationId, problems);
+    await tab.getByTestId('tenant-name').filter({ hasText: tenant.name }).waitFor();
+    await tab.locator('section[aria-label="Conversation"] h2').waitFor();
+    return tab;
+  }
+
+  async function openPage(server: TestServer, tenant: TestTenant, conversationId: string, problems?: string[]): Promise<Page> {
     const tab = await context.newPage();
     tabs.push(tab);
     if (problems) {
@@ -132,10 +139,8 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
         if (message.type() === 'error') problems.push(message.text());
       });
     }
-    const query = new URLSearchParams({ api: api.url, token: tenant.admin.token, conversation: conversationId });
+    const query = new URLSearchParams({ api: server.url, token: tenant.admin.token, conversation: conversationId });
     await tab.goto(`${page.origin}/?${query}`);
-    await tab.getByTestId('tenant-name').filter({ hasText: tenant.name }).waitFor();
-    await tab.locator('section[aria-label="Conversation"] h2').waitFor();
     return tab;
   }
 
@@ -205,5 +210,19 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
     expect(shown).not.toContain(`hello from A ${unique}`);
     expect(shown).not.toContain(`room-a-${unique}`);
     expect(leftLoopback).toEqual([]);
+  });
+
+  it("is refused by a production API whose CORS_ORIGINS does not list the page's origin", { timeout: 90_000 }, async () => {
+    // The control of the tests above: they pass because CORS_ORIGINS lists the page, not because nothing checks.
+    const strict = await startTestServer({ production: true, introspection: false, corsOrigins: ['https://app.example.test'] });
+    try {
+      const problems: string[] = [];
+      const tab = await openPage(strict, tenantA, conversationA, problems);
+      await expect.poll(() => tab.getByTestId('tenant-name').innerText(), { timeout: WAIT_MS }).toMatch(/Failed to fetch/);
+      expect(await tab.locator('body').innerText()).not.toContain(tenantA.name);
+      expect(problems.some((problem) => /CORS policy/.test(problem))).toBe(true);
+    } finally {
+      await strict.close();
+    }
   });
 });
