@@ -8,10 +8,10 @@ export default defineConfig(
   {
     // Generated (`npm run codegen`), built or produced by runs: not hand-written code. The code-bearing entries
     // of .prettierignore; keep the two in step.
-    ignores: ['node_modules/', 'dist/', 'packages/sdk/dist/', 'coverage/', '.data/', 'bench/results/', 'src/__generated__/'],
+    ignores: ['node_modules/', 'dist/', 'packages/sdk/dist/', 'coverage/', '.data/', 'bench/results/', 'src/__generated__/', 'examples/*/dist/'],
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
