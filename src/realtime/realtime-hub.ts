@@ -48,6 +48,7 @@ export interface RealtimeHubOptions {
   readonly logger: { warn(details: Record<string, unknown>, message: string): void };
   /** A subscribed user is no longer a member of its tenant: close its socket. */
   readonly onNotMember: (subscriber: Subscriber) => void;
+  readonly onTenantSuspended: (subscriber: Subscriber) => void;
 }
 
 /**
@@ -161,6 +162,7 @@ export class RealtimeHub {
         batchWindowMs: settings.batchWindowMs,
         maxEventsPerBatch: settings.maxEventsPerBatch,
         onNotMember: this.options.onNotMember,
+        onTenantSuspended: this.options.onTenantSuspended,
         onBatch: (outcome, statements, error) => {
           metrics.batches.inc({ outcome });
           if (outcome === 'ok') metrics.batchStatements.observe(statements);

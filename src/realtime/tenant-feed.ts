@@ -24,6 +24,8 @@ export interface TenantFeedSettings {
   readonly maxEventsPerBatch: number;
   /** A subscribed user who is no longer a member: the server closes its socket (4403). */
   readonly onNotMember: (subscriber: Subscriber) => void;
+  /** A batch found the tenant suspended: every subscriber of it ends. */
+  readonly onTenantSuspended: (subscriber: Subscriber) => void;
   readonly onBatch: (outcome: 'ok' | 'failed', statements: number, error?: unknown) => void;
 }
 
@@ -147,6 +149,12 @@ export class TenantFeed {
     );
     const batch = await commitOrRollBack(tx, async () => {
       const batch = await readEventBatch(tx, from.toString(), this.settings.maxEventsPerBatch, userIds);
+      // SECURITY: a suspended tenant's live subscriptions end within one batch window (the server's own batches act
+      // for no user, which the prologue lets through; this statement reads the suspension with the membership).
+      if (batch.suspended) {
+        for (const subscriber of subscribers) this.settings.onTenantSuspended(subscriber);
+        return batch;
+      }
       const members = new Set(batch.members);
       const entitled: Subscriber[] = [];
       for (const subscriber of subscribers) {

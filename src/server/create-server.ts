@@ -205,6 +205,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     admission: tenantAdmission.admission,
     logger: options.logger,
     onNotMember: (subscriber) => subscriber.end('not_member'),
+    onTenantSuspended: (subscriber) => subscriber.end('suspended'),
   });
   try {
     await hub.start();

@@ -191,6 +191,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       );
     } else if (why === 'not_member') {
       closeSocket(socket, CLOSE_CODES.forbidden, "Forbidden: the token's user is no longer a member of its tenant");
+    } else if (why === 'suspended') {
+      closeSocket(socket, CLOSE_CODES.forbidden, "TENANT_SUSPENDED: the token's tenant is suspended; its data is kept");
     }
   };
 
@@ -220,6 +222,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       await check.rollback();
       if ((error as { code?: unknown }).code === 'TG002') {
         closeSocket(socket, CLOSE_CODES.forbidden, "Forbidden: the token's user is not a member of its tenant");
+      } else if ((error as { code?: unknown }).code === 'TG004' || (error instanceof AppError && error.code === 'TENANT_SUSPENDED')) {
+        closeSocket(socket, CLOSE_CODES.forbidden, "TENANT_SUSPENDED: the token's tenant is suspended; its data is kept");
       } else if (error instanceof AppError) {
         // The tenant's rate limit or fair share (RATE_LIMITED, SERVER_BUSY): its message says when to come back.
         closeSocket(socket, CLOSE_CODES.unavailable, `${error.code}: ${error.message}`);

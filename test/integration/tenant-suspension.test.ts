@@ -8,6 +8,7 @@ import { withOwnerClient } from '../support/owner-db.js';
 import { runCliInProcess } from '../support/processes.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
+import { bearer, createConversation, directAppUrl, eventually, MESSAGE_POSTED, openSocket, postMessage } from '../support/realtime-client.js';
 
 const databaseEnv = () => ({ DATABASE_URL: inject('ownerUrl'), DATABASE_URL_APP: inject('appUrl'), JWT_SECRET: TEST_JWT_SECRET });
 const cli = (...args: string[]) => runCliInProcess(args, databaseEnv());
@@ -159,5 +160,36 @@ describe('a suspended tenant in the SDK client', () => {
     await cli('tenant', 'suspend', '--tenant', subject.id);
     const response = await server.client(subject.admin.token).request(ViewerDocument);
     expect(response.errors?.[0]?.extensions?.code).toBe('TENANT_SUSPENDED');
+  });
+});
+
+describe('suspension and live subscriptions (issue 13 §2, with realtime)', () => {
+  it("ends a suspended tenant's subscriptions within a batch window (4403 TENANT_SUSPENDED) and refuses its new sockets; the bystander goes on", async () => {
+    const realtimeServer = await startTestServer({ realtime: { listenUrl: directAppUrl(), pollIntervalMs: 200 } });
+    try {
+      const [tenant, bystander] = await Promise.all([createTestTenant(), createTestTenant()]);
+      const rooms = await Promise.all([
+        createConversation(realtimeServer, tenant.admin.token),
+        createConversation(realtimeServer, bystander.admin.token),
+      ]);
+      const sockets = [openSocket(realtimeServer, bearer(tenant.admin.token)), openSocket(realtimeServer, bearer(bystander.admin.token))];
+      const subs = sockets.map((socket, i) => socket.subscribe(MESSAGE_POSTED, { id: rooms[i] }));
+      await eventually(
+        () => realtimeServer.realtime.subscriptionsOf(tenant.id) === 1 && realtimeServer.realtime.subscriptionsOf(bystander.id) === 1,
+        'both subscriptions',
+      );
+
+      expect((await cli('tenant', 'suspend', '--tenant', tenant.id, '--reason', 'realtime test')).status).toBe(0);
+      // The suspended tenant has nothing to write (its requests are refused): its next batch (at the latest the
+      // polling safety net) finds the suspension and ends the subscription.
+      expect(await sockets[0]!.closed).toEqual({ code: 4403, reason: expect.stringMatching(/^TENANT_SUSPENDED/) });
+      expect((await openSocket(realtimeServer, bearer(tenant.admin.token)).closed).code).toBe(4403);
+
+      await postMessage(realtimeServer, bystander.admin.token, rooms[1]!, 'still live');
+      expect((await subs[1]!.waitFor(1))[0].messagePosted.message.body).toBe('still live');
+      await sockets[1]!.close();
+    } finally {
+      await realtimeServer.close();
+    }
   });
 });

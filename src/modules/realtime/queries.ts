@@ -9,6 +9,8 @@ import type { RealtimeEventRow } from './rows.js';
 export interface EventBatch {
   /** The subscribed users (of those asked about) who are still members of the tenant. */
   readonly members: readonly string[];
+  /** The tenant is suspended (`cli tenant suspend`): its subscriptions end, nothing is delivered. */
+  readonly suspended: boolean;
   /** Events after the position asked for, oldest first, contiguous (positions are gap-free per tenant). */
   readonly events: readonly RealtimeEventRow[];
   /** The payload rows of those events, for priming the batch's loaders. */
@@ -36,6 +38,7 @@ export async function readEventBatch(tx: TenantTransaction, after: string, limit
   const row = rows[0]!;
   return {
     members: row.members,
+    suspended: row.suspended,
     events: row.events ?? [],
     messages: row.messages ?? [],
     conversations: row.conversations ?? [],
@@ -47,6 +50,7 @@ export async function readEventBatch(tx: TenantTransaction, after: string, limit
 export function readEventBatchQuery(_tx: TenantTransaction, after: string, limit: number, userIds: readonly string[]) {
   return sql<{
     members: string[];
+    suspended: boolean;
     events: RealtimeEventRow[] | null;
     messages: MessageRow[] | null;
     conversations: ConversationRow[] | null;
@@ -61,6 +65,7 @@ export function readEventBatchQuery(_tx: TenantTransaction, after: string, limit
     )
     select
       (select coalesce(array_agg(u.id::text), '{}') from users u where u.id = any(${userIds}::uuid[])) as members,
+      coalesce((select t.suspended_at is not null from tenants t), false) as suspended,
       (select json_agg(json_build_object('tenant_id', ev.tenant_id::text, 'position', ev.position::text, 'kind', ev.kind,
               'conversation_id', ev.conversation_id, 'message_id', ev.message_id, 'occurred_at', ev.occurred_at::text)
               order by ev.position) from ev) as events,
