@@ -59,7 +59,9 @@ async function runWaves(queue: OperationSpec[][], state: RunState, deps: Scenari
   for (let index = 0; index < queue.length; index += 1) {
     await pool.beforeWave(index);
     state.wave = index + 1;
-    const { ran, deferred, written } = await runWave(queue[index]!, state, deps);
+    const wave = runWave(queue[index]!, state, deps);
+    pool.duringWave();
+    const { ran, deferred, written } = await wave;
     sent += ran;
     if (deferred.length > 0) {
       if (index + 1 < queue.length) queue[index + 1]!.unshift(...deferred);

@@ -26,8 +26,11 @@ export type SubscriberAction =
       after: AfterRef;
     }
   | { act: 'subscribe'; tenant: number; user: number; field: 'conversationChanged'; after: AfterRef }
-  /** One socket (by index among those with live subscriptions) disconnects and resubscribes with its last cursors. */
-  | { act: 'resume'; pick: number };
+  /**
+   * One socket (by index among those with live subscriptions) disconnects and resubscribes with its last cursors:
+   * before the wave, or while the wave's writes are in flight (`during`), so that it must replay what it missed.
+   */
+  | { act: 'resume'; pick: number; during: boolean };
 
 export interface PlannedAction {
   /** Before which wave (modulo the waves) the action runs. */
@@ -59,10 +62,10 @@ export const subscriberAction: fc.Arbitrary<SubscriberAction> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({ act: fc.constant('subscribe' as const), ...caller, field: fc.constant('conversationChanged' as const), after }),
   },
-  { weight: 3, arbitrary: fc.record({ act: fc.constant('resume' as const), pick }) },
+  { weight: 4, arbitrary: fc.record({ act: fc.constant('resume' as const), pick, during: fc.boolean() }) },
 );
 
 /** A scenario's subscriber actions: a few per run, spread over its waves. */
 export function subscriberPlanSpec(shape: ScenarioShape): fc.Arbitrary<PlannedAction[]> {
-  return fc.array(fc.record({ wave: fc.nat({ max: shape.maxWaves - 1 }), action: subscriberAction }), { maxLength: 10 });
+  return fc.array(fc.record({ wave: fc.nat({ max: shape.maxWaves - 1 }), action: subscriberAction }), { maxLength: 16 });
 }

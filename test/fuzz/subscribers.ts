@@ -73,6 +73,8 @@ export class SubscriberPool {
   /** By boundary: tenant id -> the tenant's newest event position then. */
   private readonly heads: Map<string, string>[] = [];
   private readonly listeners = new Set<() => void>();
+  /** Sockets disconnected before the wave that reconnect once its writes are in flight. */
+  private reconnecting: FuzzSocket[] = [];
 
   constructor(
     private readonly deps: RealtimeDependencies,
@@ -89,12 +91,15 @@ export class SubscriberPool {
     const actions = index < this.waves ? this.plan.filter((p) => p.wave % this.waves === index).map((p) => p.action) : [];
     if (actions.length === 0) return;
     const resumed = new Set<FuzzSocket>();
+    const during = new Set<FuzzSocket>();
     for (const action of actions) {
       if (action.act !== 'resume') continue;
       const candidates = this.sockets.filter((s) => this.liveOwn(s).length > 0);
-      if (candidates.length > 0) resumed.add(candidates[action.pick % candidates.length]!);
+      const socket = candidates[action.pick % candidates.length];
+      if (socket) (action.during ? during : resumed).add(socket);
     }
-    for (const socket of resumed) {
+    for (const socket of resumed) during.delete(socket);
+    for (const socket of [...resumed, ...during]) {
       // Foreign subscriptions still pending stay as they are: "nothing" is an allowed answer for them.
       for (const sub of this.subscriptions.filter((s) => s.socket === socket && !s.ended)) {
         sub.generation = null;
@@ -104,17 +109,31 @@ export class SubscriberPool {
     }
     // Old subscriptions gone from the server before new ones are counted.
     await this.settled((count, live) => count === live, 'the server to drop the resumed sockets');
-    for (const socket of resumed) {
-      socket.client = this.connect(socket);
-      for (const sub of this.subscriptions.filter((s) => s.socket === socket && !s.foreign && !s.ended)) {
-        const last = sub.data.length > 0 ? cursorOf(sub.data[sub.data.length - 1]) : sub.sinceCursor;
-        this.start(sub, { ...sub.variables, after: last });
-      }
-    }
+    for (const socket of resumed) this.reconnect(socket);
+    this.reconnecting = [...during];
     for (const action of actions) if (action.act === 'subscribe') this.subscribe(action, index);
     // A subscription without `after` starts at its tenant's head when the server registers it: wait for that, so
     // that it is entitled to exactly the waves after this boundary. (Refused ones never count.)
     await this.settled((count, live) => count >= live, 'every new subscription to start');
+  }
+
+  /**
+   * Called as the wave's requests are sent: the sockets of `during` resumes reconnect now, racing the writes.
+   * Their subscriptions carry a cursor, so where they start does not depend on when the server registers them;
+   * the next boundary waits for them like for any live subscription.
+   */
+  duringWave(): void {
+    for (const socket of this.reconnecting) this.reconnect(socket);
+    this.reconnecting = [];
+  }
+
+  /** A new socket for a resumed one; each of its own subscriptions resubscribes after the last cursor it received. */
+  private reconnect(socket: FuzzSocket): void {
+    socket.client = this.connect(socket);
+    for (const sub of this.liveOwn(socket)) {
+      const last = sub.data.length > 0 ? cursorOf(sub.data[sub.data.length - 1]) : sub.sinceCursor;
+      this.start(sub, { ...sub.variables, after: last });
+    }
   }
 
   /** Resolves when a result arrives on any subscription. */
@@ -143,6 +162,8 @@ export class SubscriberPool {
     const tenant = tenants[action.tenant % tenants.length]!;
     const user = tenant.users[action.user % tenant.users.length]!;
     const socket = this.socketOf(tenant, user);
+    // A socket that reconnects during the wave subscribes again then; a new subscription waits for another action.
+    if (this.reconnecting.includes(socket)) return;
     if (this.subscriptions.filter((s) => s.socket === socket).length >= MAX_PER_SOCKET) return;
     const other = (pick: number) => tenants[(tenant.index + 1 + (pick % (tenants.length - 1))) % tenants.length]!;
 
@@ -277,7 +298,8 @@ export class SubscriberPool {
       this.state.tenants.map((tenant) => ({
         tenant: tenant.marker,
         server: this.deps.subscriptionsOf(tenant.tenantId),
-        live: this.subscriptions.filter((s) => s.socket.tenant === tenant && !s.foreign && !s.ended).length,
+        // Connected ones only: a resumed socket's subscriptions count again once they resubscribed.
+        live: this.subscriptions.filter((s) => s.socket.tenant === tenant && !s.foreign && !s.ended && s.generation !== null).length,
       }));
     try {
       await eventually(() => counts().every(({ server, live }) => ok(server, live)), what, START_TIMEOUT_MS);
