@@ -57,7 +57,7 @@ export async function runScenario(
 async function runWaves(queue: OperationSpec[][], state: RunState, deps: ScenarioDependencies, pool: SubscriberPool): Promise<number> {
   let sent = 0;
   for (let index = 0; index < queue.length; index += 1) {
-    await pool.beforeWave(index);
+    queue[index]!.push(...(await pool.beforeWave(index)));
     state.wave = index + 1;
     const wave = runWave(queue[index]!, state, deps);
     pool.duringWave();

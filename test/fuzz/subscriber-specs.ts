@@ -30,7 +30,12 @@ export type SubscriberAction =
    * One socket (by index among those with live subscriptions) disconnects and resubscribes with its last cursors:
    * before the wave, or while the wave's writes are in flight (`during`), so that it must replay what it missed.
    */
-  | { act: 'resume'; pick: number; during: boolean };
+  | { act: 'resume'; pick: number; during: boolean }
+  /**
+   * Writers of a subscriber's tenant post `count` messages at once, in the wave, to the conversation of one of its
+   * live subscriptions (picked among them): commit order then differs from statement order under its eyes.
+   */
+  | { act: 'burst'; pick: number; count: number; users: number[] };
 
 export interface PlannedAction {
   /** Before which wave (modulo the waves) the action runs. */
@@ -63,6 +68,15 @@ export const subscriberAction: fc.Arbitrary<SubscriberAction> = fc.oneof(
     arbitrary: fc.record({ act: fc.constant('subscribe' as const), ...caller, field: fc.constant('conversationChanged' as const), after }),
   },
   { weight: 4, arbitrary: fc.record({ act: fc.constant('resume' as const), pick, during: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      act: fc.constant('burst' as const),
+      pick,
+      count: fc.integer({ min: 1, max: 6 }),
+      users: fc.array(fc.nat({ max: 7 }), { minLength: 6, maxLength: 6 }),
+    }),
+  },
 );
 
 /** A scenario's subscriber actions: a few per run, spread over its waves. */

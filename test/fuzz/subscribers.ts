@@ -5,6 +5,8 @@ import { encodeEventCursor } from '../../src/realtime/event-cursor.js';
 import { bearer, eventually, socketUrl } from '../support/realtime-client.js';
 import * as doc from './documents.js';
 import type { RunState } from './operation.js';
+import type { OperationSpec } from './operation-specs.js';
+import { pool as referencePool } from './resolve-references.js';
 import { fail } from './page-checks.js';
 import type { PlannedAction, SubscriberAction } from './subscriber-specs.js';
 import type { TenantModel, UserModel } from './tenant-model.js';
@@ -84,12 +86,15 @@ export class SubscriberPool {
     private readonly waves: number,
   ) {}
 
-  /** Runs the actions planned before wave `index` + 1, with nothing else in flight. */
-  async beforeWave(index: number): Promise<void> {
-    if (this.plan.length === 0) return;
+  /**
+   * Runs the actions planned before wave `index` + 1, with nothing else in flight. Returns the operations that
+   * bursts add to the wave.
+   */
+  async beforeWave(index: number): Promise<OperationSpec[]> {
+    if (this.plan.length === 0) return [];
     this.heads[index] = await this.readHeads();
     const actions = index < this.waves ? this.plan.filter((p) => p.wave % this.waves === index).map((p) => p.action) : [];
-    if (actions.length === 0) return;
+    if (actions.length === 0) return [];
     const resumed = new Set<FuzzSocket>();
     const during = new Set<FuzzSocket>();
     for (const action of actions) {
@@ -115,6 +120,24 @@ export class SubscriberPool {
     // A subscription without `after` starts at its tenant's head when the server registers it: wait for that, so
     // that it is entitled to exactly the waves after this boundary. (Refused ones never count.)
     await this.settled((count, live) => count >= live, 'every new subscription to start');
+    return actions.flatMap((action) => (action.act === 'burst' ? this.burst(action) : []));
+  }
+
+  /** postMessage operations, through the normal model, into the conversation of a live own subscription. */
+  private burst(action: Extract<SubscriberAction, { act: 'burst' }>): OperationSpec[] {
+    const rooms = this.subscriptions.filter((s) => s.conversation && !s.foreign && !s.ended);
+    const sub = rooms[action.pick % Math.max(rooms.length, 1)];
+    if (!sub) return [];
+    const { tenant } = sub.socket;
+    // The index resolveId will map back to this conversation (the wave's references resolve before it writes).
+    const pick = referencePool(this.state.tenants, tenant, 'own', 'Conversation').findIndex((c) => c.id === sub.conversation!.id);
+    return action.users.slice(0, action.count).map((user) => ({
+      op: 'postMessage' as const,
+      tenant: tenant.index,
+      user,
+      conversation: { from: 'own' as const, kind: 'Conversation' as const, pick },
+      body: { kind: 'words' as const, words: ['alpha'], pad: 0 },
+    }));
   }
 
   /**
