@@ -30,6 +30,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { directAppUrl } from '../support/realtime-client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { readFuzzConfig } from './fuzz-config.js';
 import { createSender } from './fuzz-client.js';
@@ -54,7 +55,9 @@ const exercised = new Set<string>();
 beforeAll(async () => {
   // A pool of 2 makes every connection serve all tenants in turn while many requests wait for one. The wait is
   // long so that a busy CI machine yields slow answers, never 503s.
-  server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 60_000 } });
+  // The subscribers' wake-ups also travel through a LISTEN connection, straight to PostgreSQL (in CI's PgBouncer
+  // run the app role's pool goes through PgBouncer; LISTEN needs a session).
+  server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 60_000 }, realtime: { listenUrl: directAppUrl() } });
   owner = new pg.Client({ connectionString: inject('ownerUrl'), application_name: 'tenantgraph-fuzz-owner' });
   await owner.connect();
   const schema = publicSchema();
