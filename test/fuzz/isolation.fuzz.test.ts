@@ -13,9 +13,18 @@
  * carries its marker), row id or tenant id; a rejected operation (NOT_FOUND / BAD_USER_INPUT / FORBIDDEN) must
  * change nothing.
  *
+ * Subscribers (issue 12 §3): between waves, members of the run's tenants subscribe over graphql-ws, on real
+ * sockets, to messagePosted (own and foreign conversation ids) and conversationChanged, without `after`, with their
+ * tenant's position before an earlier wave (replay) or with another tenant's cursor; some disconnect and resume
+ * with the last cursor they received, before a wave or while its writes are in flight; bursts post concurrently
+ * into a subscribed conversation. After the last wave (delivery-checks.ts): no frame shows another tenant; every
+ * own subscription received exactly the model's events after its start, each once, in wave order; a foreign
+ * conversation or cursor yields NOT_FOUND / BAD_USER_INPUT or nothing.
+ *
  * Files: operation-specs.ts (what is generated), resolve-references.ts (picking ids, cursors and texts),
  * read-operations.ts and write-operations.ts (predictions and checks), scenario-runner.ts (waves),
- * view-verifier.ts and ground-truth.ts (after each wave), leak-detector.ts (raw-text scan; leak-detector.test.ts).
+ * view-verifier.ts and ground-truth.ts (after each wave), leak-detector.ts (raw-text scan; leak-detector.test.ts),
+ * subscriber-specs.ts, subscribers.ts and delivery-checks.ts (subscribers).
  *
  * Running it:
  *   npm test                                   CI: a random seed, as many runs as 1,000 operations need
