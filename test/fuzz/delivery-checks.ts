@@ -41,19 +41,22 @@ export async function verifyDeliveries(pool: SubscriberPool, verifier: Verifier)
       if (problems.length > 0) fail(`LEAK: ${socket.label} received another tenant's data: ${problems.join('; ')}`, { frame });
     }
   }
-  for (const sub of subs) {
-    try {
-      if (sub.foreign) checkRefused(sub);
-      else if (sub.field === 'messagePosted') checkMessages(sub, sentinels);
-      else checkConversationChanges(sub, sentinels);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      fail(`${sub.label}\n  ${message}\n  variables: ${JSON.stringify(sub.variables)}\n  resumes: ${sub.resumes}`);
-    }
+  for (const sub of subs) checkSubscription(sub, sentinels);
+}
+
+/** (b) for an own subscription, (c) for a foreign one; the failure names the subscription. */
+export function checkSubscription(sub: FuzzSubscription, sentinels: Sentinels): void {
+  try {
+    if (sub.foreign) checkRefused(sub);
+    else if (sub.field === 'messagePosted') checkMessages(sub, sentinels);
+    else checkConversationChanges(sub, sentinels);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    fail(`${sub.label}\n  ${message}\n  variables: ${JSON.stringify(sub.variables)}\n  resumes: ${sub.resumes}`);
   }
 }
 
-interface Sentinels {
+export interface Sentinels {
   /** Conversation id -> the sentinel message posted in it. */
   messages: Map<string, string>;
   /** Tenant index -> the sentinel conversation created in it. */
