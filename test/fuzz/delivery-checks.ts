@@ -16,7 +16,7 @@ import { fetchChecked, type Verifier } from './view-verifier.js';
  *       wave, posts commit in any order), then the sentinel; cursors strictly increase across resumes;
  *   (c) a foreign conversation or a foreign cursor gets NOT_FOUND or BAD_USER_INPUT, or nothing — never an event.
  */
-const DELIVERY_TIMEOUT_MS = 20_000;
+const DELIVERY_TIMEOUT_MS = 30_000;
 const REFUSALS: unknown[] = ['NOT_FOUND', 'BAD_USER_INPUT'];
 
 export async function verifyDeliveries(pool: SubscriberPool, verifier: Verifier): Promise<void> {

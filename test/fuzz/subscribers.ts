@@ -67,7 +67,7 @@ export interface FuzzSubscription {
 
 /** Per-socket subscriptions kept under the server's default limit of 20 (REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET). */
 const MAX_PER_SOCKET = 12;
-const START_TIMEOUT_MS = 20_000;
+const START_TIMEOUT_MS = 30_000;
 
 export class SubscriberPool {
   readonly sockets: FuzzSocket[] = [];
