@@ -411,3 +411,54 @@ export const INVITE_USER = /* GraphQL */ `
 export interface InviteUserData {
   inviteUser: { user: { id: string; email: string; displayName: string; role: Role } };
 }
+
+/** Sent over graphql-ws by the fuzzer's subscribers (subscribers.ts), never over HTTP. */
+export const MESSAGE_POSTED = /* GraphQL */ `
+  subscription FuzzMessagePosted($conversationId: ID!, $after: String) {
+    messagePosted(conversationId: $conversationId, after: $after) {
+      cursor
+      message {
+        id
+        body
+        createdAt
+        author {
+          id
+          displayName
+          email
+        }
+        conversation {
+          id
+          title
+          messageCount
+        }
+      }
+    }
+  }
+`;
+export interface MessagePostedData {
+  messagePosted: { cursor: string; message: { id: string; body: string; author: UserRef; conversation: { id: string; title: string } } };
+}
+
+export const CONVERSATION_CHANGED = /* GraphQL */ `
+  subscription FuzzConversationChanged($after: String) {
+    conversationChanged(after: $after) {
+      cursor
+      kind
+      conversationId
+      conversation {
+        id
+        title
+        archived
+        messageCount
+      }
+    }
+  }
+`;
+export interface ConversationChangedData {
+  conversationChanged: {
+    cursor: string;
+    kind: 'CREATED' | 'RENAMED' | 'ARCHIVED';
+    conversationId: string;
+    conversation: { id: string; title: string } | null;
+  };
+}

@@ -13,9 +13,18 @@
  * carries its marker), row id or tenant id; a rejected operation (NOT_FOUND / BAD_USER_INPUT / FORBIDDEN) must
  * change nothing.
  *
+ * Subscribers (issue 12 §3): between waves, members of the run's tenants subscribe over graphql-ws, on real
+ * sockets, to messagePosted (own and foreign conversation ids) and conversationChanged, without `after`, with their
+ * tenant's position before an earlier wave (replay) or with another tenant's cursor; some disconnect and resume
+ * with the last cursor they received, before a wave or while its writes are in flight; bursts post concurrently
+ * into a subscribed conversation. After the last wave (delivery-checks.ts): no frame shows another tenant; every
+ * own subscription received exactly the model's events after its start, each once, in wave order; a foreign
+ * conversation or cursor yields NOT_FOUND / BAD_USER_INPUT or nothing.
+ *
  * Files: operation-specs.ts (what is generated), resolve-references.ts (picking ids, cursors and texts),
  * read-operations.ts and write-operations.ts (predictions and checks), scenario-runner.ts (waves),
- * view-verifier.ts and ground-truth.ts (after each wave), leak-detector.ts (raw-text scan; leak-detector.test.ts).
+ * view-verifier.ts and ground-truth.ts (after each wave), leak-detector.ts (raw-text scan; leak-detector.test.ts),
+ * subscriber-specs.ts, subscribers.ts and delivery-checks.ts (subscribers).
  *
  * Running it:
  *   npm test                                   CI: a random seed, as many runs as 1,000 operations need
@@ -30,17 +39,21 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { directAppUrl } from '../support/realtime-client.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { readFuzzConfig } from './fuzz-config.js';
 import { createSender } from './fuzz-client.js';
 import { LeakDetector } from './leak-detector.js';
 import { scenarioSpec, type ScenarioShape } from './operation-specs.js';
-import { recordingRootFields, unexercisedRootFields } from './root-field-coverage.js';
+import { publicSchema, recordingRootFields, rootFieldsOf, unexercisedRootFields } from './root-field-coverage.js';
 import { runScenario, type ScenarioDependencies } from './scenario-runner.js';
+import { subscriberPlanSpec } from './subscriber-specs.js';
 
 const config = readFuzzConfig();
 const SHAPE: ScenarioShape = { maxWaves: 16, maxOperationsPerWave: 16 };
 const TENANTS = 4;
+/** One generated run: its waves of operations, and what its subscribers do between them. */
+const RUN = fc.record({ waves: scenarioSpec(SHAPE), subscribers: subscriberPlanSpec(SHAPE) });
 
 let server: TestServer;
 let owner: pg.Client;
@@ -51,9 +64,12 @@ const exercised = new Set<string>();
 beforeAll(async () => {
   // A pool of 2 makes every connection serve all tenants in turn while many requests wait for one. The wait is
   // long so that a busy CI machine yields slow answers, never 503s.
-  server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 60_000 } });
+  // The subscribers' wake-ups also travel through a LISTEN connection, straight to PostgreSQL (in CI's PgBouncer
+  // run the app role's pool goes through PgBouncer; LISTEN needs a session).
+  server = await startTestServer({ pool: { max: 2, acquireTimeoutMs: 60_000 }, realtime: { listenUrl: directAppUrl() } });
   owner = new pg.Client({ connectionString: inject('ownerUrl'), application_name: 'tenantgraph-fuzz-owner' });
   await owner.connect();
+  const schema = publicSchema();
   deps = {
     send: recordingRootFields(createSender(server.url), exercised),
     leaks: new LeakDetector(),
@@ -61,6 +77,11 @@ beforeAll(async () => {
     owner,
     tenantsPerRun: TENANTS,
     coverage: new Map(),
+    realtime: {
+      url: server.url,
+      subscriptionsOf: (tenantId) => server.realtime.subscriptionsOf(tenantId),
+      recordDocument: (query) => rootFieldsOf(query, schema).forEach((field) => exercised.add(field)),
+    },
   };
 });
 afterAll(async () => {
@@ -70,10 +91,10 @@ afterAll(async () => {
 
 /** The fewest runs whose generated scenarios hold `minimum` operations (fc.sample replays fc.assert's values). */
 function runsFor(minimum: number): number {
-  const scenarios = fc.sample(scenarioSpec(SHAPE), { seed: config.seed, numRuns: 500 });
+  const scenarios = fc.sample(RUN, { seed: config.seed, numRuns: 500 });
   let operations = 0;
   for (const [index, scenario] of scenarios.entries()) {
-    operations += scenario.flat().length;
+    operations += scenario.waves.flat().length;
     if (operations >= minimum) return index + 1;
   }
   return scenarios.length;
@@ -91,8 +112,8 @@ describe('tenant isolation (property-based, fast-check)', () => {
       let operations = 0;
       const started = Date.now();
       await fc.assert(
-        fc.asyncProperty(scenarioSpec(SHAPE), async (waves) => {
-          operations += await runScenario(waves, deps);
+        fc.asyncProperty(RUN, async ({ waves, subscribers }) => {
+          operations += await runScenario(waves, deps, subscribers);
         }),
         {
           seed: config.seed,
@@ -118,11 +139,10 @@ describe('tenant isolation (property-based, fast-check)', () => {
       if (config.runs === null && config.path === null) {
         const what = 'operations run (fewer when the time budget stopped fast-check early)';
         expect(operations, what).toBeGreaterThanOrEqual(config.minOperations);
-        // A root field the fuzzer never sent is a query or mutation outside its isolation proof: add an operation
-        // spec for it (test/fuzz/operation-specs.ts, documents.ts, read- or write-operations.ts).
-        // Subscriptions do not travel over HTTP; their isolation is proven by test/rls/realtime-isolation.test.ts
-        // (random subscribers in this fuzzer are still to come).
-        const unexercised = unexercisedRootFields(exercised).filter((field) => !field.startsWith('Subscription.'));
+        // A root field the fuzzer never sent is a query, mutation or subscription outside its isolation proof: add
+        // an operation spec for it (test/fuzz/operation-specs.ts, documents.ts, read- or write-operations.ts) or a
+        // subscriber action (subscriber-specs.ts, subscribers.ts, delivery-checks.ts).
+        const unexercised = unexercisedRootFields(exercised);
         expect(unexercised, 'root fields of schema/*.graphql the fuzzer has no operation for').toEqual([]);
       }
     },

@@ -2,11 +2,14 @@ import type pg from 'pg';
 import { tokenFor } from '../support/tenants.js';
 import type { ApiResponse } from './fuzz-client.js';
 import { provisionTenants } from './fuzz-tenants.js';
+import { verifyDeliveries } from './delivery-checks.js';
 import { verifyDatabase } from './ground-truth.js';
 import type { ApplyContext, ResolvedOperation, RunState, Views } from './operation.js';
 import type { OperationSpec } from './operation-specs.js';
 import { resolveOperation } from './operations.js';
 import { fail, FuzzFailure } from './page-checks.js';
+import type { PlannedAction } from './subscriber-specs.js';
+import { SubscriberPool, type RealtimeDependencies } from './subscribers.js';
 import { fingerprint, type TenantModel } from './tenant-model.js';
 import { verifyTenantView, type Verifier } from './view-verifier.js';
 
@@ -16,14 +19,21 @@ export interface ScenarioDependencies extends Verifier {
   tenantsPerRun: number;
   /** Operations sent, by operation and outcome (and how many used another tenant's ids): what the runs covered. */
   coverage: Map<string, Map<string, number>>;
+  /** The server's sockets, for the run's subscribers. */
+  realtime: RealtimeDependencies;
 }
 
 /**
  * Runs one generated scenario on fresh tenants: each wave's operations are sent at once; their answers are checked
- * against the model; then every tenant's whole view and the database are compared with the model. Returns the
- * number of operations sent.
+ * against the model; then every tenant's whole view and the database are compared with the model. The planned
+ * subscribers act before the waves they name and receive while the waves run; after the last wave their
+ * deliveries are checked (delivery-checks.ts). Returns the number of operations sent.
  */
-export async function runScenario(waves: readonly OperationSpec[][], deps: ScenarioDependencies): Promise<number> {
+export async function runScenario(
+  waves: readonly OperationSpec[][],
+  deps: ScenarioDependencies,
+  subscribers: readonly PlannedAction[] = [],
+): Promise<number> {
   let seq = 0;
   const state: RunState = {
     tenants: await provisionTenants(deps, deps.ownerUrl, deps.tenantsPerRun),
@@ -33,10 +43,25 @@ export async function runScenario(waves: readonly OperationSpec[][], deps: Scena
     tokenFor: (tenant, userLocalId) => tokenFor(tenant.tenantId, userLocalId),
   };
   const queue = waves.map((wave) => [...wave]);
+  const pool = new SubscriberPool(deps.realtime, deps.owner, state, subscribers, waves.length);
+  try {
+    const sent = await runWaves(queue, state, deps, pool);
+    await verifyDeliveries(pool, deps);
+    countSubscriptions(pool, deps);
+    return sent;
+  } finally {
+    await pool.close();
+  }
+}
+
+async function runWaves(queue: OperationSpec[][], state: RunState, deps: ScenarioDependencies, pool: SubscriberPool): Promise<number> {
   let sent = 0;
   for (let index = 0; index < queue.length; index += 1) {
+    queue[index]!.push(...(await pool.beforeWave(index)));
     state.wave = index + 1;
-    const { ran, deferred, written } = await runWave(queue[index]!, state, deps);
+    const wave = runWave(queue[index]!, state, deps);
+    pool.duringWave();
+    const { ran, deferred, written } = await wave;
     sent += ran;
     if (deferred.length > 0) {
       if (index + 1 < queue.length) queue[index + 1]!.unshift(...deferred);
@@ -48,6 +73,18 @@ export async function runScenario(waves: readonly OperationSpec[][], deps: Scena
     await verifyDatabase(deps.owner, state.tenants, deps.leaks);
   }
   return sent;
+}
+
+/** What the subscribers covered, beside the operations: `subscribe <field> <own|foreign>` by outcome. */
+function countSubscriptions(pool: SubscriberPool, deps: ScenarioDependencies): void {
+  for (const sub of pool.subscriptions) {
+    const key = `subscribe ${sub.field} ${sub.foreign ? 'foreign' : 'own'}`;
+    const outcome = sub.errors.length > 0 ? String(sub.errors[0]?.extensions?.code) : sub.foreign ? 'nothing' : 'delivered';
+    const counts = deps.coverage.get(key) ?? new Map<string, number>();
+    deps.coverage.set(key, counts.set(outcome, (counts.get(outcome) ?? 0) + 1));
+    if (sub.resumes > 0) counts.set('resumed', (counts.get('resumed') ?? 0) + 1);
+    if (!sub.foreign) counts.set('events', (counts.get('events') ?? 0) + sub.data.length);
+  }
 }
 
 /**
