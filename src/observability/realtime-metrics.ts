@@ -1,8 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Why a subscriber stopped receiving: a closed set, so it can label a metric. */
-export type SubscriptionEndReason =
-  'completed' | 'token_expired' | 'slow_consumer' | 'not_member' | 'suspended' | 'cursor_expired' | 'shutdown';
+export type SubscriptionEndReason = 'completed' | 'token_expired' | 'slow_consumer' | 'not_member' | 'suspended' | 'cursor_expired' | 'shutdown';
 export const SUBSCRIPTION_END_REASONS: readonly SubscriptionEndReason[] = [
   'completed',
   'token_expired',
