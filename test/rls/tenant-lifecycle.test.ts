@@ -503,7 +503,10 @@ describe('cli tenant delete', () => {
         JSON.stringify(counts),
         'killed run',
       ]);
-      await client.query('delete from tenants where id = $1', [tenant.id]); // the foreign keys cascade
+      // Every tenant table, children first (the order deletion uses), whether or not its foreign keys cascade.
+      for (const table of (await listTenantTableLayouts(client)).reverse()) {
+        await client.query(`delete from ${table.qualifiedName} where ${client.escapeIdentifier(table.tenantColumn)} = $1`, [tenant.id]);
+      }
     });
     const wrong = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', 'not the name');
     expect(wrong.status).toBe(1);
