@@ -25,8 +25,8 @@ export const APP_ROLE = 'tenantgraph_app';
 /** Where a new tenant table's one-line RLS setup is (migrations/0009). */
 const ENABLE_RLS = (table: string) => `add \`SELECT app.enable_tenant_rls('${table}');\` to a migration`;
 
-/** Tenant tables as a CTE: the SQL of {@link listTenantTables}, reused by every check. */
-const TENANT_TABLES = `
+/** Tenant tables as a CTE: the SQL of {@link listTenantTables}, reused by every check (and by citus-rules.ts). */
+export const TENANT_TABLES = `
   tenant_tables as (
     select c.oid, c.relnamespace, n.nspname as schema, c.relname as "table", format('%I.%I', n.nspname, c.relname) as name,
            c.relrowsecurity, c.relforcerowsecurity,
