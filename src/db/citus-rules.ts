@@ -91,30 +91,32 @@ export async function citusPolicySubqueryProblems(reader: CatalogReader): Promis
 export async function citusPolicyFunctionProblems(reader: CatalogReader): Promise<string[]> {
   const { rows } = await reader.query<{ fn: string; policy: string; volatile: boolean; definer: boolean; reads: boolean }>(
     `${PLACEMENT}
-     select distinct f.oid::regprocedure::text as fn, format('%s on %s', p.polname, t.name) as policy,
+     select f.oid::regprocedure::text as fn,
+            case when count(distinct p.oid) = 1 then format('policy %s', min(format('%s on %s', p.polname, t.name)))
+                 else format('%s policies (%s, …)', count(distinct p.oid), min(format('%s on %s', p.polname, t.name))) end as policy,
             f.provolatile = 'v' as volatile, f.prosecdef as definer,
             (exists (select from pg_depend fd where fd.classid = 'pg_proc'::regclass and fd.objid = f.oid and fd.refclassid = 'pg_class'::regclass)
-             or regexp_replace(regexp_replace(coalesce(f.prosrc, ''), '''([^'']|'''')*''', '', 'g'), '--[^\\n]*', '', 'g')
+             -- Comments first (a comment may hold an apostrophe), then string literals.
+             or regexp_replace(regexp_replace(coalesce(f.prosrc, ''), '--[^\n]*', '', 'g'), '''([^'']|'''')*''', '', 'g')
                 ~* '\\m(from|join|insert|update|delete|merge|truncate|copy|execute)\\M') as reads
        from tenant_tables t join pg_policy p on p.polrelid = t.oid
        join pg_depend d on d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refclassid = 'pg_proc'::regclass
        join pg_proc f on f.oid = d.refobjid
-      order by 1, 2`,
+      group by f.oid
+      order by 1`,
     [REFERENCE],
   );
   const problems: string[] = [];
   for (const f of rows) {
     if (f.volatile)
-      problems.push(
-        `${f.fn}, called by policy ${f.policy}, is VOLATILE, so Citus cannot push it down to the shards. Fix: ALTER FUNCTION ${f.fn} STABLE.`,
-      );
+      problems.push(`${f.fn}, called by ${f.policy}, is VOLATILE, so Citus cannot push it down to the shards. Fix: ALTER FUNCTION ${f.fn} STABLE.`);
     if (f.definer)
       problems.push(
-        `${f.fn}, called by policy ${f.policy}, is SECURITY DEFINER, so on a worker it would run as its owner, not as the role the coordinator checked. Fix: ALTER FUNCTION ${f.fn} SECURITY INVOKER.`,
+        `${f.fn}, called by ${f.policy}, is SECURITY DEFINER, so on a worker it would run as its owner, not as the role the coordinator checked. Fix: ALTER FUNCTION ${f.fn} SECURITY INVOKER.`,
       );
     if (f.reads)
       problems.push(
-        `${f.fn}, called by policy ${f.policy}, reads a table, which on a worker is not the distributed table. Fix: make it read only settings (current_setting), as app.current_tenant_id() does.`,
+        `${f.fn}, called by ${f.policy}, reads a table, which on a worker is not the coordinator's table: a pushed-down statement that takes that path fails on the worker, or reads the worker's own copy. Fix: read only settings (current_setting) on every path a distributed query can take.`,
       );
   }
   return problems;
