@@ -191,6 +191,18 @@ describe('a database switched to the Citus policy form', () => {
         /row-level security/,
       );
       await app.query('rollback');
+      // A generic plan (the API's prepared path) does not freeze the tenant that planned it: the STABLE function is
+      // evaluated at each execution, tenant a then b on one connection and one prepared statement.
+      await app.query('set plan_cache_mode = force_generic_plan');
+      await app.query('prepare emails as select email from users order by email');
+      for (const tenant of [a, b, a]) {
+        await app.query(buildTransactionPrologue({ tenantId: tenant, userId: null }, mode));
+        const executed = await app.query<{ email: string }>('execute emails');
+        expect(executed.rows.map((r) => r.email)).toEqual([`member@${tenant}.test`]);
+        await app.query('rollback');
+      }
+      const { rows: plans } = await app.query<{ generic_plans: string }>("select generic_plans from pg_prepared_statements where name = 'emails'");
+      expect(Number(plans[0]!.generic_plans)).toBe(3);
     } finally {
       await app.end();
     }
