@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { TenantContextMode } from '../db/tenant-catalog.js';
 import { literal, runPerTenantBatch } from '../tenancy/per-tenant-batch.js';
 import type { AuditEvent } from '../tenancy/audit-sink.js';
 import { auditRow } from './audit-row.js';
@@ -30,7 +31,11 @@ export interface BatchResult {
  * rejected. A failure that says the database is unavailable stops that and hands the unwritten events back for
  * a retry, so an outage never counts as bad data.
  */
-export async function writeAuditBatch(pool: pg.Pool, events: readonly AuditEvent[]): Promise<BatchResult> {
+export async function writeAuditBatch(
+  pool: pg.Pool,
+  events: readonly AuditEvent[],
+  tenantContext: TenantContextMode = 'standard',
+): Promise<BatchResult> {
   const result: BatchResult = { written: [], retry: [], rejected: [], transactions: 0 };
   const groups: Group[] = [];
   for (const [tenantId, tenantEvents] of groupByTenant(events)) {
@@ -41,7 +46,7 @@ export async function writeAuditBatch(pool: pg.Pool, events: readonly AuditEvent
       for (const event of tenantEvents) result.rejected.push({ event, error });
     }
   }
-  await writeIsolated(pool, groups, result);
+  await writeIsolated(pool, groups, result, tenantContext);
   return result;
 }
 
@@ -51,13 +56,14 @@ interface Group {
   statement: string;
 }
 
-async function writeIsolated(pool: pg.Pool, groups: Group[], result: BatchResult): Promise<void> {
+async function writeIsolated(pool: pg.Pool, groups: Group[], result: BatchResult, tenantContext: TenantContextMode): Promise<void> {
   if (!groups.length) return;
   try {
     result.transactions++;
     await runPerTenantBatch(
       pool,
       groups.map((group) => ({ tenantId: group.tenantId, statements: [group.statement] })),
+      tenantContext,
     );
     for (const group of groups) result.written.push(...group.events);
     return;
@@ -78,7 +84,7 @@ async function writeIsolated(pool: pg.Pool, groups: Group[], result: BatchResult
       ? groups.map((group) => [group])
       : groups[0]!.events.map((event) => [{ tenantId: groups[0]!.tenantId, events: [event], statement: groupStatement([event]) }]);
   for (const [index, part] of parts.entries()) {
-    await writeIsolated(pool, part, result);
+    await writeIsolated(pool, part, result, tenantContext);
     if (result.retry.length) {
       // The database became unavailable: everything not yet tried waits for the next attempt as well.
       for (const rest of parts.slice(index + 1)) for (const group of rest) result.retry.push(...group.events);

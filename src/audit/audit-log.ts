@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Database } from '../db/kysely.js';
 import type { AuditEvent, AuditSink } from '../tenancy/audit-sink.js';
 import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
+import type { TenantContextMode } from '../db/tenant-catalog.js';
 import { writeAuditBatch, type BatchResult } from './audit-batch-writer.js';
 import { auditRow } from './audit-row.js';
 
@@ -35,6 +36,8 @@ export interface AuditLogOptions {
    */
   maxPending: number;
   observer?: AuditObserver;
+  /** How batches apply each tenant (TENANT_CONTEXT_MODE, transaction-prologue.ts); default `standard`. */
+  tenantContext?: TenantContextMode;
 }
 
 /**
@@ -117,7 +120,7 @@ export class AuditLog implements AuditSink {
         this.#writing = batch.length;
         let result: BatchResult;
         try {
-          result = await writeAuditBatch(this.pool, batch);
+          result = await writeAuditBatch(this.pool, batch, this.options.tenantContext);
         } catch (error) {
           // writeAuditBatch answers every database failure itself; anything else keeps the batch for a retry too.
           result = { written: [], retry: batch, rejected: [], transactions: 0, unavailable: error };

@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate-command.js';
 import { seedCommand } from './seed-command.js';
 import { sqlCommand } from './sql-command.js';
 import { tenantCommand } from './tenant-command.js';
+import { tenantPoliciesCommand } from './tenant-policies-command.js';
 import { tokenCommand } from './token-command.js';
 import { asUsageError, USAGE, UsageError } from './usage.js';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, CliCommand<any>> = {
   audit: auditCommand,
   explain: explainCommand,
   sql: sqlCommand,
+  'tenant-policies': tenantPoliciesCommand,
 };
 
 /**

@@ -79,9 +79,9 @@ export function withAppSession<T>(env: Env, io: CliIo, session: OperatorSession,
       applicationName: session.requestId,
       acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS,
     });
-    const database = createAppDatabase(pool);
+    const database = createAppDatabase(pool, undefined, { tenantContext: env.TENANT_CONTEXT_MODE });
     try {
-      await assertIsolationIsEnforced(database.db);
+      await assertIsolationIsEnforced(database.db, env.TENANT_CONTEXT_MODE);
       return await work({ database, pool, appUrl, ownerUrl, embedded });
     } finally {
       await database.db.destroy(); // ends the pool too
@@ -158,6 +158,7 @@ export function operatorEvent(session: OperatorSession, outcome: AuditOutcome): 
 export async function writeOperatorEvent(app: AppSession, event: AuditEvent): Promise<void> {
   let failure: unknown;
   const log = new AuditLog(app.database.pool, {
+    ...(app.database.tenantContext ? { tenantContext: app.database.tenantContext } : {}),
     flushIntervalMs: 60_000,
     batchSize: 1,
     maxPending: 1,

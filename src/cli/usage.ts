@@ -30,6 +30,8 @@ export const USAGE = [
   "                                                 EXPLAIN ANALYZE every access path of the API in the tenant's",
   '                                                 context: scans, tenant index use, time, buffers; --no-seqscan',
   '                                                 shows the index a path can use on a table still too small',
+  "  tenant-policies --form citus|standard          rewrite every tenant table's tenant_isolation policy to that",
+  '                                                 form (docs/citus.md); set TENANT_CONTEXT_MODE to match',
   '  sql --tenant TENANT_ID [-c "SQL" [--table]] [--write]',
   '                                                 one statement (-c) or a psql session confined to the',
   '                                                 tenant (tenantgraph_operator); read-only unless --write; audited',

@@ -124,6 +124,12 @@ const envSchema = z
      * in transaction mode keeps prepared statements only from 1.21 (`max_prepared_statements`).
      */
     DATABASE_PREPARED_STATEMENTS: z.enum(['on', 'off', 'auto']).default('auto'),
+    /**
+     * How tenant transactions apply the tenant, and which policy form start-up accepts (docs/citus.md): `standard`
+     * (set_config, policies with `(SELECT app.current_tenant_id())`) or `citus` (SET LOCAL with a numeric tenant
+     * id, policies without subqueries; switch the policies with `cli tenant-policies --form citus`).
+     */
+    TENANT_CONTEXT_MODE: z.enum(['standard', 'citus']).default('standard'),
     DB_POOL_MAX: positiveInt(10),
     DB_POOL_ACQUIRE_TIMEOUT_MS: positiveInt(3000),
     DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),

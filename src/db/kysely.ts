@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type KyselyPlugin, type LogEvent } from 'kysel
 import type pg from 'pg';
 import type { DB } from '../__generated__/database.js';
 import { capturingPool } from './pool-client-capture.js';
+import type { TenantContextMode } from './tenant-catalog.js';
 
 export type Database = DB;
 
@@ -22,13 +23,15 @@ export interface AppDatabase {
   readonly pool: pg.Pool;
   /** Plugins every tenant transaction adds to the shared executor (see TransactionPlugins); none by default. */
   readonly transactionPlugins?: TransactionPlugins;
+  /** How tenant transactions apply the tenant (TENANT_CONTEXT_MODE, transaction-prologue.ts); default `standard`. */
+  readonly tenantContext?: TenantContextMode;
 }
 
 /** Wraps a pool in Kysely. The pool is owned by the caller, who closes it after `db.destroy()`. */
 export function createAppDatabase(
   pool: pg.Pool,
   observe?: StatementObserver,
-  options: { transactionPlugins?: TransactionPlugins } = {},
+  options: { transactionPlugins?: TransactionPlugins; tenantContext?: TenantContextMode } = {},
 ): AppDatabase {
   // The capturing wrapper lets a request deadline find its transaction's client (see pool-client-capture.ts).
   const dialect = new PostgresDialect({ pool: capturingPool(pool) });
@@ -42,5 +45,11 @@ export function createAppDatabase(
         })
     : undefined;
   const db = new Kysely<Database>(log ? { dialect, log } : { dialect });
-  return { db, dialect, pool, ...(options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {}) };
+  return {
+    db,
+    dialect,
+    pool,
+    ...(options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {}),
+    ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
+  };
 }

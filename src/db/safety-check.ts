@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { DatabaseRefusal } from './database-refusal.js';
-import { findCatalogProblems } from './tenant-catalog.js';
+import { findCatalogProblems, type TenantContextMode } from './tenant-catalog.js';
 
 /**
  * SECURITY: refuses to serve when the app connection would not be isolated by Row Level Security.
@@ -14,7 +14,7 @@ import { findCatalogProblems } from './tenant-catalog.js';
  *
  * Returns the list of problems (empty when safe); each says what to fix.
  */
-export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> {
+export async function findIsolationProblems(db: Kysely<any>, mode: TenantContextMode = 'standard'): Promise<string[]> {
   const problems: string[] = [];
 
   const { rows: roles } = await sql<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; login: string }>`
@@ -51,7 +51,7 @@ export async function findIsolationProblems(db: Kysely<any>): Promise<string[]> 
   const {
     rows: [current],
   } = await sql<{ role: string }>`select current_user::text as role`.execute(db);
-  return findCatalogProblems(db, current!.role);
+  return findCatalogProblems(db, current!.role, mode);
 }
 
 export class UnsafeDatabaseError extends DatabaseRefusal {
@@ -61,7 +61,7 @@ export class UnsafeDatabaseError extends DatabaseRefusal {
 }
 
 /** Throws {@link UnsafeDatabaseError} listing every problem. */
-export async function assertIsolationIsEnforced(db: Kysely<any>): Promise<void> {
-  const problems = await findIsolationProblems(db);
+export async function assertIsolationIsEnforced(db: Kysely<any>, mode: TenantContextMode = 'standard'): Promise<void> {
+  const problems = await findIsolationProblems(db, mode);
   if (problems.length) throw new UnsafeDatabaseError(problems);
 }

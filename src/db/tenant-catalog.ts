@@ -19,14 +19,21 @@ export interface TenantTable {
   tenantColumn: string;
 }
 
+/**
+ * TENANT_CONTEXT_MODE: `standard` policies `tenant_id = (SELECT app.current_tenant_id())` and the tenant set with
+ * set_config; `citus` policies `tenant_id = app.current_tenant_id()` (no subquery, which Citus rejects;
+ * migrations/0017) and the tenant applied with SET LOCAL as well (transaction-prologue.ts). docs/citus.md.
+ */
+export type TenantContextMode = 'standard' | 'citus';
+
 /** The role the API connects as (migrations/0001). */
 export const APP_ROLE = 'tenantgraph_app';
 
 /** Where a new tenant table's one-line RLS setup is (migrations/0009). */
 const ENABLE_RLS = (table: string) => `add \`SELECT app.enable_tenant_rls('${table}');\` to a migration`;
 
-/** Tenant tables as a CTE: the SQL of {@link listTenantTables}, reused by every check. */
-const TENANT_TABLES = `
+/** Tenant tables as a CTE: the SQL of {@link listTenantTables}, reused by every check (and by citus-rules.ts). */
+export const TENANT_TABLES = `
   tenant_tables as (
     select c.oid, c.relnamespace, n.nspname as schema, c.relname as "table", format('%I.%I', n.nspname, c.relname) as name,
            c.relrowsecurity, c.relforcerowsecurity,
@@ -55,7 +62,7 @@ export async function listTenantTables(source: CatalogSource): Promise<TenantTab
  * both exactly the tenant equality. Permissive policies may add narrower rules (per-user visibility): a
  * restrictive policy is ANDed with them, so no permissive policy can widen it.
  */
-export async function rowSecurityProblems(reader: CatalogReader): Promise<string[]> {
+export async function rowSecurityProblems(reader: CatalogReader, mode: TenantContextMode = 'standard'): Promise<string[]> {
   const { rows } = await reader.query<{
     name: string;
     tenant_column: string;
@@ -79,11 +86,22 @@ export async function rowSecurityProblems(reader: CatalogReader): Promise<string
       );
     }
     // SECURITY: how PostgreSQL prints the policy of migrations/0002 back; the InitPlan form reads the setting once.
-    const equality = `(${table.tenant_column} = ( SELECT app.current_tenant_id() AS current_tenant_id))`;
+    // The Citus form (migrations/0017) calls the STABLE function directly, also once per statement execution;
+    // exactly one form is accepted, the one of the mode, so policies and the way the tenant is set always agree.
+    const equality =
+      mode === 'citus'
+        ? `(${table.tenant_column} = app.current_tenant_id())`
+        : `(${table.tenant_column} = ( SELECT app.current_tenant_id() AS current_tenant_id))`;
+    const written =
+      mode === 'citus' ? `${table.tenant_column} = app.current_tenant_id()` : `${table.tenant_column} = (SELECT app.current_tenant_id())`;
+    const fix =
+      mode === 'citus'
+        ? `${ENABLE_RLS(table.name)}, then \`npm run cli -- tenant-policies --form citus\` (TENANT_CONTEXT_MODE=citus expects the Citus form)`
+        : `${ENABLE_RLS(table.name)} (drop a hand-written tenant_isolation policy first)`;
     const isolating = table.policies.some((p) => !p.permissive && p.cmd === '*' && p.public && p.using === equality && p.check === equality);
     if (!isolating) {
       problems.push(
-        `${table.name}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly (${table.tenant_column} = (SELECT app.current_tenant_id())), so nothing confines its rows to one tenant. Fix: ${ENABLE_RLS(table.name)} (drop a hand-written tenant_isolation policy first).`,
+        `${table.name}: no RESTRICTIVE policy FOR ALL TO PUBLIC with USING and WITH CHECK exactly (${written}), so nothing confines its rows to one tenant. Fix: ${fix}.`,
       );
     }
   }
@@ -450,12 +468,12 @@ export async function operatorRoleProblems(reader: CatalogReader): Promise<strin
 /** One catalog check: a name for reports and tests, and the check itself (`role`: the role the API connects as). */
 export interface CatalogCheck {
   name: string;
-  run(reader: CatalogReader, role: string): Promise<string[]>;
+  run(reader: CatalogReader, role: string, mode?: TenantContextMode): Promise<string[]>;
 }
 
 /** Every check, in the order start-up reports them. */
 export const CATALOG_CHECKS: readonly CatalogCheck[] = [
-  { name: 'row security', run: (reader) => rowSecurityProblems(reader) },
+  { name: 'row security', run: (reader, _role, mode) => rowSecurityProblems(reader, mode) },
   { name: 'tenant column', run: (reader) => tenantColumnProblems(reader) },
   { name: 'keys', run: (reader) => keyProblems(reader) },
   { name: 'foreign keys', run: (reader) => foreignKeyProblems(reader) },
@@ -468,9 +486,9 @@ export const CATALOG_CHECKS: readonly CatalogCheck[] = [
 ];
 
 /** Runs every check of {@link CATALOG_CHECKS} and returns all their problems (empty: the catalog is sound). */
-export async function findCatalogProblems(source: CatalogSource, role: string = APP_ROLE): Promise<string[]> {
+export async function findCatalogProblems(source: CatalogSource, role: string = APP_ROLE, mode: TenantContextMode = 'standard'): Promise<string[]> {
   const reader = catalogReader(source);
   const problems: string[] = [];
-  for (const check of CATALOG_CHECKS) problems.push(...(await check.run(reader, role)));
+  for (const check of CATALOG_CHECKS) problems.push(...(await check.run(reader, role, mode)));
   return problems;
 }

@@ -10,7 +10,10 @@ import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
  * naming the path, the table and the fix — instead of every request of that kind failing later (with a missing
  * grant, as a 42501 that looks like an RLS refusal). Returns the problems as sentences (empty when all plan).
  *
- * No tenant context is needed: the policies' tenant predicate is an InitPlan, evaluated only on execution.
+ * A stand-in tenant is set for planning only: the standard policy's tenant predicate is an InitPlan, evaluated only
+ * on execution, but the Citus form (`tenant_id = app.current_tenant_id()`, migrations/0017) calls the STABLE
+ * function directly, and the planner evaluates it for its selectivity estimate. SECURITY: nothing runs (EXPLAIN
+ * without ANALYZE, in a read-only transaction that is rolled back), so the stand-in reads and writes no row.
  */
 export async function findAccessPathProblems(db: Kysely<any>, paths: readonly AccessPath[]): Promise<string[]> {
   const sample = standInSample();
@@ -20,6 +23,7 @@ export async function findAccessPathProblems(db: Kysely<any>, paths: readonly Ac
     const problems: string[] = [];
     await connection.executeQuery(CompiledQuery.raw('begin read only'));
     try {
+      await connection.executeQuery(CompiledQuery.raw("set local app.current_tenant = '1'"));
       for (const path of paths) {
         const statement = path.query(compiler, sample).compile();
         await connection.executeQuery(CompiledQuery.raw('savepoint access_path'));

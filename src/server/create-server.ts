@@ -17,6 +17,7 @@ import { createDatabaseProbe } from '../db/database-probe.js';
 import { createPool } from '../db/pool.js';
 import { DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION, usePreparedStatements, type PreparedStatementsSetting } from '../db/prepared-statements.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
+import type { TenantContextMode } from '../db/tenant-catalog.js';
 import { assertAccessPathsPlan } from './access-path-check.js';
 import { ACCESS_PATHS } from '../modules/index.js';
 import { registerFairShareMetrics } from '../observability/fair-share-metrics.js';
@@ -52,6 +53,11 @@ export interface ServerOptions {
    * deciding from the URL — on for a direct connection, off for a pooler (src/db/prepared-statements.ts).
    */
   pool: { max: number; acquireTimeoutMs: number; preparedStatements?: PreparedStatementsSetting };
+  /**
+   * TENANT_CONTEXT_MODE: how every tenant transaction (requests, realtime, audit batches) applies the tenant, and
+   * the one policy form the start-up check accepts. Default `standard`; `citus`: docs/citus.md.
+   */
+  tenantContext?: TenantContextMode;
   /** Per-tenant fair share of the pool, plan limits, rate limits (see tenant-admission-setup.ts). */
   fairShare?: FairShareOptions;
   transaction: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
@@ -121,7 +127,7 @@ const GRAPHQL_PATH = '/graphql';
  * otherwise; nothing in `options` turns that check off.
  */
 export function startServer(options: ServerOptions): Promise<RunningServer> {
-  return startServerCheckedBy(options, assertIsolationIsEnforced);
+  return startServerCheckedBy(options, (db) => assertIsolationIsEnforced(db, options.tenantContext ?? 'standard'));
 }
 
 /** What a server checks about its database connection before it serves anything; throws to refuse. */
@@ -162,7 +168,10 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
         options.observeStatement!(event);
       }
     : metrics.observeStatement;
-  const database = createAppDatabase(pool, observeStatement, options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {});
+  const database = createAppDatabase(pool, observeStatement, {
+    ...(options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {}),
+    ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
+  });
   const probe = createDatabaseProbe(options.appUrl);
   let readiness: () => Promise<string | null>;
   try {
@@ -183,6 +192,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     batchSize: options.audit?.batchSize ?? 500,
     maxPending: options.audit?.maxPending ?? 10_000,
     observer: auditObserver(metrics.registry, options.logger, () => audit.pending),
+    ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
   });
   const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare).catch(
     async (error: unknown) => {

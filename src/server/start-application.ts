@@ -90,6 +90,7 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         ...(env.JWT_JIT_MEMBERSHIP ? { justInTime: { roleClaim: env.JWT_ROLE_CLAIM } } : {}),
       },
       pool: { max: env.DB_POOL_MAX, acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS, preparedStatements: env.DATABASE_PREPARED_STATEMENTS },
+      tenantContext: env.TENANT_CONTEXT_MODE,
       fairShare: {
         reservedConnections: env.DB_POOL_RESERVED,
         ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),

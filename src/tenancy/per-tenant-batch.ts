@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { isValidTenantId } from '../ids/entity-ids.js';
-import { buildTransactionPrologue } from './transaction-prologue.js';
+import { buildTransactionPrologue, type TenantContextMode } from './transaction-prologue.js';
 
 export interface TenantStatements {
   tenantId: string;
@@ -20,18 +20,27 @@ const BATCH_TIMEOUTS = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5
  * callers build their statements with `literal`, pg's own escaping. A failure anywhere rolls the whole batch
  * back before the connection returns to the pool (an aborted transaction must never be handed out again).
  */
-export async function runPerTenantBatch(pool: pg.Pool, groups: readonly TenantStatements[]): Promise<void> {
+export async function runPerTenantBatch(
+  pool: pg.Pool,
+  groups: readonly TenantStatements[],
+  tenantContext: TenantContextMode = 'standard',
+): Promise<void> {
   if (!groups.length) return;
   const parts: string[] = [];
   for (const [index, group] of groups.entries()) {
     // buildTransactionPrologue validates the tenant id (decimal digits only) for the literal below as well.
-    const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, { readOnly: false, ...BATCH_TIMEOUTS });
+    const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, { readOnly: false, ...BATCH_TIMEOUTS, tenantContext });
     // The first group's prologue starts the transaction and sets the timeouts (app.enter_tenant); later groups
     // only switch the transaction-local tenant, which is all enter_tenant would change for them (no user, the
     // same timeouts): one set_config (~0.5 µs) instead of a PL/pgSQL call with three (~8 µs). Only for a tenant
     // id proper (digits); any other name of a tenant is left to enter_tenant to resolve.
     const enter = prologue.slice(prologue.indexOf(';') + 1);
-    const switchTenant = isValidTenantId(group.tenantId) ? `select set_config('app.current_tenant','${group.tenantId}',true)` : enter;
+    // Citus mode: SET LOCAL, the one form Citus forwards to the workers (validated digits, as the prologue checks).
+    const switchTenant = !isValidTenantId(group.tenantId)
+      ? enter
+      : tenantContext === 'citus'
+        ? `set local app.current_tenant = '${group.tenantId}'`
+        : `select set_config('app.current_tenant','${group.tenantId}',true)`;
     parts.push(index === 0 ? prologue : switchTenant, ...group.statements);
   }
   parts.push('commit');

@@ -46,7 +46,11 @@ export async function beginTenantTransaction(
   mode: TransactionMode,
   observe?: TransactionStatementObserver,
 ): Promise<TenantTransaction> {
-  const prologue = buildTransactionPrologue(scope, mode);
+  // The database's mode (TENANT_CONTEXT_MODE) unless the caller named one.
+  const prologue = buildTransactionPrologue(
+    scope,
+    database.tenantContext && !mode.tenantContext ? { ...mode, tenantContext: database.tenantContext } : mode,
+  );
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
   const shared = database.db.getExecutor();

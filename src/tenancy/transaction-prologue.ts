@@ -1,3 +1,4 @@
+import type { TenantContextMode } from '../db/tenant-catalog.js';
 import type { JoinRequest } from './just-in-time-membership.js';
 import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId } from '../ids/entity-ids.js';
 
@@ -41,6 +42,8 @@ export interface EnteredIdentity {
   readonly userId: string | null;
 }
 
+export type { TenantContextMode };
+
 export interface TransactionMode {
   readonly readOnly: boolean;
   readonly statementTimeoutMs: number;
@@ -50,6 +53,13 @@ export interface TransactionMode {
    * Default: the server's default, read committed, as every API request.
    */
   readonly isolation?: 'repeatable read';
+  /**
+   * How the tenant is applied (TENANT_CONTEXT_MODE). `standard` (default): app.enter_tenant sets it with
+   * `set_config(…, true)`. `citus`: also a `SET LOCAL app.current_tenant = '<digits>'` before app.enter_tenant, in the
+   * same string, because Citus forwards to the workers only SET LOCAL (with `citus.propagate_set_commands =
+   * 'local'`), never set_config.
+   */
+  readonly tenantContext?: TenantContextMode;
 }
 
 export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {
@@ -62,6 +72,13 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
       `User must be a UUID or an external subject (printable ASCII, no quote or backslash), received ${JSON.stringify(scope.userId)}`,
     );
   }
+  // SECURITY: in Citus mode the tenant is inlined into SET LOCAL before app.enter_tenant resolves anything, so only
+  // a tenant id proper (decimal digits, checked above by the same pattern) can be applied there.
+  if (mode.tenantContext === 'citus' && !isValidTenantId(scope.tenantId)) {
+    throw new TypeError(
+      `TENANT_CONTEXT_MODE=citus applies the tenant with SET LOCAL before app.enter_tenant runs, so it takes decimal tenant ids only, received ${JSON.stringify(scope.tenantId)}. Put the numeric tenant id in the tokens' tenant claim, or use TENANT_CONTEXT_MODE=standard.`,
+    );
+  }
   const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
   if (!timeouts.every((ms) => Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)) {
     throw new TypeError(`Timeouts must be non-negative integers, received ${JSON.stringify(timeouts)}`);
@@ -72,6 +89,7 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
   return (
     `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'};` +
+    (mode.tenantContext === 'citus' ? `set local app.current_tenant = '${scope.tenantId}';` : '') +
     `select * from app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
   );
 }
