@@ -1,6 +1,7 @@
 import type { TenantContextMode } from '../db/tenant-catalog.js';
 import type { JoinRequest } from './just-in-time-membership.js';
 import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId } from '../ids/entity-ids.js';
+import { UnauthenticatedError } from '../errors/app-error.js';
 
 /**
  * The one SQL string that opens a tenant transaction: `start transaction` and `app.enter_tenant(…)` (every
@@ -75,7 +76,8 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   // SECURITY: in Citus mode the tenant is inlined into SET LOCAL before app.enter_tenant resolves anything, so only
   // a tenant id proper (decimal digits, checked above by the same pattern) can be applied there.
   if (mode.tenantContext === 'citus' && !isValidTenantId(scope.tenantId)) {
-    throw new TypeError(
+    // The token's own claim, not a bug: the caller gets 401 with this reason.
+    throw new UnauthenticatedError(
       `TENANT_CONTEXT_MODE=citus applies the tenant with SET LOCAL before app.enter_tenant runs, so it takes decimal tenant ids only, received ${JSON.stringify(scope.tenantId)}. Put the numeric tenant id in the tokens' tenant claim, or use TENANT_CONTEXT_MODE=standard.`,
     );
   }

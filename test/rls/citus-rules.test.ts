@@ -180,6 +180,13 @@ describe('a database switched to the Citus policy form', () => {
     await app.connect();
     try {
       const mode = { readOnly: false, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000, tenantContext: 'citus' } as const;
+      // An external tenant id cannot be applied before app.enter_tenant resolves it: the caller is told, as a 401.
+      expect(() => buildTransactionPrologue({ tenantId: 'org_2abc', userId: null }, mode)).toThrow(
+        expect.objectContaining({
+          extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }),
+          message: expect.stringMatching(/decimal tenant ids only/),
+        }),
+      );
       const prologue = buildTransactionPrologue({ tenantId: a, userId: null }, mode);
       expect(prologue).toBe(
         `start transaction read write;set local app.current_tenant = '${a}';select * from app.enter_tenant('${a}',null,5000,5000)`,
