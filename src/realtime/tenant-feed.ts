@@ -107,6 +107,13 @@ export class TenantFeed {
       this.settings.onBatch('ok', statements);
       if (full) this.#again = true;
     } catch (error) {
+      // SECURITY: the tenant no longer exists (`cli tenant delete`: app.enter_tenant refuses it, SQLSTATE TG002):
+      // none of its subscribers is a member of anything; they end as removed members do.
+      if ((error as { code?: unknown }).code === 'TG002') {
+        for (const subscriber of subscribers) this.settings.onNotMember(subscriber);
+        this.settings.onBatch('ok', statements);
+        return;
+      }
       // The events stay in the table: the next wake-up (at the latest the polling safety net) reads them again.
       this.settings.onBatch('failed', statements, error);
     }

@@ -193,3 +193,32 @@ describe('suspension and live subscriptions (issue 13 §2, with realtime)', () =
     }
   });
 });
+
+describe('deletion and live subscriptions (issue 13 §4, with realtime)', () => {
+  it("ends a deleted tenant's subscriptions within a batch window (4403) and leaves another tenant's live", async () => {
+    const realtimeServer = await startTestServer({ realtime: { listenUrl: directAppUrl(), pollIntervalMs: 200 } });
+    try {
+      const [tenant, bystander] = await Promise.all([createTestTenant(), createTestTenant()]);
+      const rooms = await Promise.all([
+        createConversation(realtimeServer, tenant.admin.token),
+        createConversation(realtimeServer, bystander.admin.token),
+      ]);
+      const sockets = [openSocket(realtimeServer, bearer(tenant.admin.token)), openSocket(realtimeServer, bearer(bystander.admin.token))];
+      const subs = sockets.map((socket, i) => socket.subscribe(MESSAGE_POSTED, { id: rooms[i] }));
+      await eventually(
+        () => realtimeServer.realtime.subscriptionsOf(tenant.id) === 1 && realtimeServer.realtime.subscriptionsOf(bystander.id) === 1,
+        'both subscriptions',
+      );
+      // The socket's own audit events are written by the audit pool: flushed first, so the deletion finds them.
+      await realtimeServer.audit.flush();
+      const deleted = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name);
+      expect(deleted.status, deleted.stderr).toBe(0);
+      expect((await sockets[0]!.closed).code).toBe(4403);
+      await postMessage(realtimeServer, bystander.admin.token, rooms[1]!, 'still live after a deletion');
+      expect((await subs[1]!.waitFor(1))[0].messagePosted.message.body).toBe('still live after a deletion');
+      await sockets[1]!.close();
+    } finally {
+      await realtimeServer.close();
+    }
+  });
+});
