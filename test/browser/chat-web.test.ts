@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { browserTestsRun, CHROMIUM, CHROMIUM_ARGS, chromiumInstalled } from './support/chromium.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -19,21 +19,7 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
  * product's. Every request that leaves the loopback interface is aborted: the built page needs no CDN.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const installed = existsSync(CHROMIUM);
-if (!installed && !process.env.CI) {
-  console.warn(`test/browser/chat-web.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium); CI runs it.`);
-}
+const runs = browserTestsRun('test/browser/chat-web.test.ts');
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VITE_BIN = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin/vite.js');
@@ -65,7 +51,7 @@ async function serveStatic(root: string): Promise<{ origin: string; server: Serv
   return { origin: `http://127.0.0.1:${port}`, server };
 }
 
-describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser', () => {
+describe.skipIf(!runs)('examples/chat-web in a browser', () => {
   const unique = `${process.pid}x${Date.now().toString(36)}`;
   let buildDir: string;
   let userDataDir: string;
@@ -80,7 +66,7 @@ describe.skipIf(!installed && !process.env.CI)('examples/chat-web in a browser',
   const tabs: Page[] = [];
 
   beforeAll(async () => {
-    if (!installed) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does, as root).`);
+    if (!chromiumInstalled) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does, as root).`);
     // The page under test is built from this checkout's sources (what `npm run example:build` does), into a
     // directory of this run: a stale examples/chat-web/dist/ cannot make the test pass.
     buildDir = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-chat-web-'));

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { browserTestsRun, CHROMIUM, CHROMIUM_ARGS, chromiumInstalled } from './support/chromium.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,24 +15,9 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
  * unreachable" holds on any machine, online or not.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const installed = existsSync(CHROMIUM);
-// In CI a missing browser is a failure (beforeAll throws), never a silent skip; locally it is skipped, said out loud.
-if (!installed && !process.env.CI) {
-  console.warn(`test/browser/explorer.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium); CI runs it.`);
-}
+const runs = browserTestsRun('test/browser/explorer.test.ts');
 
-describe.skipIf(!installed && !process.env.CI)('the explorers in a browser', () => {
+describe.skipIf(!runs)('the explorers in a browser', () => {
   let server: TestServer;
   let tenant: TestTenant;
   let userDataDir: string;
@@ -40,7 +25,7 @@ describe.skipIf(!installed && !process.env.CI)('the explorers in a browser', () 
   const leftLoopback: string[] = [];
 
   beforeAll(async () => {
-    if (!installed) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does, as root).`);
+    if (!chromiumInstalled) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does, as root).`);
     server = await startTestServer();
     const unique = `${process.pid}x${Date.now().toString(36)}`;
     tenant = await createTestTenant({ name: `ExplorerTenant-${unique}` });
