@@ -163,21 +163,27 @@ describe('a suspended tenant in the SDK client', () => {
   });
 });
 
+/** A tenant and a bystander, each with a conversation and a live subscriber to it (started on the server). */
+async function subscribedPair(realtimeServer: TestServer) {
+  const [tenant, bystander] = await Promise.all([createTestTenant(), createTestTenant()]);
+  const rooms = await Promise.all([
+    createConversation(realtimeServer, tenant.admin.token),
+    createConversation(realtimeServer, bystander.admin.token),
+  ]);
+  const sockets = [openSocket(realtimeServer, bearer(tenant.admin.token)), openSocket(realtimeServer, bearer(bystander.admin.token))];
+  const subs = sockets.map((socket, i) => socket.subscribe(MESSAGE_POSTED, { id: rooms[i] }));
+  await eventually(
+    () => realtimeServer.realtime.subscriptionsOf(tenant.id) === 1 && realtimeServer.realtime.subscriptionsOf(bystander.id) === 1,
+    'both subscriptions',
+  );
+  return { tenant, bystander, rooms, sockets, subs };
+}
+
 describe('suspension and live subscriptions (issue 13 §2, with realtime)', () => {
   it("ends a suspended tenant's subscriptions within a batch window (4403 TENANT_SUSPENDED) and refuses its new sockets; the bystander goes on", async () => {
     const realtimeServer = await startTestServer({ realtime: { listenUrl: directAppUrl(), pollIntervalMs: 200 } });
     try {
-      const [tenant, bystander] = await Promise.all([createTestTenant(), createTestTenant()]);
-      const rooms = await Promise.all([
-        createConversation(realtimeServer, tenant.admin.token),
-        createConversation(realtimeServer, bystander.admin.token),
-      ]);
-      const sockets = [openSocket(realtimeServer, bearer(tenant.admin.token)), openSocket(realtimeServer, bearer(bystander.admin.token))];
-      const subs = sockets.map((socket, i) => socket.subscribe(MESSAGE_POSTED, { id: rooms[i] }));
-      await eventually(
-        () => realtimeServer.realtime.subscriptionsOf(tenant.id) === 1 && realtimeServer.realtime.subscriptionsOf(bystander.id) === 1,
-        'both subscriptions',
-      );
+      const { tenant, bystander, rooms, sockets, subs } = await subscribedPair(realtimeServer);
 
       expect((await cli('tenant', 'suspend', '--tenant', tenant.id, '--reason', 'realtime test')).status).toBe(0);
       // The suspended tenant has nothing to write (its requests are refused): its next batch (at the latest the
@@ -198,17 +204,7 @@ describe('deletion and live subscriptions (issue 13 §4, with realtime)', () => 
   it("ends a deleted tenant's subscriptions within a batch window (4403) and leaves another tenant's live", async () => {
     const realtimeServer = await startTestServer({ realtime: { listenUrl: directAppUrl(), pollIntervalMs: 200 } });
     try {
-      const [tenant, bystander] = await Promise.all([createTestTenant(), createTestTenant()]);
-      const rooms = await Promise.all([
-        createConversation(realtimeServer, tenant.admin.token),
-        createConversation(realtimeServer, bystander.admin.token),
-      ]);
-      const sockets = [openSocket(realtimeServer, bearer(tenant.admin.token)), openSocket(realtimeServer, bearer(bystander.admin.token))];
-      const subs = sockets.map((socket, i) => socket.subscribe(MESSAGE_POSTED, { id: rooms[i] }));
-      await eventually(
-        () => realtimeServer.realtime.subscriptionsOf(tenant.id) === 1 && realtimeServer.realtime.subscriptionsOf(bystander.id) === 1,
-        'both subscriptions',
-      );
+      const { tenant, bystander, rooms, sockets, subs } = await subscribedPair(realtimeServer);
       // The socket's own audit events are written by the audit pool: flushed first, so the deletion finds them.
       await realtimeServer.audit.flush();
       const deleted = await cli('tenant', 'delete', '--tenant', tenant.id, '--confirm', tenant.name);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { catalogReader } from '../../src/db/catalog-reader.js';
@@ -20,6 +19,7 @@ import {
   rowSecurityProblems,
   tenantColumnProblems,
 } from '../../src/db/tenant-catalog.js';
+import { about, inRolledBackTransaction, scratchName } from '../support/scratch-catalog.js';
 import { snapshotTenants, withAppClient, withOwnerClient } from '../support/owner-db.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
@@ -28,27 +28,6 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
 // which start-up runs in full); this file asserts on the very same functions. Each check has a negative control
 // that builds broken objects inside a transaction that is rolled back and looks only at the problems naming its
 // own scratch objects, so a real problem of the migrated schema fails the one test of its check, not the controls.
-
-/** Runs `work` as the owner inside a transaction that is always rolled back. */
-function inRolledBackTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  return withOwnerClient(async (client) => {
-    await client.query('begin');
-    try {
-      return await work(client);
-    } finally {
-      await client.query('rollback');
-    }
-  });
-}
-
-function scratchName(): string {
-  return `scratch_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-}
-
-/** The problems that name `scratch` (its tables, indexes, functions all carry the name). */
-function about(problems: string[], scratch: string): string[] {
-  return problems.filter((problem) => problem.includes(scratch)).sort();
-}
 
 /** A tenant table as the README's checklist makes one, with the one-line RLS helper of migrations/0009. */
 const sound = (table: string) => [

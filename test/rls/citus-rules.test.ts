@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogReader } from '../../src/db/catalog-reader.js';
@@ -15,6 +14,7 @@ import {
 import { APP_ROLE, findCatalogProblems, listTenantTables, rowSecurityProblems, type TenantTable } from '../../src/db/tenant-catalog.js';
 import { buildTransactionPrologue } from '../../src/tenancy/transaction-prologue.js';
 import { createTestDatabase, type TestDatabase } from '../../scripts/lib/scratch-database.js';
+import { about, inRolledBackTransaction, scratchName } from '../support/scratch-catalog.js';
 import { withOwnerClient } from '../support/owner-db.js';
 import { runCliInProcess } from '../support/processes.js';
 
@@ -25,26 +25,6 @@ import { runCliInProcess } from '../support/processes.js';
 // every rule passes. Rewriting the shared database's policies, even in a rolled-back transaction, would lock its
 // tables under the concurrently running test files. Each rule has a negative control built inside a rolled-back
 // owner transaction, looking only at the problems that name its own scratch objects.
-
-/** Runs `work` as the owner inside a transaction that is always rolled back. */
-function inRolledBackTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  return withOwnerClient(async (client) => {
-    await client.query('begin');
-    try {
-      return await work(client);
-    } finally {
-      await client.query('rollback');
-    }
-  });
-}
-
-function scratchName(): string {
-  return `scratch_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-}
-
-function about(problems: string[], scratch: string): string[] {
-  return problems.filter((problem) => problem.includes(scratch)).sort();
-}
 
 /** A sound distributed tenant table: tenant-led key, RLS from migrations/0009, then the Citus policy form. */
 const citusTable = (table: string, columns = '') => [
