@@ -56,7 +56,10 @@ export function mapDatabaseError(error: unknown, uniqueViolations: Readonly<Reco
       if (error.detail === 'unknown_tenant')
         return new UnauthenticatedError("The token's tenant is not known here (no tenant has that external id).", 'unknown_tenant');
       if (error.detail === 'stale_external_id')
-        return new UnauthenticatedError("The token's external tenant id moved to another tenant while the request began; send it again.", 'unknown_tenant');
+        return new UnauthenticatedError(
+          "The token's external tenant id moved to another tenant while the request began; send it again.",
+          'unknown_tenant',
+        );
       return new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
     case 'TG004':
       return new TenantSuspendedError();
