@@ -18,7 +18,8 @@ export interface TenantScope {
   /**
    * The tenant as the caller names it: its id, a positive decimal integer as a string (tenant ids exceed 2^53, so
    * they are never JavaScript numbers), or — for a token of an identity provider — its external id
-   * (tenants.external_id, never all digits). The prologue resolves an external id to the tenant's id.
+   * (tenants.external_id, never all digits). The prologue resolves an external id to the tenant's id (in Citus mode:
+   * checks the id remembered for it, see buildTransactionPrologue's `knownTenantId`).
    */
   readonly tenantId: string;
   /**
@@ -57,7 +58,7 @@ export interface TransactionMode {
    * How the tenant is applied (TENANT_CONTEXT_MODE). `standard` (default): app.enter_tenant sets it with
    * `set_config(…, true)`. `citus`: also a `SET LOCAL app.current_tenant = '<digits>'` before app.enter_tenant, in the
    * same string, because Citus forwards to the workers only SET LOCAL (with `citus.propagate_set_commands =
-   * 'local'`), never set_config.
+   * 'local'`), never set_config. An external tenant id needs the tenant id remembered for it there.
    */
   readonly tenantContext?: TenantContextMode;
 }

@@ -40,8 +40,8 @@ let tenantTables: TenantTable[];
  * The one finding the rules make in either policy form, accepted knowingly: app.current_tenant_id() reads
  * app.operator_sessions, but only when the session is the confined operator role of `cli sql` (migrations/0007).
  * The app role's path reads the setting alone, so API statements push down; on Citus an operator statement that
- * reaches a worker fails there (no binding on the worker: TG001 or a missing table), closed, never open.
- * docs/citus.md says so. A new finding, or this one from another function, fails the tests below.
+ * reaches a worker fails there (no binding on the worker: TG001 or a missing table), closed, never open, and
+ * `cli sql` refuses TENANT_CONTEXT_MODE=citus before it connects (docs/citus.md, "cli sql and Citus"). A new finding, or this one from another function, fails the tests below.
  */
 const operatorBranchFinding = (tables: number) =>
   `app.current_tenant_id(), called by ${tables} policies (tenant_isolation on public.audit_events, …), reads a table, which on a worker is not the coordinator's table: a pushed-down statement that takes that path fails on the worker, or reads the worker's own copy. Fix: read only settings (current_setting) on every path a distributed query can take.`;
