@@ -59,7 +59,8 @@ export async function beginTenantTransaction(
   const lookup: ExternalTenantLookup | undefined =
     external === undefined
       ? undefined
-      : { externalId: external, remembered: database.externalTenantIds ?? new ExternalTenantIds(), timeouts: effective };
+      : // A database not made for Citus mode (a caller naming the mode itself) remembers nothing between transactions.
+        { externalId: external, remembered: database.externalTenantIds ?? new ExternalTenantIds(), timeouts: effective };
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
   const shared = database.db.getExecutor();
