@@ -15,7 +15,8 @@ export interface PlanLimits {
   /**
    * The tenant's id, when the lookup was made by another name (an external id): the fair scheduler and the rate
    * limiter count a tenant under its id, whichever name its tokens use. A fairness key only, never an access
-   * decision (the request's prologue resolves the name again, uncached).
+   * decision (the request's prologue resolves the name again: uncached in the standard mode, in Citus mode the
+   * remembered id checked against the name, external-tenant-ids.ts).
    */
   readonly tenantId?: string;
 }
