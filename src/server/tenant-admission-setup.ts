@@ -3,7 +3,7 @@ import { createPool } from '../db/pool.js';
 import type pg from 'pg';
 import { TenantRateLimiter } from '../limits/tenant-rate-limiter.js';
 import { FairConnectionScheduler } from '../tenancy/fair-connection-scheduler.js';
-import { cachedPlanLimits, planLimitsFromDatabase } from '../tenancy/plan-limits.js';
+import { cachedPlanLimits, DEFAULT_PLAN_CACHE_TTL_MS, planLimitsFromDatabase } from '../tenancy/plan-limits.js';
 import { TenantAdmission } from '../tenancy/tenant-admission.js';
 
 /** How tenants share the server (issue 8 §1); every field has a default. */
@@ -61,7 +61,7 @@ export async function setUpTenantAdmission(
     }
   };
   const planLimits = cachedPlanLimits(boundedReadPlan, {
-    ttlMs: options.planCacheTtlMs ?? 5000,
+    ttlMs: options.planCacheTtlMs ?? DEFAULT_PLAN_CACHE_TTL_MS,
     maxTenants: 10_000,
   });
   const storeOption = options.rateLimitStore ?? { kind: 'memory' };
