@@ -1,12 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ApolloClient, CombinedGraphQLErrors, gql as apolloGql, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloClient, ApolloLink, CombinedGraphQLErrors, gql as apolloGql, HttpLink, InMemoryCache } from '@apollo/client';
 import { SetContextLink } from '@apollo/client/link/context';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { relayStylePagination } from '@apollo/client/utilities';
-import { CombinedError, cacheExchange, createClient as createUrqlClient, fetchExchange } from '@urql/core';
+import { CombinedError, cacheExchange, createClient as createUrqlClient, fetchExchange, subscriptionExchange } from '@urql/core';
+import { OperationTypeNode } from 'graphql';
 import { ClientError, GraphQLClient } from 'graphql-request';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { filter, firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { CreateConversationDocument, MessagePostedDocument, PostMessageDocument, type MessagePostedSubscription } from '../../src/sdk/index.js';
 import { REPOSITORY_ROOT } from '../support/processes.js';
 import type { ServerOptions } from '../../src/server/create-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -92,6 +97,94 @@ function urqlDefaultClientFor(url: string, token: string) {
 /** The README's graphql-request setup. */
 function graphqlRequestClientFor(url: string, token: string) {
   return new GraphQLClient(url, { headers: { authorization: `Bearer ${token}` } });
+}
+
+// The README's line for Node 20, which has no global WebSocket (browsers and Node 22 do): graphql-ws uses the
+// global one, and so does Apollo Client's GraphQLWsLink when it reports an error (`WebSocket.CLOSED`,
+// apollographql/apollo-client#11761), which graphql-ws' `webSocketImpl` option does not cover.
+if (!('WebSocket' in globalThis)) Object.assign(globalThis, { WebSocket });
+
+/**
+ * The README's graphql-ws client for subscriptions: the socket URL is the HTTP one with `ws:`, the token goes in
+ * the `connection_init` payload, read when the socket (re)connects.
+ */
+function wsClientFor(url: string, token: string): WsClient {
+  return createWsClient({ url: url.replace(/^http/, 'ws'), connectionParams: () => ({ Authorization: `Bearer ${token}` }) });
+}
+
+/** What one subscription delivered, as a component would see it: the events in order, and the error codes. */
+interface Watched {
+  readonly events: MessagePostedSubscription[];
+  readonly errorCodes: unknown[];
+  stop(): void;
+}
+
+/** One signed-in frontend: a client of one library that subscribes to messagePosted of a conversation. */
+interface RealtimeFrontend {
+  watchMessages(conversationId: string): Watched;
+  dispose(): Promise<void>;
+}
+
+/** The README's Apollo Client with subscriptions: a split link sends them over GraphQLWsLink, the rest over HTTP. */
+function apolloRealtimeFrontend(url: string, token: string): RealtimeFrontend {
+  const wsClient = wsClientFor(url, token);
+  const http = new SetContextLink(() => ({ headers: { authorization: `Bearer ${token}` } })).concat(new HttpLink({ uri: url }));
+  const client = new ApolloClient({
+    link: ApolloLink.split(({ operationType }) => operationType === OperationTypeNode.SUBSCRIPTION, new GraphQLWsLink(wsClient), http),
+    cache: new InMemoryCache(),
+  });
+  return {
+    watchMessages(conversationId) {
+      const events: MessagePostedSubscription[] = [];
+      const errorCodes: unknown[] = [];
+      const subscription = client.subscribe({ query: MessagePostedDocument, variables: { conversationId } }).subscribe({
+        next: ({ data, error }) => {
+          if (data) events.push(data);
+          if (error) errorCodes.push(CombinedGraphQLErrors.is(error) ? error.errors[0]?.extensions?.code : error.message);
+        },
+        error: (error: Error) => errorCodes.push(CombinedGraphQLErrors.is(error) ? error.errors[0]?.extensions?.code : error.message),
+      });
+      return { events, errorCodes, stop: () => subscription.unsubscribe() };
+    },
+    dispose: async () => {
+      client.stop();
+      await wsClient.dispose();
+    },
+  };
+}
+
+/** The README's urql client with subscriptions: `subscriptionExchange` forwards them to the graphql-ws client. */
+function urqlRealtimeFrontend(url: string, token: string): RealtimeFrontend {
+  const wsClient = wsClientFor(url, token);
+  const client = createUrqlClient({
+    url,
+    preferGetMethod: false,
+    exchanges: [
+      cacheExchange,
+      fetchExchange,
+      subscriptionExchange({
+        forwardSubscription(request) {
+          const input = { ...request, query: request.query || '' };
+          return { subscribe: (sink) => ({ unsubscribe: wsClient.subscribe(input, sink) }) };
+        },
+      }),
+    ],
+    fetchOptions: () => ({ headers: { authorization: `Bearer ${token}` } }),
+  });
+  return {
+    watchMessages(conversationId) {
+      const events: MessagePostedSubscription[] = [];
+      const errorCodes: unknown[] = [];
+      const subscription = client.subscription(MessagePostedDocument, { conversationId }).subscribe((result) => {
+        if (result.data) events.push(result.data);
+        if (result.error) errorCodes.push(result.error.graphQLErrors[0]?.extensions.code ?? result.error.message);
+      });
+      return { events, errorCodes, stop: () => subscription.unsubscribe() };
+    },
+    dispose: async () => {
+      await wsClient.dispose();
+    },
+  };
 }
 
 const SERVERS: { name: string; options: Partial<ServerOptions> }[] = [
@@ -268,6 +361,54 @@ describe.each(SERVERS)('frontend clients against $name', ({ options }) => {
       expect(refused).toBeInstanceOf(ClientError);
       expect((refused as ClientError).response.status).toBe(401);
       expect((refused as ClientError).response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    });
+  });
+
+  describe.each([
+    { library: 'Apollo Client (GraphQLWsLink behind a split link)', frontendFor: apolloRealtimeFrontend },
+    { library: 'urql (subscriptionExchange with graphql-ws)', frontendFor: urqlRealtimeFrontend },
+  ])('subscriptions with $library', ({ frontendFor }) => {
+    it("receives tenant A's message live; tenant B's subscriber gets none of it, and A's conversation id is NOT_FOUND to B", async () => {
+      const [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
+      const conversationOf = async (tenant: TestTenant, title: string) => {
+        const { data } = await server.client(tenant.admin.token).request(CreateConversationDocument, { input: { title } });
+        return data!.createConversation.conversation.id;
+      };
+      const postAs = async (tenant: TestTenant, conversationId: string, body: string) => {
+        const { errors } = await server.client(tenant.admin.token).request(PostMessageDocument, { input: { conversationId, body } });
+        expect(errors).toBeUndefined();
+      };
+      const [conversationA, conversationB] = await Promise.all([conversationOf(a, 'A live'), conversationOf(b, 'B live')]);
+      const frontendA = frontendFor(server.url, a.admin.token);
+      const frontendB = frontendFor(server.url, b.admin.token);
+      try {
+        const ownA = frontendA.watchMessages(conversationA);
+        const ownB = frontendB.watchMessages(conversationB);
+        // B's own socket, a second subscription: another tenant's conversation looks like none at all.
+        const probe = frontendB.watchMessages(conversationA);
+        await vi.waitFor(() => expect(probe.errorCodes).toEqual(['NOT_FOUND']), { timeout: 10_000 });
+        // Posted once both subscriptions run (a subscription starts at the stream's head).
+        await vi.waitFor(() => expect([server.realtime.subscriptionsOf(a.id), server.realtime.subscriptionsOf(b.id)]).toEqual([1, 1]), {
+          timeout: 10_000,
+        });
+
+        await postAs(a, conversationA, 'for A only');
+        await vi.waitFor(() => expect(ownA.events.map((event) => event.messagePosted.message.body)).toEqual(['for A only']), { timeout: 10_000 });
+        const [delivered] = ownA.events;
+        // The SDK's typed document: the payload is a Message resolved as a query would resolve it.
+        expect(delivered!.messagePosted.message.conversation.id).toBe(conversationA);
+        expect(delivered!.messagePosted.message.author.displayName).toBeTruthy();
+        expect(delivered!.messagePosted.cursor).toEqual(expect.any(String));
+
+        // A later B-only message reaches B: had A's message been sent to B, it would have arrived before it.
+        await postAs(b, conversationB, 'for B only');
+        await vi.waitFor(() => expect(ownB.events.map((event) => event.messagePosted.message.body)).toEqual(['for B only']), { timeout: 10_000 });
+        expect(probe.events).toEqual([]);
+        expect([ownA.errorCodes, ownB.errorCodes]).toEqual([[], []]);
+        for (const watched of [ownA, ownB, probe]) watched.stop();
+      } finally {
+        await Promise.all([frontendA.dispose(), frontendB.dispose()]);
+      }
     });
   });
 });
