@@ -570,6 +570,20 @@ describe('the README', () => {
       'fetchOptions: () => ({ headers: { authorization: `Bearer ${token}` } }),',
       "'apollo-require-preflight': 'true'",
       'new GraphQLClient(url, { headers: { authorization: `Bearer ${token}` } })',
+      // Subscriptions.
+      "url: url.replace(/^http/, 'ws'),",
+      'connectionParams: () => ({ Authorization: `Bearer ${token}` }),',
+      'shouldRetry: (closed: unknown) => (closed as { code?: number }).code !== 4403,',
+      'const http = new SetContextLink(() => ({ headers: { authorization: `Bearer ${token}` } })).concat(new HttpLink({ uri: url }));',
+      'link: ApolloLink.split(({ operationType }) => operationType === OperationTypeNode.SUBSCRIPTION, new GraphQLWsLink(wsClient), http),',
+      'client.subscribe({ query: MessagePostedDocument, variables: { conversationId } })',
+      'wsClient.terminate();',
+      'subscriptionExchange({',
+      "const input = { ...request, query: request.query || '' };",
+      'return { subscribe: (sink) => ({ unsubscribe: wsClient.subscribe(input, sink) }) };',
+      'client.subscription(MessagePostedDocument, { conversationId })',
+      "if (!('WebSocket' in globalThis)) Object.assign(globalThis, { WebSocket });",
+      'createGraphiQLFetcher({ url, subscriptionUrl })',
     ]) {
       expect(section, snippet).toContain(snippet);
     }
