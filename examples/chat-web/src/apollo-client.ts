@@ -17,9 +17,10 @@ export function createApolloClient(settings: Settings & { token: string }): Apol
       url: settings.wsUrl,
       // The payload form Apollo Sandbox sends too; the server also accepts `authorization`.
       connectionParams: { Authorization: `Bearer ${settings.token}` },
-      // graphql-ws retries dropped sockets (1001 when a server stops, 4413 for a slow consumer) but not 4401/4403:
-      // an expired token needs a new page load with a fresh one.
+      // graphql-ws retries dropped sockets (1001 when a server stops, 4413 for a slow consumer) but not 4401: an
+      // expired token needs a new page load with a fresh one. It would retry 4403 too, which no retry lifts here.
       retryAttempts: 5,
+      shouldRetry: (closed: unknown) => (closed as { code?: number }).code !== 4403,
     }),
   );
   return new ApolloClient({

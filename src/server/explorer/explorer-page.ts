@@ -12,7 +12,9 @@ export const DEFAULT_EXPLORER_HEADERS = [
 
 /** A named operation, so more operations can be added to the same document and run one by one. */
 export const DEFAULT_EXPLORER_QUERY = `# The offline explorer of this server: GraphiQL, served without any CDN.
-# Put a header in the Headers tab below, then run (Ctrl-Enter).
+# Put a header in the Headers tab below, then run (Ctrl-Enter). Subscriptions run here too, e.g.
+# subscription { messagePosted(conversationId: "<id>") { message { body } } }
+# (over a WebSocket on the same /graphql, authenticated by the same header; run again to stop).
 query Viewer {
   viewer {
     user { displayName }

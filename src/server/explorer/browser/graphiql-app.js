@@ -18,7 +18,13 @@ globalThis.MonacoEnvironment = {
   },
 };
 
-const fetcher = createGraphiQLFetcher({ url: config.graphqlUrl, ...(config.subscriptionUrl ? { subscriptionUrl: config.subscriptionUrl } : {}) });
+// Subscriptions go over graphql-ws to the same path on this page's origin (ws:, or wss: behind https:), where
+// the server accepts sockets. For each subscription the toolkit opens a graphql-ws client whose connection_init
+// payload is the headers editor's JSON (`wsConnectionParams` merged with the pasted headers), so the pasted
+// {"Authorization": …} line authenticates the socket the way it authenticates HTTP requests.
+const subscriptionUrl = new URL(config.graphqlUrl, location.href);
+subscriptionUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+const fetcher = createGraphiQLFetcher({ url: config.graphqlUrl, subscriptionUrl: subscriptionUrl.href });
 
 createRoot(document.getElementById('graphiql')).render(
   createElement(GraphiQL, {
