@@ -36,6 +36,7 @@ import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { loggingFormatError } from './plugins/error-plugin.js';
 import { QUERY_COST_ESTIMATORS } from './plugins/query-cost.js';
 import type { TrustedDocuments } from './trusted/trusted-documents.js';
+import { createTrustedRequestGate } from './trusted/trusted-request-gate.js';
 
 /**
  * WebSocket close codes of this server. 4401/4403 are graphql-ws' own (Unauthorized, Forbidden); the graphql-ws
@@ -120,6 +121,10 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const armor = abuseLimits(options.limits, options.production);
   const rules = [...specifiedRules, ...armor.validationRules];
   const format = loggingFormatError(logger);
+  // With trusted documents, a subscription is admitted as an HTTP request is (no introspection over the socket).
+  const trustedGate = options.trustedDocuments
+    ? createTrustedRequestGate(options.trustedDocuments, { introspection: false, maxTokens: options.limits.maxTokens })
+    : undefined;
   const states = new WeakMap<WebSocket, SocketState>();
   const sockets = new Set<WebSocket>();
   const perTenant = new Map<string, number>();
@@ -271,24 +276,25 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   async function prepare(
     socket: WebSocket,
     id: string,
-    payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null },
+    payload: { query: string; operationName?: string | null; variables?: Record<string, unknown> | null; extensions?: unknown },
   ) {
     const state = states.get(socket);
     if (!state) return [new UnauthenticatedError('The connection is not authenticated; send connection_init first.')];
     if (draining) return [new ServiceUnavailableError('The server is shutting down; subscribe again (another replica will answer).')];
-    if (typeof payload.query !== 'string')
-      return [new AppError('BAD_REQUEST', 'The subscribe message has no query; send the subscription document as `query`.')];
-    if (options.trustedDocuments && !options.trustedDocuments.texts.has(payload.query)) {
-      return [
-        new AppError(
-          'OPERATION_NOT_TRUSTED',
-          'Only the operations of the trusted documents manifest run on this server; this subscription is not one of them.',
-        ),
-      ];
+    let query = payload.query;
+    if (trustedGate) {
+      // The HTTP path's rules: an id (`documentId`, `extensions.persistedQuery.sha256Hash`) names a manifest text
+      // (graphql-ws requires a `query` string: an empty one stands for none), or the text is one byte for byte.
+      const { query: text, ...rest } = payload;
+      const decision = trustedGate('POST', text === '' ? rest : payload, '');
+      if (!decision.admitted) return [new AppError(decision.code, decision.message)];
+      query = (decision.body as { query?: unknown }).query as string;
     }
+    if (typeof query !== 'string' || query === '')
+      return [new AppError('BAD_REQUEST', 'The subscribe message has no query; send the subscription document as `query`.')];
     let document: DocumentNode;
     try {
-      document = parse(payload.query, { maxTokens: options.limits.maxTokens });
+      document = parse(query, { maxTokens: options.limits.maxTokens });
     } catch (error) {
       const tokens = tokenLimitOf((error as Error).message);
       if (tokens !== undefined) return [new QueryLimitError('tokens', tokens)];
@@ -394,7 +400,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       document,
       operationName: operationName ?? operation.name?.value ?? null,
       variables,
-      executionKey: JSON.stringify([payload.query, operationName ?? operation.name?.value ?? null, variables]),
+      executionKey: JSON.stringify([query, operationName ?? operation.name?.value ?? null, variables]),
       maxQueuedEvents: settings.queueMaxEvents,
       maxQueuedBytes: settings.queueMaxBytes,
       onEnd: ended(socket, state),

@@ -360,4 +360,52 @@ describe('trusted documents over the socket', () => {
       await locked.close();
     }
   });
+
+  it('takes a trusted subscription by id, as HTTP does (documentId or persistedQuery hash, with an empty query)', async () => {
+    const trusted = loadTrustedDocuments(path.resolve('src/__generated__/sdk/persisted-documents.json'));
+    const [id, text] = [...trusted.byId].find(([, body]) => body.startsWith('subscription MessagePosted'))!;
+    const locked = await startTestServer({ trustedDocuments: trusted, realtime: { listenUrl: null, pollIntervalMs: 200 } });
+    try {
+      const own = await createTestTenant();
+      const conversation = await createConversation(own);
+      const ws = openSocket(locked, bearer(own.admin.token));
+      await ws.connected;
+      const variables = { conversationId: conversation };
+      const byDocumentId = rawSubscription(ws, { query: '', documentId: id, variables });
+      const byHash = rawSubscription(ws, {
+        query: '',
+        extensions: { persistedQuery: { version: 1, sha256Hash: id.slice('sha256:'.length) } },
+        variables,
+      });
+      const unknown = rawSubscription(ws, { query: '', documentId: `sha256:${'0'.repeat(64)}`, variables });
+      const mismatched = rawSubscription(ws, { query: text.replace('cursor', 'cursor cursor'), documentId: id, variables });
+      await Promise.all([unknown.ended, mismatched.ended]);
+      expect(unknown.errors.map((e) => e.extensions.code)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
+      expect(mismatched.errors.map((e) => e.extensions.code)).toEqual(['OPERATION_NOT_TRUSTED']);
+      await eventually(() => locked.realtime.subscriptionsOf(own.id) === 2, 'the two subscriptions by id');
+      await post(own, conversation, 'by id');
+      await eventually(() => byDocumentId.data.length === 1 && byHash.data.length === 1, 'both deliveries');
+      expect(byDocumentId.data[0].messagePosted.message.body).toBe('by id');
+      expect(byHash.data).toEqual(byDocumentId.data);
+      await ws.close();
+    } finally {
+      await locked.close();
+    }
+  });
 });
+
+/** A subscription with a payload of any shape (what a client sending an id puts on the wire). */
+function rawSubscription(ws: TestSocket, payload: Record<string, unknown>) {
+  const received = { data: [] as any[], errors: [] as any[], ended: undefined as unknown as Promise<void> };
+  received.ended = new Promise<void>((resolve) => {
+    ws.client.subscribe(payload as never, {
+      next: (result: any) => result.data && received.data.push(result.data),
+      error: (error: unknown) => {
+        received.errors.push(...(Array.isArray(error) ? error : [error]));
+        resolve();
+      },
+      complete: () => resolve(),
+    });
+  });
+  return received;
+}
