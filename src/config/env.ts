@@ -100,6 +100,8 @@ export const DEFAULT_REALTIME_SETTINGS = {
   maxSubscriptionsPerSocket: 20,
   maxSubscriptionsPerTenant: 2000,
   maxSocketsPerTenant: 1000,
+  maxPendingSocketsPerAddress: 16,
+  maxPendingSockets: 1000,
   queueMaxEvents: 200,
   queueMaxBytes: 1024 * 1024,
   slowConsumerMs: 10_000,
@@ -229,6 +231,13 @@ const envSchema = z
     REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerSocket),
     /** Authenticated WebSockets of one tenant on one server; more are closed with 4430. */
     REALTIME_MAX_SOCKETS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSocketsPerTenant),
+    /**
+     * WebSockets of one remote address (counted as HTTP_MAX_IN_FLIGHT_PER_ADDRESS counts) that have not completed
+     * connection_init; more are refused with HTTP 429 before the upgrade. Authenticated sockets do not count.
+     */
+    REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS: positiveInt(DEFAULT_REALTIME_SETTINGS.maxPendingSocketsPerAddress),
+    /** Such sockets on one server over all addresses. */
+    REALTIME_MAX_PENDING_SOCKETS: positiveInt(DEFAULT_REALTIME_SETTINGS.maxPendingSockets),
     /** Subscriptions of one tenant on one server. */
     REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerTenant),
     /** Each subscriber's queue of unsent events; while full, it receives nothing more (events wait in the table). */
@@ -271,6 +280,13 @@ const envSchema = z
         code: 'custom',
         path: ['REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET'],
         message: `must not exceed REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT (${env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT})`,
+      });
+    }
+    if (env.REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS > env.REALTIME_MAX_PENDING_SOCKETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS'],
+        message: `must not exceed REALTIME_MAX_PENDING_SOCKETS (${env.REALTIME_MAX_PENDING_SOCKETS})`,
       });
     }
     if (env.AUDIT_BATCH_MAX_EVENTS > env.AUDIT_BUFFER_MAX_EVENTS) {

@@ -12,12 +12,18 @@ export const SUBSCRIPTION_END_REASONS: readonly SubscriptionEndReason[] = [
   'shutdown',
 ];
 
+/** Which bound refused a WebSocket that had not completed connection_init yet (server/pending-socket-limiter.ts). */
+export type PendingSocketRefusal = 'per_address' | 'total';
+export const PENDING_SOCKET_REFUSALS: readonly PendingSocketRefusal[] = ['per_address', 'total'];
+
 /**
  * Realtime on /metrics (issue 12 §2). No tenant label anywhere: a label per tenant would let the number of
  * series grow with the tenants, and /metrics is read by operators of all tenants.
  */
 export class RealtimeMetrics {
   readonly sockets: Gauge;
+  readonly pendingSockets: Gauge;
+  readonly socketsRefused: Counter<'bound'>;
   readonly subscriptions: Gauge;
   readonly subscriptionsEnded: Counter<'reason'>;
   readonly eventsDelivered: Counter;
@@ -31,6 +37,18 @@ export class RealtimeMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.sockets = new Gauge({ name: 'tenantgraph_realtime_sockets', help: 'Open GraphQL WebSockets (acknowledged connections).', registers });
+    this.pendingSockets = new Gauge({
+      name: 'tenantgraph_realtime_pending_sockets',
+      help: 'WebSockets accepted that have not completed connection_init yet.',
+      registers,
+    });
+    this.socketsRefused = new Counter({
+      name: 'tenantgraph_realtime_sockets_refused_total',
+      help: 'WebSocket upgrades refused with 429 because too many sockets were pending connection_init, by the bound that was full (per address, total).',
+      labelNames: ['bound'] as const,
+      registers,
+    });
+    for (const bound of PENDING_SOCKET_REFUSALS) this.socketsRefused.inc({ bound }, 0);
     this.subscriptions = new Gauge({ name: 'tenantgraph_realtime_subscriptions', help: 'Active subscriptions on this server.', registers });
     this.subscriptionsEnded = new Counter({
       name: 'tenantgraph_realtime_subscriptions_ended_total',

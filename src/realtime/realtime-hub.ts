@@ -26,6 +26,9 @@ export interface RealtimeSettings {
   readonly maxSubscriptionsPerSocket: number;
   /** Authenticated sockets of one tenant on this server. */
   readonly maxSocketsPerTenant: number;
+  /** Sockets not yet past `connection_init`, per remote address and in total on this server (pending-socket-limiter.ts). */
+  readonly maxPendingSocketsPerAddress: number;
+  readonly maxPendingSockets: number;
   /** Subscriptions of one tenant on this server. */
   readonly maxSubscriptionsPerTenant: number;
   /** Bounds of each subscriber's queue; beyond either the socket is closed as a slow consumer. */

@@ -132,6 +132,8 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         maxSubscriptionsPerSocket: env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET,
         maxSubscriptionsPerTenant: env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT,
         maxSocketsPerTenant: env.REALTIME_MAX_SOCKETS_PER_TENANT,
+        maxPendingSocketsPerAddress: env.REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS,
+        maxPendingSockets: env.REALTIME_MAX_PENDING_SOCKETS,
         queueMaxEvents: env.REALTIME_QUEUE_MAX_EVENTS,
         queueMaxBytes: env.REALTIME_QUEUE_MAX_BYTES,
         slowConsumerMs: env.REALTIME_SLOW_CONSUMER_MS,
