@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseClaimPath } from '../auth/claim-path.js';
+import { REDIS_CHANNEL_PATTERN, WAKE_CHANNEL } from '../realtime/wake-transport.js';
 
 /**
  * The environment, validated once at boot. This is the only module that reads `process.env`.
@@ -105,6 +106,7 @@ export const DEFAULT_REALTIME_SETTINGS = {
   queueMaxEvents: 200,
   queueMaxBytes: 1024 * 1024,
   slowConsumerMs: 10_000,
+  redisChannel: WAKE_CHANNEL,
 } as const;
 
 const envSchema = z
@@ -217,6 +219,21 @@ const envSchema = z
      * each replica sees other replicas' events through polling only (REALTIME_POLL_INTERVAL_MS).
      */
     REALTIME_LISTEN_DATABASE_URL: optionalUrl,
+    /**
+     * Redis (`redis://…`, `rediss://…` for TLS) for realtime wake-ups between replicas, over pub/sub. Unset: no
+     * Redis. Set, it replaces the embedded database's implicit LISTEN connection; with REALTIME_LISTEN_DATABASE_URL
+     * set too, wake-ups travel over both. Unreachable at start-up: the server refuses to start.
+     */
+    REALTIME_REDIS_URL: z
+      .string()
+      .url()
+      .refine((url) => URL.canParse(url) && /^rediss?:$/.test(new URL(url).protocol), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    /** The Redis channel (prefix) the replicas of one deployment share; distinct deployments on one Redis use distinct ones. */
+    REALTIME_REDIS_CHANNEL: z
+      .string()
+      .regex(REDIS_CHANNEL_PATTERN, 'must consist of letters, digits and _ . : - only (it is used in a PSUBSCRIBE pattern)')
+      .default(DEFAULT_REALTIME_SETTINGS.redisChannel),
     /** A wake-up waits this long for more events before its tenant's batch runs. */
     REALTIME_BATCH_WINDOW_MS: nonNegativeInt(DEFAULT_REALTIME_SETTINGS.batchWindowMs),
     /** The polling safety net: tenants with subscribers are re-read this often even without a wake-up. */

@@ -32,7 +32,7 @@ export class RealtimeMetrics {
   readonly commitToSend: Histogram;
   readonly slowConsumersDropped: Counter;
   readonly wakeups: Counter<'source'>;
-  readonly listenerReconnects: Counter;
+  readonly listenerReconnects: Counter<'transport'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -88,14 +88,15 @@ export class RealtimeMetrics {
     });
     this.wakeups = new Counter({
       name: 'tenantgraph_realtime_wakeups_total',
-      help: 'Tenant wake-ups of the fan-out, by source (this process, a PostgreSQL notification, the polling safety net).',
+      help: "Tenant wake-ups of the fan-out, by source (this process, another replica's wake-up over PostgreSQL or Redis, the polling safety net).",
       labelNames: ['source'] as const,
       registers,
     });
     for (const source of ['local', 'notification', 'poll']) this.wakeups.inc({ source }, 0);
     this.listenerReconnects = new Counter({
       name: 'tenantgraph_realtime_listener_reconnects_total',
-      help: 'Times the LISTEN connection was lost and opened again (every local tenant is re-read after each).',
+      help: 'Times a wake-up connection (PostgreSQL LISTEN, Redis subscriber) was lost and opened again (every local tenant is re-read after each), by transport.',
+      labelNames: ['transport'] as const,
       registers,
     });
   }
