@@ -1,5 +1,15 @@
 import pg from 'pg';
-import { coalescingNotifier, decodeWakePayload, encodeWakePayloads, WAKE_CHANNEL, type WakeHandlers, type WakeTransport } from './wake-transport.js';
+import {
+  coalescingNotifier,
+  connectionProblem,
+  decodeWakePayload,
+  encodeWakePayloads,
+  redactedUrl,
+  WAKE_CHANNEL,
+  WakeTransportUnavailable,
+  type WakeHandlers,
+  type WakeTransport,
+} from './wake-transport.js';
 
 /** NOTIFY payloads must stay below 8000 bytes. */
 const MAX_PAYLOAD_BYTES = 7900;
@@ -39,7 +49,15 @@ export class PostgresWakeChannel implements WakeTransport {
   }
 
   async start(): Promise<void> {
-    await this.#connect();
+    try {
+      await this.#connect();
+    } catch (error) {
+      throw new WakeTransportUnavailable(
+        `REALTIME_LISTEN_DATABASE_URL: the realtime LISTEN connection could not connect to ${redactedUrl(this.options.url)} ` +
+          `(${connectionProblem(error)}). Correct the URL (a direct connection to PostgreSQL, not PgBouncer), ` +
+          'or leave it unset with an external database (wake-ups then travel over Redis if REALTIME_REDIS_URL is set, else by polling).',
+      );
+    }
   }
 
   notify(tenantId: string): void {
@@ -75,8 +93,13 @@ export class PostgresWakeChannel implements WakeTransport {
     });
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, new Error('the LISTEN connection ended')));
-    await client.connect();
-    await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;

@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from '@redis/client';
 import {
   coalescingNotifier,
+  connectionProblem,
   decodeWakePayload,
   encodeWakePayloads,
+  redactedUrl,
   WakeTransportUnavailable,
   type WakeHandlers,
   type WakeTransport,
@@ -94,8 +96,8 @@ export class RedisWakeChannel implements WakeTransport {
     } catch (error) {
       await this.close();
       throw new WakeTransportUnavailable(
-        `REALTIME_REDIS_URL: could not connect to Redis at ${redacted(this.options.url)} ` +
-          `(${describe(error)}). Start Redis there, correct the URL, or unset REALTIME_REDIS_URL ` +
+        `REALTIME_REDIS_URL: could not connect to Redis at ${redactedUrl(this.options.url)} ` +
+          `(${connectionProblem(error)}). Start Redis there, correct the URL, or unset REALTIME_REDIS_URL ` +
           '(wake-ups then travel over PostgreSQL LISTEN, or polling only).',
       );
     }
@@ -122,22 +124,4 @@ export class RedisWakeChannel implements WakeTransport {
     // Start-up failures are reported once, by start()'s refusal.
     if (this.#started && !this.#closed) this.options.onError(error);
   }
-}
-
-/** The URL without its password, for messages. */
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
-
-function describe(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause ?? error;
-  const code = (cause as { code?: unknown }).code;
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
 }

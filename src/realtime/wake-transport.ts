@@ -98,3 +98,22 @@ export function coalescingNotifier(send: (tenantIds: string[]) => Promise<void>,
     }
   };
 }
+
+/** A URL without its password, for messages and logs. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** A connection error in one line: its code (ECONNREFUSED, ENOTFOUND, …) and message, of its cause if it wraps one. */
+export function connectionProblem(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const code = (cause as { code?: unknown }).code;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}

@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisWakeChannel } from '../../src/realtime/redis-wake-channel.js';
 import { WakeTransportUnavailable } from '../../src/realtime/wake-transport.js';
 import { scrapeMetrics } from '../support/prometheus.js';
-import { bearer, createConversation, eventually, MESSAGE_POSTED, openSocket, postMessage, type TestSocket } from '../support/realtime-client.js';
+import {
+  bearer,
+  createConversation,
+  directAppUrl,
+  eventually,
+  MESSAGE_POSTED,
+  openSocket,
+  postMessage,
+  type TestSocket,
+} from '../support/realtime-client.js';
 import { killRedisConnectionsNamed, redisConnectionIds, REDIS_TEST_URL, redisAnswers, uniqueRedisChannel, withRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -136,6 +145,34 @@ describe.skipIf(!available)(`realtime wake-ups over Redis (${REDIS_TEST_URL})`, 
     }
   });
 
+  it('with LISTEN and Redis both configured, wakes over either: a reader cut off from Redis still receives through PostgreSQL', async () => {
+    const redis = new URL(REDIS_TEST_URL);
+    const proxy = await startTcpProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+    const viaProxy = new URL(REDIS_TEST_URL);
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const both = { ...viaRedisOnly, listenUrl: directAppUrl() };
+    const [bothWriter, bothReader] = await Promise.all([
+      startTestServer({ realtime: both }),
+      startTestServer({ realtime: { ...both, redisUrl: viaProxy.toString() } }),
+    ]);
+    try {
+      expect(bothReader.realtime.wakeTransports.map((transport) => transport.name)).toEqual(['postgres', 'redis']);
+      const room = await createConversation(bothWriter, tenant.admin.token, 'two transports');
+      const subscription = await quietSubscription(room, bothReader);
+      await proxy.cut();
+      await eventually(() => !redisOf(bothReader).connected, 'the reader to lose Redis');
+      const id = await postMessage(bothWriter, tenant.admin.token, room, 'while Redis was unreachable for the reader');
+      const events = await subscription.waitFor(2);
+      expect(events[1].messagePosted.message.id).toBe(id);
+      expect(redisOf(bothReader).connected).toBe(false);
+      subscription.dispose();
+    } finally {
+      await Promise.all([bothWriter.close(), bothReader.close()]);
+      await proxy.close();
+    }
+  });
+
   it("wakes the reader again once the writer's Redis publisher connection was killed and came back", async () => {
     const room = await createConversation(writer, tenant.admin.token, 'publisher killed');
     const subscription = await quietSubscription(room);
@@ -161,19 +198,32 @@ if (!available) {
   });
 }
 
-describe('REALTIME_REDIS_URL unreachable at start-up', () => {
-  it('refuses to start, naming the setting, the address (without its password), the cause and what to do', async () => {
-    const start = startTestServer({ realtime: { redisUrl: 'redis://wake:s3cret@127.0.0.1:1', redisChannel: channel } });
-    const error = await start.then(
-      async (server) => {
-        await server.close();
-        throw new Error('the server started without its Redis');
-      },
-      (refusal: unknown) => refusal as Error,
-    );
+/** The refusal of a server that must not start. */
+async function refusal(start: Promise<TestServer>): Promise<Error> {
+  return start.then(
+    async (server) => {
+      await server.close();
+      throw new Error('the server started without its wake-up transport');
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
+describe('wake-up transports unreachable at start-up', () => {
+  it('refuses to start without its Redis, naming the setting, the address (without its password), the cause and what to do', async () => {
+    const error = await refusal(startTestServer({ realtime: { redisUrl: 'redis://wake:s3cret@127.0.0.1:1', redisChannel: channel } }));
     expect(error).toBeInstanceOf(WakeTransportUnavailable);
     expect(error.message).toMatch(/^REALTIME_REDIS_URL: could not connect to Redis at redis:\/\/wake:\*\*\*@127\.0\.0\.1:1 \(.*ECONNREFUSED/);
     expect(error.message).toMatch(/Start Redis there, correct the URL, or unset REALTIME_REDIS_URL/);
+    expect(error.message).not.toContain('s3cret');
+  });
+
+  it('refuses to start without its LISTEN connection the same way', async () => {
+    const error = await refusal(startTestServer({ realtime: { listenUrl: 'postgres://listener:s3cret@127.0.0.1:1/tenantgraph' } }));
+    expect(error).toBeInstanceOf(WakeTransportUnavailable);
+    expect(error.message).toMatch(
+      /^REALTIME_LISTEN_DATABASE_URL: the realtime LISTEN connection could not connect to postgres:\/\/listener:\*\*\*@127\.0\.0\.1:1\/tenantgraph \(.*ECONNREFUSED/,
+    );
     expect(error.message).not.toContain('s3cret');
   });
 });
