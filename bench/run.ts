@@ -6,6 +6,10 @@
  *   npm run bench -- --scale-curve    Q1 at 100, 1,000 and 10,000 equally sized tenants
  *   npm run bench -- --noisy          one tenant floods (--flood-connections 64) while --victims 10 tenants send Q1/Q2:
  *                                     victims alone, with fairness on and with fairness off (issue 8 §5)
+ *   npm run bench -- --realtime       subscriptions (issue 12 §4): --subscribers 2000 over --tenants 100 (--rooms-per-tenant 2
+ *                                     conversations each) while writers commit --rate 200 messages/s, and a --large-room of
+ *                                     1,000 subscribers on one conversation; the API's fan-out side by side with a naive
+ *                                     per-subscriber baseline (one RLS transaction per subscriber per event)
  *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
  *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls,postgraphile,trusted
  *            --trusted-documents (adds the server "API with trusted documents")
@@ -14,7 +18,7 @@
  * the end. Prints a markdown table; writes bench/results/<timestamp>.json and bench/results/latest.json.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +44,7 @@ import {
 } from './lib/report.js';
 import { SERVER_LABELS, ServerProcess, targetOf, type ServerConfig, type ServerName } from './lib/servers.js';
 import { verify } from './lib/verify.js';
+import { runRealtime } from './lib/realtime-run.js';
 import { floodRequest, FLOOD_DOCUMENT, FLOOD_SEARCHES, runPhase, victimRequests, type PhaseResult } from './lib/noisy.js';
 import { benchTrustedDocuments, requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
 
@@ -71,6 +76,11 @@ const { values: flags } = parseArgs({
     'flood-connections': { type: 'string' },
     victims: { type: 'string' },
     'victim-connections': { type: 'string' },
+    realtime: { type: 'boolean', default: false },
+    subscribers: { type: 'string' },
+    'rooms-per-tenant': { type: 'string' },
+    rate: { type: 'string' },
+    'large-room': { type: 'string' },
   },
 });
 
@@ -160,6 +170,7 @@ const loadAverageAtStart = os.loadavg().map((v) => round(v, 2));
 try {
   if (flags['scale-curve']) await scaleCurve();
   else if (flags.noisy) await noisyNeighbour();
+  else if (flags.realtime) await realtimeFanOut();
   else await sideBySide();
 } finally {
   await cleanUp();
@@ -310,6 +321,7 @@ async function startServers(db: BenchDatabase, names: ServerName[], extra: Parti
       ...(name === 'noRls' ? { explicitTenantFilter: true } : {}),
       ...(name === 'trusted' ? { trustedDocumentsFile: writeTrustedDocuments() } : {}),
       ...(name === 'apiUnprepared' ? { preparedStatements: 'off' as const } : {}),
+      ...(name === 'realtimeBaseline' ? { perSubscriberRealtime: true } : {}),
     };
     const server = await ServerProcess.start(name, config, path.join(logDir, `${name}${logSuffix}.log`));
     running.push(server);
@@ -511,7 +523,65 @@ async function noisyNeighbour(): Promise<void> {
   writeResults('-noisy', report);
 }
 
+// ---------------------------------------------------------------------------------------------- realtime
+
+async function realtimeFanOut(): Promise<void> {
+  database = await createBenchDatabase(log);
+  log(`database: ${database.description}`);
+  const shape = {
+    tenants: flags.tenants ? options.tenants : quick ? 10 : 100,
+    subscribers: int('subscribers', quick ? 200 : 2000),
+    roomsPerTenant: int('rooms-per-tenant', 2),
+    messagesPerSec: int('rate', quick ? 50 : 200),
+    largeRoom: int('large-room', quick ? 200 : 1000),
+    durationSec: flags.duration ? options.durationSec : quick ? 3 : 10,
+  };
+  // The large room's tenant first, then the tenants of the rooms; a few messages each, so conversations exist.
+  const seed = await loadTenants(database.ownerUrl, {
+    kind: 'uniform',
+    tenants: shape.tenants + 1,
+    usersPerTenant: 8,
+    conversationsPerTenant: Math.max(5, shape.roomsPerTenant + 2),
+    messagesPerTenant: 50,
+  });
+  log(`seeded ${seed.tenants} tenants in ${seed.seconds.load} s`);
+  // Rate limits off in both servers (the run measures fan-out, not the per-tenant request budget that would
+  // otherwise pace 1,000 subscriptions of one tenant); sockets and subscriptions per tenant raised to the large room.
+  const extra: Partial<ServerConfig> = {
+    fairShare: { rateLimit: false },
+    realtime: { maxSocketsPerTenant: Math.max(1000, shape.largeRoom), maxSubscriptionsPerTenant: Math.max(2000, shape.largeRoom) },
+  };
+  const [api] = await startServers(database, ['api'], extra);
+  const [baseline] = await startServers(database, ['realtimeBaseline'], extra);
+  const report = await runRealtime({ api: api!, baseline: baseline!, ownerUrl: database.ownerUrl, jwtSecret, shape, log });
+  const full = {
+    kind: 'realtime',
+    timestamp: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    ...report,
+    scale: seed,
+    machine: machine(loadAverageAtStart),
+    versions: await versions(database.ownerUrl, ROOT),
+  };
+  writeResults('-realtime', full);
+  // Issue 12: bench/results/latest.json carries the realtime figures next to the other workloads' results.
+  mergeIntoLatest('realtime', { ...report.realtime, timestamp: full.timestamp, report: `latest-realtime.json` });
+}
+
 // ---------------------------------------------------------------------------------------------- report helpers
+
+/** Adds (or replaces) one section of bench/results/latest.json, keeping the rest of the last side-by-side run. */
+function mergeIntoLatest(key: string, section: object): void {
+  const file = path.join(RESULTS_DIR, 'latest.json');
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    // No side-by-side run yet: the file holds this section alone.
+  }
+  writeFileSync(file, `${JSON.stringify({ ...latest, [key]: section }, null, 2)}\n`);
+  log(`results: ${key} section of bench/results/latest.json`);
+}
 
 function writeResults(suffix: string, report: object): void {
   mkdirSync(RESULTS_DIR, { recursive: true });

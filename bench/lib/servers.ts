@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerStats } from './server-process.js';
 import type { Target } from './workloads.js';
 
-export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared';
+export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared' | 'realtimeBaseline';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   floor: 'floor (node:http + pg)',
@@ -13,6 +13,7 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   trusted: 'API with trusted documents',
   postgraphile: 'PostGraphile 5 (amber, pg adaptor, RLS)',
   apiUnprepared: 'API with unprepared statements',
+  realtimeBaseline: 'API with a per-subscriber realtime baseline',
 };
 
 /** How a server is asked: the floor's own routes, GraphQL text, (trusted documents) the operation's id, or PostGraphile's own documents. */
@@ -35,6 +36,10 @@ export interface ServerConfig {
   preparedStatements?: 'on' | 'off';
   /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */
   trustedDocumentsFile?: string;
+  /** API only: startServer's realtime settings besides the defaults (the realtime run raises the per-tenant socket bound). */
+  realtime?: { maxSocketsPerTenant?: number; maxSubscriptionsPerTenant?: number };
+  /** API only: serve subscriptions with the per-subscriber baseline (lib/per-subscriber-feed.ts) instead of the product's fan-out. */
+  perSubscriberRealtime?: boolean;
 }
 
 const ENTRY_POINTS: Record<ServerName, string> = {
@@ -44,6 +49,7 @@ const ENTRY_POINTS: Record<ServerName, string> = {
   trusted: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   postgraphile: fileURLToPath(new URL('../postgraphile-server.ts', import.meta.url)),
   apiUnprepared: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+  realtimeBaseline: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
 };
 
 /** A server in its own process, so its CPU time is its own. */

@@ -8,7 +8,7 @@ import type { TenantAdmission } from '../tenancy/tenant-admission.js';
 import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { TenantScope } from '../tenancy/transaction-prologue.js';
 import type { Subscriber } from './subscriber.js';
-import { cursorExpired, TenantFeed } from './tenant-feed.js';
+import { cursorExpired, TenantFeed, type TenantFeedSettings } from './tenant-feed.js';
 import type { WakeTransport } from './wake-transport.js';
 import { wakeTransportsFor } from './wake-transports.js';
 
@@ -57,7 +57,29 @@ export interface RealtimeHubOptions {
   /** A subscribed user is no longer a member of its tenant: close its socket. */
   readonly onNotMember: (subscriber: Subscriber) => void;
   readonly onTenantSuspended: (subscriber: Subscriber) => void;
+  /**
+   * How the subscribers of one tenant on this server are served; default: a TenantFeed (one batch transaction
+   * per tenant per batch window). Not reachable from the environment: the benchmark replaces it with the
+   * per-subscriber baseline it compares against (bench/lib/per-subscriber-feed.ts).
+   */
+  readonly createFeed?: FeedFactory | undefined;
 }
+
+/** The fan-out of one tenant's subscribers on this server (TenantFeed is the product's). */
+export interface Feed {
+  readonly subscribers: Set<Subscriber>;
+  /**
+   * Events may be waiting: serve them (soon; wake-ups may be coalesced). `source`: a commit here or on another
+   * replica, the polling safety net, a new subscriber, a full queue with room again.
+   */
+  wake(source: WakeSource): void;
+  /** Graceful stop: what is scheduled or running finishes, nothing new starts. */
+  settle(): Promise<void>;
+}
+
+export type WakeSource = 'local' | 'notification' | 'poll' | 'subscribed' | 'room';
+
+export type FeedFactory = (tenantId: string, settings: TenantFeedSettings) => Feed;
 
 /**
  * This server's realtime fan-out: one TenantFeed per tenant with subscribers here, woken after a local commit
@@ -65,7 +87,7 @@ export interface RealtimeHubOptions {
  * the polling safety net. With no transport, other replicas' events arrive by polling only.
  */
 export class RealtimeHub {
-  readonly #feeds = new Map<string, TenantFeed>();
+  readonly #feeds = new Map<string, Feed>();
   /** Tenants this server wrote events for since the last pruning run (the app role cannot list tenants). */
   readonly #recentWriters = new Set<string>();
   #transports: WakeTransport[] = [];
@@ -159,8 +181,8 @@ export class RealtimeHub {
     }
     let feed = this.#feeds.get(subscriber.tenantId);
     if (!feed) {
-      const { database, schema, settings, transaction, metrics, logger, admission } = this.options;
-      feed = new TenantFeed(subscriber.tenantId, {
+      const { database, schema, settings, transaction, metrics, logger, admission, createFeed } = this.options;
+      feed = (createFeed ?? ((tenantId, feedSettings) => new TenantFeed(tenantId, feedSettings)))(subscriber.tenantId, {
         database,
         schema,
         admission,
@@ -183,7 +205,7 @@ export class RealtimeHub {
     }
     feed.subscribers.add(subscriber);
     // A resume (or a commit between the start read and now) is served at once, not at the next event.
-    feed.wake();
+    feed.wake('subscribed');
   }
 
   unregister(subscriber: Subscriber): void {
@@ -219,14 +241,14 @@ export class RealtimeHub {
 
   /** A full subscriber has room again: its feed goes on from its position. */
   room(subscriber: Subscriber): void {
-    this.#feeds.get(subscriber.tenantId)?.wake();
+    this.#feeds.get(subscriber.tenantId)?.wake('room');
   }
 
   #wake(tenantId: string, source: 'local' | 'notification' | 'poll'): void {
     const feed = this.#feeds.get(tenantId);
     if (!feed) return;
     this.options.metrics.wakeups.inc({ source });
-    feed.wake();
+    feed.wake(source);
   }
 
   async #pruneRetention(): Promise<void> {

@@ -98,13 +98,15 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   /** Queues a result (the caller checked `full` first); false when the subscriber has ended. */
   push(result: ExecutionResult, recordedAt: string): boolean {
     if (this.#ended) return false;
-    const bytes = Buffer.byteLength(JSON.stringify(result));
     const waiter = this.#waiter;
     if (waiter) {
       this.#waiter = undefined;
       this.#handOver(recordedAt);
       waiter.resolve({ value: result, done: false });
     } else {
+      // Sized only when it waits in the queue (graphql-ws serialises it again to send it; a result handed over
+      // at once is never measured).
+      const bytes = Buffer.byteLength(JSON.stringify(result));
       this.#queue.push({ result, bytes, recordedAt });
       this.#bytes += bytes;
       if (this.full) this.fullSince ??= performance.now();

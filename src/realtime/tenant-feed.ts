@@ -9,6 +9,7 @@ import { createRequestTelemetry } from '../observability/request-telemetry.js';
 import type { TenantAdmission } from '../tenancy/tenant-admission.js';
 import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import { encodeEventCursor } from './event-cursor.js';
+import type { Feed } from './realtime-hub.js';
 import type { Subscriber } from './subscriber.js';
 
 export interface TenantFeedSettings {
@@ -47,7 +48,7 @@ export interface TenantFeedSettings {
  * receives exactly the events after its own position and its position then moves past them. A hole in the
  * positions read means pruning removed events the subscriber still needed: it ends with CURSOR_EXPIRED.
  */
-export class TenantFeed {
+export class TenantFeed implements Feed {
   readonly subscribers = new Set<Subscriber>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -59,7 +60,7 @@ export class TenantFeed {
     private readonly settings: TenantFeedSettings,
   ) {}
 
-  /** Schedules a batch after the batch window (once, however many wake-ups arrive meanwhile). */
+  /** Schedules a batch after the batch window (once, however many wake-ups arrive meanwhile), whatever woke it. */
   wake(): void {
     if (this.#closed) return;
     if (this.#running) {

@@ -10,7 +10,7 @@ import { makeExecutableSchema } from '@graphql-tools/schema';
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import { allResolvers } from '../modules/index.js';
 import { RealtimeMetrics } from '../observability/realtime-metrics.js';
-import { RealtimeHub, type RealtimeSettings } from '../realtime/realtime-hub.js';
+import { RealtimeHub, type FeedFactory, type RealtimeSettings } from '../realtime/realtime-hub.js';
 import { createRealtimeServer, type RealtimeServer } from './realtime-server.js';
 import { trackCheckedOutClients } from '../db/checked-out-clients.js';
 import { createDatabaseProbe } from '../db/database-probe.js';
@@ -102,6 +102,8 @@ export interface ServerOptions {
    * events arrive by polling.
    */
   realtime?: Partial<RealtimeSettings>;
+  /** Replaces the realtime fan-out of each tenant (realtime-hub.ts FeedFactory); not reachable from the environment. */
+  realtimeFeed?: FeedFactory;
 }
 
 export interface RunningServer {
@@ -217,6 +219,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     logger: options.logger,
     onNotMember: (subscriber) => subscriber.end('not_member'),
     onTenantSuspended: (subscriber) => subscriber.end('suspended'),
+    createFeed: options.realtimeFeed,
   });
   try {
     await hub.start();

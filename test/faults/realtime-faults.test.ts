@@ -1,5 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../scripts/lib/scratch-database.js';
 import { createTenant } from '../../src/admin/tenants.js';
+import { exited, freePort, spawnServer, waitForOutput } from '../support/processes.js';
+import { TEST_JWT_SECRET } from '../support/server.js';
 import { startPrivateCluster } from './support/private-cluster.js';
 import { bearer, createConversation, eventually, MESSAGE_POSTED, openSocket, postMessage } from '../support/realtime-client.js';
 import { startTestServer } from '../support/server.js';
@@ -65,4 +68,58 @@ describe('realtime under faults', () => {
     expect(more.map((e) => e.messagePosted.message.id)).toEqual(posted.slice(-3));
     await again.close();
   });
+
+  it(
+    'a killed API process (SIGKILL, no goodbye): its client resumes by cursor on another server and misses nothing',
+    { timeout: 120_000 },
+    async () => {
+      const database = await createTestDatabase();
+      cleanups.push(() => database.drop());
+      const port = await freePort();
+      const child = spawnServer({
+        NODE_ENV: 'development',
+        DATABASE_URL: database.ownerUrl,
+        DATABASE_URL_APP: database.appUrl,
+        JWT_SECRET: TEST_JWT_SECRET,
+        SEED_DEMO_DATA: 'false',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        // No LISTEN connection for this process: its subscribers learn of the other server's writes by polling.
+        REALTIME_POLL_INTERVAL_MS: '200',
+      });
+      cleanups.push(async () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+      await waitForOutput(child, (text) => text.includes('Tenantgraph is running'), 60_000);
+      const other = await startTestServer({ appUrl: database.appUrl, realtime: { listenUrl: null, pollIntervalMs: 200 } });
+      cleanups.push(() => other.close());
+      const provisioned = await createTenant(database.ownerUrl, { name: 'Killed server', adminEmail: 'ada@rt-kill.test' });
+      const token = await tokenFor(provisioned.tenant.id, provisioned.user.id);
+      const room = await createConversation(other, token, 'kill');
+
+      const ws = openSocket({ url: `http://127.0.0.1:${port}/graphql` }, bearer(token));
+      const sub = ws.subscribe(MESSAGE_POSTED, { id: room });
+      // The subscription starts at the stream's head once its start transaction ran: post until one arrives.
+      const posted: string[] = [];
+      await eventually(async () => {
+        posted.push(await postMessage(other, token, room, 'before the kill'));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return sub.data.length > 0;
+      }, 'a first delivery by the process to be killed');
+      const first = posted.indexOf(sub.data[0].messagePosted.message.id);
+      await sub.waitFor(posted.length - first, 10_000);
+      const last = sub.data.at(-1).messagePosted.cursor;
+
+      child.kill('SIGKILL');
+      expect(await exited(child)).toBe('SIGKILL');
+      // No close frame from a killed process: the client sees the TCP connection end (1006, abnormal closure).
+      expect((await ws.closed).code).toBe(1006);
+      const missed = [await postMessage(other, token, room, 'while it was dead'), await postMessage(other, token, room, 'still dead')];
+      const again = openSocket(other, bearer(token));
+      const resumed = again.subscribe(MESSAGE_POSTED, { id: room, after: last });
+      await eventually(() => other.realtime.subscriptionsOf(provisioned.tenant.id) > 0, 'the resumed subscription');
+      const live = await postMessage(other, token, room, 'live again');
+      const more = await resumed.waitFor(3, 10_000);
+      expect(more.map((e) => e.messagePosted.message.id)).toEqual([...missed, live]);
+      await again.close();
+    },
+  );
 });

@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import {
+  awaitDeliveries,
+  connectAudience,
+  entitledDeliveries,
+  latencySummary,
+  planRooms,
+  postAndAwait,
+  realtimeCounters,
+  waitForSubscriptions,
+  writeAtRate,
+  type Room,
+} from './realtime-load.js';
+import { fixed, round } from './report.js';
+import type { ServerProcess } from './servers.js';
+
+/** Issue 12 §4's targets on this 2-core machine. */
+export const REALTIME_TARGETS = { p95Ms: 100, p99Ms: 250, statementsPerLargeRoomMessage: 3, overBaseline: 10 } as const;
+
+export interface RealtimeShape {
+  tenants: number;
+  subscribers: number;
+  roomsPerTenant: number;
+  messagesPerSec: number;
+  largeRoom: number;
+  durationSec: number;
+}
+
+/** One measured fan-out phase: a server, its subscribers, writers at one rate. */
+export interface FanOutPhase {
+  server: string;
+  messagesPerSec: number;
+  subscribers: number;
+  committedMessages: number;
+  writeFailures: number;
+  /** Writes not sent on schedule because the writers had too many answers outstanding. */
+  writesBehind: number;
+  deliveries: number;
+  deliveredPerSec: number;
+  missedDeliveries: number;
+  duplicateDeliveries: number;
+  foreignDeliveries: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Fan-out transactions (a batch of the API's; a per-subscriber transaction of the baseline's). */
+  transactions: number;
+  statementsPerTransaction: number;
+  /** Fan-out SQL statements per delivered event. */
+  statementsPerDelivery: number;
+  /** Server CPU (user + system) over the phase, in % of one core, and per delivered event. */
+  serverCpuPercent: number;
+  serverCpuMsPerDelivery: number;
+  errors: string[];
+  meetsLatency: boolean;
+}
+
+export interface LargeRoomPhase {
+  server: string;
+  subscribers: number;
+  messages: number;
+  /** Median over the messages of the fan-out statements between a post and its last delivery. */
+  statementsPerMessage: number;
+  maxStatementsPerMessage: number;
+  transactionsPerMessage: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  undelivered: number;
+  foreignDeliveries: number;
+}
+
+interface RunOptions {
+  api: ServerProcess;
+  baseline: ServerProcess;
+  ownerUrl: string;
+  jwtSecret: string;
+  shape: RealtimeShape;
+  log: (line: string) => void;
+}
+
+/**
+ * The realtime run: the API's fan-out and the per-subscriber baseline, each phase with fresh subscribers, at the
+ * target rate; the API again at doubled rates while it meets the latency target, the baseline at halved rates
+ * until it does (each one's delivered events/s "at equal latency"); then the large room on each.
+ */
+export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, log }: RunOptions) {
+  const runTag = `rt${randomBytes(3).toString('hex')}`;
+  const perRoom = Math.max(1, Math.round(shape.subscribers / (shape.tenants * shape.roomsPerTenant)));
+  const rooms = await planRooms(ownerUrl, jwtSecret, {
+    tenants: shape.tenants,
+    roomsPerTenant: shape.roomsPerTenant,
+    subscribersPerRoom: perRoom,
+    skipTenants: 1,
+  });
+  const [largeRoom] = await planRooms(ownerUrl, jwtSecret, { tenants: 1, roomsPerTenant: 1, subscribersPerRoom: shape.largeRoom });
+  // The large room's index must not collide with the rooms' (bodies carry it).
+  const large: Room = { ...largeRoom!, index: rooms.length };
+  let nextSeq = 0;
+  const take = (n: number) => {
+    const first = nextSeq;
+    nextSeq += n + 1;
+    return first;
+  };
+
+  const fanOut = async (server: ServerProcess, messagesPerSec: number): Promise<FanOutPhase> => {
+    const audience = await connectAudience(server.port, rooms, runTag);
+    const subscribers = audience.listeners.length;
+    await waitForSubscriptions(server.port, audience);
+    // Unmeasured warm-up (JIT, pool connections, plan caches), drained before measuring.
+    const warm = await writeAtRate(server.port, rooms, runTag, { messagesPerSec, seconds: 2, firstSeq: take(messagesPerSec * 2) });
+    await awaitDeliveries(audience, warm, 15_000);
+    const statsBefore = await server.stats();
+    const countersBefore = await realtimeCounters(server.port);
+    const started = performance.now();
+    audience.recording = true;
+    const writes = await writeAtRate(server.port, rooms, runTag, {
+      messagesPerSec,
+      seconds: shape.durationSec,
+      firstSeq: take(messagesPerSec * shape.durationSec),
+    });
+    const missed = await awaitDeliveries(audience, writes, 15_000);
+    audience.recording = false;
+    const seconds = (performance.now() - started) / 1000;
+    const statsAfter = await server.stats();
+    const countersAfter = await realtimeCounters(server.port);
+    await audience.close();
+    await waitForSubscriptions(server.port, null).catch(() => {});
+    const committed = [...writes.committed.values()].reduce((sum, list) => sum + list.length, 0);
+    const deliveries = entitledDeliveries(audience, writes) - missed;
+    const cpuMs = (statsAfter.cpuUserUs + statsAfter.cpuSystemUs - statsBefore.cpuUserUs - statsBefore.cpuSystemUs) / 1000;
+    const transactions = countersAfter.batches - countersBefore.batches;
+    const statements = countersAfter.batchStatements - countersBefore.batchStatements;
+    const latency = latencySummary(audience.latenciesMs);
+    const phase: FanOutPhase = {
+      server: server.name,
+      messagesPerSec,
+      subscribers,
+      committedMessages: committed,
+      writeFailures: writes.failed,
+      writesBehind: writes.behind,
+      deliveries,
+      // Over the writers' duration: the rate the subscribers were served at while messages were committed.
+      deliveredPerSec: round(deliveries / shape.durationSec, 1),
+      missedDeliveries: missed,
+      duplicateDeliveries: audience.listeners.reduce((sum, listener) => sum + listener.duplicates, 0),
+      foreignDeliveries: audience.foreign,
+      p50Ms: round(latency.p50Ms, 1),
+      p95Ms: round(latency.p95Ms, 1),
+      p99Ms: round(latency.p99Ms, 1),
+      maxMs: round(latency.maxMs, 1),
+      transactions,
+      statementsPerTransaction: round(statements / Math.max(1, transactions), 2),
+      statementsPerDelivery: round(statements / Math.max(1, deliveries), 3),
+      serverCpuPercent: round((cpuMs / (seconds * 1000)) * 100, 1),
+      serverCpuMsPerDelivery: round(cpuMs / Math.max(1, deliveries), 4),
+      errors: [...writes.failures, ...audience.errors].slice(0, 10),
+      // The latency target met with the offered load held: nothing missed, every write sent on time and committed.
+      meetsLatency: missed === 0 && writes.failed === 0 && writes.behind === 0 && latency.p95Ms <= REALTIME_TARGETS.p95Ms,
+    };
+    log(
+      `fan-out ${server.name}: ${messagesPerSec} msg/s to ${subscribers} subscribers: ${fixed(phase.deliveredPerSec, 0)} deliveries/s, ` +
+        `p50 ${fixed(phase.p50Ms, 1)} ms p95 ${fixed(phase.p95Ms, 1)} ms p99 ${fixed(phase.p99Ms, 1)} ms, missed ${missed}, ` +
+        `foreign ${phase.foreignDeliveries}, ${transactions} transactions (${phase.statementsPerTransaction} statements each), CPU ${phase.serverCpuPercent} %` +
+        `${phase.errors.length ? `; errors: ${phase.errors.slice(0, 3).join(' | ')}` : ''}`,
+    );
+    return phase;
+  };
+
+  const largeRoomPhase = async (server: ServerProcess, messages: number): Promise<LargeRoomPhase> => {
+    const audience = await connectAudience(server.port, [large], runTag);
+    await waitForSubscriptions(server.port, audience);
+    // Warm-up message, unmeasured.
+    await postAndAwait(server.port, large, audience, runTag, take(1), 30_000);
+    audience.recording = true;
+    const perMessage: { statements: number; transactions: number }[] = [];
+    let undelivered = 0;
+    for (let i = 0; i < messages; i++) {
+      const before = await realtimeCounters(server.port);
+      const seq = take(1);
+      if (!(await postAndAwait(server.port, large, audience, runTag, seq, 30_000))) {
+        undelivered += audience.listeners.filter((listener) => !listener.received.has(seq)).length;
+      }
+      const after = await realtimeCounters(server.port);
+      perMessage.push({ statements: after.batchStatements - before.batchStatements, transactions: after.batches - before.batches });
+    }
+    audience.recording = false;
+    await audience.close();
+    await waitForSubscriptions(server.port, null).catch(() => {});
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] ?? Number.NaN;
+    const latency = latencySummary(audience.latenciesMs);
+    const phase: LargeRoomPhase = {
+      server: server.name,
+      subscribers: audience.listeners.length,
+      messages,
+      statementsPerMessage: median(perMessage.map((m) => m.statements)),
+      maxStatementsPerMessage: Math.max(...perMessage.map((m) => m.statements)),
+      transactionsPerMessage: median(perMessage.map((m) => m.transactions)),
+      p50Ms: round(latency.p50Ms, 1),
+      p95Ms: round(latency.p95Ms, 1),
+      p99Ms: round(latency.p99Ms, 1),
+      undelivered,
+      foreignDeliveries: audience.foreign,
+    };
+    log(
+      `large room ${server.name}: ${phase.subscribers} subscribers, ${messages} messages one at a time: ${phase.statementsPerMessage} statements ` +
+        `(${phase.transactionsPerMessage} transactions) per message, p50 ${fixed(phase.p50Ms, 1)} ms p95 ${fixed(phase.p95Ms, 1)} ms, undelivered ${undelivered}`,
+    );
+    return phase;
+  };
+
+  log(
+    `realtime: ${rooms.length} rooms over ${shape.tenants} tenants, ${perRoom} subscribers each; writers at ${shape.messagesPerSec} msg/s for ${shape.durationSec} s`,
+  );
+  // The API at the target rate, then at doubled rates while it meets the latency target (at most twice): its
+  // delivered events/s at that latency.
+  const oursSteps: FanOutPhase[] = [await fanOut(api, shape.messagesPerSec)];
+  while (oursSteps.at(-1)!.meetsLatency && oursSteps.length < 3) oursSteps.push(await fanOut(api, oursSteps.at(-1)!.messagesPerSec * 2));
+  const ours = oursSteps[0]!;
+  const oursAtLatency = [...oursSteps].reverse().find((step) => step.meetsLatency) ?? null;
+  const baselineSteps: FanOutPhase[] = [await fanOut(baseline, shape.messagesPerSec)];
+  // The baseline's delivered events/s at equal latency: halve its rate until it meets the latency target.
+  while (!baselineSteps.at(-1)!.meetsLatency && baselineSteps.at(-1)!.messagesPerSec > 1) {
+    baselineSteps.push(await fanOut(baseline, Math.max(1, Math.floor(baselineSteps.at(-1)!.messagesPerSec / 2))));
+  }
+  const baselineAtEqualLatency = baselineSteps.find((step) => step.meetsLatency) ?? null;
+  const largeOurs = await largeRoomPhase(api, 20);
+  const largeBaseline = await largeRoomPhase(baseline, 3);
+
+  const phases = [...oursSteps, ...baselineSteps];
+  const realtime = {
+    subscribers: ours.subscribers,
+    tenants: shape.tenants,
+    messagesPerSec: shape.messagesPerSec,
+    p50Ms: ours.p50Ms,
+    p95Ms: ours.p95Ms,
+    p99Ms: ours.p99Ms,
+    foreignDeliveries:
+      phases.reduce((sum, phase) => sum + phase.foreignDeliveries, 0) + largeOurs.foreignDeliveries + largeBaseline.foreignDeliveries,
+    missedDeliveries: ours.missedDeliveries + largeOurs.undelivered,
+    statementsPerLargeRoomMessage: largeOurs.statementsPerMessage,
+    // Delivered events/s at equal latency: the API's at the highest rate at which it met the latency target over
+    // the baseline's at the highest rate at which it did; null when either met it at no rate.
+    overBaseline: oursAtLatency && baselineAtEqualLatency ? round(oursAtLatency.deliveredPerSec / baselineAtEqualLatency.deliveredPerSec, 2) : null,
+    deliveredPerSecAtLatency: oursAtLatency?.deliveredPerSec ?? null,
+    baselineDeliveredPerSecAtEqualLatency: baselineAtEqualLatency?.deliveredPerSec ?? null,
+    deliveredPerSec: ours.deliveredPerSec,
+    serverCpuMsPerDelivery: ours.serverCpuMsPerDelivery,
+    baselineServerCpuMsPerDelivery: baselineAtEqualLatency?.serverCpuMsPerDelivery ?? baselineSteps[0]!.serverCpuMsPerDelivery,
+    statementsPerLargeRoomMessageBaseline: largeBaseline.statementsPerMessage,
+  };
+  const targets = {
+    zeroForeignDeliveries: realtime.foreignDeliveries === 0,
+    zeroMissedDeliveries: realtime.missedDeliveries === 0,
+    p95AtMost100Ms: ours.p95Ms <= REALTIME_TARGETS.p95Ms,
+    p99AtMost250Ms: ours.p99Ms <= REALTIME_TARGETS.p99Ms,
+    atMost3StatementsPerLargeRoomMessage: largeOurs.statementsPerMessage <= REALTIME_TARGETS.statementsPerLargeRoomMessage,
+    atLeast10xBaseline: realtime.overBaseline === null ? null : realtime.overBaseline >= REALTIME_TARGETS.overBaseline,
+  };
+  printTable(shape, phases, [largeOurs, largeBaseline], realtime, targets);
+  return { realtime, targets, shape, phases, largeRoom: [largeOurs, largeBaseline] };
+}
+
+function printTable(
+  shape: RealtimeShape,
+  phases: FanOutPhase[],
+  largeRooms: LargeRoomPhase[],
+  realtime: Record<string, unknown>,
+  targets: Record<string, boolean | null>,
+): void {
+  const lines = [
+    `\n## Tenantgraph realtime fan-out\n`,
+    `${phases[0]!.subscribers} subscribers (one socket each) over ${shape.tenants} tenants, ${shape.roomsPerTenant} conversations per tenant; ` +
+      `writers post over HTTP for ${shape.durationSec} s per phase; latency from the message's createdAt (its transaction's start) to arrival ` +
+      `at the subscriber. The API at doubled rates while it meets p95 <= ${REALTIME_TARGETS.p95Ms} ms; the baseline (one RLS transaction per ` +
+      `subscriber per event) at halved rates until it does.\n`,
+    '| server | msg/s | writes refused/late | deliveries/s | p50 ms | p95 ms | p99 ms | missed | foreign | fan-out transactions | statements each | server CPU % | CPU ms/delivery |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...phases.map(
+      (p) =>
+        `| ${p.server} | ${p.messagesPerSec} | ${p.writeFailures}/${p.writesBehind} | ${fixed(p.deliveredPerSec, 0)} | ${fixed(p.p50Ms, 1)} | ${fixed(p.p95Ms, 1)} | ${fixed(p.p99Ms, 1)} | ` +
+        `${p.missedDeliveries} | ${p.foreignDeliveries} | ${p.transactions} | ${p.statementsPerTransaction} | ${p.serverCpuPercent} | ${p.serverCpuMsPerDelivery} |`,
+    ),
+    '',
+    '| large room | subscribers | messages | statements per message | transactions per message | p50 ms | p95 ms | p99 ms | undelivered |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...largeRooms.map(
+      (r) =>
+        `| ${r.server} | ${r.subscribers} | ${r.messages} | ${r.statementsPerMessage} | ${r.transactionsPerMessage} | ${fixed(r.p50Ms, 1)} | ` +
+        `${fixed(r.p95Ms, 1)} | ${fixed(r.p99Ms, 1)} | ${r.undelivered} |`,
+    ),
+    '',
+    `realtime: ${JSON.stringify(realtime)}`,
+    `targets: ${JSON.stringify(targets)}`,
+  ];
+  console.log(lines.join('\n'));
+}
