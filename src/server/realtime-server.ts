@@ -102,6 +102,8 @@ interface SubscriptionContext {
 
 /** graphql-ws' `connectionInitWaitTimeout`: a socket that sends no `connection_init` within it is closed with 4408. */
 const CONNECTION_INIT_TIMEOUT_MS = 3000;
+/** How long a refused upgrade's connection may stay open after its 429, for the client to read it. */
+const REFUSED_SOCKET_GRACE_MS = 1000;
 /** setTimeout's largest delay; a token valid longer is checked again after this. */
 const MAX_TIMER_MS = 2_147_483_647;
 /** A WebSocket close reason is at most 123 bytes. */
@@ -534,6 +536,9 @@ function refuseUpgrade(socket: Duplex, bound: PendingSocketRefusal, max: number)
     `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${retryAfter}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+  // A refused socket is not counted, so a client that never closes its side must not keep the descriptor: it is
+  // cut a moment after the answer (time enough to read it), whatever the client sends meanwhile.
+  setTimeout(() => socket.destroy(), REFUSED_SOCKET_GRACE_MS).unref();
 }
 
 function pendingOn(socket: WebSocket, state: SocketState | undefined): boolean {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { scrapeMetrics } from '../support/prometheus.js';
@@ -183,5 +184,34 @@ describe('pending WebSockets (before connection_init)', () => {
     // Its sibling opened at the same moment times out too; both slots come back.
     await eventually(async () => (await pendingGauge()) === 0, 'both timed-out slots to be released');
     await openFrom('127.0.0.1');
+  });
+
+  it('cuts the connection of a refused upgrade whose client never closes its side', async () => {
+    await settled();
+    for (let i = 0; i < PER_ADDRESS; i++) await openFrom('127.0.0.1');
+    const { port } = new URL(server.url);
+    // A raw client that keeps its side open after the server's answer and goes on sending.
+    const raw = net.connect({ host: '127.0.0.1', port: Number(port), allowHalfOpen: true });
+    try {
+      let answer = '';
+      raw.setEncoding('utf8');
+      raw.on('data', (chunk: string) => (answer += chunk));
+      let cut = false;
+      raw.on('error', () => (cut = true));
+      raw.on('close', () => (cut = true));
+      raw.write(
+        `GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n',
+      );
+      await eventually(() => answer.includes('TOO_MANY_PENDING_SOCKETS'), 'the 429 answer');
+      expect(answer).toMatch(/^HTTP\/1\.1 429 Too Many Requests\r\n/);
+      // Once the server destroyed its side, a write fails (EPIPE/ECONNRESET) and the socket closes.
+      await eventually(() => {
+        if (!cut && raw.writable) raw.write('x');
+        return cut;
+      }, 'the server to cut the refused connection');
+    } finally {
+      raw.destroy();
+    }
   });
 });
