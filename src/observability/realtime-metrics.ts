@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { WAKE_TRANSPORTS } from '../realtime/wake-transport.js';
 
 /** Why a subscriber stopped receiving: a closed set, so it can label a metric. */
 export type SubscriptionEndReason = 'completed' | 'token_expired' | 'slow_consumer' | 'not_member' | 'suspended' | 'cursor_expired' | 'shutdown';
@@ -99,5 +100,6 @@ export class RealtimeMetrics {
       labelNames: ['transport'] as const,
       registers,
     });
+    for (const transport of WAKE_TRANSPORTS) this.listenerReconnects.inc({ transport }, 0);
   }
 }

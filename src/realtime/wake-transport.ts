@@ -5,6 +5,9 @@ export const WAKE_CHANNEL = 'tenantgraph_realtime';
 /** A Redis channel name is used in a PSUBSCRIBE pattern (redis-wake-channel.ts): no glob characters, no spaces. */
 export const REDIS_CHANNEL_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
+/** The kinds of wake-up transport (a closed set: it labels a metric). */
+export const WAKE_TRANSPORTS = ['postgres', 'redis'] as const;
+
 /** What a wake-up transport reports to the hub (realtime-hub.ts). */
 export interface WakeHandlers {
   /** Tenants another replica wrote events for (ids only, validated). */
@@ -28,7 +31,7 @@ export interface WakeHandlers {
  */
 export interface WakeTransport {
   /** For logs and the reconnect metric's label. */
-  readonly name: 'postgres' | 'redis';
+  readonly name: (typeof WAKE_TRANSPORTS)[number];
   /** Connects; rejects if the first connection fails (a wrong URL should stop the start-up, not pass silently). */
   start(): Promise<void>;
   /** Sends a wake-up for `tenantId` soon, coalesced with others; dropped (covered by polling) while disconnected. */
