@@ -42,6 +42,8 @@ export class RedisWakeChannel implements WakeTransport {
   /** This replica's id in channel and connection names (not secret: it only tells replicas apart). */
   readonly #instance = randomBytes(6).toString('hex');
   readonly #ownChannel: string;
+  /** The connection names, set with CLIENT SETNAME on every (re)connection (`CLIENT LIST` shows them). */
+  readonly connectionNames: { readonly publisher: string; readonly subscriber: string };
   readonly #publisher;
   readonly #subscriber;
   readonly #notify: (tenantId: string) => void;
@@ -52,19 +54,20 @@ export class RedisWakeChannel implements WakeTransport {
 
   constructor(private readonly options: RedisWakeChannelOptions) {
     this.#ownChannel = `${options.channel}:${this.#instance}`;
+    this.connectionNames = { publisher: `tenantgraph-realtime-pub-${this.#instance}`, subscriber: `tenantgraph-realtime-sub-${this.#instance}` };
     // Before the first connection a failure is final (start() rejects: a wrong URL stops the start-up); after it,
     // reconnect for as long as the server runs.
     const reconnectStrategy = (retries: number, cause: Error) =>
       this.#started && !this.#closed ? Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** retries) : cause;
-    const client = (role: 'pub' | 'sub') =>
+    const client = (name: string) =>
       createClient({
         url: options.url,
-        name: `tenantgraph-realtime-${role}-${this.#instance}`,
+        name,
         disableOfflineQueue: true,
         socket: { reconnectStrategy, connectTimeout: 5000 },
       });
-    this.#publisher = client('pub');
-    this.#subscriber = client('sub');
+    this.#publisher = client(this.connectionNames.publisher);
+    this.#subscriber = client(this.connectionNames.subscriber);
     // node-redis emits 'error' for every failed attempt, retried or not; without a listener it would throw.
     this.#publisher.on('error', (error: Error) => this.#reportError(error));
     this.#subscriber.on('error', (error: Error) => this.#reportError(error));
@@ -78,11 +81,6 @@ export class RedisWakeChannel implements WakeTransport {
     this.#notify = coalescingNotifier(async (tenantIds) => {
       for (const payload of encodeWakePayloads(tenantIds, MAX_PAYLOAD_BYTES)) await this.#publisher.publish(this.#ownChannel, payload);
     }, options.onError);
-  }
-
-  /** The connection names, `CLIENT SETNAME`d on every (re)connection. */
-  get connectionNames(): { readonly publisher: string; readonly subscriber: string } {
-    return { publisher: `tenantgraph-realtime-pub-${this.#instance}`, subscriber: `tenantgraph-realtime-sub-${this.#instance}` };
   }
 
   async start(): Promise<void> {
