@@ -297,3 +297,25 @@ describe.runIf(psql)('cli sql without -c (psql) confines the session to its tena
     await expectConfined(result, before, marker);
   });
 });
+
+describe('cli sql with TENANT_CONTEXT_MODE=citus', () => {
+  it('refuses at once, before connecting anywhere, and names what to use instead', async () => {
+    // Nothing listens on these URLs: a refusal that connected first would report a connection error instead.
+    const nowhere = 'postgres://tenantgraph_operator@127.0.0.1:9/nowhere';
+    for (const args of [
+      ['sql', '--tenant', home.id, '-c', 'select 1'],
+      ['sql', '--tenant', home.id],
+    ]) {
+      const result = await runCliInProcess(args, {
+        DATABASE_URL: nowhere,
+        DATABASE_URL_APP: nowhere,
+        DATABASE_URL_OPERATOR: nowhere,
+        TENANT_CONTEXT_MODE: 'citus',
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('sql is not available with TENANT_CONTEXT_MODE=citus');
+      expect(result.stderr).toContain('tenant export --tenant ID --out DIR');
+      expect(result.stderr).not.toMatch(/ECONNREFUSED|connect/i);
+    }
+  });
+});

@@ -36,6 +36,24 @@ const PSQL_MISSING =
   '(Debian/Ubuntu: apt-get install postgresql-client), or run one statement with -c "SQL".';
 
 /**
+ * Why `sql` refuses TENANT_CONTEXT_MODE=citus, and what to use instead (docs/citus.md, "cli sql and Citus").
+ *
+ * SECURITY: the operator's tenant is the owner-written binding of its backend (pid and start time, in
+ * app.operator_sessions), which app.current_tenant_id() reads. On a Citus cluster the policies of distributed tables
+ * run on the workers (STABLE functions are evaluated there for reads, citusdata/citus#8427), in backends of their
+ * own: the coordinator's binding is not there, even if the table were a reference table, because the key is the
+ * coordinator backend. A statement that reaches a worker fails closed; one that Citus runs on the coordinator would
+ * work. The only thing a worker sees that the operator cannot change is who it is (its role), which would need a
+ * login role per tenant; not built, and not provable without a real Citus. So the command refuses, every time,
+ * rather than work on plain PostgreSQL in Citus mode and fail on the cluster.
+ */
+const CITUS_MODE_REFUSAL =
+  'sql is not available with TENANT_CONTEXT_MODE=citus: it confines the operator by a binding of its coordinator backend ' +
+  '(app.operator_sessions), which the Citus workers that evaluate the tenant policies cannot see (docs/citus.md, "cli sql and Citus"). ' +
+  "To look at one tenant's rows, use `npm run -s cli -- tenant export --tenant ID --out DIR` (every tenant table, read as the app role " +
+  "under that tenant's Row Level Security), or `tenant import` the export into a database in TENANT_CONTEXT_MODE=standard and run sql there.";
+
+/**
  * `sql --tenant TENANT_ID [-c "SQL"] [--write] [--table]`: an operator's look into one tenant, through Row Level
  * Security. With -c, runs that one statement as tenantgraph_operator confined to the tenant, READ ONLY and rolled
  * back unless --write (then committed), and prints the rows as JSON lines (--table: as psql would). Without -c,
@@ -69,6 +87,8 @@ export const sqlCommand: CliCommand<SqlOptions> = {
   },
 
   async run(options, env, io) {
+    // Before anything connects: the confinement below cannot hold on a Citus cluster (see CITUS_MODE_REFUSAL).
+    if (env.TENANT_CONTEXT_MODE === 'citus') throw new Error(CITUS_MODE_REFUSAL);
     const session = startOperatorSession(options.tenantId, options.statement ?? 'psql session');
     await withAppSession(env, io, session, async (app) => {
       if (options.statement === undefined) await runPsql(app, session, options.write, env, io);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseClaimPath } from '../auth/claim-path.js';
 import { REDIS_CHANNEL_PATTERN, WAKE_CHANNEL } from '../realtime/wake-transport.js';
+import { DEFAULT_PLAN_CACHE_TTL_MS } from '../tenancy/plan-limits.js';
 
 /**
  * The environment, validated once at boot. This is the only module that reads `process.env`.
@@ -145,8 +146,8 @@ const envSchema = z
     TENANT_CONNECTION_SHARE: z.coerce.number().int().positive().optional(),
     /** Connections of the pool kept out of the tenants' fair scheduler for the server's own work (plan lookups, /ready, audit). */
     DB_POOL_RESERVED: nonNegativeInt(0),
-    /** How long a tenant's plan limits are cached; a plan change reaches every replica within this time. 0: read each request. */
-    PLAN_CACHE_TTL_MS: nonNegativeInt(5000),
+    /** How long a tenant's cached plan limits are fresh (then re-read in the background on its next request). 0: read each request. */
+    PLAN_CACHE_TTL_MS: nonNegativeInt(DEFAULT_PLAN_CACHE_TTL_MS),
     /** Where request rate counters live: this process (memory) or PostgreSQL shared by all replicas (needs RATE_LIMIT_DATABASE_URL). */
     RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
     RATE_LIMIT_DATABASE_URL: optionalUrl,

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { DB } from '../__generated__/database.js';
 import { capturingPool } from './pool-client-capture.js';
 import type { TenantContextMode } from './tenant-catalog.js';
+import { ExternalTenantIds } from '../tenancy/external-tenant-ids.js';
 
 export type Database = DB;
 
@@ -25,13 +26,18 @@ export interface AppDatabase {
   readonly transactionPlugins?: TransactionPlugins;
   /** How tenant transactions apply the tenant (TENANT_CONTEXT_MODE, transaction-prologue.ts); default `standard`. */
   readonly tenantContext?: TenantContextMode;
+  /**
+   * Citus mode only: the tenant ids remembered for external tenant ids (tenancy/external-tenant-ids.ts), shared by
+   * every instance of one server that is given the same one (requests and plan lookups).
+   */
+  readonly externalTenantIds?: ExternalTenantIds;
 }
 
 /** Wraps a pool in Kysely. The pool is owned by the caller, who closes it after `db.destroy()`. */
 export function createAppDatabase(
   pool: pg.Pool,
   observe?: StatementObserver,
-  options: { transactionPlugins?: TransactionPlugins; tenantContext?: TenantContextMode } = {},
+  options: { transactionPlugins?: TransactionPlugins; tenantContext?: TenantContextMode; externalTenantIds?: ExternalTenantIds } = {},
 ): AppDatabase {
   // The capturing wrapper lets a request deadline find its transaction's client (see pool-client-capture.ts).
   const dialect = new PostgresDialect({ pool: capturingPool(pool) });
@@ -51,5 +57,6 @@ export function createAppDatabase(
     pool,
     ...(options.transactionPlugins ? { transactionPlugins: options.transactionPlugins } : {}),
     ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
+    ...(options.tenantContext === 'citus' ? { externalTenantIds: options.externalTenantIds ?? new ExternalTenantIds() } : {}),
   };
 }

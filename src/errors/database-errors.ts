@@ -51,9 +51,16 @@ export function mapDatabaseError(error: unknown, uniqueViolations: Readonly<Reco
       return new AppError('INTERNAL_SERVER_ERROR', 'A write was attempted in a read-only request.');
     case 'TG002':
       // app.enter_tenant (migrations/0012): DETAIL 'unknown_tenant' for an external tenant id no tenant has.
-      return error.detail === 'unknown_tenant'
-        ? new UnauthenticatedError("The token's tenant is not known here (no tenant has that external id).", 'unknown_tenant')
-        : new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
+      // Citus mode (migrations/0019): DETAIL 'stale_external_id' when the tenant remembered for the token's external
+      // id no longer has it and the one fresh lookup found it moved again (or gone) before the retry began.
+      if (error.detail === 'unknown_tenant')
+        return new UnauthenticatedError("The token's tenant is not known here (no tenant has that external id).", 'unknown_tenant');
+      if (error.detail === 'stale_external_id')
+        return new UnauthenticatedError(
+          "The token's external tenant id moved to another tenant while the request began; send it again.",
+          'unknown_tenant',
+        );
+      return new UnauthenticatedError("The token's user is not a member of its tenant.", 'not_member');
     case 'TG004':
       return new TenantSuspendedError();
     default:

@@ -18,6 +18,11 @@ export interface SubscriberInit {
   readonly document: DocumentNode;
   readonly operationName: string | null;
   readonly variables: Record<string, unknown>;
+  /**
+   * Subscribers of one tenant with equal keys receive equal payloads for an event (the same document text,
+   * operation and coerced variables): a batch executes the document once per event for all of them.
+   */
+  readonly executionKey: string;
   /** Bounds of the queue between the fan-out and the socket (REALTIME_QUEUE_MAX_*). */
   readonly maxQueuedEvents: number;
   readonly maxQueuedBytes: number;

@@ -1,4 +1,4 @@
-import { execute, type GraphQLSchema } from 'graphql';
+import { execute, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { AppDatabase } from '../db/kysely.js';
 import { AppError } from '../errors/app-error.js';
 import type { RequestContext } from '../graphql/request-context.js';
@@ -40,7 +40,8 @@ export interface TenantFeedSettings {
  *   3. COMMIT,
  *
  * and between 2 and 3 each subscriber's document is executed against each event it has not had yet, with loaders
- * primed from (2) and bound to this transaction. So a subscriber only ever receives rows read under its own
+ * primed from (2) and bound to this transaction, once per event for all subscribers with the same document and
+ * variables (SharedExecutions; payloads are the tenant's data, executed for no user). So a subscriber only ever receives rows read under its own
  * tenant's RLS in a transaction that confirmed its membership, and no transaction outlives its batch (graphql-ws'
  * per-subscription context would have kept one open across events; STACK-NOTES "Realtime facts").
  *
@@ -171,15 +172,15 @@ export class TenantFeed implements Feed {
         else this.settings.onNotMember(subscriber);
       }
       if (batch.events.length > 0 && entitled.length > 0) {
-        const loaders = primedLoaders(tx, batch);
-        await Promise.all(entitled.map((subscriber) => this.#deliver(subscriber, batch.events, loaders, tx)));
+        const executions = new SharedExecutions(this.settings.schema, batchContext(this.tenantId, primedLoaders(tx, batch), tx));
+        await Promise.all(entitled.map((subscriber) => this.#deliver(subscriber, batch.events, executions)));
       }
       return batch;
     });
     return batch.events.length === this.settings.maxEventsPerBatch;
   }
 
-  async #deliver(subscriber: Subscriber, events: readonly RealtimeEventRow[], loaders: Loaders, tx: TenantTransaction): Promise<void> {
+  async #deliver(subscriber: Subscriber, events: readonly RealtimeEventRow[], executions: SharedExecutions): Promise<void> {
     for (const event of events) {
       // Full: the position stays here and the rest waits in the table until the socket has taken some.
       if (subscriber.ended || subscriber.full) return;
@@ -191,15 +192,7 @@ export class TenantFeed implements Feed {
       }
       subscriber.position = position;
       if (!subscriber.matches(event)) continue;
-      const root: RealtimeEventParent = { event, cursor: encodeEventCursor(this.tenantId, event.position) };
-      const result = await execute({
-        schema: this.settings.schema,
-        document: subscriber.init.document,
-        rootValue: root,
-        contextValue: batchContext(subscriber, loaders, tx),
-        variableValues: subscriber.init.variables,
-        operationName: subscriber.init.operationName,
-      });
+      const result = await executions.resultFor(subscriber, event, encodeEventCursor(this.tenantId, event.position));
       if (!subscriber.push(result, event.occurred_at)) return;
     }
   }
@@ -226,14 +219,53 @@ function primedLoaders(tx: TenantTransaction, batch: EventBatch): Loaders {
   return loaders;
 }
 
-/** What resolvers see while one subscriber's document runs in a batch: its principal, the batch's transaction. */
-function batchContext(subscriber: Subscriber, loaders: Loaders, tx: TenantTransaction): RequestContext {
+/**
+ * What resolvers see while a document runs in a batch: the batch's transaction and loaders, and NO principal.
+ * SECURITY: a payload is the tenant's data, read under the tenant's RLS in a transaction that confirmed every
+ * receiver's membership, and is shared by the subscribers with the same document and variables; a resolver that
+ * asked for the viewer (principalOf, viewerOf) throws here instead of answering for one subscriber to another.
+ */
+function batchContext(tenantId: string, loaders: Loaders, tx: TenantTransaction): RequestContext {
   return {
-    requestId: subscriber.init.requestId,
-    principal: subscriber.init.principal,
+    requestId: `realtime-batch/${tenantId}`,
+    principal: null,
     transaction: null,
     tx: () => Promise.resolve(tx),
     loaders,
     telemetry: createRequestTelemetry(),
   };
+}
+
+/**
+ * The results of one batch's executions, by event and execution key: subscribers that follow the same thing
+ * with the same document (a room's members, a user's tabs) cost one execution per event, not one each.
+ * SECURITY (memory): at most MAX_SHARED_RESULTS results are kept per batch; beyond, documents run unshared.
+ */
+class SharedExecutions {
+  static readonly MAX_SHARED_RESULTS = 1000;
+  readonly #results = new Map<string, Promise<ExecutionResult>>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly context: RequestContext,
+  ) {}
+
+  resultFor(subscriber: Subscriber, event: RealtimeEventRow, cursor: string): Promise<ExecutionResult> {
+    const key = `${event.position}\u0000${subscriber.init.executionKey}`;
+    const known = this.#results.get(key);
+    if (known) return known;
+    const root: RealtimeEventParent = { event, cursor };
+    const result = Promise.resolve(
+      execute({
+        schema: this.schema,
+        document: subscriber.init.document,
+        rootValue: root,
+        contextValue: this.context,
+        variableValues: subscriber.init.variables,
+        operationName: subscriber.init.operationName,
+      }),
+    );
+    if (this.#results.size < SharedExecutions.MAX_SHARED_RESULTS) this.#results.set(key, result);
+    return result;
+  }
 }

@@ -197,7 +197,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     observer: auditObserver(metrics.registry, options.logger, () => audit.pending),
     ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
   });
-  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare).catch(
+  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare, database).catch(
     async (error: unknown) => {
       await database.db.destroy();
       await probe.close();

@@ -428,6 +428,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       document,
       operationName: operationName ?? operation.name?.value ?? null,
       variables,
+      executionKey: JSON.stringify([payload.query, operationName ?? operation.name?.value ?? null, variables]),
       maxQueuedEvents: settings.queueMaxEvents,
       maxQueuedBytes: settings.queueMaxBytes,
       onEnd: ended(socket, state),

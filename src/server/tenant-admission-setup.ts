@@ -1,9 +1,9 @@
-import { createAppDatabase } from '../db/kysely.js';
+import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
 import type pg from 'pg';
 import { TenantRateLimiter } from '../limits/tenant-rate-limiter.js';
 import { FairConnectionScheduler } from '../tenancy/fair-connection-scheduler.js';
-import { cachedPlanLimits, planLimitsFromDatabase } from '../tenancy/plan-limits.js';
+import { cachedPlanLimits, DEFAULT_PLAN_CACHE_TTL_MS, planLimitsFromDatabase } from '../tenancy/plan-limits.js';
 import { TenantAdmission } from '../tenancy/tenant-admission.js';
 
 /** How tenants share the server (issue 8 §1); every field has a default. */
@@ -27,19 +27,26 @@ export interface FairShareOptions {
 /**
  * Builds the admission gate of request transactions over the app pool: a fair scheduler over the pool's tenant
  * slots, plan limits read (and cached) on an unobserved Kysely instance of the same pool, and the rate limiter
- * with its store. `close()` ends what it opened (the shared rate limit store's pool).
+ * with its store. `requests`: the request database's tenant-context mode and external tenant ids, which the plan
+ * lookups share. `close()` ends what it opened (the shared rate limit store's pool).
  */
 export async function setUpTenantAdmission(
   pool: pg.Pool,
   poolMax: number,
   waitTimeoutMs: number,
   options: FairShareOptions = {},
+  requests?: Pick<AppDatabase, 'tenantContext' | 'externalTenantIds'>,
 ): Promise<{ admission: TenantAdmission; scheduler: FairConnectionScheduler; close(): Promise<void> }> {
   const reserved = options.reservedConnections ?? 0;
   if (reserved >= poolMax) throw new RangeError(`reservedConnections (${reserved}) must be less than the pool size (${poolMax})`);
   const scheduler = new FairConnectionScheduler({ capacity: poolMax - reserved });
-  // Its statements are the server's bookkeeping, not the request's: not counted as the request's statements.
-  const lookups = createAppDatabase(pool);
+  // Its statements are the server's bookkeeping, not the request's: not counted as the request's statements. In the
+  // requests' tenant-context mode (Citus: SET LOCAL), sharing their external tenant ids, so a token's first plan
+  // lookup also finds the tenant id its request then uses.
+  const lookups = createAppDatabase(pool, undefined, {
+    ...(requests?.tenantContext ? { tenantContext: requests.tenantContext } : {}),
+    ...(requests?.externalTenantIds ? { externalTenantIds: requests.externalTenantIds } : {}),
+  });
   const readPlan = planLimitsFromDatabase(lookups, Math.max(1000, waitTimeoutMs));
   // Cache misses (every tenant after a restart) take pool connections outside the tenants' scheduler: at most
   // two at a time, round-robin across tenants, so a cold start cannot queue a crowd of lookups in the pool's
@@ -54,7 +61,7 @@ export async function setUpTenantAdmission(
     }
   };
   const planLimits = cachedPlanLimits(boundedReadPlan, {
-    ttlMs: options.planCacheTtlMs ?? 5000,
+    ttlMs: options.planCacheTtlMs ?? DEFAULT_PLAN_CACHE_TTL_MS,
     maxTenants: 10_000,
   });
   const storeOption = options.rateLimitStore ?? { kind: 'memory' };

@@ -15,10 +15,17 @@ export interface PlanLimits {
   /**
    * The tenant's id, when the lookup was made by another name (an external id): the fair scheduler and the rate
    * limiter count a tenant under its id, whichever name its tokens use. A fairness key only, never an access
-   * decision (the request's prologue resolves the name again, uncached).
+   * decision (the request's prologue resolves the name again: uncached in the standard mode, in Citus mode the
+   * remembered id checked against the name, external-tenant-ids.ts).
    */
   readonly tenantId?: string;
 }
+
+/**
+ * How long a tenant's cached limits are fresh (PLAN_CACHE_TTL_MS, startServer's default). Plan changes are rare
+ * commercial events; a re-read per tenant per 30 s keeps them out of the request path at thousands of tenants.
+ */
+export const DEFAULT_PLAN_CACHE_TTL_MS = 30_000;
 
 export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
 
@@ -75,9 +82,12 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
 }
 
 /**
- * A bounded cache in front of a {@link PlanLimitsSource}: at most `maxTenants` entries, each trusted for
- * `ttlMs`, so a plan change (or a change of a plan's limits) reaches every replica within `ttlMs` without a
- * restart. Concurrent misses for one tenant share one read. `ttlMs` 0 reads on every call (no cache).
+ * A bounded cache in front of a {@link PlanLimitsSource}: at most `maxTenants` entries, each fresh for `ttlMs`,
+ * so a plan change (or a change of a plan's limits) reaches every replica without a restart: a tenant's first
+ * request after its entry went stale still runs under the old limits while they are re-read in the background
+ * (stale-while-revalidate), its later ones under the new. So only a tenant this server has not seen (or has
+ * evicted) waits for a plan read; a failed re-read drops the entry, and the next request reads again.
+ * Concurrent misses for one tenant share one read. `ttlMs` 0 reads on every call (no cache).
  * `now` is injectable for tests (lru-cache's `perf`).
  */
 export function cachedPlanLimits(source: PlanLimitsSource, options: { ttlMs: number; maxTenants: number; now?: () => number }): PlanLimitsSource {
@@ -85,6 +95,7 @@ export function cachedPlanLimits(source: PlanLimitsSource, options: { ttlMs: num
   const cache = new LRUCache<string, PlanLimits>({
     max: options.maxTenants,
     ttl: options.ttlMs,
+    allowStale: true,
     ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
     fetchMethod: (tenantId) => source(tenantId),
   });

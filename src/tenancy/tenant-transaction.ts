@@ -8,6 +8,8 @@ import {
   type QueryResult,
 } from 'kysely';
 import type { AppDatabase, Database } from '../db/kysely.js';
+import { isValidTenantId } from '../ids/entity-ids.js';
+import { ExternalTenantIds } from './external-tenant-ids.js';
 import { buildTransactionPrologue, type EnteredIdentity, type TenantScope, type TransactionMode } from './transaction-prologue.js';
 
 declare const tenantTransactionBrand: unique symbol;
@@ -47,17 +49,25 @@ export async function beginTenantTransaction(
   observe?: TransactionStatementObserver,
 ): Promise<TenantTransaction> {
   // The database's mode (TENANT_CONTEXT_MODE) unless the caller named one.
-  const prologue = buildTransactionPrologue(
-    scope,
-    database.tenantContext && !mode.tenantContext ? { ...mode, tenantContext: database.tenantContext } : mode,
-  );
+  const effective = database.tenantContext && !mode.tenantContext ? { ...mode, tenantContext: database.tenantContext } : mode;
+  // Citus mode with an external tenant id: the prologue names the tenant id remembered for it (external-tenant-ids.ts),
+  // looked up on the transaction's own connection when none is; see PrologueDriver. Validated here, before any
+  // connection is taken, with a stand-in id (the real one is validated the same way when the prologue is built).
+  const external = effective.tenantContext === 'citus' && !isValidTenantId(scope.tenantId) ? scope.tenantId : undefined;
+  const prologue = (knownTenantId?: string) => buildTransactionPrologue(scope, effective, knownTenantId);
+  const checked = prologue(external === undefined ? undefined : '1');
+  const lookup: ExternalTenantLookup | undefined =
+    external === undefined
+      ? undefined
+      : // A database not made for Citus mode (a caller naming the mode itself) remembers nothing between transactions.
+        { externalId: external, remembered: database.externalTenantIds ?? new ExternalTenantIds(), timeouts: effective };
   // A Kysely that shares the app instance's executor (pool, compiler, plugins, logging) and differs only in how
   // it begins a transaction. KyselyProps is Kysely's public constructor form for exactly this kind of reuse.
   const shared = database.db.getExecutor();
   // Plugins made for this transaction's tenant (AppDatabase.transactionPlugins). SECURITY: they rewrite statements
   // and nothing else; RLS still applies to whatever they send. Without any, the shared executor is used as it is.
   const executor = (database.transactionPlugins?.(scope.tenantId) ?? []).reduce((inner, plugin) => inner.withPlugin(plugin), shared);
-  const driver = new PrologueDriver(prologue);
+  const driver = new PrologueDriver(lookup ? prologue : () => checked, lookup);
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,
@@ -83,6 +93,13 @@ export function enteredIdentityOf(tx: TenantTransaction): EnteredIdentity {
   return identity;
 }
 
+/** What the driver needs to name the tenant behind an external id in Citus mode. */
+interface ExternalTenantLookup {
+  readonly externalId: string;
+  readonly remembered: ExternalTenantIds;
+  readonly timeouts: Pick<TransactionMode, 'statementTimeoutMs' | 'idleInTransactionTimeoutMs'>;
+}
+
 /**
  * Begins with the tenant prologue instead of a bare `begin`; commit and rollback are the ordinary commands.
  * No savepoints: a request is all-or-nothing. Connections come from the shared executor, never from this driver.
@@ -91,22 +108,45 @@ class PrologueDriver implements Driver {
   /** What the prologue's `app.enter_tenant` returned; set once it succeeded. */
   entered: EnteredIdentity | undefined;
 
-  constructor(private readonly prologue: string) {}
+  constructor(
+    private readonly prologue: (knownTenantId?: string) => string,
+    private readonly lookup?: ExternalTenantLookup,
+  ) {}
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      // The pool's clients report a multi-statement query's last result (db/pool-client-capture.ts): the row of
-      // app.enter_tenant.
-      const { rows } = await connection.executeQuery<{ entered_tenant: string; entered_user: string | null }>(CompiledQuery.raw(this.prologue));
-      const row = rows[0];
-      if (!row) throw new Error('The tenant prologue returned no row; expected app.enter_tenant of migrations/0012 (run the migrations)');
-      this.entered = { tenantId: String(row.entered_tenant), userId: row.entered_user };
+      const lookup = this.lookup;
+      if (!lookup) {
+        this.entered = await this.#enter(connection, this.prologue());
+        return;
+      }
+      // Citus mode, external tenant id. Steady state: the remembered id, one round trip as always. A miss costs one
+      // lookup first. A stale entry is refused by the prologue itself (migrations/0019), forgotten and looked up
+      // again once, so the token reaches the tenant that has its external id now, as in the standard mode.
+      const remembered = lookup.remembered.get(lookup.externalId);
+      try {
+        this.entered = await this.#enter(connection, this.prologue(remembered ?? (await lookUpTenantId(connection, lookup))));
+      } catch (error) {
+        if (remembered === undefined || !isStaleExternalId(error)) throw error;
+        lookup.remembered.forget(lookup.externalId);
+        await connection.executeQuery(CompiledQuery.raw('rollback'));
+        this.entered = await this.#enter(connection, this.prologue(await lookUpTenantId(connection, lookup)));
+      }
     } catch (error) {
       // SECURITY: if `start transaction` ran but a setting failed, the connection sits in an aborted
       // transaction. Roll it back before Kysely returns it to the pool.
       await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => {});
       throw error;
     }
+  }
+
+  async #enter(connection: DatabaseConnection, prologue: string): Promise<EnteredIdentity> {
+    // The pool's clients report a multi-statement query's last result (db/pool-client-capture.ts): the row of
+    // app.enter_tenant.
+    const { rows } = await connection.executeQuery<{ entered_tenant: string; entered_user: string | null }>(CompiledQuery.raw(prologue));
+    const row = rows[0];
+    if (!row) throw new Error('The tenant prologue returned no row; expected app.enter_tenant of migrations/0012 (run the migrations)');
+    return { tenantId: String(row.entered_tenant), userId: row.entered_user };
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -181,4 +221,30 @@ export async function commitOrRollBack<T>(tx: TenantTransaction, work: (tx: Tena
       .catch(() => {});
     throw error;
   }
+}
+
+/**
+ * The tenant id of an external tenant id, looked up on `connection` outside any transaction and remembered: the
+ * resolution the standard mode's prologue makes (app.enter_tenant with no member resolves the name and nothing
+ * else), as one statement in an implicit transaction of its own, so the settings it makes end with it. An unknown
+ * external id is refused by the database exactly as in the standard mode (TG002, DETAIL 'unknown_tenant': 401 with
+ * reason unknown_tenant) and is not remembered.
+ */
+async function lookUpTenantId(connection: DatabaseConnection, lookup: ExternalTenantLookup): Promise<string> {
+  const { rows } = await connection.executeQuery<{ entered_tenant: string }>(
+    CompiledQuery.raw('select entered_tenant from app.enter_tenant($1, null, $2, $3)', [
+      lookup.externalId,
+      lookup.timeouts.statementTimeoutMs,
+      lookup.timeouts.idleInTransactionTimeoutMs,
+    ]),
+  );
+  const tenantId = String(rows[0]!.entered_tenant);
+  lookup.remembered.remember(lookup.externalId, tenantId);
+  return tenantId;
+}
+
+/** app.enter_tenant's refusal of a remembered tenant id that no longer has the token's external id (migrations/0019). */
+function isStaleExternalId(error: unknown): boolean {
+  const { code, detail } = error as { code?: unknown; detail?: unknown };
+  return code === 'TG002' && detail === 'stale_external_id';
 }

@@ -1,7 +1,6 @@
 import type { TenantContextMode } from '../db/tenant-catalog.js';
 import type { JoinRequest } from './just-in-time-membership.js';
 import { isValidExternalSubject, isValidExternalTenantId, isValidTenantId } from '../ids/entity-ids.js';
-import { UnauthenticatedError } from '../errors/app-error.js';
 
 /**
  * The one SQL string that opens a tenant transaction: `start transaction` and `app.enter_tenant(…)` (every
@@ -19,7 +18,8 @@ export interface TenantScope {
   /**
    * The tenant as the caller names it: its id, a positive decimal integer as a string (tenant ids exceed 2^53, so
    * they are never JavaScript numbers), or — for a token of an identity provider — its external id
-   * (tenants.external_id, never all digits). The prologue resolves an external id to the tenant's id.
+   * (tenants.external_id, never all digits). The prologue resolves an external id to the tenant's id (in Citus mode:
+   * checks the id remembered for it, see buildTransactionPrologue's `knownTenantId`).
    */
   readonly tenantId: string;
   /**
@@ -58,12 +58,18 @@ export interface TransactionMode {
    * How the tenant is applied (TENANT_CONTEXT_MODE). `standard` (default): app.enter_tenant sets it with
    * `set_config(…, true)`. `citus`: also a `SET LOCAL app.current_tenant = '<digits>'` before app.enter_tenant, in the
    * same string, because Citus forwards to the workers only SET LOCAL (with `citus.propagate_set_commands =
-   * 'local'`), never set_config.
+   * 'local'`), never set_config. An external tenant id needs the tenant id remembered for it there.
    */
   readonly tenantContext?: TenantContextMode;
 }
 
-export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode): string {
+/**
+ * `knownTenantId`, in Citus mode only, for a scope that names its tenant by an external id: the tenant id the server
+ * remembers for it (external-tenant-ids.ts). It goes into SET LOCAL, and the external id into app.enter_tenant's
+ * five-argument form (migrations/0019), which enters that tenant only if the external id is still exactly its own,
+ * so a stale one fails closed (TG002, DETAIL 'stale_external_id'). beginTenantTransaction supplies it.
+ */
+export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode, knownTenantId?: string): string {
   if (!isValidTenantId(scope.tenantId) && !isValidExternalTenantId(scope.tenantId)) {
     throw new TypeError(`Tenant must be a positive 64-bit decimal id or an external id, received ${JSON.stringify(scope.tenantId)}`);
   }
@@ -73,12 +79,18 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
       `User must be a UUID or an external subject (printable ASCII, no quote or backslash), received ${JSON.stringify(scope.userId)}`,
     );
   }
-  // SECURITY: in Citus mode the tenant is inlined into SET LOCAL before app.enter_tenant resolves anything, so only
-  // a tenant id proper (decimal digits, checked above by the same pattern) can be applied there.
-  if (mode.tenantContext === 'citus' && !isValidTenantId(scope.tenantId)) {
-    // The token's own claim, not a bug: the caller gets 401 with this reason.
-    throw new UnauthenticatedError(
-      `TENANT_CONTEXT_MODE=citus applies the tenant with SET LOCAL before app.enter_tenant runs, so it takes decimal tenant ids only, received ${JSON.stringify(scope.tenantId)}. Put the numeric tenant id in the tokens' tenant claim, or use TENANT_CONTEXT_MODE=standard.`,
+  const citus = mode.tenantContext === 'citus';
+  const external = !isValidTenantId(scope.tenantId);
+  if (knownTenantId !== undefined && !(citus && external && isValidTenantId(knownTenantId))) {
+    throw new TypeError(
+      `knownTenantId is the tenant id behind an external tenant id in Citus mode, received ${JSON.stringify(knownTenantId)} for ${JSON.stringify(scope.tenantId)} in ${mode.tenantContext ?? 'standard'} mode`,
+    );
+  }
+  // SECURITY: in Citus mode the tenant is inlined into SET LOCAL before app.enter_tenant checks anything, so only a
+  // tenant id proper (decimal digits, checked above by the same pattern) can be applied there.
+  if (citus && external && knownTenantId === undefined) {
+    throw new TypeError(
+      `TENANT_CONTEXT_MODE=citus applies the tenant with SET LOCAL before app.enter_tenant runs, so an external tenant id (${JSON.stringify(scope.tenantId)}) needs the tenant id remembered for it: open the transaction with beginTenantTransaction, which looks it up.`,
     );
   }
   const timeouts = [mode.statementTimeoutMs, mode.idleInTransactionTimeoutMs];
@@ -89,9 +101,11 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   // timeouts, refuses a suspended tenant (SQLSTATE TG004) and a user who is not (or no longer) a member of the
   // tenant, or a tenant that does not exist (TG002), and returns the tenant and user it entered.
   const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
+  const tenant = knownTenantId ?? scope.tenantId;
+  const checkedName = knownTenantId === undefined ? '' : `,'${scope.tenantId}'`;
   return (
     `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'};` +
-    (mode.tenantContext === 'citus' ? `set local app.current_tenant = '${scope.tenantId}';` : '') +
-    `select * from app.enter_tenant('${scope.tenantId}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs})`
+    (citus ? `set local app.current_tenant = '${tenant}';` : '') +
+    `select * from app.enter_tenant('${tenant}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs}${checkedName})`
   );
 }

@@ -72,6 +72,29 @@ describe('Subscription.messagePosted', () => {
     expect(sub.errors).toEqual([]);
   });
 
+  it('shares one execution per event only among subscribers with the same document and variables', async () => {
+    const [room, other] = [await createConversation(tenant), await createConversation(tenant)];
+    const ws = socket(bearer(tenant.admin.token));
+    await ws.connected;
+    const bodyOnly = 'subscription($id: ID!) { messagePosted(conversationId: $id) { message { body } } }';
+    const withAuthor = 'subscription($id: ID!) { messagePosted(conversationId: $id) { message { id author { displayName } } } }';
+    const before = server.realtime.subscriptionsOf(tenant.id);
+    const subs = [
+      ws.subscribe(bodyOnly, { id: room }),
+      ws.subscribe(bodyOnly, { id: room }),
+      ws.subscribe(withAuthor, { id: room }),
+      ws.subscribe(bodyOnly, { id: other }),
+    ];
+    await eventually(() => server.realtime.subscriptionsOf(tenant.id) === before + 4, 'four subscriptions');
+    const id = await post(tenant, room, 'shared?');
+    await post(tenant, other, 'elsewhere');
+    const [a, b, c, d] = await Promise.all(subs.map((sub) => sub.waitFor(1)));
+    expect(a).toEqual([{ messagePosted: { message: { body: 'shared?' } } }]);
+    expect(b).toEqual(a);
+    expect(c).toEqual([{ messagePosted: { message: { id, author: { displayName: expect.any(String) } } } }]);
+    expect(d).toEqual([{ messagePosted: { message: { body: 'elsewhere' } } }]);
+  });
+
   it('serves 1,000 subscribers of one conversation with one batch of 3 statements (prologue, read, commit)', async () => {
     // A server of its own, without polling, so that the only batch after the message is the message's.
     const roomServer = await startTestServer({

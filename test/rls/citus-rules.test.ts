@@ -40,8 +40,8 @@ let tenantTables: TenantTable[];
  * The one finding the rules make in either policy form, accepted knowingly: app.current_tenant_id() reads
  * app.operator_sessions, but only when the session is the confined operator role of `cli sql` (migrations/0007).
  * The app role's path reads the setting alone, so API statements push down; on Citus an operator statement that
- * reaches a worker fails there (no binding on the worker: TG001 or a missing table), closed, never open.
- * docs/citus.md says so. A new finding, or this one from another function, fails the tests below.
+ * reaches a worker fails there (no binding on the worker: TG001 or a missing table), closed, never open, and
+ * `cli sql` refuses TENANT_CONTEXT_MODE=citus before it connects (docs/citus.md, "cli sql and Citus"). A new finding, or this one from another function, fails the tests below.
  */
 const operatorBranchFinding = (tables: number) =>
   `app.current_tenant_id(), called by ${tables} policies (tenant_isolation on public.audit_events, …), reads a table, which on a worker is not the coordinator's table: a pushed-down statement that takes that path fails on the worker, or reads the worker's own copy. Fix: read only settings (current_setting) on every path a distributed query can take.`;
@@ -160,13 +160,6 @@ describe('a database switched to the Citus policy form', () => {
     await app.connect();
     try {
       const mode = { readOnly: false, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000, tenantContext: 'citus' } as const;
-      // An external tenant id cannot be applied before app.enter_tenant resolves it: the caller is told, as a 401.
-      expect(() => buildTransactionPrologue({ tenantId: 'org_2abc', userId: null }, mode)).toThrow(
-        expect.objectContaining({
-          extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }),
-          message: expect.stringMatching(/decimal tenant ids only/),
-        }),
-      );
       const prologue = buildTransactionPrologue({ tenantId: a, userId: null }, mode);
       expect(prologue).toBe(
         `start transaction read write;set local app.current_tenant = '${a}';select * from app.enter_tenant('${a}',null,5000,5000)`,
@@ -190,6 +183,45 @@ describe('a database switched to the Citus policy form', () => {
       }
       const { rows: plans } = await app.query<{ generic_plans: string }>("select generic_plans from pg_prepared_statements where name = 'emails'");
       expect(Number(plans[0]!.generic_plans)).toBe(3);
+    } finally {
+      await app.end();
+    }
+  });
+
+  it('enters a remembered tenant for an external id only while that tenant has it (app.enter_tenant, five arguments)', async () => {
+    const [a, b] = ['7100000000000003', '7100000000000004'];
+    const org = `org_${scratchName()}`;
+    await owner.query(`insert into tenants (id, name) values (${a}, 'citus c'), (${b}, 'citus d') on conflict do nothing`);
+    await owner.query('update tenants set external_id = $2 where id = $1', [a, org]);
+    const app = new pg.Client({ connectionString: database.appUrl });
+    await app.connect();
+    try {
+      const mode = { readOnly: true, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000, tenantContext: 'citus' } as const;
+      // A multi-statement string: pg returns one result per statement, app.enter_tenant's is the last.
+      const results = (await app.query(buildTransactionPrologue({ tenantId: org, userId: null }, mode, a))) as unknown as pg.QueryResult[];
+      expect(results.at(-1)!.rows).toEqual([{ entered_tenant: a, entered_user: null }]);
+      expect((await app.query<{ id: string }>('select id from tenants')).rows).toEqual([{ id: a }]);
+      await app.query('rollback');
+      // Stale mappings are refused, naming no tenant: b remembered while a has the external id, then a remembered after it moved to b.
+      for (const [remembered, holder] of [
+        [b, a],
+        [a, b],
+      ] as const) {
+        await owner.query('update tenants set external_id = null where external_id = $1', [org]);
+        await owner.query('update tenants set external_id = $2 where id = $1', [holder, org]);
+        await expect(app.query(buildTransactionPrologue({ tenantId: org, userId: null }, mode, remembered))).rejects.toMatchObject({
+          code: 'TG002',
+          detail: 'stale_external_id',
+        });
+        await app.query('rollback');
+      }
+      // A deleted tenant shows no row under RLS: refused the same way.
+      await owner.query('update tenants set external_id = null where external_id = $1', [org]);
+      await expect(app.query(buildTransactionPrologue({ tenantId: org, userId: null }, mode, '7100000000000999'))).rejects.toMatchObject({
+        code: 'TG002',
+        detail: 'stale_external_id',
+      });
+      await app.query('rollback');
     } finally {
       await app.end();
     }
@@ -220,13 +252,26 @@ describe('the start-up check in Citus mode', () => {
 });
 
 describe('buildTransactionPrologue in Citus mode', () => {
-  it('refuses an external tenant id, which SET LOCAL could not name before app.enter_tenant resolves it', () => {
-    expect(() =>
-      buildTransactionPrologue(
-        { tenantId: 'org_2abc', userId: null },
-        { readOnly: true, statementTimeoutMs: 1, idleInTransactionTimeoutMs: 1, tenantContext: 'citus' },
-      ),
-    ).toThrow(/TENANT_CONTEXT_MODE=citus .* decimal tenant ids only, received "org_2abc"/);
+  const mode = { readOnly: true, statementTimeoutMs: 1, idleInTransactionTimeoutMs: 1, tenantContext: 'citus' } as const;
+
+  it('refuses an external tenant id without the tenant id remembered for it, which SET LOCAL must name first', () => {
+    expect(() => buildTransactionPrologue({ tenantId: 'org_2abc', userId: null }, mode)).toThrow(
+      /TENANT_CONTEXT_MODE=citus .* an external tenant id \("org_2abc"\) needs the tenant id remembered for it/,
+    );
+  });
+
+  it('applies the remembered tenant id with SET LOCAL and hands the external id to app.enter_tenant to check', () => {
+    expect(buildTransactionPrologue({ tenantId: 'org_2abc', userId: 'user_9' }, mode, '42')).toBe(
+      "start transaction read only;set local app.current_tenant = '42';select * from app.enter_tenant('42','user_9',1,1,'org_2abc')",
+    );
+  });
+
+  it('takes a remembered tenant id only for an external id in Citus mode, and only digits', () => {
+    expect(() => buildTransactionPrologue({ tenantId: 'org_2abc', userId: null }, mode, "42'; drop table users; --")).toThrow(TypeError);
+    expect(() => buildTransactionPrologue({ tenantId: '7', userId: null }, mode, '42')).toThrow(/knownTenantId is the tenant id behind an external/);
+    expect(() => buildTransactionPrologue({ tenantId: 'org_2abc', userId: null }, { ...mode, tenantContext: 'standard' }, '42')).toThrow(
+      /in standard mode/,
+    );
   });
 });
 

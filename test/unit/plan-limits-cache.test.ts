@@ -32,9 +32,35 @@ describe('cachedPlanLimits', () => {
     plans.set('1', 'enterprise');
     now += 4999;
     expect((await cached('1')).plan).toBe('free');
+    expect(reads).toEqual(['1']);
     now += 2;
+    // Stale: this request still runs under the old plan without waiting, and the re-read starts.
+    expect((await cached('1')).plan).toBe('free');
+    await new Promise((resolve) => setImmediate(resolve));
     expect((await cached('1')).plan).toBe('enterprise');
     expect(reads).toEqual(['1', '1']);
+  });
+
+  it('drops an entry whose re-read failed, so the next request reads (and fails or succeeds) itself', async () => {
+    // Not 0: lru-cache takes an entry stored at time 0 for one without a start, never stale.
+    let now = 1_000;
+    let failing = false;
+    const reads: string[] = [];
+    const cached = cachedPlanLimits(
+      async (tenantId) => {
+        reads.push(tenantId);
+        if (failing) throw new Error('tenant gone');
+        return limits('standard');
+      },
+      { ttlMs: 1000, maxTenants: 10, now: () => now },
+    );
+    await cached('5');
+    failing = true;
+    now += 1001;
+    expect((await cached('5')).plan).toBe('standard');
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(cached('5')).rejects.toThrow('tenant gone');
+    expect(reads).toEqual(['5', '5', '5']);
   });
 
   it('shares one read among concurrent misses of a tenant', async () => {

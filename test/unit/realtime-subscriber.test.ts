@@ -13,6 +13,7 @@ function subscriber(bounds: { events: number; bytes: number }, log: string[] = [
     document: parse('subscription { conversationChanged { cursor } }'),
     operationName: null,
     variables: {},
+    executionKey: 'k',
     maxQueuedEvents: bounds.events,
     maxQueuedBytes: bounds.bytes,
     onEnd: (_s, reason) => log.push(`end:${reason}`),
