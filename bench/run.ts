@@ -45,6 +45,7 @@ import {
 import { SERVER_LABELS, ServerProcess, targetOf, type ServerConfig, type ServerName } from './lib/servers.js';
 import { verify } from './lib/verify.js';
 import { runRealtime } from './lib/realtime-run.js';
+import { CONNECTING_AT_ONCE } from './lib/realtime-load.js';
 import { floodRequest, FLOOD_DOCUMENT, FLOOD_SEARCHES, runPhase, victimRequests, type PhaseResult } from './lib/noisy.js';
 import { benchTrustedDocuments, requestGenerator, toTarget, WORKLOADS, type TenantPick, type TenantTarget, type Workload } from './lib/workloads.js';
 
@@ -546,10 +547,15 @@ async function realtimeFanOut(): Promise<void> {
   });
   log(`seeded ${seed.tenants} tenants in ${seed.seconds.load} s`);
   // Rate limits off in both servers (the run measures fan-out, not the per-tenant request budget that would
-  // otherwise pace 1,000 subscriptions of one tenant); sockets and subscriptions per tenant raised to the large room.
+  // otherwise pace 1,000 subscriptions of one tenant); sockets and subscriptions per tenant raised to the large room,
+  // and the pending sockets of one address to the subscribers that connect at once (all come from this machine).
   const extra: Partial<ServerConfig> = {
     fairShare: { rateLimit: false },
-    realtime: { maxSocketsPerTenant: Math.max(1000, shape.largeRoom), maxSubscriptionsPerTenant: Math.max(2000, shape.largeRoom) },
+    realtime: {
+      maxSocketsPerTenant: Math.max(1000, shape.largeRoom),
+      maxSubscriptionsPerTenant: Math.max(2000, shape.largeRoom),
+      maxPendingSocketsPerAddress: CONNECTING_AT_ONCE,
+    },
   };
   const [api] = await startServers(database, ['api'], extra);
   const [baseline] = await startServers(database, ['realtimeBaseline'], extra);

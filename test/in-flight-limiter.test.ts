@@ -3,13 +3,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InFlightLimiter, sendRefusal } from '../src/server/in-flight-limiter.js';
+import { clientAddress } from '../src/server/client-address.js';
 
 // A real node:http server whose handler admits each request as tenant "7" and holds the response until released.
 const limiter = new InFlightLimiter({ perTenant: 2, perAddress: 1, tenantQueueWaitMs: 300 });
 const held: ServerResponse[] = [];
 let admitted = 0;
 async function admit(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const refused = req.url === '/anonymous' ? limiter.admitAnonymous(req.socket.remoteAddress, res) : await limiter.admitTenant('7', res);
+  const refused = req.url === '/anonymous' ? limiter.admitAnonymous(clientAddress(req), res) : await limiter.admitTenant('7', res);
   if (refused) return sendRefusal(req, res, refused);
   admitted++;
   held.push(res);

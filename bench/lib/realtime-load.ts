@@ -93,6 +93,9 @@ export interface Audience {
   close(): Promise<void>;
 }
 
+/** Subscribers connecting at once, all from this machine's one address (the server's pending-socket bound must allow them). */
+export const CONNECTING_AT_ONCE = 64;
+
 /**
  * Connects every subscriber of `rooms` to `port` (at most `parallel` connecting at once) and waits until each
  * subscription is set up on the server (graphql-ws has no "subscribed" message: the run's first message of each
@@ -102,7 +105,7 @@ export interface Audience {
  * a few statements before its commit, so the figure is an upper bound of commit-to-client) to its arrival here;
  * both clocks are this machine's.
  */
-export async function connectAudience(port: number, rooms: readonly Room[], runTag: string, parallel = 64): Promise<Audience> {
+export async function connectAudience(port: number, rooms: readonly Room[], runTag: string, parallel = CONNECTING_AT_ONCE): Promise<Audience> {
   const audience: Audience = {
     listeners: [],
     foreign: 0,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseClaimPath } from '../auth/claim-path.js';
+import { REDIS_CHANNEL_PATTERN, WAKE_CHANNEL } from '../realtime/wake-transport.js';
 import { DEFAULT_PLAN_CACHE_TTL_MS } from '../tenancy/plan-limits.js';
 
 /**
@@ -101,9 +102,12 @@ export const DEFAULT_REALTIME_SETTINGS = {
   maxSubscriptionsPerSocket: 20,
   maxSubscriptionsPerTenant: 2000,
   maxSocketsPerTenant: 1000,
+  maxPendingSocketsPerAddress: 16,
+  maxPendingSockets: 1000,
   queueMaxEvents: 200,
   queueMaxBytes: 1024 * 1024,
   slowConsumerMs: 10_000,
+  redisChannel: WAKE_CHANNEL,
 } as const;
 
 const envSchema = z
@@ -216,6 +220,21 @@ const envSchema = z
      * each replica sees other replicas' events through polling only (REALTIME_POLL_INTERVAL_MS).
      */
     REALTIME_LISTEN_DATABASE_URL: optionalUrl,
+    /**
+     * Redis (`redis://…`, `rediss://…` for TLS) for realtime wake-ups between replicas, over pub/sub. Unset: no
+     * Redis. Set, it replaces the embedded database's implicit LISTEN connection; with REALTIME_LISTEN_DATABASE_URL
+     * set too, wake-ups travel over both. Unreachable at start-up: the server refuses to start.
+     */
+    REALTIME_REDIS_URL: z
+      .string()
+      .url()
+      .refine((url) => URL.canParse(url) && /^rediss?:$/.test(new URL(url).protocol), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    /** The Redis channel (prefix) the replicas of one deployment share; distinct deployments on one Redis use distinct ones. */
+    REALTIME_REDIS_CHANNEL: z
+      .string()
+      .regex(REDIS_CHANNEL_PATTERN, 'must consist of letters, digits and _ . : - only (it is used in a PSUBSCRIBE pattern)')
+      .default(DEFAULT_REALTIME_SETTINGS.redisChannel),
     /** A wake-up waits this long for more events before its tenant's batch runs. */
     REALTIME_BATCH_WINDOW_MS: nonNegativeInt(DEFAULT_REALTIME_SETTINGS.batchWindowMs),
     /** The polling safety net: tenants with subscribers are re-read this often even without a wake-up. */
@@ -230,6 +249,13 @@ const envSchema = z
     REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerSocket),
     /** Authenticated WebSockets of one tenant on one server; more are closed with 4430. */
     REALTIME_MAX_SOCKETS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSocketsPerTenant),
+    /**
+     * WebSockets of one remote address (counted as HTTP_MAX_IN_FLIGHT_PER_ADDRESS counts) that have not completed
+     * connection_init; more are refused with HTTP 429 before the upgrade. Authenticated sockets do not count.
+     */
+    REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS: positiveInt(DEFAULT_REALTIME_SETTINGS.maxPendingSocketsPerAddress),
+    /** Such sockets on one server over all addresses. */
+    REALTIME_MAX_PENDING_SOCKETS: positiveInt(DEFAULT_REALTIME_SETTINGS.maxPendingSockets),
     /** Subscriptions of one tenant on one server. */
     REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT: positiveInt(DEFAULT_REALTIME_SETTINGS.maxSubscriptionsPerTenant),
     /** Each subscriber's queue of unsent events; while full, it receives nothing more (events wait in the table). */
@@ -272,6 +298,13 @@ const envSchema = z
         code: 'custom',
         path: ['REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET'],
         message: `must not exceed REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT (${env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT})`,
+      });
+    }
+    if (env.REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS > env.REALTIME_MAX_PENDING_SOCKETS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS'],
+        message: `must not exceed REALTIME_MAX_PENDING_SOCKETS (${env.REALTIME_MAX_PENDING_SOCKETS})`,
       });
     }
     if (env.AUDIT_BATCH_MAX_EVENTS > env.AUDIT_BUFFER_MAX_EVENTS) {

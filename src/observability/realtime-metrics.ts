@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { WAKE_TRANSPORTS } from '../realtime/wake-transport.js';
 
 /** Why a subscriber stopped receiving: a closed set, so it can label a metric. */
 export type SubscriptionEndReason = 'completed' | 'token_expired' | 'slow_consumer' | 'not_member' | 'suspended' | 'cursor_expired' | 'shutdown';
@@ -12,12 +13,18 @@ export const SUBSCRIPTION_END_REASONS: readonly SubscriptionEndReason[] = [
   'shutdown',
 ];
 
+/** Which bound refused a WebSocket that had not completed connection_init yet (server/pending-socket-limiter.ts). */
+export type PendingSocketRefusal = 'per_address' | 'total';
+export const PENDING_SOCKET_REFUSALS: readonly PendingSocketRefusal[] = ['per_address', 'total'];
+
 /**
  * Realtime on /metrics (issue 12 §2). No tenant label anywhere: a label per tenant would let the number of
  * series grow with the tenants, and /metrics is read by operators of all tenants.
  */
 export class RealtimeMetrics {
   readonly sockets: Gauge;
+  readonly pendingSockets: Gauge;
+  readonly socketsRefused: Counter<'bound'>;
   readonly subscriptions: Gauge;
   readonly subscriptionsEnded: Counter<'reason'>;
   readonly eventsDelivered: Counter;
@@ -26,11 +33,23 @@ export class RealtimeMetrics {
   readonly commitToSend: Histogram;
   readonly slowConsumersDropped: Counter;
   readonly wakeups: Counter<'source'>;
-  readonly listenerReconnects: Counter;
+  readonly listenerReconnects: Counter<'transport'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
     this.sockets = new Gauge({ name: 'tenantgraph_realtime_sockets', help: 'Open GraphQL WebSockets (acknowledged connections).', registers });
+    this.pendingSockets = new Gauge({
+      name: 'tenantgraph_realtime_pending_sockets',
+      help: 'WebSockets accepted that have not completed connection_init yet.',
+      registers,
+    });
+    this.socketsRefused = new Counter({
+      name: 'tenantgraph_realtime_sockets_refused_total',
+      help: 'WebSocket upgrades refused with 429 because too many sockets were pending connection_init, by the bound that was full (per address, total).',
+      labelNames: ['bound'] as const,
+      registers,
+    });
+    for (const bound of PENDING_SOCKET_REFUSALS) this.socketsRefused.inc({ bound }, 0);
     this.subscriptions = new Gauge({ name: 'tenantgraph_realtime_subscriptions', help: 'Active subscriptions on this server.', registers });
     this.subscriptionsEnded = new Counter({
       name: 'tenantgraph_realtime_subscriptions_ended_total',
@@ -70,15 +89,17 @@ export class RealtimeMetrics {
     });
     this.wakeups = new Counter({
       name: 'tenantgraph_realtime_wakeups_total',
-      help: 'Tenant wake-ups of the fan-out, by source (this process, a PostgreSQL notification, the polling safety net).',
+      help: "Tenant wake-ups of the fan-out, by source (this process, another replica's wake-up over PostgreSQL or Redis, the polling safety net).",
       labelNames: ['source'] as const,
       registers,
     });
     for (const source of ['local', 'notification', 'poll']) this.wakeups.inc({ source }, 0);
     this.listenerReconnects = new Counter({
       name: 'tenantgraph_realtime_listener_reconnects_total',
-      help: 'Times the LISTEN connection was lost and opened again (every local tenant is re-read after each).',
+      help: 'Times a wake-up connection (PostgreSQL LISTEN, Redis subscriber) was lost and opened again (every local tenant is re-read after each), by transport.',
+      labelNames: ['transport'] as const,
       registers,
     });
+    for (const transport of WAKE_TRANSPORTS) this.listenerReconnects.inc({ transport }, 0);
   }
 }

@@ -9,7 +9,8 @@ import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from
 import type { TenantScope } from '../tenancy/transaction-prologue.js';
 import type { Subscriber } from './subscriber.js';
 import { cursorExpired, TenantFeed, type TenantFeedSettings } from './tenant-feed.js';
-import { WakeChannel } from './wake-channel.js';
+import type { WakeTransport } from './wake-transport.js';
+import { wakeTransportsFor } from './wake-transports.js';
 
 /** Realtime settings (REALTIME_* in src/config/env.ts, where the defaults live). */
 export interface RealtimeSettings {
@@ -26,6 +27,9 @@ export interface RealtimeSettings {
   readonly maxSubscriptionsPerSocket: number;
   /** Authenticated sockets of one tenant on this server. */
   readonly maxSocketsPerTenant: number;
+  /** Sockets not yet past `connection_init`, per remote address and in total on this server (pending-socket-limiter.ts). */
+  readonly maxPendingSocketsPerAddress: number;
+  readonly maxPendingSockets: number;
   /** Subscriptions of one tenant on this server. */
   readonly maxSubscriptionsPerTenant: number;
   /** Bounds of each subscriber's queue; beyond either the socket is closed as a slow consumer. */
@@ -33,8 +37,12 @@ export interface RealtimeSettings {
   readonly queueMaxBytes: number;
   /** A subscriber whose queue stays full this long is dropped as a slow consumer (its socket closes with 4413). */
   readonly slowConsumerMs: number;
-  /** A direct (session) connection for LISTEN/NOTIFY, not through PgBouncer; null: in-process wake-ups and polling only. */
+  /** A direct (session) connection for LISTEN/NOTIFY, not through PgBouncer; null: no PostgreSQL wake-ups. */
   readonly listenUrl: string | null;
+  /** Redis for wake-ups between replicas (pub/sub), beside or instead of LISTEN; null: no Redis. */
+  readonly redisUrl: string | null;
+  /** The Redis channel name the replicas of one deployment share. */
+  readonly redisChannel: string;
 }
 
 export interface RealtimeHubOptions {
@@ -75,13 +83,14 @@ export type FeedFactory = (tenantId: string, settings: TenantFeedSettings) => Fe
 
 /**
  * This server's realtime fan-out: one TenantFeed per tenant with subscribers here, woken after a local commit
- * (`committed`), by a PostgreSQL notification from another replica, and by the polling safety net.
+ * (`committed`), by another replica's wake-up (any configured WakeTransport: PostgreSQL LISTEN, Redis), and by
+ * the polling safety net. With no transport, other replicas' events arrive by polling only.
  */
 export class RealtimeHub {
   readonly #feeds = new Map<string, Feed>();
   /** Tenants this server wrote events for since the last pruning run (the app role cannot list tenants). */
   readonly #recentWriters = new Set<string>();
-  #channel: WakeChannel | undefined;
+  #transports: WakeTransport[] = [];
   #poll: NodeJS.Timeout | undefined;
   #prune: NodeJS.Timeout | undefined;
   #pruning: Promise<void> | undefined;
@@ -91,20 +100,17 @@ export class RealtimeHub {
 
   async start(): Promise<void> {
     const { settings, metrics, logger } = this.options;
-    if (settings.listenUrl) {
-      this.#channel = new WakeChannel({
-        url: settings.listenUrl,
-        onWake: (tenantIds) => {
-          for (const tenantId of tenantIds) this.#wake(tenantId, 'notification');
-        },
-        onReconnect: () => {
-          metrics.listenerReconnects.inc();
-          for (const tenantId of this.#feeds.keys()) this.#wake(tenantId, 'notification');
-        },
-        onError: (error) => logger.warn({ err: { message: error.message } }, 'realtime LISTEN connection problem; polling covers the gap'),
-      });
-      await this.#channel.start();
-    }
+    this.#transports = wakeTransportsFor(settings, (transport) => ({
+      onWake: (tenantIds) => {
+        for (const tenantId of tenantIds) this.#wake(tenantId, 'notification');
+      },
+      onReconnect: () => {
+        metrics.listenerReconnects.inc({ transport });
+        for (const tenantId of this.#feeds.keys()) this.#wake(tenantId, 'notification');
+      },
+      onError: (error) => logger.warn({ err: { message: error.message }, transport }, 'realtime wake-up connection problem; polling covers the gap'),
+    }));
+    for (const transport of this.#transports) await transport.start();
     this.#poll = setInterval(
       () => {
         this.#dropSlowConsumers();
@@ -119,9 +125,9 @@ export class RealtimeHub {
     this.#prune.unref();
   }
 
-  /** The LISTEN connection (tests terminate its backend), when there is one. */
-  get wakeChannel(): WakeChannel | undefined {
-    return this.#channel;
+  /** The wake-up transports this server runs (tests cut their connections). */
+  get wakeTransports(): readonly WakeTransport[] {
+    return this.#transports;
   }
 
   /** A mutation of `tenantId` committed on this server: wake local subscribers and the other replicas. */
@@ -129,7 +135,7 @@ export class RealtimeHub {
     if (this.#stopped) return;
     this.#recentWriters.add(tenantId);
     this.#wake(tenantId, 'local');
-    this.#channel?.notify(tenantId);
+    for (const transport of this.#transports) transport.notify(tenantId);
   }
 
   subscriptionsOf(tenantId: string): number {
@@ -220,7 +226,7 @@ export class RealtimeHub {
 
   async close(): Promise<void> {
     await this.drain();
-    await this.#channel?.close();
+    await Promise.all(this.#transports.map((transport) => transport.close()));
   }
 
   /** Subscribers whose queue has been full longer than `slowConsumerMs` end (their socket closes with 4413). */

@@ -102,6 +102,11 @@ export const ERROR_CODES = {
     meaning: "Your tenant (or your address, without a token) already has `HTTP_MAX_IN_FLIGHT_PER_TENANT` requests in flight.",
     clientAction: "Wait for `Retry-After` seconds and send fewer requests at once.",
   },
+  TOO_MANY_PENDING_SOCKETS: {
+    httpStatus: [429],
+    meaning: "A WebSocket upgrade was refused: your address (`REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS`) or the server (`REALTIME_MAX_PENDING_SOCKETS`) already has that many sockets that have not sent `connection_init`.",
+    clientAction: "Send `connection_init` on the sockets you open, share one socket per client, and reconnect after `Retry-After` seconds.",
+  },
   RATE_LIMITED: {
     httpStatus: [429],
     meaning: "Your tenant sent more requests per second than its plan allows; `extensions.plan` and `requestsPerSecond` name the limit.",

@@ -97,8 +97,9 @@ export interface ServerOptions {
   transactionPlugins?: TransactionPlugins;
   /**
    * GraphQL subscriptions over WebSocket at the same path (realtime-server.ts); defaults DEFAULT_REALTIME_SETTINGS.
-   * `listenUrl`: a direct connection for LISTEN/NOTIFY between replicas (not through PgBouncer); unset or null:
-   * wake-ups stay in this process and other replicas' events arrive by polling.
+   * `listenUrl`: a direct connection for LISTEN/NOTIFY between replicas (not through PgBouncer); `redisUrl`: Redis
+   * pub/sub for the same, beside or instead of it; neither: wake-ups stay in this process and other replicas'
+   * events arrive by polling.
    */
   realtime?: Partial<RealtimeSettings>;
   /** Replaces the realtime fan-out of each tenant (realtime-hub.ts FeedFactory); not reachable from the environment. */
@@ -204,7 +205,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     },
   );
   registerFairShareMetrics(metrics.registry, tenantAdmission.scheduler);
-  const realtimeSettings: RealtimeSettings = { ...DEFAULT_REALTIME_SETTINGS, listenUrl: null, ...options.realtime };
+  const realtimeSettings: RealtimeSettings = { ...DEFAULT_REALTIME_SETTINGS, listenUrl: null, redisUrl: null, ...options.realtime };
   // The executable schema subscriptions run on: the same SDL and resolvers Apollo serves, built once.
   const schema = makeExecutableSchema({ typeDefs: loadTypeDefs(), resolvers: allResolvers() });
   const realtimeMetrics = new RealtimeMetrics(metrics.registry);

@@ -13,6 +13,7 @@ import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '.
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { ExplorerRoutes } from './explorer/explorer-routes.js';
 import { sendRefusal, type InFlightLimiter } from './in-flight-limiter.js';
+import { clientAddress } from './client-address.js';
 import type { Logger } from './logger.js';
 import { limitResponseSize } from './response-size-limit.js';
 import { guardSlowReader } from './slow-reader-guard.js';
@@ -91,7 +92,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     });
     try {
       // A request without a token is bounded per address before its body is read (the tenant is not known).
-      const refused = req.headers.authorization ? null : options.inFlightLimiter.admitAnonymous(req.socket.remoteAddress, res);
+      const refused = req.headers.authorization ? null : options.inFlightLimiter.admitAnonymous(clientAddress(req), res);
       if (refused) return sendRefusal(req, res, refused);
       const body = await readBody(req, options.bodyLimitBytes);
       if (body === TOO_LARGE) {

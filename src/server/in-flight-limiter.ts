@@ -77,9 +77,9 @@ export class InFlightLimiter {
     return null;
   }
 
-  /** Admits a request without a token (it can only introspect), keyed by its remote address. */
-  admitAnonymous(remoteAddress: string | undefined, res: ServerResponse): AppError | null {
-    return this.#admit(`address:${remoteAddress ?? 'unknown'}`, this.limits.perAddress, res, 'requests without a token from your address');
+  /** Admits a request without a token (it can only introspect), keyed by its address (client-address.ts). */
+  admitAnonymous(address: string, res: ServerResponse): AppError | null {
+    return this.#admit(`address:${address}`, this.limits.perAddress, res, 'requests without a token from your address');
   }
 
   /** Tenant requests waiting for a slot, over all tenants. */

@@ -31,7 +31,10 @@ import type { AuditSink } from '../tenancy/audit-sink.js';
 import { mapDatabaseError } from '../errors/database-errors.js';
 import { UNIQUE_VIOLATIONS } from '../modules/index.js';
 import { RequestTransaction, type RequestTransactionSettings } from '../tenancy/request-transaction.js';
+import { clientAddress } from './client-address.js';
 import type { Logger } from './logger.js';
+import { PendingSocketLimiter } from './pending-socket-limiter.js';
+import type { PendingSocketRefusal } from '../observability/realtime-metrics.js';
 import { abuseLimits, type AbuseLimits } from './plugins/abuse-limits.js';
 import { loggingFormatError } from './plugins/error-plugin.js';
 import { QUERY_COST_ESTIMATORS } from './plugins/query-cost.js';
@@ -98,6 +101,10 @@ interface SubscriptionContext {
   readonly subscriber: Subscriber;
 }
 
+/** graphql-ws' `connectionInitWaitTimeout`: a socket that sends no `connection_init` within it is closed with 4408. */
+const CONNECTION_INIT_TIMEOUT_MS = 3000;
+/** How long a refused upgrade's connection may stay open after its 429, for the client to read it. */
+const REFUSED_SOCKET_GRACE_MS = 1000;
 /** setTimeout's largest delay; a token valid longer is checked again after this. */
 const MAX_TIMER_MS = 2_147_483_647;
 /** A WebSocket close reason is at most 123 bytes. */
@@ -129,6 +136,9 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   const sockets = new Set<WebSocket>();
   const perTenant = new Map<string, number>();
   const socketsPerTenant = new Map<string, number>();
+  /** Each not yet authenticated socket's slot of the pending bound; given back at its ack (or its close). */
+  const pendingSlots = new WeakMap<WebSocket, () => void>();
+  const pending = new PendingSocketLimiter({ perAddress: settings.maxPendingSocketsPerAddress, total: settings.maxPendingSockets });
   let draining = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
@@ -144,7 +154,29 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    // SECURITY (memory, descriptors): before its connection_init a socket is known by its address only; the
+    // sockets of one address (counted as the HTTP path counts tokenless requests) and of the server are bounded.
+    const slot = pending.acquire(clientAddress(req));
+    if (typeof slot === 'string') {
+      metrics.socketsRefused.inc({ bound: slot });
+      refuseUpgrade(socket, slot, slot === 'per_address' ? settings.maxPendingSocketsPerAddress : settings.maxPendingSockets);
+      return;
+    }
+    metrics.pendingSockets.inc();
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      slot.release();
+      metrics.pendingSockets.dec();
+    };
+    // Every way a pending socket ends closes this TCP socket: a refused init, the init timeout, the client going
+    // away, a handshake ws refused, the server stopping. The ack releases earlier (authenticate).
+    socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      pendingSlots.set(ws, release);
+      wss.emit('connection', ws, req);
+    });
   };
   options.server.on('upgrade', onUpgrade);
   wss.on('connection', (socket: WebSocket) => {
@@ -270,6 +302,8 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
     armExpiry();
     states.set(socket, state);
     metrics.sockets.inc();
+    // Authenticated: from now on the socket counts against its tenant's bound, no longer its address's.
+    pendingSlots.get(socket)?.();
     return true;
   }
 
@@ -422,7 +456,7 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
   useServer<Record<string, unknown> | undefined, { socket: WebSocket; request: IncomingMessage }>(
     {
       schema,
-      connectionInitWaitTimeout: 3000,
+      connectionInitWaitTimeout: CONNECTION_INIT_TIMEOUT_MS,
       onConnect: (ctx) => authenticate(ctx.extra.socket, ctx.connectionParams),
       onSubscribe: (ctx, id, payload) => prepare(ctx.extra.socket, id, payload),
       subscribe: (args) => {
@@ -477,6 +511,41 @@ export function createRealtimeServer(options: RealtimeServerOptions): RealtimeSe
       await hub.close();
     },
   };
+}
+
+/**
+ * Refuses an upgrade past the pending-socket bound with HTTP 429 and `Retry-After`, before the WebSocket is
+ * accepted. Why not accept it and close it with a code:
+ *  - nothing is allocated for the socket (no ws object, no init timer, no close handshake a client could stall),
+ *    so the bound holds exactly;
+ *  - 429 with Retry-After is the refusal every HTTP client and proxy knows; Node clients (ws) report
+ *    "Unexpected server response: 429" and can read the body; a browser sees a failed connection (close 1006),
+ *    which graphql-ws' client retries with its back-off — right for an overload that passes. A close code after
+ *    acceptance would have to be one graphql-ws knows, and its own 4429 ("too many initialisation requests")
+ *    makes its client give up for good.
+ * A pending socket frees its slot within the init timeout at the latest, hence the Retry-After.
+ */
+function refuseUpgrade(socket: Duplex, bound: PendingSocketRefusal, max: number): void {
+  const who = bound === 'per_address' ? 'your address has' : 'this server has';
+  const setting = bound === 'per_address' ? 'REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS' : 'REALTIME_MAX_PENDING_SOCKETS';
+  const retryAfter = Math.ceil(CONNECTION_INIT_TIMEOUT_MS / 1000);
+  const body = JSON.stringify({
+    errors: [
+      {
+        message:
+          `Too many pending WebSockets: ${who} ${max} sockets without a completed connection_init, the limit (${setting}). ` +
+          `Send connection_init on the sockets you open (one socket per client is enough), and retry after ${retryAfter} s.`,
+        extensions: { code: 'TOO_MANY_PENDING_SOCKETS', limit: bound === 'per_address' ? 'maxPendingSocketsPerAddress' : 'maxPendingSockets' },
+      },
+    ],
+  });
+  socket.end(
+    `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: ${retryAfter}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // A refused socket is not counted, so a client that never closes its side must not keep the descriptor: it is
+  // cut a moment after the answer (time enough to read it), whatever the client sends meanwhile.
+  setTimeout(() => socket.destroy(), REFUSED_SOCKET_GRACE_MS).unref();
 }
 
 function pendingOn(socket: WebSocket, state: SocketState | undefined): boolean {

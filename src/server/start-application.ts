@@ -5,6 +5,7 @@ import { ConfigError, jwtKeySource, loadEnv, type Env } from '../config/env.js';
 import { loadTrustedDocuments, type TrustedDocuments } from './trusted/trusted-documents.js';
 import { loadDevSecrets } from '../config/dev-secrets.js';
 import { DatabaseRefusal } from '../db/database-refusal.js';
+import { WakeTransportUnavailable } from '../realtime/wake-transport.js';
 import { prepareDatabase } from '../db/prepare-database.js';
 import { createLogger } from './logger.js';
 import { startServer } from './create-server.js';
@@ -121,8 +122,11 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
       metrics: { operationNames: env.METRICS_OPERATION_NAMES, processMetrics: env.METRICS_PROCESS ?? true },
       realtime: {
         // The embedded PostgreSQL is reached directly, so its app URL can LISTEN; an external one may sit behind
-        // PgBouncer, so only an explicit REALTIME_LISTEN_DATABASE_URL is used there.
-        listenUrl: env.REALTIME_LISTEN_DATABASE_URL ?? (env.DATABASE_URL ? null : database.appUrl),
+        // PgBouncer, so only an explicit REALTIME_LISTEN_DATABASE_URL is used there. Redis, when configured, takes
+        // the place of that implicit LISTEN; an explicit LISTEN URL runs beside it.
+        listenUrl: env.REALTIME_LISTEN_DATABASE_URL ?? (env.DATABASE_URL || env.REALTIME_REDIS_URL ? null : database.appUrl),
+        redisUrl: env.REALTIME_REDIS_URL ?? null,
+        redisChannel: env.REALTIME_REDIS_CHANNEL,
         batchWindowMs: env.REALTIME_BATCH_WINDOW_MS,
         pollIntervalMs: env.REALTIME_POLL_INTERVAL_MS,
         maxEventsPerBatch: env.REALTIME_MAX_EVENTS_PER_BATCH,
@@ -132,6 +136,8 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         maxSubscriptionsPerSocket: env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET,
         maxSubscriptionsPerTenant: env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT,
         maxSocketsPerTenant: env.REALTIME_MAX_SOCKETS_PER_TENANT,
+        maxPendingSocketsPerAddress: env.REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS,
+        maxPendingSockets: env.REALTIME_MAX_PENDING_SOCKETS,
         queueMaxEvents: env.REALTIME_QUEUE_MAX_EVENTS,
         queueMaxBytes: env.REALTIME_QUEUE_MAX_BYTES,
         slowConsumerMs: env.REALTIME_SLOW_CONSUMER_MS,
@@ -163,7 +169,7 @@ async function refusingCleanly<T>(step: Promise<T>): Promise<T> {
   try {
     return await step;
   } catch (error) {
-    if (!(error instanceof DatabaseRefusal)) throw error;
+    if (!(error instanceof DatabaseRefusal || error instanceof WakeTransportUnavailable)) throw error;
     process.stderr.write(`${error.message}\n`);
     throw new StartupRefused();
   }

@@ -100,7 +100,14 @@ describe('Subscription.messagePosted', () => {
     const roomServer = await startTestServer({
       pool: { max: 8, acquireTimeoutMs: 10_000 },
       fairShare: { connectionsPerTenant: 8 },
-      realtime: { listenUrl: directAppUrl(), pollIntervalMs: 600_000, maxSubscriptionsPerSocket: 50, maxSubscriptionsPerTenant: 1000 },
+      realtime: {
+        listenUrl: directAppUrl(),
+        pollIntervalMs: 600_000,
+        maxSubscriptionsPerSocket: 50,
+        maxSubscriptionsPerTenant: 1000,
+        // The twenty sockets below connect at once from one address (the default allows 16 before their acks).
+        maxPendingSocketsPerAddress: 20,
+      },
     });
     const room = await createTestTenant();
     const post = async (_owner: TestTenant, id: string, body: string) => {

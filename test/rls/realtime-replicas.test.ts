@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { PostgresWakeChannel } from '../../src/realtime/postgres-wake-channel.js';
 import { withOwnerClient } from '../support/owner-db.js';
 import {
   bearer,
@@ -64,11 +65,12 @@ describe('realtime across servers', () => {
     const before = reader.realtime.subscriptionsOf(tenant.id);
     const sub = socket(reader).subscribe(MESSAGE_POSTED, { id: room });
     await eventually(() => reader.realtime.subscriptionsOf(tenant.id) > before, 'the subscription on the reader');
-    const pid = reader.realtime.wakeChannel!.backendPid!;
+    const listener = reader.realtime.wakeTransports.find((transport) => transport instanceof PostgresWakeChannel)!;
+    const pid = listener.backendPid!;
     await withOwnerClient((client) => client.query('select pg_terminate_backend($1)', [pid]));
     // Written while the reader's listener is down: its notification is lost for good.
     const during = await postMessage(writer, tenant.admin.token, room, 'during the outage');
-    await eventually(() => reader.realtime.wakeChannel!.connected && reader.realtime.wakeChannel!.backendPid !== pid, 'the listener to reconnect');
+    await eventually(() => listener.connected && listener.backendPid !== pid, 'the listener to reconnect');
     const after = await postMessage(writer, tenant.admin.token, room, 'after the outage');
     const events = await sub.waitFor(2, 10_000);
     expect(events.map((e) => e.messagePosted.message.id)).toEqual([during, after]);

@@ -42,4 +42,26 @@ describe('REALTIME_* settings', () => {
       'REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: must not exceed REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT (10)',
     ]);
   });
+
+  it('bounds pending sockets to 16 per address and 1000 per server by default, and refuses a per-address bound above the total', () => {
+    const env = loadEnv({});
+    expect(env.REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS).toBe(16);
+    expect(env.REALTIME_MAX_PENDING_SOCKETS).toBe(1000);
+    expect(problems({ REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS: '50', REALTIME_MAX_PENDING_SOCKETS: '10' })).toEqual([
+      'REALTIME_MAX_PENDING_SOCKETS_PER_ADDRESS: must not exceed REALTIME_MAX_PENDING_SOCKETS (10)',
+    ]);
+  });
+
+  it('has no Redis by default, and accepts only redis:// or rediss:// URLs and channel names without glob characters', () => {
+    const env = loadEnv({});
+    expect(env.REALTIME_REDIS_URL).toBeUndefined();
+    expect(env.REALTIME_REDIS_CHANNEL).toBe('tenantgraph_realtime');
+    expect(
+      loadEnv({ REALTIME_REDIS_URL: 'rediss://user:pw@cache.internal:6380/2', REALTIME_REDIS_CHANNEL: 'prod:eu-1.wake' }).REALTIME_REDIS_URL,
+    ).toBe('rediss://user:pw@cache.internal:6380/2');
+    expect(problems({ REALTIME_REDIS_URL: 'http://cache:6379', REALTIME_REDIS_CHANNEL: 'wake*' })).toEqual([
+      'REALTIME_REDIS_URL: must be a redis:// or rediss:// URL',
+      'REALTIME_REDIS_CHANNEL: must consist of letters, digits and _ . : - only (it is used in a PSUBSCRIBE pattern)',
+    ]);
+  });
 });
