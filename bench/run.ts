@@ -536,6 +536,7 @@ async function realtimeFanOut(): Promise<void> {
     messagesPerSec: int('rate', quick ? 50 : 200),
     largeRoom: int('large-room', quick ? 200 : 1000),
     durationSec: flags.duration ? options.durationSec : quick ? 3 : 10,
+    rounds: flags.rounds ? options.rounds : quick ? 1 : 3,
   };
   // The large room's tenant first, then the tenants of the rooms; a few messages each, so conversations exist.
   const seed = await loadTenants(database.ownerUrl, {
