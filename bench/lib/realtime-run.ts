@@ -90,8 +90,8 @@ interface RunOptions {
 
 /**
  * The realtime run: the API's fan-out and the per-subscriber baseline, each phase with fresh subscribers, on two
- * workloads (the spread of subscribers over tenants at the target rate, and the large room): the API at doubled
- * rates while it meets the latency target, the baseline at halved rates until it does (each one's delivered
+ * workloads (the spread of subscribers over tenants at the target rate, and the large room): the API at rising
+ * rates while it meets the latency target, the baseline at falling rates until it does (each one's delivered
  * events/s "at equal latency"); then single messages to the large room, counting statements per message.
  */
 export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, log }: RunOptions) {
@@ -240,17 +240,19 @@ export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, l
   };
   const atTarget = { api: medianRound(targetRounds.api), realtimeBaseline: medianRound(targetRounds.realtimeBaseline) };
 
-  /** The API's delivered events/s at the latency target: from `rate`, doubled while it meets it (`steps` at most). */
-  const stepUp = async (workload: Workload, rate: number, steps: number) => {
+  /** The API's delivered events/s at the latency target: from `rate`, times `factor` while it meets it (`steps` at most). */
+  const stepUp = async (workload: Workload, rate: number, steps: number, factor: number) => {
     const phases = [workload === 'spread' && rate === shape.messagesPerSec ? atTarget.api : await fanOut(workload, api, rate)];
-    while (phases.at(-1)!.meetsLatency && phases.length < steps) phases.push(await fanOut(workload, api, phases.at(-1)!.messagesPerSec * 2));
+    while (phases.at(-1)!.meetsLatency && phases.length < steps) {
+      phases.push(await fanOut(workload, api, Math.round(phases.at(-1)!.messagesPerSec * factor * 100) / 100));
+    }
     return phases;
   };
-  /** The baseline's: from `rate`, halved until it meets the target or the rate would fall below `minRate`. */
-  const stepDown = async (workload: Workload, rate: number, minRate: number) => {
+  /** The baseline's: from `rate`, divided by `factor` until it meets the target or the rate would fall below `minRate`. */
+  const stepDown = async (workload: Workload, rate: number, minRate: number, factor: number) => {
     const phases = [workload === 'spread' && rate === shape.messagesPerSec ? atTarget.realtimeBaseline : await fanOut(workload, baseline, rate)];
-    while (!phases.at(-1)!.meetsLatency && phases.at(-1)!.messagesPerSec / 2 >= minRate) {
-      phases.push(await fanOut(workload, baseline, phases.at(-1)!.messagesPerSec / 2));
+    while (!phases.at(-1)!.meetsLatency && phases.at(-1)!.messagesPerSec / factor >= minRate) {
+      phases.push(await fanOut(workload, baseline, Math.round((phases.at(-1)!.messagesPerSec / factor) * 100) / 100));
     }
     return phases;
   };
@@ -259,15 +261,16 @@ export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, l
       .filter((phase) => phase.meetsLatency)
       .reduce<FanOutPhase | null>((top, phase) => (top && top.deliveredPerSec >= phase.deliveredPerSec ? top : phase), null);
 
-  // The spread: the API at the target rate (the issue's latency targets), then doubled (at most twice; its writes
-  // go through the same process and soon bound it); the baseline from the target rate down to 1 message/s.
-  const spreadOurs = await stepUp('spread', shape.messagesPerSec, 3);
-  const spreadBaseline = await stepDown('spread', shape.messagesPerSec, 1);
+  // The spread: the API at the target rate (the issue's latency targets), then x1.5 (at most three times; its
+  // writes go through the same process and soon bound it); the baseline from the target rate down, /1.5 each time,
+  // to 1 message/s. The same resolution both ways.
+  const spreadOurs = await stepUp('spread', shape.messagesPerSec, 4, 1.5);
+  const spreadBaseline = await stepDown('spread', shape.messagesPerSec, 1, 1.5);
   // The large room at rising rates: where batching pays most (one execution and one transaction per message for
   // all its subscribers; the baseline needs one transaction per subscriber, so its last subscriber of even one
   // message waits for all the others' transactions).
-  const largeOurs = await stepUp('largeRoom', 2, 5);
-  const largeBaseline = await stepDown('largeRoom', 1, 0.25);
+  const largeOurs = await stepUp('largeRoom', 2, 5, 2);
+  const largeBaseline = await stepDown('largeRoom', 1, 0.25, 2);
   const oneAtATimeOurs = await largeRoomPhase(api, 20);
   const oneAtATimeBaseline = await largeRoomPhase(baseline, 3);
 
@@ -324,8 +327,8 @@ function printTable(
     `spread: ${phases[0]!.subscribers} subscribers (one socket each) over ${shape.tenants} tenants, ${shape.roomsPerTenant} conversations per tenant; ` +
       `largeRoom: ${shape.largeRoom} subscribers on one conversation; ` +
       `writers post over HTTP for ${shape.durationSec} s per phase; latency from the message's createdAt (its transaction's start) to arrival ` +
-      `at the subscriber. The API at doubled rates while it meets p95 <= ${REALTIME_TARGETS.p95Ms} ms; the baseline (one RLS transaction per ` +
-      `subscriber per event) at halved rates until it does.\n`,
+      `at the subscriber. The API at rising rates (spread x1.5, large room x2) while it meets p95 <= ${REALTIME_TARGETS.p95Ms} ms; the baseline ` +
+      `(one RLS transaction per subscriber per event) at falling rates (/1.5, /2) until it does.\n`,
     '| workload | server | msg/s | writes refused/late | deliveries/s | p50 ms | p95 ms | p99 ms | missed | foreign | fan-out transactions | statements each | server CPU % | CPU ms/delivery |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...phases.map(
