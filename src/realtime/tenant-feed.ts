@@ -41,9 +41,10 @@ export interface TenantFeedSettings {
  *
  * and between 2 and 3 each subscriber's document is executed against each event it has not had yet, with loaders
  * primed from (2) and bound to this transaction, once per event for all subscribers with the same document and
- * variables (SharedExecutions; payloads are the tenant's data, executed for no user). So a subscriber only ever receives rows read under its own
- * tenant's RLS in a transaction that confirmed its membership, and no transaction outlives its batch (graphql-ws'
- * per-subscription context would have kept one open across events; STACK-NOTES "Realtime facts").
+ * variables (SharedExecutions; payloads are the tenant's data, executed for no user). So a subscriber only ever
+ * receives rows read under its own tenant's RLS in a transaction that confirmed its membership, and no
+ * transaction outlives its batch (graphql-ws' per-subscription context would have kept one open across events;
+ * STACK-NOTES "Realtime facts").
  *
  * No gap, no duplicate: positions are gap-free and commit-ordered per tenant (migrations/0010), each subscriber
  * receives exactly the events after its own position and its position then moves past them. A hole in the
