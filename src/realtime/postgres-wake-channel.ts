@@ -4,6 +4,8 @@ import {
   connectionProblem,
   decodeWakePayload,
   encodeWakePayloads,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
   redactedUrl,
   WAKE_CHANNEL,
   WakeTransportUnavailable,
@@ -13,8 +15,6 @@ import {
 
 /** NOTIFY payloads must stay below 8000 bytes. */
 const MAX_PAYLOAD_BYTES = 7900;
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 
 export interface PostgresWakeChannelOptions extends WakeHandlers {
   /** A direct (session) connection: LISTEN does not work through PgBouncer in transaction pooling mode. */

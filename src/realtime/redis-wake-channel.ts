@@ -5,6 +5,8 @@ import {
   connectionProblem,
   decodeWakePayload,
   encodeWakePayloads,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS,
   redactedUrl,
   WakeTransportUnavailable,
   type WakeHandlers,
@@ -13,8 +15,6 @@ import {
 
 /** One publish per this many bytes of ids; Redis has no small payload limit, this only keeps messages modest. */
 const MAX_PAYLOAD_BYTES = 7900;
-const RECONNECT_MIN_MS = 100;
-const RECONNECT_MAX_MS = 5000;
 
 export interface RedisWakeChannelOptions extends WakeHandlers {
   /** `redis://[user:password@]host:port[/db]` or `rediss://` for TLS (REALTIME_REDIS_URL). */

@@ -5,6 +5,10 @@ export const WAKE_CHANNEL = 'tenantgraph_realtime';
 /** A Redis channel name is used in a PSUBSCRIBE pattern (redis-wake-channel.ts): no glob characters, no spaces. */
 export const REDIS_CHANNEL_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 
+/** A lost transport connection is retried after RECONNECT_MIN_MS, doubling up to RECONNECT_MAX_MS (both transports). */
+export const RECONNECT_MIN_MS = 100;
+export const RECONNECT_MAX_MS = 5000;
+
 /** The kinds of wake-up transport (a closed set: it labels a metric). */
 export const WAKE_TRANSPORTS = ['postgres', 'redis'] as const;
 
