@@ -9,7 +9,8 @@
  *   npm run bench -- --realtime       subscriptions (issue 12 §4): --subscribers 2000 over --tenants 100 (--rooms-per-tenant 2
  *                                     conversations each) while writers commit --rate 200 messages/s, and a --large-room of
  *                                     1,000 subscribers on one conversation; the API's fan-out side by side with a naive
- *                                     per-subscriber baseline (one RLS transaction per subscriber per event)
+ *                                     per-subscriber baseline (one RLS transaction per subscriber per event); --writers
+ *                                     database (default: commits as another replica, waking the servers over LISTEN) or api
  *   options: --tenants N --messages M --zipf S --rounds R --duration S --warmup-rounds W --prewarm S
  *            --concurrency C --pool P --tenant-pick uniform|weighted --workloads Q1,Q2,M1,MIX --servers floor,api,noRls,postgraphile,trusted
  *            --trusted-documents (adds the server "API with trusted documents")
@@ -82,6 +83,7 @@ const { values: flags } = parseArgs({
     'rooms-per-tenant': { type: 'string' },
     rate: { type: 'string' },
     'large-room': { type: 'string' },
+    writers: { type: 'string' },
   },
 });
 
@@ -537,7 +539,9 @@ async function realtimeFanOut(): Promise<void> {
     largeRoom: int('large-room', quick ? 200 : 1000),
     durationSec: flags.duration ? options.durationSec : quick ? 3 : 10,
     rounds: flags.rounds ? options.rounds : quick ? 1 : 3,
+    writers: (flags.writers ?? 'database') as 'database' | 'api',
   };
+  if (!['database', 'api'].includes(shape.writers)) fail(`--writers must be database or api, received ${JSON.stringify(flags.writers)}`);
   // The large room's tenant first, then the tenants of the rooms; a few messages each, so conversations exist.
   const seed = await loadTenants(database.ownerUrl, {
     kind: 'uniform',
@@ -556,11 +560,13 @@ async function realtimeFanOut(): Promise<void> {
       maxSocketsPerTenant: Math.max(1000, shape.largeRoom),
       maxSubscriptionsPerTenant: Math.max(2000, shape.largeRoom),
       maxPendingSocketsPerAddress: CONNECTING_AT_ONCE,
+      // Database writers wake the servers as another replica would: through PostgreSQL, on a LISTEN connection.
+      ...(shape.writers === 'database' ? { listenUrl: database.appUrl } : {}),
     },
   };
   const [api] = await startServers(database, ['api'], extra);
   const [baseline] = await startServers(database, ['realtimeBaseline'], extra);
-  const report = await runRealtime({ api: api!, baseline: baseline!, ownerUrl: database.ownerUrl, jwtSecret, shape, log });
+  const report = await runRealtime({ api: api!, baseline: baseline!, ownerUrl: database.ownerUrl, appUrl: database.appUrl, jwtSecret, shape, log });
   const full = {
     kind: 'realtime',
     timestamp: startedAt.toISOString(),

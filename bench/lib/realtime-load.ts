@@ -5,6 +5,11 @@ import WebSocket from 'ws';
 import { MessagePostedDocument, PostMessageDocument } from '../../src/__generated__/sdk/graphql.js';
 import { issueToken } from '../../src/auth/token-issuer.js';
 import { connectClient } from '../../src/db/guarded-client.js';
+import { createAppDatabase } from '../../src/db/kysely.js';
+import { createPool } from '../../src/db/pool.js';
+import { insertMessage } from '../../src/modules/messages/queries.js';
+import { WAKE_CHANNEL } from '../../src/realtime/wake-transport.js';
+import { beginTenantTransaction, commitOrRollBack } from '../../src/tenancy/tenant-transaction.js';
 import { encodeGlobalId } from '../../src/graphql/global-id.js';
 import { percentile } from './load.js';
 
@@ -23,6 +28,9 @@ export interface Room {
   readonly subscriberTokens: readonly string[];
   /** The writer's token (one of the tenant's members). */
   readonly writerAuthorization: string;
+  /** For writers that commit straight to the database: the conversation's and the writer's local ids. */
+  readonly conversationLocalId: string;
+  readonly writerUserId: string;
 }
 
 const SUBSCRIPTION = print(MessagePostedDocument);
@@ -64,6 +72,8 @@ export async function planRooms(
         conversationId: encodeGlobalId('Conversation', conversation),
         subscriberTokens: Array.from({ length: shape.subscribersPerRoom }, (_, i) => tokens[i % tokens.length]!),
         writerAuthorization: `Bearer ${tokens[0]}`,
+        conversationLocalId: conversation,
+        writerUserId: row.user_ids[0]!,
       });
     }
   }
@@ -231,7 +241,46 @@ export interface Writes {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** Posts one message; resolves true when the API answered with the message (it committed). */
+/** Commits one message to `room`; resolves null when it committed, else why not. */
+export type Post = (room: Room, body: string) => Promise<string | null>;
+
+/** Posts through an API server's HTTP `postMessage` (that server wakes its own subscribers in process). */
+export function apiWriter(port: number): Post {
+  return (room, body) => post(port, room, body);
+}
+
+/**
+ * Commits straight to the database as the app role, as another API replica would: a tenant transaction of the
+ * room's tenant entered as the writer (the product's prologue, RLS, triggers recording the event), the product's
+ * insert, COMMIT, then the product's wake-up on PostgreSQL (`pg_notify` outside the transaction, tenant id only),
+ * which the measured server receives on its LISTEN connection. So the measured server does nothing but fan out.
+ */
+export function databaseWriter(appUrl: string, connections: number): { post: Post; close: () => Promise<void> } {
+  const pool = createPool({ connectionString: appUrl, max: connections, applicationName: 'tenantgraph-bench-writer' });
+  const database = createAppDatabase(pool);
+  return {
+    post: async (room, body) => {
+      try {
+        const tx = await beginTenantTransaction(
+          database,
+          { tenantId: room.tenantId, userId: room.writerUserId },
+          { readOnly: false, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 },
+        );
+        const row = await commitOrRollBack(tx, (t) =>
+          insertMessage(t, { conversationId: room.conversationLocalId, authorId: room.writerUserId, body }),
+        );
+        if (!row) return 'the conversation was not found';
+        await pool.query('select pg_notify($1, $2)', [WAKE_CHANNEL, room.tenantId]);
+        return null;
+      } catch (error) {
+        return (error as Error).message;
+      }
+    },
+    close: () => database.db.destroy(),
+  };
+}
+
+/** Posts one message; resolves null when the API answered with the message (it committed), else why not. */
 function post(port: number, room: Room, body: string): Promise<string | null> {
   const payload = JSON.stringify({ query: POST_MESSAGE, variables: { input: { conversationId: room.conversationId, body } } });
   return new Promise((resolve) => {
@@ -267,7 +316,7 @@ function post(port: number, room: Room, body: string): Promise<string | null> {
  * take, at most `maxInFlight` at once), to the rooms in turn. Resolves when every answer arrived.
  */
 export async function writeAtRate(
-  port: number,
+  write: Post,
   rooms: readonly Room[],
   runTag: string,
   options: { messagesPerSec: number; seconds: number; firstSeq: number; maxInFlight?: number },
@@ -288,7 +337,7 @@ export async function writeAtRate(
       const room = rooms[(writes.sent + writes.behind) % rooms.length]!;
       const mySeq = seq++;
       writes.sent++;
-      const request = post(port, room, `${runTag}:${room.index}:${mySeq}`).then((failure) => {
+      const request = write(room, `${runTag}:${room.index}:${mySeq}`).then((failure) => {
         if (failure === null) {
           const list = writes.committed.get(room.index) ?? [];
           list.push(mySeq);
@@ -308,8 +357,8 @@ export async function writeAtRate(
 }
 
 /** Posts one message to `room` and waits until every one of its listeners has it (or `timeoutMs`). */
-export async function postAndAwait(port: number, room: Room, audience: Audience, runTag: string, seq: number, timeoutMs: number): Promise<boolean> {
-  const failure = await post(port, room, `${runTag}:${room.index}:${seq}`);
+export async function postAndAwait(write: Post, room: Room, audience: Audience, runTag: string, seq: number, timeoutMs: number): Promise<boolean> {
+  const failure = await write(room, `${runTag}:${room.index}:${seq}`);
   if (failure !== null) throw new Error(`posting to the large room failed: ${failure}`);
   const listeners = audience.listeners.filter((listener) => listener.room.index === room.index);
   const deadline = Date.now() + timeoutMs;

@@ -9,6 +9,9 @@ import {
   realtimeCounters,
   waitForSubscriptions,
   writeAtRate,
+  apiWriter,
+  databaseWriter,
+  type Post,
   type Room,
 } from './realtime-load.js';
 import { fixed, round } from './report.js';
@@ -26,6 +29,11 @@ export interface RealtimeShape {
   durationSec: number;
   /** Rounds of the spread at the target rate, per server. */
   rounds: number;
+  /**
+   * `database`: writers commit as another API replica would and wake the servers over PostgreSQL, so the measured
+   * servers only fan out; `api`: writers post over the measured server's HTTP (it pays for the writes too).
+   */
+  writers: 'database' | 'api';
 }
 
 /** One measured fan-out phase: a server, its subscribers, writers at one rate. */
@@ -83,6 +91,8 @@ interface RunOptions {
   api: ServerProcess;
   baseline: ServerProcess;
   ownerUrl: string;
+  /** The app role's direct connection, for the database writers. */
+  appUrl: string;
   jwtSecret: string;
   shape: RealtimeShape;
   log: (line: string) => void;
@@ -94,7 +104,16 @@ interface RunOptions {
  * rates while it meets the latency target, the baseline at falling rates until it does (each one's delivered
  * events/s "at equal latency"); then single messages to the large room, counting statements per message.
  */
-export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, log }: RunOptions) {
+export async function runRealtime(options: RunOptions) {
+  const writer = options.shape.writers === 'database' ? databaseWriter(options.appUrl, 16) : undefined;
+  try {
+    return await measureRealtime(options, (server) => writer?.post ?? apiWriter(server.port));
+  } finally {
+    await writer?.close();
+  }
+}
+
+async function measureRealtime({ api, baseline, ownerUrl, jwtSecret, shape, log }: RunOptions, writerFor: (server: ServerProcess) => Post) {
   const runTag = `rt${randomBytes(3).toString('hex')}`;
   const perRoom = Math.max(1, Math.round(shape.subscribers / (shape.tenants * shape.roomsPerTenant)));
   const spread = await planRooms(ownerUrl, jwtSecret, {
@@ -119,13 +138,13 @@ export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, l
     const subscribers = audience.listeners.length;
     await waitForSubscriptions(server.port, audience);
     // Unmeasured warm-up (JIT, pool connections, plan caches), drained before measuring.
-    const warm = await writeAtRate(server.port, rooms, runTag, { messagesPerSec, seconds: 2, firstSeq: take(Math.ceil(messagesPerSec * 2)) });
+    const warm = await writeAtRate(writerFor(server), rooms, runTag, { messagesPerSec, seconds: 2, firstSeq: take(Math.ceil(messagesPerSec * 2)) });
     await awaitDeliveries(audience, warm, 15_000);
     const statsBefore = await server.stats();
     const countersBefore = await realtimeCounters(server.port);
     const started = performance.now();
     audience.recording = true;
-    const writes = await writeAtRate(server.port, rooms, runTag, {
+    const writes = await writeAtRate(writerFor(server), rooms, runTag, {
       messagesPerSec,
       seconds: shape.durationSec,
       firstSeq: take(Math.ceil(messagesPerSec * shape.durationSec)),
@@ -183,14 +202,14 @@ export async function runRealtime({ api, baseline, ownerUrl, jwtSecret, shape, l
     const audience = await connectAudience(server.port, [large], runTag);
     await waitForSubscriptions(server.port, audience);
     // Warm-up message, unmeasured.
-    await postAndAwait(server.port, large, audience, runTag, take(1), 30_000);
+    await postAndAwait(writerFor(server), large, audience, runTag, take(1), 30_000);
     audience.recording = true;
     const perMessage: { statements: number; transactions: number }[] = [];
     let undelivered = 0;
     for (let i = 0; i < messages; i++) {
       const before = await realtimeCounters(server.port);
       const seq = take(1);
-      if (!(await postAndAwait(server.port, large, audience, runTag, seq, 30_000))) {
+      if (!(await postAndAwait(writerFor(server), large, audience, runTag, seq, 30_000))) {
         undelivered += audience.listeners.filter((listener) => !listener.received.has(seq)).length;
       }
       const after = await realtimeCounters(server.port);

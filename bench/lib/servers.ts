@@ -37,7 +37,7 @@ export interface ServerConfig {
   /** API only: a trusted-documents manifest (GRAPHQL_TRUSTED_DOCUMENTS), for the "API with trusted documents". */
   trustedDocumentsFile?: string;
   /** API only: startServer's realtime settings besides the defaults (the realtime run raises the per-tenant socket bound). */
-  realtime?: { maxSocketsPerTenant?: number; maxSubscriptionsPerTenant?: number; maxPendingSocketsPerAddress?: number };
+  realtime?: { maxSocketsPerTenant?: number; maxSubscriptionsPerTenant?: number; maxPendingSocketsPerAddress?: number; listenUrl?: string };
   /** API only: serve subscriptions with the per-subscriber baseline (lib/per-subscriber-feed.ts) instead of the product's fan-out. */
   perSubscriberRealtime?: boolean;
 }
