@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { setTenantExternalId, setUserExternalSubject } from '../admin/external-names.js';
 import { findMember } from '../admin/tenants.js';
 import { withDatabase, type CliCommand } from './cli-context.js';
-import { parseIdFlag } from './id-flags.js';
+import { parseMemberFlags } from './id-flags.js';
 import { requireTenantId } from './tenant-session.js';
 import { UsageError } from './usage.js';
 
@@ -51,10 +51,8 @@ export const tenantSetSubjectCommand: CliCommand<SetSubjectInput> = {
       },
     });
     const tenantId = requireTenantId('tenant set-subject', values.tenant);
-    if ((values.user === undefined) === (values.email === undefined))
-      throw new UsageError('tenant set-subject needs exactly one of --user and --email');
+    const member = parseMemberFlags('tenant set-subject', values.user, values.email);
     if ((values.subject === undefined) === !values.clear) throw new UsageError('tenant set-subject needs exactly one of --subject and --clear');
-    const member = values.user !== undefined ? { userId: parseIdFlag('--user', 'User', values.user) } : { email: values.email! };
     return { tenantId, member, subject: values.subject ?? null };
   },
   async run({ tenantId, member: by, subject }, env, io) {

@@ -35,3 +35,9 @@ export function parseIdFlag(flag: string, type: IdFlagType, value: string): stri
     `${flag} must be a ${type.toLowerCase()} id (${raw.describe}, or the ${type} global id the API shows), received ${JSON.stringify(value)}`,
   );
 }
+
+/** The member `--user USER_ID` or `--email EMAIL` names (exactly one of them), as findMember takes it. */
+export function parseMemberFlags(command: string, user: string | undefined, email: string | undefined): { userId: string } | { email: string } {
+  if ((user === undefined) === (email === undefined)) throw new UsageError(`${command} needs exactly one of --user and --email`);
+  return user !== undefined ? { userId: parseIdFlag('--user', 'User', user) } : { email: email! };
+}

@@ -7,7 +7,7 @@ import { createAppDatabase, type AppDatabase } from '../db/kysely.js';
 import { createPool } from '../db/pool.js';
 import { assertIsolationIsEnforced } from '../db/safety-check.js';
 import { findCurrentTenant } from '../modules/directory/queries.js';
-import { beginTenantTransaction, commitOrRollBack, type TenantTransaction } from '../tenancy/tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack, rollBackQuietly, type TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { TransactionMode } from '../tenancy/transaction-prologue.js';
 import { parseIdFlag } from './id-flags.js';
 import { withDatabase, type CliIo } from './cli-context.js';
@@ -121,10 +121,7 @@ export async function beginOperatorTransaction(app: AppSession, tenantId: string
     if (!(await findCurrentTenant(tx))) throw new NoSuchTenantError(tenantId);
     return tx;
   } catch (error) {
-    await tx
-      .rollback()
-      .execute()
-      .catch(() => {});
+    await rollBackQuietly(tx);
     throw error;
   }
 }

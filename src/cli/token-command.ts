@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { findMember } from '../admin/tenants.js';
 import { issueToken } from '../auth/token-issuer.js';
 import { serverJwtSecret, tokenClaims, withDatabase, type CliCommand } from './cli-context.js';
-import { parseIdFlag } from './id-flags.js';
+import { parseMemberFlags } from './id-flags.js';
 import { requireTenantId } from './tenant-session.js';
 import { UsageError } from './usage.js';
 
@@ -34,10 +34,9 @@ export const tokenCommand: CliCommand<TokenOptions> = {
     });
     const { user, email, ttl } = values;
     const tenantId = requireTenantId('token', values.tenant);
-    if ((user === undefined) === (email === undefined)) throw new UsageError('token needs exactly one of --user and --email');
-    const userId = user === undefined ? undefined : parseIdFlag('--user', 'User', user);
+    const member = parseMemberFlags('token', user, email);
     if (!TTL.test(ttl)) throw new UsageError(`--ttl must be a duration such as 30m, 1h or 7d, received ${JSON.stringify(ttl)}`);
-    return { tenantId, member: userId !== undefined ? { userId } : { email: email! }, ttl };
+    return { tenantId, member, ttl };
   },
 
   async run({ tenantId, member: by, ttl }, env, io) {

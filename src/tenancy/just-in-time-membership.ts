@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction } from './tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack } from './tenant-transaction.js';
 
 /**
  * What a verified token asks for when its subject is not a member yet and just-in-time membership is on
@@ -33,7 +33,7 @@ export async function joinTenant(database: AppDatabase, tenantId: string, subjec
     { tenantId, userId: null },
     { readOnly: false, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 },
   );
-  try {
+  return commitOrRollBack(tx, async () => {
     const { rows } = await sql<{ id: string }>`
       insert into users (email, display_name, role, external_subject)
       -- A tenant id that names no tenant also reads as "not a member": then nothing is inserted.
@@ -47,13 +47,6 @@ export async function joinTenant(database: AppDatabase, tenantId: string, subjec
         insert into audit_events (created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms, detail)
         values (now(), ${joined.id}::uuid, ${requestId}, 'api', 'lifecycle', 'member.joined', 'committed', 0, ${join.role})`.execute(tx);
     }
-    await tx.commit().execute();
     return joined !== undefined;
-  } catch (error) {
-    await tx
-      .rollback()
-      .execute()
-      .catch(() => {});
-    throw error;
-  }
+  });
 }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
-import { beginTenantTransaction, enteredIdentityOf } from './tenant-transaction.js';
+import { beginTenantTransaction, commitOrRollBack, enteredIdentityOf } from './tenant-transaction.js';
 
 /** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
 export interface PlanLimits {
@@ -47,7 +47,7 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
       { tenantId, userId: null },
       { readOnly: true, statementTimeoutMs: timeoutMs, idleInTransactionTimeoutMs: timeoutMs },
     );
-    try {
+    const rows = await commitOrRollBack(tx, async () => {
       const { rows } = await sql<{
         plan: string;
         requests_per_second: number;
@@ -59,25 +59,19 @@ export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number)
            from plan_limits p left join tenants t on t.plan = p.plan and t.id = app.current_tenant_id()
           order by t.id is null, p.requests_per_second, p.plan
           limit 1`.execute(tx);
-      await tx.commit().execute();
-      const row = rows[0];
-      if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
-      return {
-        tenantId: enteredIdentityOf(tx).tenantId,
-        plan: row.plan,
-        requestsPerSecond: row.requests_per_second,
-        burst: row.burst,
-        connectionShare: Number(row.connection_share),
-        statementTimeoutMs: row.statement_timeout_ms,
-        requestTimeoutMs: row.request_timeout_ms,
-      };
-    } catch (error) {
-      await tx
-        .rollback()
-        .execute()
-        .catch(() => {});
-      throw error;
-    }
+      return rows;
+    });
+    const row = rows[0];
+    if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
+    return {
+      tenantId: enteredIdentityOf(tx).tenantId,
+      plan: row.plan,
+      requestsPerSecond: row.requests_per_second,
+      burst: row.burst,
+      connectionShare: Number(row.connection_share),
+      statementTimeoutMs: row.statement_timeout_ms,
+      requestTimeoutMs: row.request_timeout_ms,
+    };
   };
 }
 

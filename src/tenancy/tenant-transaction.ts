@@ -215,12 +215,17 @@ export async function commitOrRollBack<T>(tx: TenantTransaction, work: (tx: Tena
     await tx.commit().execute();
     return result;
   } catch (error) {
-    await tx
-      .rollback()
-      .execute()
-      .catch(() => {});
+    await rollBackQuietly(tx);
     throw error;
   }
+}
+
+/** Rolls `tx` back after a failure; a rollback that fails too is moot (the connection is then discarded). */
+export async function rollBackQuietly(tx: TenantTransaction): Promise<void> {
+  await tx
+    .rollback()
+    .execute()
+    .catch(() => {});
 }
 
 /**
