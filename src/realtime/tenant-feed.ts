@@ -242,7 +242,7 @@ function batchContext(tenantId: string, loaders: Loaders, tx: TenantTransaction)
  * with the same document (a room's members, a user's tabs) cost one execution per event, not one each.
  * SECURITY (memory): at most MAX_SHARED_RESULTS results are kept per batch; beyond, documents run unshared.
  */
-class SharedExecutions {
+export class SharedExecutions {
   static readonly MAX_SHARED_RESULTS = 1000;
   readonly #results = new Map<string, Promise<ExecutionResult>>();
 
