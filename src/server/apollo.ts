@@ -67,7 +67,7 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
       authenticationPlugin(),
       telemetryPlugin(metrics),
       requestTransactionPlugin(options.logger, metrics, options.maxResponseBytes),
-      errorPlugin(),
+      errorPlugin(options.logger),
       options.explorerPath
         ? sandboxLandingPageWithOfflinePointer<RequestContext>(options.explorerPath)
         : ApolloServerPluginLandingPageProductionDefault({ footer: false }),

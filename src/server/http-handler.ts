@@ -8,7 +8,8 @@ import { MALFORMED_JSON, parseBody, readBody, sendGraphQLErrors, sendJson, setRe
 import { exceedsJsonDepth, tooDeepMessage } from './json-depth.js';
 import { capLogField, errorForLog, MAX_LOGGED_USER_AGENT } from '../observability/log-fields.js';
 import type { HttpRoute, Metrics } from '../observability/metrics.js';
-import { requestScope } from '../observability/request-scope.js';
+import { tagErrorWithRequest } from '../observability/error-request-ids.js';
+import { causeOf } from './plugins/error-plugin.js';
 import { createRequestTelemetry, requestOutcome, type RequestTelemetry } from '../observability/request-telemetry.js';
 import type { RequestTransaction } from '../tenancy/request-transaction.js';
 import type { ExplorerRoutes } from './explorer/explorer-routes.js';
@@ -125,20 +126,29 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         sendJson(res, 400, { errors: [{ message: gated.message, extensions: { code: gated.code } }] });
         return;
       }
+      const createContext = async (): Promise<RequestContext> => {
+        request.context = await options.createContext(req, requestId, request.telemetry);
+        // SECURITY: the client may have left while the context was created (a slow token verification, a
+        // JWKS fetch), when the close handler had no transaction to end: end it before it can begin.
+        if (clientGone) {
+          await rollBack(request.context.transaction);
+          throw clientGoneError();
+        }
+        const tenantId = request.context.principal?.tenantId;
+        const refusedTenant = tenantId ? await options.inFlightLimiter.admitTenant(tenantId, res) : null;
+        if (refusedTenant) throw refusedTenant;
+        return request.context;
+      };
       const apolloResponse = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: gated.search, body: gated.body },
         context: async () => {
-          request.context = await options.createContext(req, requestId, request.telemetry);
-          // SECURITY: the client may have left while the context was created (a slow token verification, a
-          // JWKS fetch), when the close handler had no transaction to end: end it before it can begin.
-          if (clientGone) {
-            await rollBack(request.context.transaction);
-            throw clientGoneError();
+          try {
+            return await createContext();
+          } catch (error) {
+            // Apollo formats it with no request at hand: its log line gets the request id from the tag.
+            tagErrorWithRequest(causeOf(error), requestId);
+            throw error;
           }
-          const tenantId = request.context.principal?.tenantId;
-          const refusedTenant = tenantId ? await options.inFlightLimiter.admitTenant(tenantId, res) : null;
-          if (refusedTenant) throw refusedTenant;
-          return request.context;
         },
       });
       const response = limitResponseSize(apolloResponse, options.maxResponseBytes);
@@ -293,13 +303,10 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
         ]);
         return;
       }
-      // The request id for log lines of code that has no request context (formatError, see request-scope.ts).
-      requestScope.run({ requestId }, () => {
-        // An unhandled rejection would end the process like an uncaught exception (Node's default).
-        handleGraphQL(req, res, url, requestId).catch((error: unknown) => {
-          options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
-          if (!res.writableEnded) res.destroy();
-        });
+      // An unhandled rejection would end the process like an uncaught exception (Node's default).
+      handleGraphQL(req, res, url, requestId).catch((error: unknown) => {
+        options.logger.error({ err: errorForLog(error), requestId }, 'unexpected error in the HTTP handler');
+        if (!res.writableEnded) res.destroy();
       });
     });
   }

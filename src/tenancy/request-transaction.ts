@@ -2,14 +2,19 @@ import type pg from 'pg';
 import type { AuditEvent, AuditSink } from './audit-sink.js';
 import { sendCancelRequest } from '../db/cancel-request.js';
 import type { AppDatabase } from '../db/kysely.js';
-import { withClientCapture } from '../db/pool-client-capture.js';
 import type { AppError } from '../errors/app-error.js';
 import { RequestTimeoutError } from '../errors/limit-errors.js';
 import type { Permit } from './fair-connection-scheduler.js';
 import type { TenantAdmission } from './tenant-admission.js';
 import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 import { joinTenant } from './just-in-time-membership.js';
-import { beginTenantTransaction, enteredIdentityOf, type TenantTransaction, type TransactionStatementEvent } from './tenant-transaction.js';
+import {
+  beginTenantTransaction,
+  enteredIdentityOf,
+  pooledClientOf,
+  type TenantTransaction,
+  type TransactionStatementEvent,
+} from './tenant-transaction.js';
 import type { EnteredIdentity, TenantScope } from './transaction-prologue.js';
 
 /** 'rejected': the prologue refused the context (e.g. the user is not a member); 'none': never began. */
@@ -121,20 +126,18 @@ export class RequestTransaction {
     this.#startedMs = performance.now();
     const observe = this.settings.observeStatement;
     const begin = () =>
-      withClientCapture(() =>
-        beginTenantTransaction(
-          this.database,
-          this.scope,
-          {
-            readOnly: this.operationType !== 'mutation',
-            statementTimeoutMs,
-            idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
-          },
-          observe && ((event) => observe(event, this)),
-        ),
+      beginTenantTransaction(
+        this.database,
+        this.scope,
+        {
+          readOnly: this.operationType !== 'mutation',
+          statementTimeoutMs,
+          idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
+        },
+        observe && ((event) => observe(event, this)),
       );
     try {
-      const { result, client } = await begin().catch(async (error: unknown) => {
+      const tx = await begin().catch(async (error: unknown) => {
         // Just-in-time membership (off unless the verifier set joinAs): a verified subject of a known, active
         // tenant that is not a member yet joins, then the prologue runs once more and checks it as always.
         const tenantId = notMemberOf(error);
@@ -143,9 +146,9 @@ export class RequestTransaction {
         await joinTenant(this.database, tenantId, this.scope.userId, join, this.requestId);
         return begin();
       });
-      this.#client = client;
-      this.identity = enteredIdentityOf(result);
-      return result;
+      this.#client = pooledClientOf(tx);
+      this.identity = enteredIdentityOf(tx);
+      return tx;
     } catch (error) {
       const { code, detail } = error as { code?: unknown; detail?: unknown };
       // app.enter_tenant names the tenant it resolved in DETAIL (migrations/0012), so a refused external name is

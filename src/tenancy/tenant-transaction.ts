@@ -7,7 +7,9 @@ import {
   type Driver,
   type QueryResult,
 } from 'kysely';
+import type pg from 'pg';
 import type { AppDatabase, Database } from '../db/kysely.js';
+import { ClientProbe } from '../db/pool-client-capture.js';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { ExternalTenantIds } from './external-tenant-ids.js';
 import { buildTransactionPrologue, type EnteredIdentity, type TenantScope, type TransactionMode } from './transaction-prologue.js';
@@ -77,20 +79,32 @@ export async function beginTenantTransaction(
     driver,
   });
   const tx = (await scoped.startTransaction().execute()) as TenantTransaction;
-  identities.set(tx, driver.entered!);
+  begun.set(tx, { identity: driver.entered!, client: driver.probe.client });
   return tx;
 }
 
-const identities = new WeakMap<TenantTransaction, EnteredIdentity>();
+const begun = new WeakMap<TenantTransaction, { readonly identity: EnteredIdentity; readonly client: pg.PoolClient | undefined }>();
+
+function begunOf(tx: TenantTransaction) {
+  const facts = begun.get(tx);
+  if (!facts) throw new Error('Expected a transaction begun by beginTenantTransaction');
+  return facts;
+}
 
 /**
  * The tenant and user the transaction's prologue entered: the ids behind the names of its scope (an external
  * tenant id, an external subject), learnt in the prologue's own round trip.
  */
 export function enteredIdentityOf(tx: TenantTransaction): EnteredIdentity {
-  const identity = identities.get(tx);
-  if (!identity) throw new Error('enteredIdentityOf expected a transaction begun by beginTenantTransaction');
-  return identity;
+  return begunOf(tx).identity;
+}
+
+/**
+ * The pool's client the transaction runs on (learnt by its prologue, db/pool-client-capture.ts), for a request
+ * deadline that must cancel its statement; always known on the pool createAppDatabase wraps.
+ */
+export function pooledClientOf(tx: TenantTransaction): pg.PoolClient | undefined {
+  return begunOf(tx).client;
 }
 
 /** What the driver needs to name the tenant behind an external id in Citus mode. */
@@ -107,6 +121,8 @@ interface ExternalTenantLookup {
 class PrologueDriver implements Driver {
   /** What the prologue's `app.enter_tenant` returned; set once it succeeded. */
   entered: EnteredIdentity | undefined;
+  /** Told the pool's client by the prologue's statement (db/pool-client-capture.ts). */
+  readonly probe = new ClientProbe();
 
   constructor(
     private readonly prologue: (knownTenantId?: string) => string,
@@ -143,7 +159,9 @@ class PrologueDriver implements Driver {
   async #enter(connection: DatabaseConnection, prologue: string): Promise<EnteredIdentity> {
     // The pool's clients report a multi-statement query's last result (db/pool-client-capture.ts): the row of
     // app.enter_tenant.
-    const { rows } = await connection.executeQuery<{ entered_tenant: string; entered_user: string | null }>(CompiledQuery.raw(prologue));
+    const { rows } = await connection.executeQuery<{ entered_tenant: string; entered_user: string | null }>(
+      CompiledQuery.raw(prologue, [this.probe]),
+    );
     const row = rows[0];
     if (!row) throw new Error('The tenant prologue returned no row; expected app.enter_tenant of migrations/0012 (run the migrations)');
     return { tenantId: String(row.entered_tenant), userId: row.entered_user };

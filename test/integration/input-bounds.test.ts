@@ -5,10 +5,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUERY_LIMITS } from '../../src/config/env.js';
 import { AppError } from '../../src/errors/app-error.js';
-import { requestScope } from '../../src/observability/request-scope.js';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { tagErrorWithRequest } from '../../src/observability/error-request-ids.js';
 import { createApollo } from '../../src/server/apollo.js';
 import { MAX_JSON_DEPTH } from '../../src/server/json-depth.js';
-import { loggingFormatError } from '../../src/server/plugins/error-plugin.js';
+import { errorPlugin, loggingFormatError } from '../../src/server/plugins/error-plugin.js';
+import type { RequestContext } from '../../src/graphql/request-context.js';
 import { createRequestContext } from '../../src/server/create-request-context.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
@@ -103,9 +105,7 @@ describe('unexpected errors in request hooks', () => {
         tenantId: tenant.id,
         userId: tenant.admin.id,
       });
-      const response = await requestScope.run({ requestId }, () =>
-        apollo.executeOperation({ query: FILTER_QUERY, variables: { f: JSON.parse(nested(100_000)) } }, { contextValue }),
-      );
+      const response = await apollo.executeOperation({ query: FILTER_QUERY, variables: { f: JSON.parse(nested(100_000)) } }, { contextValue });
       expect(response.body.kind).toBe('single');
       const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
       expect(errors).toEqual([{ message: expect.stringMatching(/^Internal server error/), extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
@@ -136,13 +136,59 @@ describe('unexpected errors in request hooks', () => {
     }
   });
 
+  it('logs the error a request hook throws with the request id (Apollo answers with an error of its own)', async () => {
+    const run = async (withErrorPlugin: boolean) => {
+      const requestId = `will-send-${randomUUID()}`;
+      const throwing = {
+        async requestDidStart() {
+          return {
+            async willSendResponse() {
+              throw new TypeError(`hook failed in ${requestId}`);
+            },
+          };
+        },
+      };
+      const apollo = new ApolloServer<RequestContext>({
+        typeDefs: 'type Query { ok: Boolean }',
+        resolvers: { Query: { ok: () => true } },
+        formatError: loggingFormatError(logger),
+        logger,
+        plugins: withErrorPlugin ? [throwing, errorPlugin(logger)] : [throwing],
+      });
+      await apollo.start();
+      try {
+        // As the HTTP handler calls it: Apollo answers the hook's error itself, formatted by formatError.
+        const response = await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: {
+            method: 'POST',
+            headers: new HeaderMap([['content-type', 'application/json']]),
+            search: '',
+            body: { query: '{ ok }' },
+          },
+          context: async () => ({ requestId }) as RequestContext,
+        });
+        expect(response.status).toBe(500);
+      } finally {
+        await apollo.stop();
+      }
+      return lines.filter((line) => line.err?.message === `hook failed in ${requestId}`);
+    };
+    const taggedLines = await run(true);
+    expect(taggedLines).toEqual([expect.objectContaining({ level: 50, requestId: expect.stringMatching(/^will-send-/) })]);
+    // The negative control: without the error plugin nothing logs the original error.
+    const untagged = await run(false);
+    expect(untagged).toEqual([]);
+  });
+
   it('masks and logs an error Apollo wrapped from the context factory, and keeps the code of an AppError a wrapper carries', () => {
     const formatError = loggingFormatError(logger);
     const requestId = `context-${randomUUID()}`;
     const secret = `secret detail ${randomUUID()}`;
     // What Apollo makes of a context factory that throws a plain Error (ensureGraphQLError with its prefix).
     const wrapped = new GraphQLError(`Context creation failed: ${secret}`, { originalError: new TypeError(secret) });
-    const seen = requestScope.run({ requestId }, () => formatError(wrapped.toJSON(), wrapped));
+    // The HTTP handler's context factory tags what it throws with its request id (http-handler.ts).
+    tagErrorWithRequest(wrapped.originalError, requestId);
+    const seen = formatError(wrapped.toJSON(), wrapped);
     expect(seen).toEqual({ message: expect.stringMatching(/^Internal server error/), extensions: { code: 'INTERNAL_SERVER_ERROR' } });
     expect(JSON.stringify(seen)).not.toContain(secret);
     expect(unexpectedLines().filter((line) => line.requestId === requestId)).toEqual([

@@ -8,7 +8,7 @@ import { withInputField } from '../../errors/input-error-field.js';
 import { rewriteTokenLimitError } from '../../errors/query-limit-errors.js';
 import { UNIQUE_VIOLATIONS } from '../../modules/index.js';
 import { capLogPath, errorForLog } from '../../observability/log-fields.js';
-import { currentRequestId } from '../../observability/request-scope.js';
+import { requestIdOfError, tagErrorWithRequest } from '../../observability/error-request-ids.js';
 import type { Logger } from '../logger.js';
 import type { RequestContext } from '../../graphql/request-context.js';
 
@@ -44,9 +44,12 @@ function formatOwnError(formatted: GraphQLFormattedError, error: unknown): Graph
 }
 
 /**
- * `formatError` that also logs every unexpected error with the request id. Apollo formats every error of
- * every response through it (context creation, plugin hooks, parsing the HTTP request, resolvers), which no
- * single plugin hook sees: `didEncounterErrors` misses a failed context and errors of the HTTP layer.
+ * `formatError` that also logs every unexpected error, with its request id. Apollo formats every error of every
+ * response through it (context creation, plugin hooks, parsing the HTTP request, resolvers), which no single
+ * plugin hook sees: `didEncounterErrors` misses a failed context and errors of the HTTP layer. It has no request
+ * at hand, so the places that do tag the error's cause with their request id first (error-request-ids.ts): the
+ * error plugin's `didEncounterErrors` and the HTTP handler's context factory. (What a plugin hook throws Apollo
+ * replaces with a new "Internal server error"; the error plugin logs the original, see below.)
  */
 export function loggingFormatError(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
@@ -58,7 +61,7 @@ export function loggingFormatError(logger: Logger): (formatted: GraphQLFormatted
       logger.error(
         {
           err: errorForLog(cause),
-          requestId: currentRequestId(),
+          requestId: requestIdOfError(cause),
           path: capLogPath(formatted.path),
           ...(missingPrivilege ? { missingPrivilege } : {}),
         },
@@ -75,7 +78,7 @@ export function loggingFormatError(logger: Logger): (formatted: GraphQLFormatted
  * exceeded" went to clients that way. Such a wrapper is judged by its original, and so is a validation or
  * coercion wrapper around an AppError a scalar threw (its code wins over GRAPHQL_VALIDATION_FAILED).
  */
-function causeOf(error: unknown): unknown {
+export function causeOf(error: unknown): unknown {
   let cause = unwrapResolverError(error);
   // Wrappers nest (Apollo's SyntaxError around ensureGraphQLError around a RangeError from the parser): walk
   // down to the first AppError or non-GraphQL error; a chain of GraphQL errors only is GraphQL's own.
@@ -93,11 +96,22 @@ function withoutStacktrace(formatted: GraphQLFormattedError, error: AppError): G
   return { ...formatted, extensions: { ...extensions, code: error.code } };
 }
 
-/** Gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE / limit codes their HTTP status and Retry-After. */
-export function errorPlugin(): ApolloServerPlugin<RequestContext> {
+/**
+ * Gives responses carrying UNAUTHENTICATED / SERVICE_UNAVAILABLE / limit codes their HTTP status and Retry-After,
+ * and tells formatError which request an error belongs to.
+ */
+export function errorPlugin(logger: Logger): ApolloServerPlugin<RequestContext> {
   return {
+    // A request hook threw: Apollo answers with a new "Internal server error" of its own, so this is the one
+    // place that sees the original with its request.
+    async unexpectedErrorProcessingRequest({ requestContext, error }) {
+      logger.error({ err: errorForLog(error), requestId: requestContext.contextValue.requestId }, 'unexpected error in a request hook');
+    },
     async requestDidStart() {
       return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) tagErrorWithRequest(causeOf(error), contextValue.requestId);
+        },
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
           const codes = (response.body.singleResult.errors ?? []).map((e) => e.extensions?.code);
