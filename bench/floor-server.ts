@@ -33,11 +33,23 @@ import { installStatementCounter, reportStartupFailure, serveParent, serverConfi
 // PostgreSQL plans and runs the same thing for both. bench/run.ts compares the texts both servers sent.
 export const FLOOR_SQL = {
   listConversations: 'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
+  listConversationsWithMessages:
+    'select "c".*, "m"."id" as "message__id", "m"."tenant_id" as "message__tenant_id", "m"."conversation_id" as "message__conversation_id", ' +
+    '"m"."author_id" as "message__author_id", "m"."body" as "message__body", "m"."created_at" as "message__created_at", "m"."author__id", ' +
+    '"m"."author__tenant_id", "m"."author__email", "m"."author__display_name", "m"."author__role", "m"."author__external_subject", ' +
+    '"m"."author__created_at" from (select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2) as "c" ' +
+    'left join lateral (select "messages".*, "users"."id" as "author__id", ' +
+    '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
+    '"users"."role" as "author__role", "users"."external_subject" as "author__external_subject", "users"."created_at" as "author__created_at" ' +
+    'from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
+    'where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit $3) as "m" on true ' +
+    'order by "c"."created_at" desc, "c"."id" desc, "m"."created_at" desc, "m"."id" desc',
   findConversationsByIds: 'select * from "conversations" where "id" = any($1::uuid[])',
   listMessagesWithAuthorsByConversations:
     'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".*, "users"."id" as "author__id", ' +
     '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
-    '"users"."role" as "author__role", "users"."created_at" as "author__created_at" from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
+    '"users"."role" as "author__role", "users"."external_subject" as "author__external_subject", "users"."created_at" as "author__created_at" ' +
+    'from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
     'where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit $2) as "m"',
   findUsersByIds: 'select * from "users" where "id" = any($1::uuid[])',
   insertMessage:
@@ -197,13 +209,21 @@ async function writeBufferedAudit(): Promise<void> {
 }
 
 async function dashboard(client: pg.PoolClient) {
-  const conversations = (await client.query<ConversationRow>(FLOOR_SQL.listConversations, [false, 21])).rows.slice(0, 20);
-  // lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) share one statement, with the authors, as in the API.
-  const { messages, users } = await messagesWithAuthorsOf(
-    client,
-    conversations.map((c) => c.id),
-    6,
-  );
+  // The page with lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) of each conversation and their
+  // authors, one statement, as in the API.
+  type Row = ConversationRow & { message__id: string | null; message__body: string; message__author_id: string; author__display_name: string };
+  const { rows } = await client.query<Row>(FLOOR_SQL.listConversationsWithMessages, [false, 21, 6]);
+  const byConversation = new Map<string, { conversation: ConversationRow; messages: MessageRow[] }>();
+  const users = new Map<string, UserRow>();
+  for (const row of rows) {
+    let entry = byConversation.get(row.id);
+    if (!entry) byConversation.set(row.id, (entry = { conversation: row, messages: [] }));
+    if (row.message__id === null) continue;
+    entry.messages.push({ id: row.message__id, body: row.message__body, author_id: row.message__author_id } as MessageRow);
+    users.set(row.message__author_id, { id: row.message__author_id, display_name: row.author__display_name });
+  }
+  const conversations = [...byConversation.values()].slice(0, 20).map((entry) => entry.conversation);
+  const messages = new Map([...byConversation].map(([id, entry]) => [id, entry.messages]));
   return {
     conversations: {
       nodes: conversations.map((c) => {

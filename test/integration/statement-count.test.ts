@@ -14,26 +14,29 @@ const MESSAGES_PER_CONVERSATION = 7;
 
 /**
  * The Dashboard query (conversations with messageCount, lastMessage { author } and messages(first: 5) { author })
- * must cost the same statements whatever the page size: one per relation per level, batched by DataLoader, and
- * the authors fetched with the messages that reference them (the messages resolvers see `author` selected and
- * prime `userById`, so no statement of its own):
+ * must cost the same statements whatever the page size: the conversations page sees (lookahead) that its
+ * conversations' lastMessage and first messages are selected, fetches them and their authors in its own
+ * statement (a LATERAL per conversation) and primes the request's loaders with them, so neither the message
+ * fields nor `Message.author` cost a statement of their own:
  *   1. the prologue (start transaction; app.enter_tenant: tenant, user, timeouts, membership)
- *   2. the conversations page
- *   3. lastMessage and the first messages of every conversation, together, with their authors
- *   4. commit
+ *   2. the conversations page with lastMessage and the first messages of every conversation, with their authors
+ *   3. commit
  * messageCount is a column, so it costs nothing.
  */
+const MESSAGES_LATERAL = (order: 'desc' | 'asc') =>
+  `\\(select "messages"\\.\\*, "users"\\."id" as "author__id", .*` +
+  `from "messages" inner join "users" on "users"\\."id" = "messages"\\."author_id" where "messages"\\."conversation_id" = "c"\\."id" ` +
+  `order by "messages"\\."created_at" ${order}, "messages"\\."id" ${order} limit \\$\\d+\\) as "m"`;
 const MESSAGES_WITH_AUTHORS = (order: 'desc' | 'asc') =>
-  new RegExp(
-    `^select "m"\\.\\* from unnest\\(\\$1::uuid\\[\\]\\) as c\\(id\\) cross join lateral \\(select "messages"\\.\\*, "users"\\."id" as "author__id", .*` +
-      `from "messages" inner join "users" on "users"\\."id" = "messages"\\."author_id" where "messages"\\."conversation_id" = "c"\\."id" ` +
-      `order by "messages"\\."created_at" ${order}, "messages"\\."id" ${order} limit \\$2\\) as "m"$`,
-    's',
-  );
+  new RegExp(`^select "m"\\.\\* from unnest\\(\\$1::uuid\\[\\]\\) as c\\(id\\) cross join lateral ${MESSAGES_LATERAL(order)}$`, 's');
+const CONVERSATIONS_WITH_MESSAGES = new RegExp(
+  `^select "c"\\.\\*, "m"\\."id" as "message__id", .* from \\(select \\* from "conversations" where .*order by "created_at" desc, "id" desc limit \\$\\d+\\) as "c" ` +
+    `left join lateral ${MESSAGES_LATERAL('desc')} on true order by "c"\\."created_at" desc, "c"\\."id" desc, "m"\\."created_at" desc, "m"\\."id" desc$`,
+  's',
+);
 const DASHBOARD_STATEMENTS = [
   expect.stringMatching(/^start transaction read only;select \* from app\.enter_tenant\('[^']+',/),
-  expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" desc, "id" desc limit \$\d+$/s),
-  expect.stringMatching(MESSAGES_WITH_AUTHORS('desc')),
+  expect.stringMatching(CONVERSATIONS_WITH_MESSAGES),
   'commit',
 ];
 
@@ -80,7 +83,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
     return { result, statements: [...server.statements] };
   }
 
-  it.each([2, 5, 20])('issues exactly 4 statements for a page of %i conversations', async (first) => {
+  it.each([2, 5, 20])('issues exactly 3 statements for a page of %i conversations', async (first) => {
     const { result, statements } = await dashboard(first);
     expect(result.errors).toBeUndefined();
     expect(statements).toEqual(DASHBOARD_STATEMENTS);
@@ -104,7 +107,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(new Set(nodes.flatMap((n) => n.messages.nodes.map((m) => m.author.id))).size).toBe(4);
   });
 
-  it('issues the same 5 statements when the token names the tenant and the user by their identity provider names', async () => {
+  it('issues the same 3 statements when the token names the tenant and the user by their identity provider names', async () => {
     const org = `org_${randomUUID().slice(0, 12)}`;
     const subject = `auth0|${randomUUID()}`;
     await setTenantExternalId(inject('ownerUrl'), tenant.id, org);
@@ -126,16 +129,66 @@ describe('Query.conversations (Dashboard statement count)', () => {
   it('issues the same statements for 2, 5 and 20 conversations', async () => {
     const counts = [];
     for (const first of [2, 5, 20]) counts.push((await dashboard(first)).statements.length);
-    expect(counts).toEqual([4, 4, 4]);
+    expect(counts).toEqual([3, 3, 3]);
   });
 
-  it('stays at 4 statements with 20 messages per conversation', async () => {
+  it('stays at 3 statements with 20 messages per conversation', async () => {
     server.statements.length = 0;
     const result = await server.client(tenant.admin.token).request(DashboardDocument, { first: 20, messages: 20 });
     expect(result.errors).toBeUndefined();
     expect(result.data!.conversations.nodes.every((n) => n.messages.nodes.length === MESSAGES_PER_CONVERSATION)).toBe(true);
     expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
   });
+  it('answers a conversation without messages from the same statement: no lastMessage, no messages', async () => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    const created = await server.post({ query: 'mutation { createConversation(input: { title: "Empty" }) { conversation { id } } }' }, api);
+    const id = created.json.data.createConversation.conversation.id as string;
+    try {
+      const { result, statements } = await dashboard(2);
+      expect(statements).toEqual(DASHBOARD_STATEMENTS);
+      const [empty, full] = result.data!.conversations.nodes;
+      expect(empty).toMatchObject({ id, title: 'Empty', messageCount: 0, lastMessage: null, messages: { nodes: [] } });
+      expect(full!.messages.nodes.map((m) => m.body)).toEqual([7, 6, 5, 4, 3].map((j) => `Conversation 1 / message ${j}`));
+    } finally {
+      // Gone again, so the other tests see the seeded conversations only.
+      await withOwnerTransaction(inject('ownerUrl'), async (client) => {
+        await enterTenant(client, tenant.id);
+        await client.query(`delete from conversations where tenant_id = $1 and title = 'Empty'`, [tenant.id]);
+      });
+    }
+  });
+
+  it('fetches the messages of the page itself only when they are selected', async () => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    server.statements.length = 0;
+    const titles = await server.post({ query: '{ conversations(first: 3) { nodes { title messageCount } } }' }, api);
+    expect(titles.json.errors).toBeUndefined();
+    expect(server.statements).toEqual([
+      DASHBOARD_STATEMENTS[0],
+      expect.stringMatching(/^select \* from "conversations" order by "created_at" desc, "id" desc limit \$1$/),
+      'commit',
+    ]);
+  });
+
+  it('serves aliases and fragments of the message fields from the one statement, each its own window', async () => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    server.statements.length = 0;
+    const result = await server.post(
+      {
+        query: `query ($n: Int) { conversations(first: 2, filter: { archived: false }) { edges { node { ...Parts } } } }
+          fragment Parts on Conversation { title newest: messages(first: 1) { nodes { body } } more: messages(first: $n) { nodes { body author { id } } } lastMessage { body } }`,
+        variables: { n: 3 },
+      },
+      api,
+    );
+    expect(result.json.errors).toBeUndefined();
+    expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+    const [first] = result.json.data.conversations.edges;
+    expect(first.node.newest.nodes.map((m: { body: string }) => m.body)).toEqual(['Conversation 1 / message 7']);
+    expect(first.node.more.nodes.map((m: { body: string }) => m.body)).toEqual([7, 6, 5].map((j) => `Conversation 1 / message ${j}`));
+    expect(first.node.lastMessage.body).toBe('Conversation 1 / message 7');
+  });
+
   /**
    * A backward page (`last`/`before`) with nested `messages(last: 3)`: still one statement per relation per
    * level, whatever the page size. lastMessage walks forward and messages(last:) backward, so the messages

@@ -6,6 +6,7 @@ import {
   findConversationsByIdsQuery,
   insertConversationQuery,
   listConversationsQuery,
+  listConversationsWithMessagesQuery,
   updateConversationQuery,
 } from './queries.js';
 import { conversationResolvers } from './resolvers.js';
@@ -26,6 +27,10 @@ export const conversationsModule = {
     { name: 'listConversations(before)', query: (tx, s) => listConversationsQuery(tx, {}, backward(s.conversationCursor)) },
     { name: 'listConversations(archived: false)', query: (tx) => listConversationsQuery(tx, { archived: false }, forward(null)) },
     { name: 'listConversations(titleContains)', query: (tx, s) => listConversationsQuery(tx, { titleContains: s.titleWord }, forward(null)) },
+    {
+      name: 'listConversationsWithMessages',
+      query: (tx) => listConversationsWithMessagesQuery(tx, { archived: false }, forward(null), forward(null)),
+    },
     { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
     { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
     { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },

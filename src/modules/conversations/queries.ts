@@ -2,6 +2,9 @@ import { sql, type SelectQueryBuilder } from 'kysely';
 import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { Database } from '../../db/kysely.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
+import type { UserRow } from '../directory/rows.js';
+import { AUTHOR_COLUMNS, MESSAGE_COLUMNS, messagePageWithAuthors, splitPrefixed } from '../messages/queries.js';
+import type { MessageRow } from '../messages/rows.js';
 import type { ConversationRow } from './rows.js';
 
 export interface ConversationFilter {
@@ -39,6 +42,60 @@ export function listConversationsQuery(tx: TenantTransaction, filter: Conversati
     .limit(window.limit);
   if (scan.predicate) query = query.where(scan.predicate);
   return query;
+}
+
+/** A conversation of a page with a window of its messages, each with its author. */
+export interface ConversationWithMessages {
+  conversation: ConversationRow;
+  messages: { message: MessageRow; author: UserRow }[];
+}
+
+/**
+ * {@link listConversations} with each conversation's `messageWindow` of messages and their authors in the same
+ * statement (the messages LATERAL of {@link listMessagesWithAuthorsByConversations} joined to the page), for a
+ * query that selects them: one statement instead of two. Conversations and messages each in scan order.
+ */
+export async function listConversationsWithMessages(
+  tx: TenantTransaction,
+  filter: ConversationFilter,
+  window: KeysetWindow,
+  messageWindow: KeysetWindow,
+): Promise<ConversationWithMessages[]> {
+  const rows = await listConversationsWithMessagesQuery(tx, filter, window, messageWindow).execute();
+  const pages = new Map<string, ConversationWithMessages>();
+  for (const row of rows) {
+    const { rest, message, author } = splitPrefixed(row, ['message', 'author']);
+    const conversation = rest as ConversationRow;
+    let page = pages.get(conversation.id);
+    if (!page) pages.set(conversation.id, (page = { conversation, messages: [] }));
+    // A conversation without messages comes once, with null message columns (the LEFT JOIN).
+    if (message.id != null) page.messages.push({ message: message as MessageRow, author: author as UserRow });
+  }
+  return [...pages.values()];
+}
+
+/** The statement {@link listConversationsWithMessages} runs, unexecuted. */
+export function listConversationsWithMessagesQuery(
+  tx: TenantTransaction,
+  filter: ConversationFilter,
+  window: KeysetWindow,
+  messageWindow: KeysetWindow,
+) {
+  const order = keysetScan('desc', window).order;
+  const messageOrder = keysetScan('desc', messageWindow).order;
+  return tx
+    .selectFrom(listConversationsQuery(tx, filter, window).as('c'))
+    .leftJoinLateral(
+      (eb) => messagePageWithAuthors(eb, messageWindow),
+      (join) => join.onTrue(),
+    )
+    .selectAll('c')
+    .select(MESSAGE_COLUMNS.map((column) => `m.${column} as message__${column}` as const))
+    .select(AUTHOR_COLUMNS.map((column) => `m.author__${column}` as const))
+    .orderBy('c.created_at', order)
+    .orderBy('c.id', order)
+    .orderBy('m.created_at', messageOrder)
+    .orderBy('m.id', messageOrder);
 }
 
 export async function countConversations(tx: TenantTransaction, filter: ConversationFilter): Promise<number> {

@@ -1,13 +1,24 @@
+import { getArgumentValues, isObjectType, type FieldNode, type GraphQLResolveInfo } from 'graphql';
 import type { Resolvers } from '../../__generated__/resolvers.js';
 import { NotFoundError } from '../../errors/app-error.js';
-import { connectionResolvers, pageWindow, parsePageRequest, toConnection } from '../../graphql/connection.js';
+import { connectionResolvers, pageWindow, parsePageRequest, toConnection, type PageArgs } from '../../graphql/connection.js';
 import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
 import { viewerOf, type RequestContext } from '../../graphql/request-context.js';
-import { selectsPath } from '../../graphql/lookahead.js';
+import { fieldNodesAt, selectsPath } from '../../graphql/lookahead.js';
+import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { UserRow } from '../directory/rows.js';
-import { countConversations, insertConversation, listConversations, updateConversation } from './queries.js';
+import { cursorKey, type MessagePageKey } from '../messages/loaders.js';
+import {
+  countConversations,
+  insertConversation,
+  listConversations,
+  listConversationsWithMessages,
+  updateConversation,
+  type ConversationFilter,
+} from './queries.js';
+import type { ConversationRow } from './rows.js';
 
 export const TITLE_MAX_LENGTH = 200;
 
@@ -19,15 +30,90 @@ function primeUsers(context: RequestContext, users: readonly UserRow[]): void {
   for (const user of users) context.loaders.userById.prime(user.id, user);
 }
 
+type Selection = Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>;
+
+/**
+ * How `Conversation.lastMessage` and `Conversation.messages` name the message page they load (the key of
+ * `messagesByConversationId` without the conversation): the one place that says it, for the fields themselves
+ * and for a conversations page that fetches their messages beforehand (listConversationsPage).
+ */
+const LAST_MESSAGE = {
+  field: 'lastMessage',
+  pageOf: (_args: unknown, selection: Selection): Omit<MessagePageKey, 'conversationId'> => ({
+    window: { limit: 1, cursor: null, direction: 'forward' },
+    withAuthors: selectsPath(selection, ['author']),
+  }),
+};
+const MESSAGES = {
+  field: 'messages',
+  pageOf: (args: PageArgs, selection: Selection): Omit<MessagePageKey, 'conversationId'> => ({
+    window: pageWindow(parsePageRequest(args)),
+    withAuthors: selectsPath(selection, ['nodes', 'author']) || selectsPath(selection, ['edges', 'node', 'author']),
+  }),
+};
+
+/**
+ * A page of conversations; when the query selects their `lastMessage` or `messages` (first pages, or pages from
+ * one cursor), with those messages and authors in the same statement, primed into the request's
+ * `messagesByConversationId` under the keys those fields will load: the Dashboard costs one data statement
+ * instead of two. A page the fields end up not asking for (a `@skip`) only cost a join; a key they compute
+ * differently (another alias of `nodes`) is a cache miss that loads as before, never a wrong answer, since every
+ * primed page is exactly what its key's statement returns.
+ */
+async function listConversationsPage(
+  context: RequestContext,
+  info: GraphQLResolveInfo,
+  filter: ConversationFilter,
+  window: KeysetWindow,
+): Promise<ConversationRow[]> {
+  const pages = messagePagesSelected(info);
+  // Pages from different cursors (or directions) need statements of their own, as in the loader.
+  if (!pages.length || new Set(pages.map(cursorKey)).size !== 1) return listConversations(await context.tx(), filter, window);
+  const messageWindow = { ...pages[0]!.window, limit: Math.max(...pages.map((page) => page.window.limit)) };
+  const rows = await listConversationsWithMessages(await context.tx(), filter, window, messageWindow);
+  for (const { conversation, messages } of rows) {
+    for (const page of pages) {
+      const own = messages.slice(0, page.window.limit);
+      context.loaders.messagesByConversationId.prime(
+        { conversationId: conversation.id, ...page },
+        { messages: own.map((row) => row.message), authors: own.map((row) => row.author) },
+      );
+    }
+  }
+  return rows.map((row) => row.conversation);
+}
+
+/** The message pages the query's conversations will load (see listConversationsPage); none when an argument is invalid. */
+function messagePagesSelected(info: GraphQLResolveInfo): Omit<MessagePageKey, 'conversationId'>[] {
+  const conversationType = info.schema.getType('Conversation');
+  if (!isObjectType(conversationType)) return [];
+  const fields = conversationType.getFields();
+  const pages: Omit<MessagePageKey, 'conversationId'>[] = [];
+  try {
+    for (const path of [['nodes'], ['edges', 'node']]) {
+      for (const child of [LAST_MESSAGE, MESSAGES]) {
+        for (const fieldNodes of fieldNodesAt(info, [...path, child.field])) {
+          const args = getArgumentValues(fields[child.field]!, fieldNodes[0]!, info.variableValues) as PageArgs;
+          pages.push(child.pageOf(args, { fieldNodes: fieldNodes as readonly FieldNode[], fragments: info.fragments }));
+        }
+      }
+    }
+  } catch {
+    // An invalid page argument: the field itself reports it when it runs.
+    return [];
+  }
+  return pages;
+}
+
 export const conversationResolvers = {
   Query: {
-    conversations: async (_parent, args, context) => {
+    conversations: async (_parent, args, context, info) => {
       const page = parsePageRequest(args);
       const filter = {
         archived: args.filter?.archived ?? null,
         titleContains: args.filter?.titleContains ? requireText(args.filter.titleContains, 'titleContains', TITLE_MAX_LENGTH) : null,
       };
-      const rows = await listConversations(await context.tx(), filter, pageWindow(page));
+      const rows = await listConversationsPage(context, info, filter, pageWindow(page));
       return toConnection(rows, page, async () => countConversations(await context.tx(), filter));
     },
     conversation: (_parent, { id }, context) => context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
@@ -60,8 +146,7 @@ export const conversationResolvers = {
     lastMessage: async (conversation, _args, context, info) => {
       const { messages, authors } = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
-        window: { limit: 1, cursor: null, direction: 'forward' },
-        withAuthors: selectsPath(info, ['author']),
+        ...LAST_MESSAGE.pageOf(undefined, info),
       });
       primeUsers(context, authors);
       return messages[0] ?? null;
@@ -70,8 +155,7 @@ export const conversationResolvers = {
       const page = parsePageRequest(args);
       const { messages, authors } = await context.loaders.messagesByConversationId.load({
         conversationId: conversation.id,
-        window: pageWindow(page),
-        withAuthors: selectsPath(info, ['nodes', 'author']) || selectsPath(info, ['edges', 'node', 'author']),
+        ...MESSAGES.pageOf(args, info),
       });
       primeUsers(context, authors);
       return toConnection(messages, page, () => conversation.message_count);

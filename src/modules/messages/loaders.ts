@@ -68,7 +68,7 @@ function pageKey(key: MessagePageKey): string {
 }
 
 /** Keys with the same direction and cursor (usually none: first pages) are answered by one statement. */
-function cursorKey(key: MessagePageKey): string {
+export function cursorKey(key: Pick<MessagePageKey, 'window'>): string {
   const { cursor, direction } = key.window;
   return `${direction}|${cursor ? `${cursor.createdAt}|${cursor.id}` : ''}`;
 }

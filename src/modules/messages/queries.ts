@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
+import type { Database } from '../../db/kysely.js';
 import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { UserRow } from '../directory/rows.js';
@@ -44,7 +45,46 @@ export function listMessagesByConversationsQuery(tx: TenantTransaction, conversa
     .selectAll('m');
 }
 
-const AUTHOR_COLUMNS = ['id', 'tenant_id', 'email', 'display_name', 'role', 'created_at'] as const satisfies readonly (keyof UserRow)[];
+/** Every column of a user and of a message, for statements that bring them under prefixed names. */
+export const AUTHOR_COLUMNS = [
+  'id',
+  'tenant_id',
+  'email',
+  'display_name',
+  'role',
+  'external_subject',
+  'created_at',
+] as const satisfies readonly (keyof UserRow)[];
+export const MESSAGE_COLUMNS = [
+  'id',
+  'tenant_id',
+  'conversation_id',
+  'author_id',
+  'body',
+  'created_at',
+] as const satisfies readonly (keyof MessageRow)[];
+// A column a migration adds fails the type check here until it is listed (a prefixed row would miss it).
+type Unlisted<Row, Listed extends readonly PropertyKey[]> = Exclude<keyof Row, Listed[number]>;
+const everyColumnListed: [Unlisted<UserRow, typeof AUTHOR_COLUMNS>, Unlisted<MessageRow, typeof MESSAGE_COLUMNS>] extends [never, never]
+  ? true
+  : never = true;
+void everyColumnListed;
+
+/** Takes a row apart by column prefix: `author__id` goes to `author.id`; unprefixed columns to `rest`. */
+export function splitPrefixed<P extends string>(
+  row: Record<string, unknown>,
+  prefixes: readonly P[],
+): { rest: Record<string, unknown> } & Record<P, Record<string, unknown>> {
+  const parts: Record<string, Record<string, unknown>> = { rest: {} };
+  for (const prefix of prefixes) parts[prefix] = {};
+  for (const [column, value] of Object.entries(row)) {
+    const split = column.indexOf('__');
+    const part = split > 0 ? parts[column.slice(0, split)] : undefined;
+    if (part) part[column.slice(split + 2)] = value;
+    else parts.rest![column] = value;
+  }
+  return parts as { rest: Record<string, unknown> } & Record<P, Record<string, unknown>>;
+}
 
 /**
  * {@link listMessagesByConversations} with each message's author in the same statement (a join on the users'
@@ -59,32 +99,34 @@ export async function listMessagesWithAuthorsByConversations(
   const rows = await listMessagesWithAuthorsByConversationsQuery(tx, conversationIds, window).execute();
   // The author's columns come back prefixed `author__` (the message has its own `author_id`).
   return rows.map((row) => {
-    const message: Record<string, unknown> = {};
-    const author: Record<string, unknown> = {};
-    for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
-      if (column.startsWith('author__')) author[column.slice(8)] = value;
-      else message[column] = value;
-    }
-    return { message: message as MessageRow, author: author as UserRow };
+    const { rest, author } = splitPrefixed(row, ['author']);
+    return { message: rest as MessageRow, author: author as UserRow };
   });
 }
 
 /** The statement {@link listMessagesWithAuthorsByConversations} runs, unexecuted. */
 export function listMessagesWithAuthorsByConversationsQuery(tx: TenantTransaction, conversationIds: readonly string[], window: KeysetWindow) {
-  const scan = keysetScan('desc', window, 'messages');
   return tx
     .selectFrom(sql<{ id: string }>`unnest(${conversationIds}::uuid[])`.as<'c'>(sql`c(id)`))
-    .crossJoinLateral((eb) => {
-      let page = eb
-        .selectFrom('messages')
-        .innerJoin('users', 'users.id', 'messages.author_id')
-        .selectAll('messages')
-        .select(AUTHOR_COLUMNS.map((column) => `users.${column} as author__${column}` as const))
-        .whereRef('messages.conversation_id', '=', 'c.id');
-      if (scan.predicate) page = page.where(scan.predicate);
-      return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
-    })
+    .crossJoinLateral((eb) => messagePageWithAuthors(eb, window))
     .selectAll('m');
+}
+
+/**
+ * The LATERAL of one conversation's window of messages with their authors, for an outer query whose rows are
+ * conversations named `c` (their ids at least): {@link listMessagesWithAuthorsByConversations}, and the
+ * conversations page that brings its conversations' messages (conversations/queries.ts).
+ */
+export function messagePageWithAuthors(eb: ExpressionBuilder<Database & { c: { id: string } }, 'c'>, window: KeysetWindow) {
+  const scan = keysetScan('desc', window, 'messages');
+  let page = eb
+    .selectFrom('messages')
+    .innerJoin('users', 'users.id', 'messages.author_id')
+    .selectAll('messages')
+    .select(AUTHOR_COLUMNS.map((column) => `users.${column} as author__${column}` as const))
+    .whereRef('messages.conversation_id', '=', 'c.id');
+  if (scan.predicate) page = page.where(scan.predicate);
+  return page.orderBy('messages.created_at', scan.order).orderBy('messages.id', scan.order).limit(window.limit).as('m');
 }
 
 /**
