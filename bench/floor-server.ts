@@ -29,28 +29,30 @@ import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
 import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
-// The statements the API issues for these operations, character for character (Kysely's compiled SQL), so that
-// PostgreSQL plans and runs the same thing for both. bench/run.ts compares the texts both servers sent.
-export const FLOOR_SQL = {
-  listConversations: 'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
-  listConversationsWithMessages:
+/** A conversations statement (`c`) joined to each conversation's newest messages with their authors (the API's lookahead join). */
+function withMessagesSql(conversations: string, limitParameter: string): string {
+  return (
     'select "c".*, "m"."id" as "message__id", "m"."tenant_id" as "message__tenant_id", "m"."conversation_id" as "message__conversation_id", ' +
     '"m"."author_id" as "message__author_id", "m"."body" as "message__body", "m"."created_at" as "message__created_at", "m"."author__id", ' +
     '"m"."author__tenant_id", "m"."author__email", "m"."author__display_name", "m"."author__role", "m"."author__external_subject", ' +
-    '"m"."author__created_at" from (select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2) as "c" ' +
-    'left join lateral (select "messages".*, "users"."id" as "author__id", ' +
+    `"m"."author__created_at" from (${conversations}) as "c" left join lateral (select "messages".*, "users"."id" as "author__id", ` +
     '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
     '"users"."role" as "author__role", "users"."external_subject" as "author__external_subject", "users"."created_at" as "author__created_at" ' +
     'from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
-    'where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit $3) as "m" on true ' +
-    'order by "c"."created_at" desc, "c"."id" desc, "m"."created_at" desc, "m"."id" desc',
+    `where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit ${limitParameter}) as "m" on true ` +
+    'order by "c"."created_at" desc, "c"."id" desc, "m"."created_at" desc, "m"."id" desc'
+  );
+}
+
+// The statements the API issues for these operations, character for character (Kysely's compiled SQL), so that
+// PostgreSQL plans and runs the same thing for both. bench/run.ts compares the texts both servers sent.
+export const FLOOR_SQL = {
+  listConversationsWithMessages: withMessagesSql(
+    'select * from "conversations" where "archived" = $1 order by "created_at" desc, "id" desc limit $2',
+    '$3',
+  ),
+  findConversationsWithMessagesByIds: withMessagesSql('select * from "conversations" where "id" = any($1::uuid[])', '$2'),
   findConversationsByIds: 'select * from "conversations" where "id" = any($1::uuid[])',
-  listMessagesWithAuthorsByConversations:
-    'select "m".* from unnest($1::uuid[]) as c(id) cross join lateral (select "messages".*, "users"."id" as "author__id", ' +
-    '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
-    '"users"."role" as "author__role", "users"."external_subject" as "author__external_subject", "users"."created_at" as "author__created_at" ' +
-    'from "messages" inner join "users" on "users"."id" = "messages"."author_id" ' +
-    'where "messages"."conversation_id" = "c"."id" order by "messages"."created_at" desc, "messages"."id" desc limit $2) as "m"',
   findUsersByIds: 'select * from "users" where "id" = any($1::uuid[])',
   insertMessage:
     'insert into "messages" ("conversation_id", "author_id", "body") select "conversations"."id", $1::uuid as "author_id", ' +
@@ -211,19 +213,8 @@ async function writeBufferedAudit(): Promise<void> {
 async function dashboard(client: pg.PoolClient) {
   // The page with lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) of each conversation and their
   // authors, one statement, as in the API.
-  type Row = ConversationRow & { message__id: string | null; message__body: string; message__author_id: string; author__display_name: string };
-  const { rows } = await client.query<Row>(FLOOR_SQL.listConversationsWithMessages, [false, 21, 6]);
-  const byConversation = new Map<string, { conversation: ConversationRow; messages: MessageRow[] }>();
-  const users = new Map<string, UserRow>();
-  for (const row of rows) {
-    let entry = byConversation.get(row.id);
-    if (!entry) byConversation.set(row.id, (entry = { conversation: row, messages: [] }));
-    if (row.message__id === null) continue;
-    entry.messages.push({ id: row.message__id, body: row.message__body, author_id: row.message__author_id } as MessageRow);
-    users.set(row.message__author_id, { id: row.message__author_id, display_name: row.author__display_name });
-  }
-  const conversations = [...byConversation.values()].slice(0, 20).map((entry) => entry.conversation);
-  const messages = new Map([...byConversation].map(([id, entry]) => [id, entry.messages]));
+  const { conversations: page, messages, users } = await conversationsWithMessages(client, FLOOR_SQL.listConversationsWithMessages, [false, 21, 6]);
+  const conversations = page.slice(0, 20);
   return {
     conversations: {
       nodes: conversations.map((c) => {
@@ -249,9 +240,10 @@ async function dashboard(client: pg.PoolClient) {
 
 async function conversationView(client: pg.PoolClient, globalId: string) {
   const { localId } = decodeGlobalId(globalId, 'Conversation');
-  const conversation = (await client.query<ConversationRow>(FLOOR_SQL.findConversationsByIds, [[localId]])).rows[0];
+  // The conversation with its 50 newest messages (+ 1 to learn hasNextPage) and their authors, one statement, as in the API.
+  const { conversations, messages, users } = await conversationsWithMessages(client, FLOOR_SQL.findConversationsWithMessagesByIds, [[localId], 51]);
+  const conversation = conversations[0];
   if (!conversation) return { conversation: null };
-  const { messages, users } = await messagesWithAuthorsOf(client, [conversation.id], 51);
   const own = (messages.get(conversation.id) ?? []).slice(0, 50);
   return {
     conversation: {
@@ -293,26 +285,39 @@ async function postMessage(client: pg.PoolClient, principal: Principal, conversa
   };
 }
 
-/** The newest `limit` messages of each conversation with their authors, in one statement (the API's lookahead join). */
-async function messagesWithAuthorsOf(
+/** Conversations with their newest messages and the messages' authors, from one {@link withMessagesSql} statement. */
+async function conversationsWithMessages(
   client: pg.PoolClient,
-  conversationIds: string[],
-  limit: number,
-): Promise<{ messages: Map<string, MessageRow[]>; users: Map<string, UserRow> }> {
+  sql: string,
+  parameters: unknown[],
+): Promise<{ conversations: ConversationRow[]; messages: Map<string, MessageRow[]>; users: Map<string, UserRow> }> {
+  type Row = ConversationRow & {
+    message__id: string | null;
+    message__body: string;
+    message__author_id: string;
+    message__created_at: string;
+    author__display_name: string;
+  };
+  const { rows } = await client.query<Row>(sql, parameters);
+  const conversations = new Map<string, ConversationRow>();
   const messages = new Map<string, MessageRow[]>();
   const users = new Map<string, UserRow>();
-  if (!conversationIds.length) return { messages, users };
-  const { rows } = await client.query<MessageRow & { author__id: string; author__display_name: string }>(
-    FLOOR_SQL.listMessagesWithAuthorsByConversations,
-    [conversationIds, limit],
-  );
   for (const row of rows) {
-    const list = messages.get(row.conversation_id);
-    if (list) list.push(row);
-    else messages.set(row.conversation_id, [row]);
-    users.set(row.author__id, { id: row.author__id, display_name: row.author__display_name });
+    if (!conversations.has(row.id)) {
+      conversations.set(row.id, row);
+      messages.set(row.id, []);
+    }
+    if (row.message__id === null) continue;
+    messages.get(row.id)!.push({
+      id: row.message__id,
+      conversation_id: row.id,
+      body: row.message__body,
+      author_id: row.message__author_id,
+      created_at: row.message__created_at,
+    });
+    users.set(row.message__author_id, { id: row.message__author_id, display_name: row.author__display_name });
   }
-  return { messages, users };
+  return { conversations: [...conversations.values()], messages, users };
 }
 
 async function usersById(client: pg.PoolClient, ids: string[]): Promise<Map<string, UserRow>> {

@@ -189,6 +189,43 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(first.node.lastMessage.body).toBe('Conversation 1 / message 7');
   });
 
+  it('answers Query.conversation with its messages, their authors and conversations in one data statement', async () => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    const ids = await server.post({ query: '{ conversations(first: 2) { nodes { id } } }' }, api);
+    const [newest, second] = ids.json.data.conversations.nodes.map((n: { id: string }) => n.id) as string[];
+    server.statements.length = 0;
+    const result = await server.post(
+      {
+        query: `query ($a: ID!, $b: ID!, $missing: ID!) {
+          a: conversation(id: $a) { title messageCount lastMessage { body } messages(first: 3) { nodes { body author { id displayName } conversation { id title } } } }
+          b: conversation(id: $b) { title messages(first: 2) { edges { node { body } } } }
+          missing: conversation(id: $missing) { title messages(first: 2) { nodes { body } } } }`,
+        variables: { a: newest, b: second, missing: encodeGlobalId('Conversation', randomUUID()) },
+      },
+      api,
+    );
+    expect(result.json.errors).toBeUndefined();
+    // Three conversations (one unknown) with their messages: one statement for all of them.
+    expect(server.statements).toEqual([
+      DASHBOARD_STATEMENTS[0],
+      expect.stringMatching(
+        /^select "c"\.\*, .* from \(select \* from "conversations" where "id" = any\(\$1::uuid\[\]\)\) as "c" left join lateral /s,
+      ),
+      'commit',
+    ]);
+    const { a, b, missing } = result.json.data;
+    expect(a.title).toBe('Conversation 1');
+    expect(a.lastMessage.body).toBe('Conversation 1 / message 7');
+    expect(a.messages.nodes.map((m: { body: string }) => m.body)).toEqual([7, 6, 5].map((j) => `Conversation 1 / message ${j}`));
+    for (const [k, message] of a.messages.nodes.entries()) {
+      const author = authors[(1 + 7 - k) % 4]!;
+      expect(message.author).toEqual({ id: encodeGlobalId('User', author.id), displayName: displayNames.get(author.id) });
+      expect(message.conversation).toEqual({ id: newest, title: 'Conversation 1' });
+    }
+    expect(b.messages.edges.map((e: { node: { body: string } }) => e.node.body)).toEqual([7, 6].map((j) => `Conversation 2 / message ${j}`));
+    expect(missing).toBeNull();
+  });
+
   /**
    * A backward page (`last`/`before`) with nested `messages(last: 3)`: still one statement per relation per
    * level, whatever the page size. lastMessage walks forward and messages(last:) backward, so the messages

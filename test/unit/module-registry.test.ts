@@ -51,6 +51,7 @@ describe('mergeModules', () => {
     expect(Object.keys(merged.nodeTypes).sort()).toEqual(['Conversation', 'Message', 'Tenant', 'User']);
     expect(Object.keys(merged.createLoaders(() => Promise.reject(new Error('unused')))).sort()).toEqual([
       'conversationById',
+      'conversationWithMessagesById',
       'messageById',
       'messagesByConversationId',
       'tenantById',

@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
+import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { TransactionSource } from '../domain-module.js';
-import { findConversationsByIds } from './queries.js';
+import { cursorKey } from '../messages/loaders.js';
+import { findConversationsByIds, findConversationsWithMessagesByIds, type ConversationWithMessages } from './queries.js';
 import type { ConversationRow } from './rows.js';
 
 export function createConversationLoaders(transaction: TransactionSource) {
@@ -10,7 +12,41 @@ export function createConversationLoaders(transaction: TransactionSource) {
     conversationById: new DataLoader<string, ConversationRow | null>(async (ids) =>
       inKeyOrder(ids, await findConversationsByIds(await transaction(), ids), (row) => row.id),
     ),
+
+    /**
+     * Conversations by id, each with a window of its messages and their authors (for `Query.conversation` when
+     * the query selects them, see resolvers.ts). Keys whose windows share a direction and cursor are answered
+     * by one statement fetching the largest limit among them; each key gets its own prefix.
+     */
+    conversationWithMessagesById: new DataLoader<ConversationMessagesKey, ConversationWithMessages | null, string>(
+      async (keys) => {
+        const results = new Map<string, ConversationWithMessages | null>();
+        const groups = new Map<string, ConversationMessagesKey[]>();
+        for (const key of keys) groups.set(cursorKey(key), [...(groups.get(cursorKey(key)) ?? []), key]);
+        for (const group of groups.values()) {
+          const window = { ...group[0]!.window, limit: Math.max(...group.map((key) => key.window.limit)) };
+          const ids = [...new Set(group.map((key) => key.id))];
+          const found = await findConversationsWithMessagesByIds(await transaction(), ids, window);
+          for (const key of group) {
+            const row = found.find((candidate) => candidate.conversation.id === key.id);
+            results.set(conversationMessagesKey(key), row ? { ...row, messages: row.messages.slice(0, key.window.limit) } : null);
+          }
+        }
+        return keys.map((key) => results.get(conversationMessagesKey(key))!);
+      },
+      { cacheKeyFn: conversationMessagesKey },
+    ),
   };
+}
+
+export interface ConversationMessagesKey {
+  id: string;
+  /** The messages to bring with the conversation. */
+  window: KeysetWindow;
+}
+
+function conversationMessagesKey(key: ConversationMessagesKey): string {
+  return `${key.id}|${key.window.limit}|${cursorKey(key)}`;
 }
 
 declare module '../loaders.js' {

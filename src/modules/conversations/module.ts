@@ -4,6 +4,7 @@ import { createConversationLoaders } from './loaders.js';
 import {
   countConversationsQuery,
   findConversationsByIdsQuery,
+  findConversationsWithMessagesByIdsQuery,
   insertConversationQuery,
   listConversationsQuery,
   listConversationsWithMessagesQuery,
@@ -34,6 +35,10 @@ export const conversationsModule = {
     { name: 'countConversations', query: (tx) => countConversationsQuery(tx, {}) },
     { name: 'countConversations(archived: false)', query: (tx) => countConversationsQuery(tx, { archived: false }) },
     { name: 'findConversationsByIds', query: (tx, s) => findConversationsByIdsQuery(tx, s.conversationIds) },
+    {
+      name: 'findConversationsWithMessagesByIds',
+      query: (tx, s) => findConversationsWithMessagesByIdsQuery(tx, s.conversationIds, forward(null)),
+    },
     { name: 'insertConversation', write: true, query: (tx, s) => insertConversationQuery(tx, 'cli explain (rolled back)', s.authorId) },
     {
       name: 'updateConversation',

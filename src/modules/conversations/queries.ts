@@ -1,5 +1,5 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
-import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
+import { keysetScan, type KeysetOrder, type KeysetWindow } from '../../graphql/keyset.js';
 import type { Database } from '../../db/kysely.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { UserRow } from '../directory/rows.js';
@@ -61,17 +61,7 @@ export async function listConversationsWithMessages(
   window: KeysetWindow,
   messageWindow: KeysetWindow,
 ): Promise<ConversationWithMessages[]> {
-  const rows = await listConversationsWithMessagesQuery(tx, filter, window, messageWindow).execute();
-  const pages = new Map<string, ConversationWithMessages>();
-  for (const row of rows) {
-    const { rest, message, author } = splitPrefixed(row, ['message', 'author']);
-    const conversation = rest as ConversationRow;
-    let page = pages.get(conversation.id);
-    if (!page) pages.set(conversation.id, (page = { conversation, messages: [] }));
-    // A conversation without messages comes once, with null message columns (the LEFT JOIN).
-    if (message.id != null) page.messages.push({ message: message as MessageRow, author: author as UserRow });
-  }
-  return [...pages.values()];
+  return groupConversationsWithMessages(await listConversationsWithMessagesQuery(tx, filter, window, messageWindow).execute());
 }
 
 /** The statement {@link listConversationsWithMessages} runs, unexecuted. */
@@ -81,10 +71,33 @@ export function listConversationsWithMessagesQuery(
   window: KeysetWindow,
   messageWindow: KeysetWindow,
 ) {
-  const order = keysetScan('desc', window).order;
+  return withMessages(tx, listConversationsQuery(tx, filter, window), keysetScan('desc', window).order, messageWindow);
+}
+
+/** {@link findConversationsByIds} with each conversation's `messageWindow` of messages and their authors, in one statement. */
+export async function findConversationsWithMessagesByIds(
+  tx: TenantTransaction,
+  ids: readonly string[],
+  messageWindow: KeysetWindow,
+): Promise<ConversationWithMessages[]> {
+  return groupConversationsWithMessages(await findConversationsWithMessagesByIdsQuery(tx, ids, messageWindow).execute());
+}
+
+/** The statement {@link findConversationsWithMessagesByIds} runs, unexecuted. */
+export function findConversationsWithMessagesByIdsQuery(tx: TenantTransaction, ids: readonly string[], messageWindow: KeysetWindow) {
+  return withMessages(tx, findConversationsByIdsQuery(tx, ids), 'desc', messageWindow);
+}
+
+/** `conversations` (a statement selecting conversations) as `c`, each row joined to its window of messages with authors. */
+function withMessages(
+  tx: TenantTransaction,
+  conversations: SelectQueryBuilder<Database, 'conversations', ConversationRow>,
+  order: KeysetOrder,
+  messageWindow: KeysetWindow,
+) {
   const messageOrder = keysetScan('desc', messageWindow).order;
   return tx
-    .selectFrom(listConversationsQuery(tx, filter, window).as('c'))
+    .selectFrom(conversations.as('c'))
     .leftJoinLateral(
       (eb) => messagePageWithAuthors(eb, messageWindow),
       (join) => join.onTrue(),
@@ -96,6 +109,20 @@ export function listConversationsWithMessagesQuery(
     .orderBy('c.id', order)
     .orderBy('m.created_at', messageOrder)
     .orderBy('m.id', messageOrder);
+}
+
+/** Rows of {@link withMessages}, one conversation after another, back into conversations with their messages. */
+function groupConversationsWithMessages(rows: readonly Record<string, unknown>[]): ConversationWithMessages[] {
+  const pages = new Map<string, ConversationWithMessages>();
+  for (const row of rows) {
+    const { rest, message, author } = splitPrefixed(row, ['message', 'author']);
+    const conversation = rest as ConversationRow;
+    let page = pages.get(conversation.id);
+    if (!page) pages.set(conversation.id, (page = { conversation, messages: [] }));
+    // A conversation without messages comes once, with null message columns (the LEFT JOIN).
+    if (message.id != null) page.messages.push({ message: message as MessageRow, author: author as UserRow });
+  }
+  return [...pages.values()];
 }
 
 export async function countConversations(tx: TenantTransaction, filter: ConversationFilter): Promise<number> {

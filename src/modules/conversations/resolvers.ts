@@ -17,6 +17,7 @@ import {
   listConversationsWithMessages,
   updateConversation,
   type ConversationFilter,
+  type ConversationWithMessages,
 } from './queries.js';
 import type { ConversationRow } from './rows.js';
 
@@ -66,11 +67,29 @@ async function listConversationsPage(
   filter: ConversationFilter,
   window: KeysetWindow,
 ): Promise<ConversationRow[]> {
-  const pages = messagePagesSelected(info);
-  // Pages from different cursors (or directions) need statements of their own, as in the loader.
-  if (!pages.length || new Set(pages.map(cursorKey)).size !== 1) return listConversations(await context.tx(), filter, window);
-  const messageWindow = { ...pages[0]!.window, limit: Math.max(...pages.map((page) => page.window.limit)) };
+  const pages = messagePagesSelected(info, [['nodes'], ['edges', 'node']]);
+  const messageWindow = sharedMessageWindow(pages);
+  if (!messageWindow) return listConversations(await context.tx(), filter, window);
   const rows = await listConversationsWithMessages(await context.tx(), filter, window, messageWindow);
+  primeMessagePages(context, rows, pages);
+  return rows.map((row) => row.conversation);
+}
+
+/**
+ * The one window that serves every page, or undefined when there is nothing to fetch or the pages start from
+ * different cursors (or go different ways): those need statements of their own, as in the messages loader.
+ */
+function sharedMessageWindow(pages: readonly Omit<MessagePageKey, 'conversationId'>[]): KeysetWindow | undefined {
+  if (!pages.length || new Set(pages.map(cursorKey)).size !== 1) return undefined;
+  return { ...pages[0]!.window, limit: Math.max(...pages.map((page) => page.window.limit)) };
+}
+
+/** Each conversation's messages, as the page of each key its message fields will load. */
+function primeMessagePages(
+  context: RequestContext,
+  rows: readonly ConversationWithMessages[],
+  pages: readonly Omit<MessagePageKey, 'conversationId'>[],
+): void {
   for (const { conversation, messages } of rows) {
     for (const page of pages) {
       const own = messages.slice(0, page.window.limit);
@@ -80,17 +99,19 @@ async function listConversationsPage(
       );
     }
   }
-  return rows.map((row) => row.conversation);
 }
 
-/** The message pages the query's conversations will load (see listConversationsPage); none when an argument is invalid. */
-function messagePagesSelected(info: GraphQLResolveInfo): Omit<MessagePageKey, 'conversationId'>[] {
+/**
+ * The message pages the query's conversations at `paths` below the field will load (see listConversationsPage);
+ * none when an argument is invalid.
+ */
+function messagePagesSelected(info: GraphQLResolveInfo, paths: readonly (readonly string[])[]): Omit<MessagePageKey, 'conversationId'>[] {
   const conversationType = info.schema.getType('Conversation');
   if (!isObjectType(conversationType)) return [];
   const fields = conversationType.getFields();
   const pages: Omit<MessagePageKey, 'conversationId'>[] = [];
   try {
-    for (const path of [['nodes'], ['edges', 'node']]) {
+    for (const path of paths) {
       for (const child of [LAST_MESSAGE, MESSAGES]) {
         for (const fieldNodes of fieldNodesAt(info, [...path, child.field])) {
           const args = getArgumentValues(fields[child.field]!, fieldNodes[0]!, info.variableValues) as PageArgs;
@@ -116,7 +137,17 @@ export const conversationResolvers = {
       const rows = await listConversationsPage(context, info, filter, pageWindow(page));
       return toConnection(rows, page, async () => countConversations(await context.tx(), filter));
     },
-    conversation: (_parent, { id }, context) => context.loaders.conversationById.load(decodeGlobalId(id, 'Conversation').localId),
+    conversation: async (_parent, { id }, context, info) => {
+      const { localId } = decodeGlobalId(id, 'Conversation');
+      const pages = messagePagesSelected(info, [[]]);
+      const window = sharedMessageWindow(pages);
+      if (!window) return context.loaders.conversationById.load(localId);
+      // The conversation with the messages its fields will load, in one statement (see listConversationsPage).
+      const found = await context.loaders.conversationWithMessagesById.load({ id: localId, window });
+      context.loaders.conversationById.prime(localId, found?.conversation ?? null);
+      if (found) primeMessagePages(context, [found], pages);
+      return found?.conversation ?? null;
+    },
   },
   Mutation: {
     createConversation: async (_parent, { input }, context) => {
