@@ -53,10 +53,12 @@ export const FLOOR_SQL = {
   ),
   findConversationsWithMessagesByIds: withMessagesSql('select * from "conversations" where "id" = any($1::uuid[])', '$2'),
   findConversationsByIds: 'select * from "conversations" where "id" = any($1::uuid[])',
-  findUsersByIds: 'select * from "users" where "id" = any($1::uuid[])',
   insertMessage:
-    'insert into "messages" ("conversation_id", "author_id", "body") select "conversations"."id", $1::uuid as "author_id", ' +
-    '$2::text as "body" from "conversations" where "conversations"."id" = $3 returning *',
+    'with "inserted" as (insert into "messages" ("conversation_id", "author_id", "body") select "conversations"."id", $1::uuid as "author_id", ' +
+    '$2::text as "body" from "conversations" where "conversations"."id" = $3 returning *) select "inserted".*, "users"."id" as "author__id", ' +
+    '"users"."tenant_id" as "author__tenant_id", "users"."email" as "author__email", "users"."display_name" as "author__display_name", ' +
+    '"users"."role" as "author__role", "users"."external_subject" as "author__external_subject", "users"."created_at" as "author__created_at" ' +
+    'from "inserted" left join "users" on "users"."id" = "inserted"."author_id"',
   insertAuditEvents: (rows: number) =>
     'insert into "audit_events" ("created_at", "user_id", "request_id", "source", "operation_type", "operation_name", ' +
     `"outcome", "duration_ms") values ${Array.from({ length: rows }, (_, i) => `(${Array.from({ length: 8 }, (_, j) => `$${i * 8 + j + 1}`).join(', ')})`).join(', ')}`,
@@ -264,14 +266,12 @@ async function conversationView(client: pg.PoolClient, globalId: string) {
 
 async function postMessage(client: pg.PoolClient, principal: Principal, conversationGlobalId: string, body: string) {
   const { localId } = decodeGlobalId(conversationGlobalId, 'Conversation');
-  const message = (await client.query<MessageRow>(FLOOR_SQL.insertMessage, [principal.userId, body, localId])).rows[0];
+  // The message with its author (the API's insert statement), then the conversation with its new count.
+  const message = (await client.query<MessageRow & { author__display_name: string }>(FLOOR_SQL.insertMessage, [principal.userId, body, localId]))
+    .rows[0];
   if (!message) throw new HttpError(200, 'NOT_FOUND', 'conversation not found');
-  // The API resolves author and conversation through two loaders, in parallel on the one connection.
-  const [users, conversation] = await Promise.all([
-    usersById(client, [message.author_id]),
-    client.query<ConversationRow>(FLOOR_SQL.findConversationsByIds, [[message.conversation_id]]),
-  ]);
-  const row = conversation.rows[0]!;
+  const users = new Map([[message.author_id, { id: message.author_id, display_name: message.author__display_name }]]);
+  const row = (await client.query<ConversationRow>(FLOOR_SQL.findConversationsByIds, [[message.conversation_id]])).rows[0]!;
   return {
     postMessage: {
       message: {
@@ -318,13 +318,6 @@ async function conversationsWithMessages(
     users.set(row.message__author_id, { id: row.message__author_id, display_name: row.author__display_name });
   }
   return { conversations: [...conversations.values()], messages, users };
-}
-
-async function usersById(client: pg.PoolClient, ids: string[]): Promise<Map<string, UserRow>> {
-  const unique = [...new Set(ids)];
-  if (!unique.length) return new Map();
-  const { rows } = await client.query<UserRow>(FLOOR_SQL.findUsersByIds, [unique]);
-  return new Map(rows.map((row) => [row.id, row]));
 }
 
 function userJson(users: Map<string, UserRow>, id: string) {

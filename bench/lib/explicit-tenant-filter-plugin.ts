@@ -83,9 +83,18 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
     super();
   }
 
+  /** The names of the common table expressions in scope: `from "inserted"` reads a CTE (filtered on its own), not a table. */
+  readonly #cteNames = new Set<string>();
+
   // super.transform* first: it recurses into subqueries (lateral joins, INSERT ... SELECT, CTEs).
   protected override transformSelectQuery(node: SelectQueryNode, queryId?: PluginTransformQueryArgs['queryId']): SelectQueryNode {
-    return this.#filterJoins(this.#filterFroms(super.transformSelectQuery(node, queryId)));
+    const added = (node.with?.expressions ?? []).map((cte) => cte.name.table.table.identifier.name).filter((name) => !this.#cteNames.has(name));
+    for (const name of added) this.#cteNames.add(name);
+    try {
+      return this.#filterJoins(this.#filterFroms(super.transformSelectQuery(node, queryId)));
+    } finally {
+      for (const name of added) this.#cteNames.delete(name);
+    }
   }
 
   protected override transformUpdateQuery(node: UpdateQueryNode, queryId?: PluginTransformQueryArgs['queryId']): UpdateQueryNode {
@@ -132,6 +141,7 @@ class TenantPredicateTransformer extends OperationNodeTransformer {
     const table = aliased ? aliased.node : item;
     if (!TableNode.is(table)) return undefined; // a subquery (filtered on its own) or a function such as unnest()
     const name = table.table.identifier.name;
+    if (!table.table.schema && this.#cteNames.has(name)) return undefined;
     const column = this.tenantColumns.get(name);
     if (!column || table.table.schema) {
       throw new Error(

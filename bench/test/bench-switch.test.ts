@@ -148,7 +148,9 @@ describe('ExplicitTenantFilterPlugin', () => {
 
   it('filters the SELECT that feeds an INSERT, and the target of an UPDATE', async () => {
     await insertMessage(filtered, { conversationId: 'c1', authorId: 'u1', body: 'b' });
+    // The SELECT feeding the insert, and the join of the author after it (the CTE `inserted` is no table).
     expect(last().sql).toContain('from "conversations" where "conversations"."id" = $3 and "conversations"."tenant_id" = $4 returning *');
+    expect(last().sql).toContain('from "inserted" left join "users" on "users"."id" = "inserted"."author_id" and "users"."tenant_id" = $5');
     await updateConversation(filtered, 'c1', { archived: true });
     expect(last().sql).toBe('update "conversations" set "archived" = $1 where "id" = $2 and "conversations"."tenant_id" = $3 returning *');
   });

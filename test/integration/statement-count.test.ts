@@ -226,6 +226,43 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(missing).toBeNull();
   });
 
+  it('posts a message in 5 statements: its author comes with the insert, the conversation (new count) after it', async () => {
+    const api = { authorization: `Bearer ${tenant.admin.token}` };
+    const ids = await server.post({ query: '{ conversations(first: 1) { nodes { id messageCount } } }' }, api);
+    const [conversation] = ids.json.data.conversations.nodes as { id: string; messageCount: number }[];
+    server.statements.length = 0;
+    const result = await server.post(
+      {
+        query: `mutation ($input: PostMessageInput!) { postMessage(input: $input) {
+          message { id body author { id displayName } conversation { id messageCount } } } }`,
+        variables: { input: { conversationId: conversation!.id, body: 'counted' } },
+      },
+      api,
+    );
+    try {
+      expect(result.json.errors).toBeUndefined();
+      expect(result.json.data.postMessage.message).toMatchObject({
+        body: 'counted',
+        author: { id: encodeGlobalId('User', tenant.admin.id), displayName: displayNames.get(tenant.admin.id) },
+        conversation: { id: conversation!.id, messageCount: conversation!.messageCount + 1 },
+      });
+      expect(server.statements).toEqual([
+        expect.stringMatching(/^start transaction read write;select \* from app\.enter_tenant\(/),
+        expect.stringMatching(
+          /^with "inserted" as \(insert into "messages" .* from "inserted" left join "users" on "users"\."id" = "inserted"\."author_id"$/s,
+        ),
+        'select * from "conversations" where "id" = any($1::uuid[])',
+        expect.stringMatching(/^insert into "audit_events" /),
+        'commit',
+      ]);
+    } finally {
+      await withOwnerTransaction(inject('ownerUrl'), async (client) => {
+        await enterTenant(client, tenant.id);
+        await client.query(`delete from messages where tenant_id = $1 and body = 'counted'`, [tenant.id]);
+      });
+    }
+  });
+
   /**
    * A backward page (`last`/`before`) with nested `messages(last: 3)`: still one statement per relation per
    * level, whatever the page size. lastMessage walks forward and messages(last:) backward, so the messages

@@ -133,23 +133,45 @@ export function messagePageWithAuthors(eb: ExpressionBuilder<Database & { c: { i
  * Inserts a message into a conversation of the current tenant. Returns undefined, writing nothing, when the
  * conversation is not visible (absent, or another tenant's: RLS hides it from the SELECT feeding the insert).
  */
-export function insertMessage(
+export async function insertMessage(
   tx: TenantTransaction,
   message: { conversationId: string; authorId: string; body: string },
 ): Promise<MessageRow | undefined> {
-  return insertMessageQuery(tx, message).executeTakeFirst();
+  return (await insertMessageWithAuthor(tx, message))?.message;
 }
 
-/** The statement {@link insertMessage} runs, unexecuted. */
+/**
+ * {@link insertMessage}, with the author's row read in the same statement (a join on the users' primary key
+ * after the insert), so the mutation's payload needs no statement of its own for `author`. `author` is undefined
+ * only if the author's row is not visible to the tenant (never for the viewer, whom the prologue checked).
+ */
+export async function insertMessageWithAuthor(
+  tx: TenantTransaction,
+  message: { conversationId: string; authorId: string; body: string },
+): Promise<{ message: MessageRow; author: UserRow | undefined } | undefined> {
+  const row = await insertMessageQuery(tx, message).executeTakeFirst();
+  if (!row) return undefined;
+  const { rest, author } = splitPrefixed(row, ['author']);
+  return { message: rest as MessageRow, author: author.id == null ? undefined : (author as UserRow) };
+}
+
+/** The statement {@link insertMessageWithAuthor} runs, unexecuted. */
 export function insertMessageQuery(tx: TenantTransaction, message: { conversationId: string; authorId: string; body: string }) {
   return tx
-    .insertInto('messages')
-    .columns(['conversation_id', 'author_id', 'body'])
-    .expression((eb) =>
-      eb
-        .selectFrom('conversations')
-        .select(['conversations.id', sql<string>`${message.authorId}::uuid`.as('author_id'), sql<string>`${message.body}::text`.as('body')])
-        .where('conversations.id', '=', message.conversationId),
+    .with('inserted', (db) =>
+      db
+        .insertInto('messages')
+        .columns(['conversation_id', 'author_id', 'body'])
+        .expression((eb) =>
+          eb
+            .selectFrom('conversations')
+            .select(['conversations.id', sql<string>`${message.authorId}::uuid`.as('author_id'), sql<string>`${message.body}::text`.as('body')])
+            .where('conversations.id', '=', message.conversationId),
+        )
+        .returningAll(),
     )
-    .returningAll();
+    .selectFrom('inserted')
+    .leftJoin('users', 'users.id', 'inserted.author_id')
+    .selectAll('inserted')
+    .select(AUTHOR_COLUMNS.map((column) => `users.${column} as author__${column}` as const));
 }

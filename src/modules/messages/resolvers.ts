@@ -5,7 +5,7 @@ import { decodeGlobalId, encodeGlobalId } from '../../graphql/global-id.js';
 import { requireText } from '../../graphql/input.js';
 import { viewerOf } from '../../graphql/request-context.js';
 import { required, toIsoTimestamp } from '../../graphql/row-values.js';
-import { insertMessage } from './queries.js';
+import { insertMessageWithAuthor } from './queries.js';
 
 export const BODY_MAX_LENGTH = 10_000;
 
@@ -14,13 +14,15 @@ export const messageResolvers = {
     postMessage: async (_parent, { input }, context) => {
       const { localId } = decodeGlobalId(input.conversationId, 'Conversation', 'conversationId');
       const body = requireText(input.body, 'body', BODY_MAX_LENGTH);
-      const message = await insertMessage(await context.tx(), {
+      const inserted = await insertMessageWithAuthor(await context.tx(), {
         conversationId: localId,
         authorId: (await viewerOf(context)).userId,
         body,
       });
-      if (!message) throw new NotFoundError('conversation', input.conversationId);
-      return { message };
+      if (!inserted) throw new NotFoundError('conversation', input.conversationId);
+      // The author came with the insert: `Message.author` costs no statement of its own (request-scoped loader).
+      if (inserted.author) context.loaders.userById.prime(inserted.author.id, inserted.author);
+      return { message: inserted.message };
     },
   },
   Message: {
