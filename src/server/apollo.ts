@@ -44,7 +44,9 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
   const trusted = options.trustedDocuments;
   // The executable schema Apollo builds from typeDefs and resolvers, executed by graphql-jit through Apollo's
   // gateway interface (compiled-executor.ts; README › Performance has what it saves).
-  const executor = new CompiledExecutor(makeExecutableSchema({ typeDefs, resolvers }));
+  const executor = new CompiledExecutor(makeExecutableSchema({ typeDefs, resolvers }), {
+    observer: { compiled: () => metrics.operationCompiled(), executed: (name) => metrics.operationExecuted(name) },
+  });
   return new ApolloServer<RequestContext>({
     gateway: executor.gateway(),
     // Trusted operations are parsed and validated once, at boot; without a manifest, Apollo's default LRU store.

@@ -3,6 +3,7 @@ import { execute, getVariableValues, GraphQLError, type DocumentNode, type Graph
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import { expandedFieldCount } from '../graphql/expanded-field-count.js';
+import type { ExecutorName } from '../observability/metrics.js';
 import type { RequestContext } from '../graphql/request-context.js';
 import { CompileBudget } from './compile-budget.js';
 
@@ -35,6 +36,19 @@ export const DEFAULT_COMPILED_EXECUTOR_LIMITS: CompiledExecutorLimits = {
   compileBurstMs: 250,
 };
 
+/** Told of every compilation and execution (metrics). */
+export interface ExecutionObserver {
+  compiled(): void;
+  executed(executor: ExecutorName): void;
+}
+
+export interface CompiledExecutorOptions {
+  limits?: CompiledExecutorLimits;
+  observer?: ExecutionObserver;
+  /** The clock of the compile budget, in milliseconds (tests). */
+  now?: () => number;
+}
+
 /** What a compiled operation keeps in memory, generously (see the measurement above). */
 const compiledBytes = (fields: number) => 32 * 1024 + fields * 1024;
 
@@ -65,15 +79,16 @@ export class CompiledExecutor {
   readonly #cache: LRUCache<string, CompiledQuery>;
   readonly #budget: CompileBudget;
   readonly #maxFields: number;
+  readonly #observer: ExecutionObserver | undefined;
   #compilations = 0;
   #interpreted = 0;
 
   constructor(
     private readonly schema: GraphQLSchema,
-    limits: CompiledExecutorLimits = DEFAULT_COMPILED_EXECUTOR_LIMITS,
-    now?: () => number,
+    { limits = DEFAULT_COMPILED_EXECUTOR_LIMITS, observer, now }: CompiledExecutorOptions = {},
   ) {
     this.#maxFields = limits.maxFields;
+    this.#observer = observer;
     this.#budget = new CompileBudget(limits.compileMsPerSecond, limits.compileBurstMs, now);
     this.#cache = new LRUCache<string, CompiledQuery>({ max: limits.maxEntries, maxSize: limits.maxBytes });
   }
@@ -108,8 +123,10 @@ export class CompiledExecutor {
     const compiled = this.#cache.get(key) ?? this.#compile(key, document, operation, operationName, logger);
     if (!compiled) {
       this.#interpreted++;
+      this.#observer?.executed('graphql-js');
       return interpret();
     }
+    this.#observer?.executed('compiled');
     const result = await compiled.query(undefined, context as RequestContext, variables);
     return result.errors ? { ...result, errors: result.errors.map(asGraphQLJsError) } : result;
   };
@@ -137,6 +154,7 @@ export class CompiledExecutor {
     // Not compiled: no budget now, or (unreachable after validation and Apollo's operation lookup) an unknown name.
     if (!result || !isCompiledQuery(result)) return undefined;
     this.#compilations++;
+    this.#observer?.compiled();
     this.#cache.set(key, result, { size: compiledBytes(fields) });
     return result;
   }

@@ -91,7 +91,7 @@ describe('CompiledExecutor', () => {
   });
 
   it('keeps at most maxEntries compiled operations, least recently used first out, and at most maxBytes', async () => {
-    const executor = new CompiledExecutor(schema, withLimits({ maxEntries: 2 }));
+    const executor = new CompiledExecutor(schema, { limits: withLimits({ maxEntries: 2 }) });
     const apollo = await apolloWith(executor);
     for (const query of ['{ count }', '{ box { item { id } } }', '{ items(first: 1) { id } }']) await run(apollo, query);
     expect(executor.entries).toBe(2);
@@ -100,7 +100,7 @@ describe('CompiledExecutor', () => {
     await apollo.stop();
 
     // Each compiled operation counts 32 KiB plus 1 KiB per field: 64 KiB hold one `{ count }` (1 field), not two.
-    const small = new CompiledExecutor(schema, withLimits({ maxBytes: 64 * 1024 }));
+    const small = new CompiledExecutor(schema, { limits: withLimits({ maxBytes: 64 * 1024 }) });
     const apolloSmall = await apolloWith(small);
     await run(apolloSmall, '{ count }');
     await run(apolloSmall, 'query Other { count }');
@@ -223,7 +223,7 @@ describe('CompiledExecutor', () => {
   });
 
   it('leaves operations over maxFields to graphql-js, with the same answer, and compiles none of them', async () => {
-    const executor = new CompiledExecutor(schema, withLimits({ maxFields: 3 }));
+    const executor = new CompiledExecutor(schema, { limits: withLimits({ maxFields: 3 }) });
     const apollo = await apolloWith(executor);
     // 4 fields: box, item, id, name.
     for (let i = 0; i < 2; i++)
@@ -237,7 +237,10 @@ describe('CompiledExecutor', () => {
   it('compiles nothing while its compile budget is spent, and again once it has refilled', async () => {
     let now = 0;
     // Every compilation costs 10 ms of the fake clock: the burst of 15 ms allows two in a row.
-    const executor = new CompiledExecutor(schema, withLimits({ compileMsPerSecond: 10, compileBurstMs: 15 }), () => (now += 10) - 10);
+    const executor = new CompiledExecutor(schema, {
+      limits: withLimits({ compileMsPerSecond: 10, compileBurstMs: 15 }),
+      now: () => (now += 10) - 10,
+    });
     const apollo = await apolloWith(executor);
     for (const query of ['query A { count }', 'query B { count }', 'query C { count }']) await run(apollo, query);
     expect([executor.compilations, executor.interpreted]).toEqual([2, 1]);
