@@ -6,7 +6,7 @@ import { BadUserInputError } from '../../src/errors/app-error.js';
 import type { RequestContext } from '../../src/graphql/request-context.js';
 import { CompiledExecutor, DEFAULT_COMPILED_EXECUTOR_LIMITS, type CompiledExecutorLimits } from '../../src/server/compiled-executor.js';
 import { abuseLimits } from '../../src/server/plugins/abuse-limits.js';
-import { errorPlugin, formatError } from '../../src/server/plugins/error-plugin.js';
+import { formatError } from '../../src/server/plugins/error-plugin.js';
 import { DEFAULT_QUERY_LIMITS } from '../../src/config/env.js';
 
 // A schema with what the product's relies on: an interface resolved by __resolveType, a custom scalar's
@@ -52,14 +52,14 @@ const schema = makeExecutableSchema({
 
 const limits = abuseLimits(DEFAULT_QUERY_LIMITS, true);
 
-/** Apollo with the executor's gateway and the product's error policy, armor plugins (field-suggestion mask) included. */
+/** Apollo with the executor's gateway, the product's error policy (formatError) and its limit plugins (field-suggestion mask included). */
 async function apolloWith(executor: CompiledExecutor, plugins: ApolloServerPlugin<RequestContext>[] = []) {
   const apollo = new ApolloServer<RequestContext>({
     gateway: executor.gateway(),
     formatError,
     includeStacktraceInErrorResponses: false,
     validationRules: limits.validationRules,
-    plugins: [...limits.plugins, errorPlugin(), ...plugins],
+    plugins: [...limits.plugins, ...plugins],
   });
   await apollo.start();
   return apollo;
