@@ -6,6 +6,9 @@ import { ABUSE_LIMIT_NAMES, type AbuseLimitName } from '../limits/abuse-limit-na
 import type { TransactionOutcome } from '../tenancy/request-transaction.js';
 import type { OperationLabeler } from './operation-names.js';
 
+/** Who executed a GraphQL operation (server/compiled-executor.ts). */
+export type ExecutorName = 'compiled' | 'graphql-js';
+
 export interface MetricsOptions {
   /** Its total / idle / waiting counts are read at scrape time. */
   pool: pg.Pool;
@@ -102,6 +105,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly graphqlExecutions = new Counter({
+    name: 'tenantgraph_graphql_executions_total',
+    help: 'GraphQL operations executed, by executor: "compiled" (graphql-jit) or "graphql-js" (over the size compiled, or while the compile budget was spent).',
+    labelNames: ['executor'] as const,
+    registers: [this.registry],
+  });
+
+  readonly graphqlCompilations = new Counter({
+    name: 'tenantgraph_graphql_compilations_total',
+    help: 'GraphQL operations compiled by graphql-jit (each a miss of the compiled-operation cache).',
+    registers: [this.registry],
+  });
+
   readonly operationLabel: OperationLabeler;
 
   constructor(options: MetricsOptions) {
@@ -123,6 +139,7 @@ export class Metrics {
     for (const outcome of ['committed', 'rolled_back', 'rejected'] satisfies CountedOutcome[]) this.transactions.inc({ outcome }, 0);
     for (const reason of AUTH_FAILURE_REASONS) this.authFailures.inc({ reason }, 0);
     for (const limit of ABUSE_LIMIT_NAMES) this.abuseLimitRejections.inc({ limit }, 0);
+    for (const executor of ['compiled', 'graphql-js'] satisfies ExecutorName[]) this.graphqlExecutions.inc({ executor }, 0);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'tenantgraph_' });
   }
 
@@ -141,6 +158,14 @@ export class Metrics {
 
   abuseLimitRejected(limit: AbuseLimitName): void {
     this.abuseLimitRejections.inc({ limit });
+  }
+
+  operationCompiled(): void {
+    this.graphqlCompilations.inc();
+  }
+
+  operationExecuted(executor: ExecutorName): void {
+    this.graphqlExecutions.inc({ executor });
   }
 
   /** The text a scraper reads. */

@@ -1,6 +1,8 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import { CompiledExecutor } from './compiled-executor.js';
 import { sandboxLandingPageWithOfflinePointer } from './explorer/sandbox-landing-page.js';
 import { loadTypeDefs } from '../graphql/schema-files.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -40,11 +42,15 @@ export function createApollo(options: ApolloOptions): ApolloServer<RequestContex
   // A field that needs a resolver and has none refuses the boot, naming Type.field, instead of failing at run time.
   assertResolversComplete({ typeDefs, resolvers, nodeTypes: Object.keys(NODE_TYPES) });
   const trusted = options.trustedDocuments;
+  // The executable schema Apollo builds from typeDefs and resolvers, executed by graphql-jit through Apollo's
+  // gateway interface (compiled-executor.ts; README › Performance has what it saves).
+  const executor = new CompiledExecutor(makeExecutableSchema({ typeDefs, resolvers }), {
+    observer: { compiled: () => metrics.operationCompiled(), executed: (name) => metrics.operationExecuted(name) },
+  });
   return new ApolloServer<RequestContext>({
-    typeDefs,
+    gateway: executor.gateway(),
     // Trusted operations are parsed and validated once, at boot; without a manifest, Apollo's default LRU store.
     ...(trusted ? { documentStore: trustedDocumentStore(trusted, typeDefs, limits.validationRules) } : {}),
-    resolvers,
     introspection: options.introspection,
     // CSRF prevention stays on (Apollo's default): "simple" requests without a preflight are refused.
     csrfPrevention: true,

@@ -57,6 +57,8 @@ describe('GET /metrics', () => {
       tenantgraph_db_missing_privileges_total: 'counter',
       tenantgraph_auth_failures_total: 'counter',
       tenantgraph_abuse_limit_rejections_total: 'counter',
+      tenantgraph_graphql_executions_total: 'counter',
+      tenantgraph_graphql_compilations_total: 'counter',
     });
     // Label values known in advance exist from the start, at zero.
     expect(result.value('tenantgraph_auth_failures_total', { reason: 'not_member' })).toBe(0);
@@ -110,6 +112,22 @@ describe('GET /metrics', () => {
     expect(moved.begins).toBe(1);
     expect(moved.inserts).toBeGreaterThanOrEqual(1);
     expect(moved.commits).toBe(1);
+  });
+
+  it('compiles an operation on its first request and executes the compiled one again on the next', async () => {
+    // An operation no other test sends, so nothing compiled it before.
+    const query = `query Compiled${randomUUID().replaceAll('-', '')} { viewer { user { id displayName } } }`;
+    const moved = await deltas(
+      async () => {
+        for (let i = 0; i < 2; i++) expect((await server.post({ query }, auth())).json.errors).toBeUndefined();
+      },
+      (s) => ({
+        compilations: s.value('tenantgraph_graphql_compilations_total'),
+        compiled: s.value('tenantgraph_graphql_executions_total', { executor: 'compiled' }),
+        interpreted: s.value('tenantgraph_graphql_executions_total', { executor: 'graphql-js' }),
+      }),
+    );
+    expect(moved).toEqual({ compilations: 1, compiled: 2, interpreted: 0 });
   });
 
   it('counts a mutation that fails after it began as rolled back', async () => {
