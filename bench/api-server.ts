@@ -39,7 +39,11 @@ try {
     ...(config.noReadAudit ? { auditSink: (auditLog) => new MutationsOnlyAuditSink(auditLog) } : {}),
     ...(config.perSubscriberRealtime ? { realtimeFeed: (tenantId, settings) => new PerSubscriberFeed(tenantId, settings) } : {}),
   });
-  serveParent(server.port, () => server.close());
+  serveParent(
+    server.port,
+    () => server.close(),
+    () => server.audit.flush(),
+  );
 } catch (error) {
   reportStartupFailure(error);
 }

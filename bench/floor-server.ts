@@ -109,11 +109,15 @@ const timeouts = { statementTimeoutMs: config.statementTimeoutMs, idleInTransact
 const server = createServer((req, res) => void handle(req, res));
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {
-  serveParent((server.address() as AddressInfo).port, async () => {
-    server.close();
-    server.closeAllConnections();
-    await pool.end();
-  });
+  serveParent(
+    (server.address() as AddressInfo).port,
+    async () => {
+      server.close();
+      server.closeAllConnections();
+      await pool.end();
+    },
+    flushAudit,
+  );
 });
 server.on('error', reportStartupFailure);
 

@@ -268,9 +268,11 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
     });
   }
   const who = backendsOf(server.name);
-  // Let requests still in flight from the burst finish, so their statements are not counted in this run.
+  // Let requests still in flight from the burst finish, so their statements are not counted in this run. Each
+  // server writes its buffered audit events before each count, so the run's own events, and only they, are
+  // counted in its figures (the audit writer's 1 s timer would otherwise move a flush of one run into the next).
   await settle();
-  const before = await server.stats();
+  const before = await server.stats({ flushAudit: true });
   const dbBefore = monitor ? await monitor.sample(who) : undefined;
   const load = await runLoad({
     port: server.port,
@@ -279,7 +281,7 @@ async function measureRun(server: ServerProcess, workload: Workload, targets: Te
     next: requestGenerator(workload, target, targets, options.tenantPick, seed),
   });
   await settle();
-  const after = await server.stats();
+  const after = await server.stats({ flushAudit: true });
   const dbAfter = monitor ? await monitor.sample(who) : undefined;
   const measurement = summarizeRun(roundIndex, load, {
     serverRequests: after.requests - before.requests,

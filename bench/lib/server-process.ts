@@ -21,7 +21,8 @@ export interface ServerStats {
   texts: string[];
 }
 
-export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+/** `flush`: write the server's buffered audit events first, so that their cost falls into the run that caused them. */
+export type ParentMessage = { type: 'stats'; flush?: boolean } | { type: 'stop' };
 export type ChildMessage = { type: 'ready'; port: number } | ({ type: 'stats' } & ServerStats) | { type: 'error'; message: string };
 
 const counters = { roundTrips: 0, statements: 0, requests: 0 };
@@ -50,13 +51,18 @@ export function installStatementCounter(): void {
   } as typeof ServerResponse.prototype.end;
 }
 
-/** Answers the parent's requests; `stop` runs `close` and exits. */
-export function serveParent(port: number, close: () => Promise<void>): void {
+/**
+ * Answers the parent's requests; `stop` runs `close` and exits. `flushAudit` writes the server's buffered audit
+ * events (the API's AuditLog.flush, the floor's own batch); a `stats` request with `flush` runs it before counting.
+ */
+export function serveParent(port: number, close: () => Promise<void>, flushAudit?: () => Promise<void>): void {
   const send = (message: ChildMessage) => process.send?.(message);
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'stats') {
-      const cpu = process.cpuUsage();
-      send({ type: 'stats', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, ...counters, texts: [...texts] });
+      void (message.flush && flushAudit ? flushAudit() : Promise.resolve()).finally(() => {
+        const cpu = process.cpuUsage();
+        send({ type: 'stats', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, ...counters, texts: [...texts] });
+      });
     } else if (message.type === 'stop') {
       void close().finally(() => process.exit(0));
     }

@@ -112,11 +112,12 @@ export class ServerProcess {
     });
   }
 
-  stats(): Promise<ServerStats> {
+  /** The server's counters; with `flushAudit`, after it wrote its buffered audit events (lib/server-process.ts). */
+  stats(options: { flushAudit?: boolean } = {}): Promise<ServerStats> {
     return new Promise((resolve, reject) => {
       if (!this.child.connected) return reject(new Error(`${this.name} server is gone`));
       this.#pendingStats.push(resolve);
-      this.child.send({ type: 'stats' });
+      this.child.send({ type: 'stats', ...(options.flushAudit ? { flush: true } : {}) });
     });
   }
 

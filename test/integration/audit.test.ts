@@ -254,6 +254,56 @@ describe('AuditLog.flush', () => {
   });
 });
 
+describe('writeAuditBatch', () => {
+  it('sends a batch of many tenants as one call of app.write_audit_events in one round trip, each event under its own tenant', async () => {
+    const tenants = await Promise.all([createTestTenant(), createTestTenant(), createTestTenant(), createTestTenant()]);
+    const marker = `one-call-${randomUUID()}`;
+    // Interleaved, as requests arrive: the writer groups them by tenant for the function.
+    const events = [0, 1].flatMap((round) =>
+      tenants.map((tenant, i) => ({
+        tenantId: tenant.id,
+        userId: tenant.admin.id,
+        requestId: `${marker}-${i}-${round}`,
+        source: 'api' as const,
+        operationType: 'query' as const,
+        operationName: "It's; quoted",
+        outcome: 'committed' as const,
+        startedAt: new Date(Date.now() + round).toISOString(),
+        durationMs: 3,
+      })),
+    );
+    const sent: string[] = [];
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        if (typeof args[0] === 'string') sent.push(args[0]);
+        return query(...args);
+      };
+    });
+    try {
+      const result = await writeAuditBatch(pool, events);
+      expect({ written: result.written.length, transactions: result.transactions }).toEqual({ written: 8, transactions: 1 });
+    } finally {
+      await pool.end();
+    }
+    // One round trip: the prologue (start transaction; app.enter_tenant of the first tenant), ONE call for all
+    // four tenants, commit. No per-tenant statement.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.match(/app\.write_audit_events\(/g)).toHaveLength(1);
+    expect(sent[0]).not.toMatch(/insert into|set_config/i);
+    expect(sent[0]).toMatch(/^start transaction read write;select \* from app\.enter_tenant\([^)]*\);select app\.write_audit_events\(.*\);commit$/s);
+    const rows = await asOwner((client) =>
+      client.query('select tenant_id::text as tenant, request_id, operation_name from audit_events where request_id like $1 order by request_id', [
+        `${marker}-%`,
+      ]),
+    );
+    expect(rows.rows).toEqual(
+      tenants.flatMap((tenant, i) => [0, 1].map((round) => ({ tenant: tenant.id, request_id: `${marker}-${i}-${round}`, operation_name: "It's; quoted" }))),
+    );
+  });
+});
+
 describe('audit trail loss bound', () => {
   it('never holds more than maxPending events unwritten, counts the ones it drops, and writes the rest once the database is back', async () => {
     const logLines: { msg: string; reason?: string }[] = [];
