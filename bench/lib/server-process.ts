@@ -28,9 +28,9 @@ export type ChildMessage = { type: 'ready'; port: number } | ({ type: 'stats' } 
 const counters = { roundTrips: 0, statements: 0, requests: 0 };
 const texts = new Set<string>();
 /**
- * Longer texts are not kept: each audit batch is a distinct text of ~300 characters per event (its values are
- * literals), so the set filled with 200 of them, some 30 MB that every `stats` reply serialised over IPC. That
- * cost the server ~0.1 ms of CPU per request of a 3 s run, charged to the servers that keep an audit trail.
+ * Longer texts are not kept: each audit batch is a distinct text of ~170 characters per event (its values are
+ * literals), so the set filled with 200 of them, 10-30 MB that every `stats` reply serialised over IPC. That
+ * cost up to ~0.1 ms of server CPU per request of a 3 s run, charged to the servers that keep an audit trail.
  */
 const MAX_TEXT_LENGTH = 10_000;
 
