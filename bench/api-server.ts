@@ -3,13 +3,15 @@
  * runs it in production (production: true, no introspection), as the app role, or, composed by the bench
  * (lib/no-rls-server.ts), as a BYPASSRLS role with explicit tenant predicates ("API without RLS"), or with a trusted-documents manifest
  * ("API with trusted documents", GRAPHQL_TRUSTED_DOCUMENTS), or with unprepared statements ("API with unprepared
- * statements", DATABASE_PREPARED_STATEMENTS=off), or with subscriptions served one RLS transaction per subscriber per
+ * statements", DATABASE_PREPARED_STATEMENTS=off), or recording no read audit events ("API without read audit events",
+ * lib/mutations-only-audit-sink.ts), or with subscriptions served one RLS transaction per subscriber per
  * event ("API with a per-subscriber realtime baseline", lib/per-subscriber-feed.ts). Reports counters over IPC.
  */
 import pino from 'pino';
 import { startServer } from '../src/server/create-server.js';
 import { loadTrustedDocuments } from '../src/server/trusted/trusted-documents.js';
 import { startNoRlsServer } from './lib/no-rls-server.js';
+import { MutationsOnlyAuditSink } from './lib/mutations-only-audit-sink.js';
 import { PerSubscriberFeed } from './lib/per-subscriber-feed.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
@@ -34,9 +36,14 @@ try {
     ...(config.fairShare ? { fairShare: config.fairShare } : {}),
     ...(config.trustedDocumentsFile ? { trustedDocuments: loadTrustedDocuments(config.trustedDocumentsFile) } : {}),
     ...(config.realtime ? { realtime: config.realtime } : {}),
+    ...(config.noReadAudit ? { auditSink: (auditLog) => new MutationsOnlyAuditSink(auditLog) } : {}),
     ...(config.perSubscriberRealtime ? { realtimeFeed: (tenantId, settings) => new PerSubscriberFeed(tenantId, settings) } : {}),
   });
-  serveParent(server.port, () => server.close());
+  serveParent(
+    server.port,
+    () => server.close(),
+    () => server.audit.flush(),
+  );
 } catch (error) {
   reportStartupFailure(error);
 }

@@ -25,6 +25,7 @@ import { createTokenVerifier, type Principal } from '../src/auth/token-verifier.
 import { createPool } from '../src/db/pool.js';
 import { DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION } from '../src/db/prepared-statements.js';
 import { decodeGlobalId, encodeGlobalId } from '../src/graphql/global-id.js';
+import { isValidTenantId } from '../src/ids/entity-ids.js';
 import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
 import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
@@ -124,11 +125,15 @@ const timeouts = { statementTimeoutMs: config.statementTimeoutMs, idleInTransact
 const server = createServer((req, res) => void handle(req, res));
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {
-  serveParent((server.address() as AddressInfo).port, async () => {
-    server.close();
-    server.closeAllConnections();
-    await pool.end();
-  });
+  serveParent(
+    (server.address() as AddressInfo).port,
+    async () => {
+      server.close();
+      server.closeAllConnections();
+      await pool.end();
+    },
+    flushAudit,
+  );
 });
 server.on('error', reportStartupFailure);
 
@@ -198,18 +203,29 @@ function flushAudit(): Promise<void> {
   return flushing;
 }
 
+const AUDIT_ARRAY_TYPES = ['timestamptz', 'uuid', 'text', 'text', 'text', 'text', 'text', 'integer'];
+
+/** The API's batch (src/audit/audit-batch-writer.ts): every tenant's events in one call of app.write_audit_events. */
 async function writeBufferedAudit(): Promise<void> {
-  const events = auditBuffer;
-  auditBuffer = [];
+  if (!auditBuffer.length) return;
   const byTenant = new Map<string, unknown[][]>();
-  for (const event of events) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event.row]);
-  const insert = (rows: unknown[][]) =>
-    `insert into audit_events (created_at, user_id, request_id, source, operation_type, operation_name, outcome, duration_ms) values ` +
-    rows.map((row) => `(${row.map((value) => literal(value as string | number | null)).join(',')})`).join(',');
-  await runPerTenantBatch(
-    pool,
-    [...byTenant].map(([tenantId, rows]) => ({ tenantId, statements: [insert(rows)] })),
-  ).catch(() => {});
+  for (const event of auditBuffer) byTenant.set(event.tenantId, [...(byTenant.get(event.tenantId) ?? []), event.row]);
+  auditBuffer = [];
+  // Inlined below: tenant ids proper only (decimal digits), as the API's writer checks.
+  const grouped = [...byTenant]
+    .filter(([tenantId]) => isValidTenantId(tenantId))
+    .flatMap(([tenantId, rows]) => rows.map((row) => ({ tenantId, row })));
+  if (!grouped.length) return;
+  const arrays = [
+    `array[${grouped.map((event) => event.tenantId).join(',')}]::bigint[]`,
+    ...AUDIT_ARRAY_TYPES.map(
+      (type, column) => `array[${grouped.map((event) => literal(event.row[column] as string | number | null)).join(',')}]::${type}[]`,
+    ),
+    `array[${grouped.map(() => 'null').join(',')}]::integer[]`,
+  ];
+  await runPerTenantBatch(pool, [{ tenantId: grouped[0]!.tenantId, statements: [`select app.write_audit_events(${arrays.join(',')})`] }]).catch(
+    () => {},
+  );
 }
 
 async function dashboard(client: pg.PoolClient) {

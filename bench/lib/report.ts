@@ -103,6 +103,8 @@ export type Ratios = Partial<
       apiOverPostgraphile: number | null;
       trustedOverApi: number | null;
       apiOverUnprepared: number | null;
+      /** API ÷ API without read audit events: what recording every read's context switch costs (issue 9 §3: >= 0.95). */
+      apiOverNoReadAudit: number | null;
     }
   >
 >;
@@ -117,6 +119,7 @@ export function ratiosOf(results: Results): Ratios {
       apiOverPostgraphile: api && cells.postgraphile ? round(api / cells.postgraphile.reqPerSec, 3) : null,
       trustedOverApi: api && cells.trusted ? round(cells.trusted.reqPerSec / api, 3) : null,
       apiOverUnprepared: api && cells.apiUnprepared ? round(api / cells.apiUnprepared.reqPerSec, 3) : null,
+      apiOverNoReadAudit: api && cells.apiNoReadAudit ? round(api / cells.apiNoReadAudit.reqPerSec, 3) : null,
     };
   }
   return ratios;
@@ -140,12 +143,12 @@ export function markdownTable(results: Results, ratios: Ratios): string {
   }
   lines.push(
     '',
-    '| workload | API / floor (req/s) | API / API without RLS (req/s) | API / PostGraphile (req/s) | API with trusted documents / API (req/s) | API / API unprepared (req/s) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| workload | API / floor (req/s) | API / API without RLS (req/s) | API / PostGraphile (req/s) | API with trusted documents / API (req/s) | API / API unprepared (req/s) | API / API without read audit events (req/s) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   );
   for (const [workload, ratio] of Object.entries(ratios) as [Workload, NonNullable<Ratios[Workload]>][]) {
     lines.push(
-      `| ${workload} | ${ratio.apiOverFloor ?? 'n/a'} | ${ratio.apiOverNoRls ?? 'n/a'} | ${ratio.apiOverPostgraphile ?? 'n/a'} | ${ratio.trustedOverApi ?? 'n/a'} | ${ratio.apiOverUnprepared ?? 'n/a'} |`,
+      `| ${workload} | ${ratio.apiOverFloor ?? 'n/a'} | ${ratio.apiOverNoRls ?? 'n/a'} | ${ratio.apiOverPostgraphile ?? 'n/a'} | ${ratio.trustedOverApi ?? 'n/a'} | ${ratio.apiOverUnprepared ?? 'n/a'} | ${ratio.apiOverNoReadAudit ?? 'n/a'} |`,
     );
   }
   return lines.join('\n');

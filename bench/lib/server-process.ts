@@ -17,15 +17,22 @@ export interface ServerStats {
   statements: number;
   /** HTTP responses the server finished (also those the load generator no longer waited for). */
   requests: number;
-  /** Distinct SQL texts sent so far (the first 200), for comparing what the servers issue. */
+  /** Distinct SQL texts sent so far (the first 200 of at most MAX_TEXT_LENGTH characters), for comparing what the servers issue. */
   texts: string[];
 }
 
-export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+/** `flush`: write the server's buffered audit events first, so that their cost falls into the run that caused them. */
+export type ParentMessage = { type: 'stats'; flush?: boolean } | { type: 'stop' };
 export type ChildMessage = { type: 'ready'; port: number } | ({ type: 'stats' } & ServerStats) | { type: 'error'; message: string };
 
 const counters = { roundTrips: 0, statements: 0, requests: 0 };
 const texts = new Set<string>();
+/**
+ * Longer texts are not kept: each audit batch is a distinct text of ~170 characters per event (its values are
+ * literals), so the set filled with 200 of them, 10-30 MB that every `stats` reply serialised over IPC. That
+ * cost up to ~0.1 ms of server CPU per request of a 3 s run, charged to the servers that keep an audit trail.
+ */
+const MAX_TEXT_LENGTH = 10_000;
 
 export function installStatementCounter(): void {
   const original = pg.Client.prototype.query as (...args: unknown[]) => unknown;
@@ -36,7 +43,7 @@ export function installStatementCounter(): void {
     if (typeof text === 'string') {
       const hasValues = Array.isArray(values) ? values.length > 0 : Array.isArray((config as { values?: unknown[] })?.values);
       counters.statements += hasValues ? 1 : text.split(';').filter((part) => part.trim()).length;
-      if (texts.size < 200) texts.add(text);
+      if (texts.size < 200 && text.length <= MAX_TEXT_LENGTH) texts.add(text);
     } else {
       counters.statements++;
     }
@@ -50,13 +57,18 @@ export function installStatementCounter(): void {
   } as typeof ServerResponse.prototype.end;
 }
 
-/** Answers the parent's requests; `stop` runs `close` and exits. */
-export function serveParent(port: number, close: () => Promise<void>): void {
+/**
+ * Answers the parent's requests; `stop` runs `close` and exits. `flushAudit` writes the server's buffered audit
+ * events (the API's AuditLog.flush, the floor's own batch); a `stats` request with `flush` runs it before counting.
+ */
+export function serveParent(port: number, close: () => Promise<void>, flushAudit?: () => Promise<void>): void {
   const send = (message: ChildMessage) => process.send?.(message);
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'stats') {
-      const cpu = process.cpuUsage();
-      send({ type: 'stats', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, ...counters, texts: [...texts] });
+      void (message.flush && flushAudit ? flushAudit() : Promise.resolve()).finally(() => {
+        const cpu = process.cpuUsage();
+        send({ type: 'stats', cpuUserUs: cpu.user, cpuSystemUs: cpu.system, ...counters, texts: [...texts] });
+      });
     } else if (message.type === 'stop') {
       void close().finally(() => process.exit(0));
     }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildMessage, ServerStats } from './server-process.js';
 import type { Target } from './workloads.js';
 
-export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared' | 'realtimeBaseline';
+export type ServerName = 'floor' | 'api' | 'noRls' | 'trusted' | 'postgraphile' | 'apiUnprepared' | 'apiNoReadAudit' | 'realtimeBaseline';
 
 export const SERVER_LABELS: Record<ServerName, string> = {
   floor: 'floor (node:http + pg)',
@@ -13,6 +13,7 @@ export const SERVER_LABELS: Record<ServerName, string> = {
   trusted: 'API with trusted documents',
   postgraphile: 'PostGraphile 5 (amber, pg adaptor, RLS)',
   apiUnprepared: 'API with unprepared statements',
+  apiNoReadAudit: 'API without read audit events',
   realtimeBaseline: 'API with a per-subscriber realtime baseline',
 };
 
@@ -38,6 +39,8 @@ export interface ServerConfig {
   trustedDocumentsFile?: string;
   /** API only: startServer's realtime settings besides the defaults (the realtime run raises the per-tenant socket bound). */
   realtime?: { maxSocketsPerTenant?: number; maxSubscriptionsPerTenant?: number; maxPendingSocketsPerAddress?: number; listenUrl?: string };
+  /** API only: record no read audit events (lib/mutations-only-audit-sink.ts), for the "API without read audit events". */
+  noReadAudit?: boolean;
   /** API only: serve subscriptions with the per-subscriber baseline (lib/per-subscriber-feed.ts) instead of the product's fan-out. */
   perSubscriberRealtime?: boolean;
 }
@@ -49,6 +52,7 @@ const ENTRY_POINTS: Record<ServerName, string> = {
   trusted: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   postgraphile: fileURLToPath(new URL('../postgraphile-server.ts', import.meta.url)),
   apiUnprepared: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
+  apiNoReadAudit: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
   realtimeBaseline: fileURLToPath(new URL('../api-server.ts', import.meta.url)),
 };
 
@@ -113,11 +117,12 @@ export class ServerProcess {
     });
   }
 
-  stats(): Promise<ServerStats> {
+  /** The server's counters; with `flushAudit`, after it wrote its buffered audit events (lib/server-process.ts). */
+  stats(options: { flushAudit?: boolean } = {}): Promise<ServerStats> {
     return new Promise((resolve, reject) => {
       if (!this.child.connected) return reject(new Error(`${this.name} server is gone`));
       this.#pendingStats.push(resolve);
-      this.child.send({ type: 'stats' });
+      this.child.send({ type: 'stats', ...(options.flushAudit ? { flush: true } : {}) });
     });
   }
 

@@ -59,6 +59,8 @@ export class AuditLog implements AuditSink {
   #tail: Promise<void> = Promise.resolve();
   #busy = false;
   #retryAfter = 0;
+  /** The last drain stopped because the database was unavailable (its events wait for a retry). */
+  #unavailable = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -94,29 +96,44 @@ export class AuditLog implements AuditSink {
   }
 
   /**
-   * Writes every buffered event, batch by batch; writes run one after another. Resolves (never rejects) when the
-   * buffer is empty, or when the database was unavailable: then the events stay buffered for the next attempt.
+   * Writes every event buffered when the write begins, batch by batch; writes run one after another. Resolves
+   * (never rejects) when they are written, or when the database was unavailable: then the events stay buffered for
+   * the next attempt. Events that arrive meanwhile wait for the next flush (the timer's, at most
+   * `flushIntervalMs` later) unless they fill a whole batch.
    */
   flush(): Promise<void> {
     this.#tail = this.#tail.then(() => this.#drain());
     return this.#tail;
   }
 
-  /** Stops the timer and writes what is buffered, once; what the database cannot take then is lost (`shutdown`). */
+  /**
+   * Stops the timer and writes what is buffered, also what arrives meanwhile; what the database cannot take then
+   * is lost (`shutdown`).
+   */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.flush();
+    do await this.flush();
+    while (this.#buffer.length && !this.#unavailable);
     if (this.#buffer.length) {
       this.options.observer?.dropped('shutdown', this.#buffer.length);
       this.#buffer = [];
     }
   }
 
+  /**
+   * Writes what was buffered when it began, and goes on only while a whole batch waits. Under steady load the
+   * events that arrive during a write are the next flush's: draining until the buffer was empty wrote them at once,
+   * a few at a time, so batches shrank to what arrived during one write (~15 events at 500 requests/s instead of
+   * 500), each with its own transaction, and a flush cost its fixed share per event many times over.
+   */
   async #drain(): Promise<void> {
     this.#busy = true;
+    this.#unavailable = false;
+    let owed = this.#buffer.length;
     try {
-      while (this.#buffer.length) {
+      while (this.#buffer.length && (owed > 0 || this.#buffer.length >= this.options.batchSize)) {
         const batch = this.#buffer.splice(0, this.options.batchSize);
+        owed -= batch.length;
         this.#writing = batch.length;
         let result: BatchResult;
         try {
@@ -133,6 +150,7 @@ export class AuditLog implements AuditSink {
           // Back at the front, in order: the bound still holds, since they were counted as pending all along.
           this.#buffer.unshift(...result.retry);
           this.#retryAfter = Date.now() + this.options.flushIntervalMs;
+          this.#unavailable = true;
           this.options.observer?.retrying(result.retry.length, result.unavailable);
           return;
         }

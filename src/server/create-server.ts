@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createTokenVerifier, type TokenVerifierOptions } from '../auth/token-verifier.js';
 import { createAppDatabase, type AppDatabase, type Database, type StatementObserver, type TransactionPlugins } from '../db/kysely.js';
 import { AuditLog } from '../audit/audit-log.js';
+import type { AuditSink } from '../tenancy/audit-sink.js';
 import { auditObserver } from '../observability/audit-metrics.js';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_QUERY_LIMITS, DEFAULT_REALTIME_SETTINGS, type HttpLimits } from '../config/env.js';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -104,6 +105,12 @@ export interface ServerOptions {
   realtime?: Partial<RealtimeSettings>;
   /** Replaces the realtime fan-out of each tenant (realtime-hub.ts FeedFactory); not reachable from the environment. */
   realtimeFeed?: FeedFactory;
+  /**
+   * Wraps the audit sink that request and subscription transactions report their context switches to, given the
+   * product's AuditLog (the benchmark's "API without read audit events", bench/lib/mutations-only-audit-sink.ts,
+   * measures what the read events cost). Not reachable from the environment: a deployment records every switch.
+   */
+  auditSink?: (auditLog: AuditSink) => AuditSink;
 }
 
 export interface RunningServer {
@@ -231,9 +238,10 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     await tenantAdmission.close();
     throw error;
   }
+  const auditSink: AuditSink = options.auditSink ? options.auditSink(audit) : audit;
   const transactionSettings = {
     ...options.transaction,
-    audit,
+    audit: auditSink,
     admission: tenantAdmission.admission,
     onCommitted: (tenantId: string) => hub.committed(tenantId),
     observeStatement: requestTransactionObserver({ metrics, logger: options.logger, slowStatementMs: options.slowStatementMs ?? 500 }),
@@ -307,7 +315,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     production: options.production,
     settings: realtimeSettings,
     metrics: realtimeMetrics,
-    audit,
+    audit: auditSink,
     logger: options.logger,
     maxPayloadBytes: options.bodyLimitBytes,
     trustedDocuments: options.trustedDocuments,

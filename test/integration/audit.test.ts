@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AuditEventsDocument } from '../../src/__generated__/sdk/graphql.js';
 import { writeAuditBatch } from '../../src/audit/audit-batch-writer.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { scrapeMetrics } from '../support/prometheus.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { createTestTenant, tokenFor } from '../support/tenants.js';
@@ -251,6 +252,156 @@ describe('AuditLog.flush', () => {
       ),
     );
     expect(rows.rows[0]).toEqual({ events: 4, refused: 1 });
+  });
+});
+
+describe('AuditLog batches under steady load', () => {
+  it('writes what was buffered when a flush began; events that arrive during the write wait for the next flush', async () => {
+    const tenant = await createTestTenant();
+    const marker = `steady-${randomUUID()}`;
+    const event = (i: number) => ({
+      tenantId: tenant.id,
+      userId: null,
+      requestId: `${marker}-${i}`,
+      source: 'api' as const,
+      operationType: 'query' as const,
+      operationName: null,
+      outcome: 'committed' as const,
+      startedAt: new Date().toISOString(),
+      durationMs: 1,
+    });
+    const writes: number[] = [];
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    const audit = new AuditLog(pool, {
+      flushIntervalMs: 3_600_000,
+      batchSize: 500,
+      maxPending: 10_000,
+      observer: { dropped: () => {}, retrying: () => {}, written: (count) => writes.push(count) },
+    });
+    const locker = new pg.Client({ connectionString: inject('ownerUrl') });
+    await locker.connect();
+    try {
+      for (let i = 0; i < 10; i++) audit.enqueue(event(i));
+      // The first write waits for this lock, as a write that takes a while under load would.
+      await locker.query('begin');
+      await locker.query('lock table audit_events in access exclusive mode');
+      const lockerPid = (await locker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const first = audit.flush();
+      await vi.waitFor(
+        async () => {
+          const { rows } = await asOwner((client) =>
+            client.query('select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [lockerPid]),
+          );
+          expect(rows).toHaveLength(1);
+        },
+        { timeout: 5000, interval: 20 },
+      );
+      // Requests go on meanwhile.
+      for (let i = 10; i < 13; i++) audit.enqueue(event(i));
+      await locker.query('commit');
+      await first;
+      // One batch of the ten; the three are the next flush's, not a batch of three written straight after.
+      expect(writes).toEqual([10]);
+      expect(audit.pending).toBe(3);
+      await audit.flush();
+      expect(writes).toEqual([10, 3]);
+    } finally {
+      await locker.query('rollback').catch(() => {});
+      await locker.end();
+      await audit.close();
+      await pool.end();
+    }
+    const rows = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
+    expect(rows.rows[0]).toEqual({ n: 13 });
+  });
+
+  it('writes on close also what arrives during its last write', async () => {
+    const tenant = await createTestTenant();
+    const marker = `closing-${randomUUID()}`;
+    const event = (i: number) => ({
+      tenantId: tenant.id,
+      userId: null,
+      requestId: `${marker}-${i}`,
+      source: 'api' as const,
+      operationType: 'query' as const,
+      operationName: null,
+      outcome: 'committed' as const,
+      startedAt: new Date().toISOString(),
+      durationMs: 1,
+    });
+    const dropped: string[] = [];
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    const audit = new AuditLog(pool, {
+      flushIntervalMs: 3_600_000,
+      batchSize: 500,
+      maxPending: 10_000,
+      observer: { dropped: (reason) => dropped.push(reason), retrying: () => {} },
+    });
+    try {
+      for (let i = 0; i < 5; i++) audit.enqueue(event(i));
+      const closing = audit.close();
+      // A request that ends while the last write is under way (its transaction ended before the pool closed).
+      setImmediate(() => audit.enqueue(event(5)));
+      await closing;
+      expect(audit.pending).toBe(0);
+      expect(dropped).toEqual([]);
+    } finally {
+      await pool.end();
+    }
+    const rows = await asOwner((client) => client.query('select count(*)::int as n from audit_events where request_id like $1', [`${marker}-%`]));
+    expect(rows.rows[0]).toEqual({ n: 6 });
+  });
+});
+
+describe('writeAuditBatch', () => {
+  it('sends a batch of many tenants as one call of app.write_audit_events in one round trip, each event under its own tenant', async () => {
+    const tenants = await Promise.all([createTestTenant(), createTestTenant(), createTestTenant(), createTestTenant()]);
+    const marker = `one-call-${randomUUID()}`;
+    // Interleaved, as requests arrive: the writer groups them by tenant for the function.
+    const events = [0, 1].flatMap((round) =>
+      tenants.map((tenant, i) => ({
+        tenantId: tenant.id,
+        userId: tenant.admin.id,
+        requestId: `${marker}-${i}-${round}`,
+        source: 'api' as const,
+        operationType: 'query' as const,
+        operationName: "It's; quoted",
+        outcome: 'committed' as const,
+        startedAt: new Date(Date.now() + round).toISOString(),
+        durationMs: 3,
+      })),
+    );
+    const sent: string[] = [];
+    const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        if (typeof args[0] === 'string') sent.push(args[0]);
+        return query(...args);
+      };
+    });
+    try {
+      const result = await writeAuditBatch(pool, events);
+      expect({ written: result.written.length, transactions: result.transactions }).toEqual({ written: 8, transactions: 1 });
+    } finally {
+      await pool.end();
+    }
+    // One round trip: the prologue (start transaction; app.enter_tenant of the first tenant), ONE call for all
+    // four tenants, commit. No per-tenant statement.
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.match(/app\.write_audit_events\(/g)).toHaveLength(1);
+    expect(sent[0]).not.toMatch(/insert into|set_config/i);
+    expect(sent[0]).toMatch(/^start transaction read write;select \* from app\.enter_tenant\([^)]*\);select app\.write_audit_events\(.*\);commit$/s);
+    const rows = await asOwner((client) =>
+      client.query('select tenant_id::text as tenant, request_id, operation_name from audit_events where request_id like $1 order by request_id', [
+        `${marker}-%`,
+      ]),
+    );
+    expect(rows.rows).toEqual(
+      tenants.flatMap((tenant, i) =>
+        [0, 1].map((round) => ({ tenant: tenant.id, request_id: `${marker}-${i}-${round}`, operation_name: "It's; quoted" })),
+      ),
+    );
   });
 });
 
