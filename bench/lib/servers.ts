@@ -84,12 +84,7 @@ export class ServerProcess {
     const log = openSync(logFile, 'a');
     const child = fork(ENTRY_POINTS[name], [], {
       // BENCH_CPU_PROF_DIR: write a V8 CPU profile of each server process there (node --cpu-prof), to find where the time goes.
-      execArgv: [
-        '--import',
-        'tsx',
-        ...(process.env.BENCH_EXP_FLAGS ? process.env.BENCH_EXP_FLAGS.split(' ') : []),
-        ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : []),
-      ],
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])],
       env: { ...process.env, BENCH_SERVER_CONFIG: JSON.stringify(config), NODE_ENV: 'production' },
       stdio: ['ignore', log, log, 'ipc'],
     });
