@@ -10,6 +10,14 @@ export interface TenantStatements {
 
 const BATCH_TIMEOUTS = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 };
 
+/** How the batch's transaction runs: read write with 5 s timeouts unless told otherwise. */
+export interface BatchMode {
+  readonly tenantContext?: TenantContextMode;
+  readonly readOnly?: boolean;
+  readonly statementTimeoutMs?: number;
+  readonly idleInTransactionTimeoutMs?: number;
+}
+
 /**
  * Runs statements for many tenants in ONE transaction and ONE round trip: `app.enter_tenant` enters the first
  * tenant (no user: this is the server's own bookkeeping), a transaction-local `set_config` each next one, then its statements
@@ -19,17 +27,27 @@ const BATCH_TIMEOUTS = { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5
  * SECURITY: the simple protocol takes no parameters. Tenant ids are validated by buildTransactionPrologue;
  * callers build their statements with `literal`, pg's own escaping. A failure anywhere rolls the whole batch
  * back before the connection returns to the pool (an aborted transaction must never be handed out again).
+ *
+ * Resolves with the result of every statement in order (the prologue's, each switch's, the callers', COMMIT's).
  */
 export async function runPerTenantBatch(
   pool: pg.Pool,
   groups: readonly TenantStatements[],
-  tenantContext: TenantContextMode = 'standard',
-): Promise<void> {
-  if (!groups.length) return;
+  modeOrContext: TenantContextMode | BatchMode = 'standard',
+): Promise<pg.QueryResult[]> {
+  if (!groups.length) return [];
+  const mode = typeof modeOrContext === 'string' ? { tenantContext: modeOrContext } : modeOrContext;
+  const tenantContext = mode.tenantContext ?? 'standard';
+  const transaction = {
+    readOnly: mode.readOnly ?? false,
+    statementTimeoutMs: mode.statementTimeoutMs ?? BATCH_TIMEOUTS.statementTimeoutMs,
+    idleInTransactionTimeoutMs: mode.idleInTransactionTimeoutMs ?? BATCH_TIMEOUTS.idleInTransactionTimeoutMs,
+    tenantContext,
+  };
   const parts: string[] = [];
   for (const [index, group] of groups.entries()) {
     // buildTransactionPrologue validates the tenant id (decimal digits only) for the literal below as well.
-    const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, { readOnly: false, ...BATCH_TIMEOUTS, tenantContext });
+    const prologue = buildTransactionPrologue({ tenantId: group.tenantId, userId: null }, transaction);
     // The first group's prologue starts the transaction and sets the timeouts (app.enter_tenant); later groups
     // only switch the transaction-local tenant, which is all enter_tenant would change for them (no user, the
     // same timeouts): one set_config (~0.5 µs) instead of a PL/pgSQL call with three (~8 µs). Only for a tenant
@@ -51,7 +69,8 @@ export async function runPerTenantBatch(
   client.on('error', ignore);
   let broken: Error | undefined;
   try {
-    await client.query(parts.join(';'));
+    // pg answers a string of several statements with one result per statement.
+    return (await client.query(parts.join(';'))) as unknown as pg.QueryResult[];
   } catch (error) {
     // A connection whose rollback fails is gone or unusable: release(error) discards it instead of pooling it.
     await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));

@@ -1,6 +1,8 @@
 import { sql } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
+import { isValidTenantId } from '../ids/entity-ids.js';
+import { runPerTenantBatch } from './per-tenant-batch.js';
 import { beginTenantTransaction, commitOrRollBack, enteredIdentityOf } from './tenant-transaction.js';
 
 /** What one tenant may use of the shared server: one row of `plan_limits` (migrations/0008). */
@@ -41,37 +43,59 @@ export type PlanLimitsSource = (tenantId: string) => Promise<PlanLimits>;
  * work, not from the tenants' fair share.
  */
 export function planLimitsFromDatabase(database: AppDatabase, timeoutMs: number): PlanLimitsSource {
+  const timeouts = { statementTimeoutMs: timeoutMs, idleInTransactionTimeoutMs: timeoutMs };
   return async (tenantId) => {
-    const tx = await beginTenantTransaction(
-      database,
-      { tenantId, userId: null },
-      { readOnly: true, statementTimeoutMs: timeoutMs, idleInTransactionTimeoutMs: timeoutMs },
-    );
-    const rows = await commitOrRollBack(tx, async () => {
-      const { rows } = await sql<{
-        plan: string;
-        requests_per_second: number;
-        burst: number;
-        connection_share: string;
-        statement_timeout_ms: number;
-        request_timeout_ms: number;
-      }>`select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms
+    // Citus mode with an external tenant id needs the id remembered for it before its prologue can be written
+    // (tenant-transaction.ts): a transaction of its own. Every other read is one round trip: prologue, the
+    // plan's row and COMMIT in one string (per-tenant-batch.ts), where a transaction of statements took three.
+    if (database.tenantContext === 'citus' && !isValidTenantId(tenantId)) return readInTransaction(database, tenantId, timeouts);
+    const results = await runPerTenantBatch(database.pool, [{ tenantId, statements: [PLAN_OF_CURRENT_TENANT] }], {
+      ...timeouts,
+      readOnly: true,
+      tenantContext: database.tenantContext ?? 'standard',
+    });
+    // …; select * from app.enter_tenant(…); <the plan>; commit
+    const entered = results.at(-3)?.rows[0] as { entered_tenant: string | number } | undefined;
+    if (!entered) throw new Error('The tenant prologue returned no row; expected app.enter_tenant of migrations/0012 (run the migrations)');
+    return limitsOf(results.at(-2)?.rows[0] as PlanRow | undefined, String(entered.entered_tenant));
+  };
+}
+
+/** The current tenant's plan (every tenant has one: tenants.plan references plan_limits), or the most restrictive. */
+const PLAN_OF_CURRENT_TENANT = `select p.plan, p.requests_per_second, p.burst, p.connection_share, p.statement_timeout_ms, p.request_timeout_ms
            from plan_limits p left join tenants t on t.plan = p.plan and t.id = app.current_tenant_id()
           order by t.id is null, p.requests_per_second, p.plan
-          limit 1`.execute(tx);
-      return rows;
-    });
-    const row = rows[0];
-    if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
-    return {
-      tenantId: enteredIdentityOf(tx).tenantId,
-      plan: row.plan,
-      requestsPerSecond: row.requests_per_second,
-      burst: row.burst,
-      connectionShare: Number(row.connection_share),
-      statementTimeoutMs: row.statement_timeout_ms,
-      requestTimeoutMs: row.request_timeout_ms,
-    };
+          limit 1`;
+
+interface PlanRow {
+  plan: string;
+  requests_per_second: number;
+  burst: number;
+  connection_share: string;
+  statement_timeout_ms: number;
+  request_timeout_ms: number;
+}
+
+async function readInTransaction(
+  database: AppDatabase,
+  tenantId: string,
+  timeouts: { statementTimeoutMs: number; idleInTransactionTimeoutMs: number },
+): Promise<PlanLimits> {
+  const tx = await beginTenantTransaction(database, { tenantId, userId: null }, { readOnly: true, ...timeouts });
+  const rows = await commitOrRollBack(tx, async () => (await sql.raw<PlanRow>(PLAN_OF_CURRENT_TENANT).execute(tx)).rows);
+  return limitsOf(rows[0], enteredIdentityOf(tx).tenantId);
+}
+
+function limitsOf(row: PlanRow | undefined, tenantId: string): PlanLimits {
+  if (!row) throw new Error('The plan_limits table is empty; migration 0008 inserts the default plans. Add at least one plan.');
+  return {
+    tenantId,
+    plan: row.plan,
+    requestsPerSecond: row.requests_per_second,
+    burst: row.burst,
+    connectionShare: Number(row.connection_share),
+    statementTimeoutMs: row.statement_timeout_ms,
+    requestTimeoutMs: row.request_timeout_ms,
   };
 }
 

@@ -249,4 +249,30 @@ describe('planLimitsFromDatabase by an external id', () => {
       await pool.end().catch(() => {});
     }
   });
+
+  it('reads a plan in one round trip, and a refused read leaves its connection fit for the next', async () => {
+    const pool = createPool({ connectionString: inject('appUrl'), max: 1, applicationName: 'tenantgraph-test-plan-round-trips' });
+    const sent: string[] = [];
+    pool.on('acquire', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+        if (typeof args[0] === 'string') sent.push(args[0]);
+        return query(...args);
+      };
+    });
+    const database = createAppDatabase(pool);
+    try {
+      const read = planLimitsFromDatabase(database, 1000);
+      const limits = await read(tenant.id);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(/^start transaction read only;select \* from app\.enter_tenant\('\d+',null,1000,1000\);select p\.plan, .*;commit$/s);
+      expect(limits).toMatchObject({ tenantId: tenant.id, plan: expect.any(String), requestsPerSecond: expect.any(Number) });
+      // Refused inside the string (unknown name): rolled back, so the pool's one connection serves the next read.
+      await expect(read(`org_none_${randomUUID()}`)).rejects.toMatchObject({ code: 'TG002' });
+      expect(await read(tenant.id)).toEqual(limits);
+    } finally {
+      await database.db.destroy();
+      await pool.end().catch(() => {});
+    }
+  });
 });
