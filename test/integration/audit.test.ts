@@ -255,21 +255,26 @@ describe('AuditLog.flush', () => {
   });
 });
 
+/** A committed query's audit event of `tenantId` with request id `requestId`. */
+function committedQueryEvent(tenantId: string, requestId: string) {
+  return {
+    tenantId,
+    userId: null,
+    requestId,
+    source: 'api' as const,
+    operationType: 'query' as const,
+    operationName: null,
+    outcome: 'committed' as const,
+    startedAt: new Date().toISOString(),
+    durationMs: 1,
+  };
+}
+
 describe('AuditLog batches under steady load', () => {
   it('writes what was buffered when a flush began; events that arrive during the write wait for the next flush', async () => {
     const tenant = await createTestTenant();
     const marker = `steady-${randomUUID()}`;
-    const event = (i: number) => ({
-      tenantId: tenant.id,
-      userId: null,
-      requestId: `${marker}-${i}`,
-      source: 'api' as const,
-      operationType: 'query' as const,
-      operationName: null,
-      outcome: 'committed' as const,
-      startedAt: new Date().toISOString(),
-      durationMs: 1,
-    });
+    const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
     const writes: number[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     const audit = new AuditLog(pool, {
@@ -318,17 +323,7 @@ describe('AuditLog batches under steady load', () => {
   it('writes on close also what arrives during its last write', async () => {
     const tenant = await createTestTenant();
     const marker = `closing-${randomUUID()}`;
-    const event = (i: number) => ({
-      tenantId: tenant.id,
-      userId: null,
-      requestId: `${marker}-${i}`,
-      source: 'api' as const,
-      operationType: 'query' as const,
-      operationName: null,
-      outcome: 'committed' as const,
-      startedAt: new Date().toISOString(),
-      durationMs: 1,
-    });
+    const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
     const dropped: string[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     const audit = new AuditLog(pool, {
