@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { inKeyOrder } from '../../graphql/by-key.js';
 import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { TransactionSource } from '../domain-module.js';
-import { cursorKey } from '../messages/loaders.js';
+import { cursorKey, windowGroups } from '../messages/loaders.js';
 import { findConversationsByIds, findConversationsWithMessagesByIds, type ConversationWithMessages } from './queries.js';
 import type { ConversationRow } from './rows.js';
 
@@ -21,14 +21,13 @@ export function createConversationLoaders(transaction: TransactionSource) {
     conversationWithMessagesById: new DataLoader<ConversationMessagesKey, ConversationWithMessages | null, string>(
       async (keys) => {
         const results = new Map<string, ConversationWithMessages | null>();
-        const groups = new Map<string, ConversationMessagesKey[]>();
-        for (const key of keys) groups.set(cursorKey(key), [...(groups.get(cursorKey(key)) ?? []), key]);
-        for (const group of groups.values()) {
-          const window = { ...group[0]!.window, limit: Math.max(...group.map((key) => key.window.limit)) };
+        for (const { window, keys: group } of windowGroups(keys)) {
           const ids = [...new Set(group.map((key) => key.id))];
-          const found = await findConversationsWithMessagesByIds(await transaction(), ids, window);
+          const found = new Map(
+            (await findConversationsWithMessagesByIds(await transaction(), ids, window)).map((row) => [row.conversation.id, row]),
+          );
           for (const key of group) {
-            const row = found.find((candidate) => candidate.conversation.id === key.id);
+            const row = found.get(key.id);
             results.set(conversationMessagesKey(key), row ? { ...row, messages: row.messages.slice(0, key.window.limit) } : null);
           }
         }

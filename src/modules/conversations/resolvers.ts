@@ -9,7 +9,7 @@ import { viewerOf, type RequestContext } from '../../graphql/request-context.js'
 import { fieldNodesAt, selectsPath } from '../../graphql/lookahead.js';
 import type { KeysetWindow } from '../../graphql/keyset.js';
 import type { UserRow } from '../directory/rows.js';
-import { cursorKey, type MessagePageKey } from '../messages/loaders.js';
+import { windowGroups, type MessagePageKey } from '../messages/loaders.js';
 import {
   countConversations,
   insertConversation,
@@ -80,8 +80,8 @@ async function listConversationsPage(
  * different cursors (or go different ways): those need statements of their own, as in the messages loader.
  */
 function sharedMessageWindow(pages: readonly Omit<MessagePageKey, 'conversationId'>[]): KeysetWindow | undefined {
-  if (!pages.length || new Set(pages.map(cursorKey)).size !== 1) return undefined;
-  return { ...pages[0]!.window, limit: Math.max(...pages.map((page) => page.window.limit)) };
+  const groups = windowGroups(pages);
+  return groups.length === 1 ? groups[0]!.window : undefined;
 }
 
 /** Each conversation's messages, as the page of each key its message fields will load. */

@@ -39,11 +39,8 @@ export function createMessageLoaders(transaction: TransactionSource) {
     messagesByConversationId: new DataLoader<MessagePageKey, MessagePage, string>(
       async (keys) => {
         const results = new Map<string, MessagePage>();
-        for (const group of groupByCursor(keys)) {
-          const limit = Math.max(...group.map((key) => key.window.limit));
+        for (const { window, keys: group } of windowGroups(keys)) {
           const ids = [...new Set(group.map((key) => key.conversationId))];
-          const { cursor, direction } = group[0]!.window;
-          const window = { limit, cursor, direction };
           // One key that selects authors makes the whole group's statement bring them: still one statement.
           const rows = group.some((key) => key.withAuthors)
             ? await listMessagesWithAuthorsByConversations(await transaction(), ids, window)
@@ -73,14 +70,21 @@ export function cursorKey(key: Pick<MessagePageKey, 'window'>): string {
   return `${direction}|${cursor ? `${cursor.createdAt}|${cursor.id}` : ''}`;
 }
 
-function groupByCursor(keys: readonly MessagePageKey[]): MessagePageKey[][] {
-  const groups = new Map<string, MessagePageKey[]>();
+/**
+ * Keys grouped by direction and cursor, each group with the one window that serves all its keys (their largest
+ * limit; each key takes its own prefix): one statement per group.
+ */
+export function windowGroups<K extends Pick<MessagePageKey, 'window'>>(keys: readonly K[]): { window: KeysetWindow; keys: K[] }[] {
+  const groups = new Map<string, K[]>();
   for (const key of keys) {
     const group = groups.get(cursorKey(key));
     if (group) group.push(key);
     else groups.set(cursorKey(key), [key]);
   }
-  return [...groups.values()];
+  return [...groups.values()].map((group) => ({
+    window: { ...group[0]!.window, limit: Math.max(...group.map((key) => key.window.limit)) },
+    keys: group,
+  }));
 }
 
 declare module '../loaders.js' {
