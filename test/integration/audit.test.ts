@@ -270,6 +270,11 @@ function committedQueryEvent(tenantId: string, requestId: string) {
   };
 }
 
+/** An AuditLog that never flushes by itself (an hour's interval): the test calls flush() and close(). */
+function flushedByHand(pool: pg.Pool, observer: ConstructorParameters<typeof AuditLog>[1]['observer']) {
+  return new AuditLog(pool, { flushIntervalMs: 3_600_000, batchSize: 500, maxPending: 10_000, observer });
+}
+
 describe('AuditLog batches under steady load', () => {
   it('writes what was buffered when a flush began; events that arrive during the write wait for the next flush', async () => {
     const tenant = await createTestTenant();
@@ -277,12 +282,7 @@ describe('AuditLog batches under steady load', () => {
     const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
     const writes: number[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
-    const audit = new AuditLog(pool, {
-      flushIntervalMs: 3_600_000,
-      batchSize: 500,
-      maxPending: 10_000,
-      observer: { dropped: () => {}, retrying: () => {}, written: (count) => writes.push(count) },
-    });
+    const audit = flushedByHand(pool, { dropped: () => {}, retrying: () => {}, written: (count) => writes.push(count) });
     const locker = new pg.Client({ connectionString: inject('ownerUrl') });
     await locker.connect();
     try {
@@ -326,12 +326,7 @@ describe('AuditLog batches under steady load', () => {
     const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
     const dropped: string[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
-    const audit = new AuditLog(pool, {
-      flushIntervalMs: 3_600_000,
-      batchSize: 500,
-      maxPending: 10_000,
-      observer: { dropped: (reason) => dropped.push(reason), retrying: () => {} },
-    });
+    const audit = flushedByHand(pool, { dropped: (reason) => dropped.push(reason), retrying: () => {} });
     try {
       for (let i = 0; i < 5; i++) audit.enqueue(event(i));
       const closing = audit.close();
