@@ -15,6 +15,7 @@ export default defineConfig({
     // that test/ never imports bench/ (test/unit/import-layers.test.ts).
     include: ['test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
+    setupFiles: ['test/setup/verify-cached-statements.ts'],
     // Each test creates its own tenants, so files run in parallel against one migrated database.
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -17,6 +17,12 @@ export interface KeysetWindow {
   direction: PageDirection;
 }
 
+/**
+ * What of a window a statement's SQL depends on besides null-ness (db/statement-cache.ts): the scan order. Its
+ * limit and cursor values are parameters.
+ */
+export const WINDOW_SHAPE = ['direction'] as const satisfies readonly (keyof KeysetWindow)[];
+
 /** The order a connection lists its rows in, on `(created_at, id)`. */
 export type KeysetOrder = 'asc' | 'desc';
 

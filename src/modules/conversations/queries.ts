@@ -1,5 +1,6 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
-import { keysetScan, type KeysetOrder, type KeysetWindow } from '../../graphql/keyset.js';
+import { keysetScan, WINDOW_SHAPE, type KeysetOrder, type KeysetWindow } from '../../graphql/keyset.js';
+import { CachedStatement } from '../../db/statement-cache.js';
 import type { Database } from '../../db/kysely.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { UserRow } from '../directory/rows.js';
@@ -30,8 +31,11 @@ function applyFilter<O>(
  * in scan order (backward windows come oldest first: `toConnection` restores the normal order).
  */
 export function listConversations(tx: TenantTransaction, filter: ConversationFilter, window: KeysetWindow): Promise<ConversationRow[]> {
-  return listConversationsQuery(tx, filter, window).execute();
+  return conversationsPage.execute(tx, filter, window);
 }
+
+/** The filter's search text becomes a pattern (applyFilter): a page searching it is built per execution. */
+const FILTER_UNCACHED = ['titleContains'] as const satisfies readonly (keyof ConversationFilter)[];
 
 /** The statement {@link listConversations} runs, unexecuted (`cli explain` compiles it). */
 export function listConversationsQuery(tx: TenantTransaction, filter: ConversationFilter, window: KeysetWindow) {
@@ -43,6 +47,7 @@ export function listConversationsQuery(tx: TenantTransaction, filter: Conversati
   if (scan.predicate) query = query.where(scan.predicate);
   return query;
 }
+const conversationsPage = new CachedStatement(listConversationsQuery, { shape: WINDOW_SHAPE, uncached: FILTER_UNCACHED });
 
 /** A conversation of a page with a window of its messages, each with its author. */
 export interface ConversationWithMessages {
@@ -61,7 +66,7 @@ export async function listConversationsWithMessages(
   window: KeysetWindow,
   messageWindow: KeysetWindow,
 ): Promise<ConversationWithMessages[]> {
-  return groupConversationsWithMessages(await listConversationsWithMessagesQuery(tx, filter, window, messageWindow).execute());
+  return groupConversationsWithMessages(await conversationsWithMessagesPage.execute(tx, filter, window, messageWindow));
 }
 
 /** The statement {@link listConversationsWithMessages} runs, unexecuted. */
@@ -73,6 +78,7 @@ export function listConversationsWithMessagesQuery(
 ) {
   return withMessages(tx, listConversationsQuery(tx, filter, window), keysetScan('desc', window).order, messageWindow);
 }
+const conversationsWithMessagesPage = new CachedStatement(listConversationsWithMessagesQuery, { shape: WINDOW_SHAPE, uncached: FILTER_UNCACHED });
 
 /** {@link findConversationsByIds} with each conversation's `messageWindow` of messages and their authors, in one statement. */
 export async function findConversationsWithMessagesByIds(
@@ -80,13 +86,14 @@ export async function findConversationsWithMessagesByIds(
   ids: readonly string[],
   messageWindow: KeysetWindow,
 ): Promise<ConversationWithMessages[]> {
-  return groupConversationsWithMessages(await findConversationsWithMessagesByIdsQuery(tx, ids, messageWindow).execute());
+  return groupConversationsWithMessages(await conversationsWithMessagesByIds.execute(tx, ids, messageWindow));
 }
 
 /** The statement {@link findConversationsWithMessagesByIds} runs, unexecuted. */
 export function findConversationsWithMessagesByIdsQuery(tx: TenantTransaction, ids: readonly string[], messageWindow: KeysetWindow) {
   return withMessages(tx, findConversationsByIdsQuery(tx, ids), 'desc', messageWindow);
 }
+const conversationsWithMessagesByIds = new CachedStatement(findConversationsWithMessagesByIdsQuery, { shape: WINDOW_SHAPE });
 
 /** `conversations` (a statement selecting conversations) as `c`, each row joined to its window of messages with authors. */
 function withMessages(
@@ -126,17 +133,19 @@ function groupConversationsWithMessages(rows: readonly Record<string, unknown>[]
 }
 
 export async function countConversations(tx: TenantTransaction, filter: ConversationFilter): Promise<number> {
-  const { count } = await countConversationsQuery(tx, filter).executeTakeFirstOrThrow();
-  return count;
+  const [row] = await conversationsCount.execute(tx, filter);
+  if (!row) throw new Error('count(*) returned no row');
+  return row.count;
 }
 
 /** The statement {@link countConversations} runs, unexecuted. */
 export function countConversationsQuery(tx: TenantTransaction, filter: ConversationFilter) {
   return applyFilter(tx.selectFrom('conversations').select(sql<number>`count(*)::int`.as('count')), filter);
 }
+const conversationsCount = new CachedStatement(countConversationsQuery, { uncached: FILTER_UNCACHED });
 
 export function findConversationsByIds(tx: TenantTransaction, ids: readonly string[]): Promise<ConversationRow[]> {
-  return findConversationsByIdsQuery(tx, ids).execute();
+  return conversationsByIds.execute(tx, ids);
 }
 
 /** The statement {@link findConversationsByIds} runs, unexecuted. */
@@ -146,6 +155,7 @@ export function findConversationsByIdsQuery(tx: TenantTransaction, ids: readonly
     .selectAll()
     .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
+const conversationsByIds = new CachedStatement(findConversationsByIdsQuery);
 
 export function insertConversation(tx: TenantTransaction, title: string, createdBy: string): Promise<ConversationRow> {
   return insertConversationQuery(tx, title, createdBy).executeTakeFirstOrThrow();

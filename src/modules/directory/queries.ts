@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
-import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
+import { keysetScan, WINDOW_SHAPE, type KeysetWindow } from '../../graphql/keyset.js';
+import { CachedStatement } from '../../db/statement-cache.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { TenantRow, UserRow } from './rows.js';
 
@@ -16,7 +17,7 @@ export function findCurrentTenantQuery(tx: TenantTransaction) {
 }
 
 export function findUsersByIds(tx: TenantTransaction, ids: readonly string[]): Promise<UserRow[]> {
-  return findUsersByIdsQuery(tx, ids).execute();
+  return usersByIds.execute(tx, ids);
 }
 
 /** The statement {@link findUsersByIds} runs, unexecuted. */
@@ -26,10 +27,11 @@ export function findUsersByIdsQuery(tx: TenantTransaction, ids: readonly string[
     .selectAll()
     .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
+const usersByIds = new CachedStatement(findUsersByIdsQuery);
 
 /** Members oldest first, keyset-paginated on (created_at, id); fetches `window.limit` rows in scan order. */
 export function listUsers(tx: TenantTransaction, window: KeysetWindow): Promise<UserRow[]> {
-  return listUsersQuery(tx, window).execute();
+  return usersPage.execute(tx, window);
 }
 
 /** The statement {@link listUsers} runs, unexecuted. */
@@ -39,6 +41,7 @@ export function listUsersQuery(tx: TenantTransaction, window: KeysetWindow) {
   if (scan.predicate) query = query.where(scan.predicate);
   return query;
 }
+const usersPage = new CachedStatement(listUsersQuery, { shape: WINDOW_SHAPE });
 
 export async function countUsers(tx: TenantTransaction): Promise<number> {
   const { count } = await countUsersQuery(tx).executeTakeFirstOrThrow();

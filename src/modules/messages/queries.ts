@@ -1,12 +1,13 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Database } from '../../db/kysely.js';
-import { keysetScan, type KeysetWindow } from '../../graphql/keyset.js';
+import { keysetScan, WINDOW_SHAPE, type KeysetWindow } from '../../graphql/keyset.js';
+import { CachedStatement } from '../../db/statement-cache.js';
 import type { TenantTransaction } from '../../tenancy/tenant-transaction.js';
 import type { UserRow } from '../directory/rows.js';
 import type { MessageRow } from './rows.js';
 
 export function findMessagesByIds(tx: TenantTransaction, ids: readonly string[]): Promise<MessageRow[]> {
-  return findMessagesByIdsQuery(tx, ids).execute();
+  return messagesByIds.execute(tx, ids);
 }
 
 /** The statement {@link findMessagesByIds} runs, unexecuted (`cli explain` compiles it). */
@@ -16,6 +17,7 @@ export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly stri
     .selectAll()
     .where('id', '=', sql<string>`any(${ids}::uuid[])`);
 }
+const messagesByIds = new CachedStatement(findMessagesByIdsQuery);
 
 /**
  * `window.limit` messages of each conversation past `window.cursor` in `window.direction` (forward: the newest,
@@ -29,7 +31,7 @@ export function findMessagesByIdsQuery(tx: TenantTransaction, ids: readonly stri
  *     (select "messages".* from "messages" where "messages"."conversation_id" = "c"."id" ... limit $n) as "m"
  */
 export function listMessagesByConversations(tx: TenantTransaction, conversationIds: readonly string[], window: KeysetWindow): Promise<MessageRow[]> {
-  return listMessagesByConversationsQuery(tx, conversationIds, window).execute();
+  return messagePages.execute(tx, conversationIds, window);
 }
 
 /** The statement {@link listMessagesByConversations} runs, unexecuted. */
@@ -44,6 +46,7 @@ export function listMessagesByConversationsQuery(tx: TenantTransaction, conversa
     })
     .selectAll('m');
 }
+const messagePages = new CachedStatement(listMessagesByConversationsQuery, { shape: WINDOW_SHAPE });
 
 /** Every column of a user and of a message, for statements that bring them under prefixed names. */
 export const AUTHOR_COLUMNS = [
@@ -112,7 +115,7 @@ export async function listMessagesWithAuthorsByConversations(
   conversationIds: readonly string[],
   window: KeysetWindow,
 ): Promise<{ message: MessageRow; author: UserRow }[]> {
-  const rows = await listMessagesWithAuthorsByConversationsQuery(tx, conversationIds, window).execute();
+  const rows = await messagePagesWithAuthors.execute(tx, conversationIds, window);
   // The author's columns come back prefixed `author__` (the message has its own `author_id`).
   return rows.map((row) => {
     const { rest, author } = splitPrefixed(row, ['author']);
@@ -127,6 +130,7 @@ export function listMessagesWithAuthorsByConversationsQuery(tx: TenantTransactio
     .crossJoinLateral((eb) => messagePageWithAuthors(eb, window))
     .selectAll('m');
 }
+const messagePagesWithAuthors = new CachedStatement(listMessagesWithAuthorsByConversationsQuery, { shape: WINDOW_SHAPE });
 
 /**
  * The LATERAL of one conversation's window of messages with their authors, for an outer query whose rows are
@@ -165,7 +169,7 @@ export async function insertMessageWithAuthor(
   tx: TenantTransaction,
   message: { conversationId: string; authorId: string; body: string },
 ): Promise<{ message: MessageRow; author: UserRow | undefined } | undefined> {
-  const row = await insertMessageQuery(tx, message).executeTakeFirst();
+  const [row] = await messageInsert.execute(tx, message);
   if (!row) return undefined;
   const { rest, author } = splitPrefixed(row, ['author']);
   return { message: rest as MessageRow, author: author.id == null ? undefined : (author as UserRow) };
@@ -191,3 +195,4 @@ export function insertMessageQuery(tx: TenantTransaction, message: { conversatio
     .selectAll('inserted')
     .select(AUTHOR_COLUMNS.map((column) => `users.${column} as author__${column}` as const));
 }
+const messageInsert = new CachedStatement(insertMessageQuery);
