@@ -6,6 +6,7 @@ import type { TenantTransaction } from '../tenancy/tenant-transaction.js';
 import type { TenantContextMode } from '../db/tenant-catalog.js';
 import { writeAuditBatch, type BatchResult } from './audit-batch-writer.js';
 import { auditRow } from './audit-row.js';
+import { CachedStatement } from '../db/statement-cache.js';
 
 /**
  * Why buffered events were lost, a closed set (it labels `tenantgraph_audit_events_dropped_total`):
@@ -78,7 +79,7 @@ export class AuditLog implements AuditSink {
   }
 
   async writeInTransaction(tx: TenantTransaction, event: AuditEvent): Promise<void> {
-    await tx.insertInto('audit_events').values(auditRow(event)).execute();
+    await auditInsert.execute(tx, auditRow(event));
   }
 
   enqueue(event: AuditEvent): void {
@@ -169,3 +170,6 @@ export class AuditLog implements AuditSink {
 export function compileAuditInsert(db: Kysely<Database>, events: readonly AuditEvent[]): CompiledQuery {
   return db.insertInto('audit_events').values(events.map(auditRow)).compile();
 }
+
+/** A mutation's event, inserted in its transaction: built once per shape of the row (db/statement-cache.ts). */
+const auditInsert = new CachedStatement((tx: TenantTransaction, row: ReturnType<typeof auditRow>) => tx.insertInto('audit_events').values(row));
