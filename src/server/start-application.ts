@@ -183,7 +183,7 @@ async function refusingCleanly<T>(step: Promise<T>): Promise<T> {
  * LISTEN URL being one. In the Citus mode the triggers of migrations/0021 fire where the placements of the
  * reference tables are, so only an explicit PLAN_LISTEN_DATABASE_URL turns the listener on (docs/citus.md).
  */
-function planListenUrl(env: Env, embeddedAppUrl: string): string | null {
+export function planListenUrl(env: Env, embeddedAppUrl: string): string | null {
   if (env.PLAN_LISTEN_DATABASE_URL) return env.PLAN_LISTEN_DATABASE_URL;
   if (env.TENANT_CONTEXT_MODE === 'citus') return null;
   return env.REALTIME_LISTEN_DATABASE_URL ?? (env.DATABASE_URL ? null : embeddedAppUrl);

@@ -2,6 +2,9 @@ import pg from 'pg';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { connectionProblem, RECONNECT_MAX_MS, RECONNECT_MIN_MS, redactedUrl } from '../realtime/wake-transport.js';
 
+/** How long one connection attempt may take. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** The channel migrations/0021 announces plan changes on. */
 export const PLAN_CHANNEL = 'tenantgraph_plan_changed';
 
@@ -101,7 +104,13 @@ export class PlanChangeListener {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#options.url, application_name: 'tenantgraph-plan-listener', keepAlive: true });
+    // A connect that hangs (a host that drops packets) must fail, or the listener would never try again.
+    const client = new pg.Client({
+      connectionString: this.#options.url,
+      application_name: 'tenantgraph-plan-listener',
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     client.on('notification', (message) => {
       if (message.channel !== PLAN_CHANNEL || message.payload === undefined) return;
       const notice = decodePlanNotice(message.payload);
