@@ -18,8 +18,8 @@
 -- plan under that tenant's RLS: a forged notice costs one read, never a leak or looser limits. The function reads
 -- and writes no table, so it needs no privilege and no SECURITY DEFINER: it runs as whoever changes the rows
 -- (the owner: the app role may not write either table) and calls only pg_notify, which PUBLIC may execute. Its
--- search_path is pinned and pg_notify qualified all the same. Triggers fire whatever EXECUTE says, so nobody is
--- granted it.
+-- search_path is pinned and pg_notify qualified all the same. EXECUTE is revoked from PUBLIC and granted to
+-- nobody: the owner, the only role that writes these tables, holds it as the function's owner.
 --
 -- Citus (docs/citus.md): tenants and plan_limits become reference tables whose triggers fire on the nodes that
 -- hold the placements, not necessarily where the servers listen; start-up therefore listens only in the standard

@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deleteTenant } from '../../src/admin/tenant-delete.js';
-import { PLAN_CHANNEL } from '../../src/tenancy/plan-change-listener.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withOwnerClient } from '../support/owner-db.js';
 import { scrapeMetrics } from '../support/prometheus.js';
 import { directAppUrl, eventually } from '../support/realtime-client.js';
@@ -10,8 +7,8 @@ import { startTestServer, type TestServer } from '../support/server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { createTestTenant, type TestTenant } from '../support/tenants.js';
 
-// Plan changes announced by migrations/0021 and heard by every server (src/tenancy/plan-change-listener.ts), over
-// real LISTEN/NOTIFY. Other test files change plans and plan_limits in the same database at the same time; their
+// Plan changes announced by migrations/0021 (what is announced: test/rls/plan-change-notices.test.ts) and heard by
+// every server (src/tenancy/plan-change-listener.ts), over real LISTEN/NOTIFY. Other test files change plans and plan_limits in the same database at the same time; their
 // notices name other tenants, or all of them, so an assertion that an entry survived is made only when no
 // notice for all tenants came in between (then the round is repeated).
 
@@ -155,71 +152,5 @@ describe('the plan change listener losing its connection', () => {
     await cachedOn(server, tenant);
     await setPlan(tenant, 'free');
     await eventually(() => !planCache.has(tenant.id), 'the eviction after the reconnect');
-  });
-});
-
-describe('migrations/0021 (what is announced)', () => {
-  let listener: pg.Client;
-  const heard: string[] = [];
-  beforeAll(async () => {
-    // As the app role, like the servers: LISTEN needs no grant.
-    listener = new pg.Client({ connectionString: directAppUrl(), application_name: 'tenantgraph-test-plan-listener' });
-    await listener.connect();
-    listener.on('notification', (message) => {
-      if (message.channel === PLAN_CHANNEL) heard.push(message.payload ?? '');
-    });
-    await listener.query(`listen ${PLAN_CHANNEL}`);
-  });
-  afterAll(async () => {
-    await listener?.end();
-  });
-
-  /** Waits until a notice naming `mark` arrives (notices of one session arrive in commit order). */
-  const heardUpTo = async (mark: TestTenant) => {
-    await eventually(() => heard.includes(mark.id), `a notice for tenant ${mark.id}`);
-  };
-
-  it('names a tenant on a plan or external id change, on its creation and on its deletion, and nothing else', async () => {
-    const tenant = await createTestTenant();
-    const mark = await createTestTenant();
-    await heardUpTo(mark);
-    expect(heard).toContain(tenant.id);
-    heard.length = 0;
-    await withOwnerClient(async (client) => {
-      // Not announced: the same plan again, other columns, a rolled back change.
-      await client.query("update tenants set plan = 'standard', name = name || ' renamed' where id = $1", [tenant.id]);
-      await client.query('update tenants set suspended_at = now() where id = $1', [tenant.id]);
-      await client.query('update tenants set suspended_at = null where id = $1', [tenant.id]);
-      await client.query('begin');
-      await client.query("update tenants set plan = 'free' where id = $1", [tenant.id]);
-      await client.query('rollback');
-    });
-    await setPlan(mark, 'free');
-    await heardUpTo(mark);
-    expect(heard).not.toContain(tenant.id);
-    heard.length = 0;
-    await setPlan(tenant, 'enterprise');
-    await withOwnerClient((client) =>
-      client.query('update tenants set external_id = $1 where id = $2', [`org_${randomUUID().slice(0, 8)}`, tenant.id]),
-    );
-    await setPlan(mark, 'standard');
-    await heardUpTo(mark);
-    expect(heard.filter((payload) => payload === tenant.id)).toHaveLength(2);
-    heard.length = 0;
-    const name = (await withOwnerClient((client) => client.query<{ name: string }>('select name from tenants where id = $1', [tenant.id]))).rows[0]!
-      .name;
-    await deleteTenant(inject('ownerUrl'), { tenantId: tenant.id, confirmName: name, dryRun: false, operator: 'plan notice test' }, () => {});
-    await setPlan(mark, 'free');
-    await heardUpTo(mark);
-    expect(heard).toContain(tenant.id);
-  });
-
-  it('announces every tenant (*) on a plan_limits change, once per statement', async () => {
-    const mark = await createTestTenant();
-    heard.length = 0;
-    await newPlan(5, 10);
-    await setPlan(mark, 'free');
-    await heardUpTo(mark);
-    expect(heard).toContain('*');
   });
 });
