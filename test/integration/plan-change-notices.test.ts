@@ -139,6 +139,19 @@ describe('the plan change listener losing its connection', () => {
     expect((await scrapeMetrics(server.port)).value('tenantgraph_plan_listener_reconnects_total')).toBe(reconnectsBefore + 1);
   });
 
+  it('treats a connection that stopped answering (no FIN, no RST) as lost: the short TTL at once, then a new connection', async () => {
+    const { planCache, planListener } = server.plans;
+    await eventually(() => planListener!.connected && planCache.listening, 'the listener connected');
+    const pid = planListener!.backendPid!;
+    proxy.stall();
+    // Heartbeats every second go unanswered: after one whole interval the connection counts as lost.
+    await eventually(() => !planCache.listening, 'the cache to stop trusting the notices', 8000);
+    await eventually(() => planListener!.connected && planListener!.backendPid !== pid, 'a new LISTEN connection', 15_000);
+    expect(planCache.listening).toBe(true);
+    // The stalled backend is still there, waiting for a client that no longer reads.
+    await withOwnerClient((client) => client.query('select pg_terminate_backend($1)', [pid]));
+  });
+
   it('reconnects after its backend is terminated (pg_terminate_backend) and clears the cache', async () => {
     const tenant = await createTestTenant();
     const { planCache, planListener } = server.plans;
