@@ -33,7 +33,9 @@ try {
     corsOrigins: [],
     // Production log level: errors are logged as in production, nothing per request.
     logger: pino({ level: 'info' }),
-    ...(config.fairShare ? { fairShare: config.fairShare } : {}),
+    // Plan change notices on the app URL, a direct connection here, as `npm start` listens on the embedded
+    // database's (PLAN_LISTEN_DATABASE_URL): cached plans stay fresh while the listener vouches for them.
+    fairShare: { planListenUrl: config.appUrl, ...config.fairShare },
     ...(config.trustedDocumentsFile ? { trustedDocuments: loadTrustedDocuments(config.trustedDocumentsFile) } : {}),
     ...(config.realtime ? { realtime: config.realtime } : {}),
     ...(config.noReadAudit ? { auditSink: (auditLog) => new MutationsOnlyAuditSink(auditLog) } : {}),

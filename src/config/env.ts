@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseClaimPath } from '../auth/claim-path.js';
 import { REDIS_CHANNEL_PATTERN, WAKE_CHANNEL } from '../realtime/wake-transport.js';
 import { DEFAULT_PLAN_CACHE_TTL_MS } from '../tenancy/plan-limits.js';
+import { DEFAULT_PLAN_CACHE_LISTENING_TTL_MS } from '../tenancy/plan-limits-cache.js';
 
 /**
  * The environment, validated once at boot. This is the only module that reads `process.env`.
@@ -146,8 +147,19 @@ const envSchema = z
     TENANT_CONNECTION_SHARE: z.coerce.number().int().positive().optional(),
     /** Connections of the pool kept out of the tenants' fair scheduler for the server's own work (plan lookups, /ready, audit). */
     DB_POOL_RESERVED: nonNegativeInt(0),
-    /** How long a tenant's cached plan limits are fresh (then re-read in the background on its next request). 0: read each request. */
+    /**
+     * How long a tenant's cached plan limits are fresh (then re-read in the background on its next request) while
+     * no plan change listener vouches for the notices: the longest a missed plan change is served. 0: read each request.
+     */
     PLAN_CACHE_TTL_MS: nonNegativeInt(DEFAULT_PLAN_CACHE_TTL_MS),
+    /** The same while the plan change listener vouches for the notices (every change evicts on commit); at least PLAN_CACHE_TTL_MS. */
+    PLAN_CACHE_LISTENING_TTL_MS: positiveInt(DEFAULT_PLAN_CACHE_LISTENING_TTL_MS),
+    /**
+     * A direct connection to PostgreSQL as the app role (not through PgBouncer: LISTEN needs a session) that hears
+     * plan changes (migrations/0021). Unset: REALTIME_LISTEN_DATABASE_URL, or the embedded database's app URL; with
+     * an external database and neither set, or with TENANT_CONTEXT_MODE=citus, no listener (docs/citus.md).
+     */
+    PLAN_LISTEN_DATABASE_URL: optionalUrl,
     /** Where request rate counters live: this process (memory) or PostgreSQL shared by all replicas (needs RATE_LIMIT_DATABASE_URL). */
     RATE_LIMIT_STORE: z.enum(['memory', 'postgres']).default('memory'),
     RATE_LIMIT_DATABASE_URL: optionalUrl,
@@ -291,6 +303,13 @@ const envSchema = z
         code: 'custom',
         path: ['DB_POOL_RESERVED'],
         message: `must be less than DB_POOL_MAX (${env.DB_POOL_MAX}), received ${env.DB_POOL_RESERVED}`,
+      });
+    }
+    if (env.PLAN_CACHE_LISTENING_TTL_MS < env.PLAN_CACHE_TTL_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PLAN_CACHE_LISTENING_TTL_MS'],
+        message: `must not be shorter than PLAN_CACHE_TTL_MS (${env.PLAN_CACHE_TTL_MS}), received ${env.PLAN_CACHE_LISTENING_TTL_MS}`,
       });
     }
     if (env.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET > env.REALTIME_MAX_SUBSCRIPTIONS_PER_TENANT) {

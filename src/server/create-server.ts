@@ -37,7 +37,7 @@ import type { Logger } from './logger.js';
 import { createReadinessCheck, type MigrationCheck } from './readiness.js';
 import { createRequestContext } from './create-request-context.js';
 import { shutDown } from './shutdown.js';
-import { setUpTenantAdmission, type FairShareOptions } from './tenant-admission-setup.js';
+import { setUpTenantAdmission, type FairShareOptions, type TenantAdmissionSetup } from './tenant-admission-setup.js';
 
 export interface ServerOptions {
   appUrl: string;
@@ -123,6 +123,8 @@ export interface RunningServer {
   metrics: Metrics;
   /** The realtime fan-out (tests reach its LISTEN connection and pruning through it). */
   realtime: RealtimeHub;
+  /** The tenants' cached plan limits and the plan change listener (tests look at entries and cut its connection). */
+  plans: Pick<TenantAdmissionSetup, 'planCache' | 'planListener'>;
   /** Open GraphQL WebSockets (a getter: copying the object freezes the number). */
   readonly sockets: number;
   /** Graceful: drains, waits up to `shutdownTimeoutMs`, rolls back the rest, closes the pool (see shutdown.ts). */
@@ -204,13 +206,14 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     observer: auditObserver(metrics.registry, options.logger, () => audit.pending),
     ...(options.tenantContext ? { tenantContext: options.tenantContext } : {}),
   });
-  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare, database).catch(
-    async (error: unknown) => {
-      await database.db.destroy();
-      await probe.close();
-      throw error;
-    },
-  );
+  const tenantAdmission = await setUpTenantAdmission(pool, options.pool.max, options.pool.acquireTimeoutMs, options.fairShare, database, {
+    registry: metrics.registry,
+    logger: options.logger,
+  }).catch(async (error: unknown) => {
+    await database.db.destroy();
+    await probe.close();
+    throw error;
+  });
   registerFairShareMetrics(metrics.registry, tenantAdmission.scheduler);
   const realtimeSettings: RealtimeSettings = { ...DEFAULT_REALTIME_SETTINGS, listenUrl: null, redisUrl: null, ...options.realtime };
   // The executable schema subscriptions run on: the same SDL and resolvers Apollo serves, built once.
@@ -332,6 +335,7 @@ export async function startServerCheckedBy(options: ServerOptions, checkDatabase
     audit,
     metrics,
     realtime: hub,
+    plans: { planCache: tenantAdmission.planCache, planListener: tenantAdmission.planListener },
     get sockets() {
       return realtime.sockets;
     },

@@ -96,6 +96,8 @@ export async function startApplication(lifecycle: ProcessLifecycle): Promise<voi
         reservedConnections: env.DB_POOL_RESERVED,
         ...(env.TENANT_CONNECTION_SHARE ? { connectionsPerTenant: env.TENANT_CONNECTION_SHARE } : {}),
         planCacheTtlMs: env.PLAN_CACHE_TTL_MS,
+        planCacheListeningTtlMs: env.PLAN_CACHE_LISTENING_TTL_MS,
+        planListenUrl: planListenUrl(env, database.appUrl),
         rateLimitStore:
           env.RATE_LIMIT_DATABASE_URL && env.RATE_LIMIT_STORE === 'postgres'
             ? { kind: 'postgres', url: env.RATE_LIMIT_DATABASE_URL }
@@ -173,6 +175,18 @@ async function refusingCleanly<T>(step: Promise<T>): Promise<T> {
     process.stderr.write(`${error.message}\n`);
     throw new StartupRefused();
   }
+}
+
+/**
+ * Where plan changes are heard (PLAN_LISTEN_DATABASE_URL). The embedded PostgreSQL is reached directly, so its app
+ * URL can LISTEN; an external one may sit behind PgBouncer, so only an explicit URL is used there, the realtime
+ * LISTEN URL being one. In the Citus mode the triggers of migrations/0021 fire where the placements of the
+ * reference tables are, so only an explicit PLAN_LISTEN_DATABASE_URL turns the listener on (docs/citus.md).
+ */
+export function planListenUrl(env: Env, embeddedAppUrl: string): string | null {
+  if (env.PLAN_LISTEN_DATABASE_URL) return env.PLAN_LISTEN_DATABASE_URL;
+  if (env.TENANT_CONTEXT_MODE === 'citus') return null;
+  return env.REALTIME_LISTEN_DATABASE_URL ?? (env.DATABASE_URL ? null : embeddedAppUrl);
 }
 
 async function printDemoHeaders(ownerUrl: string, secret: string, env: Env): Promise<void> {

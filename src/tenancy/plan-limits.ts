@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import type { AppDatabase } from '../db/kysely.js';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { runPerTenantBatch } from './per-tenant-batch.js';
@@ -24,8 +23,10 @@ export interface PlanLimits {
 }
 
 /**
- * How long a tenant's cached limits are fresh (PLAN_CACHE_TTL_MS, startServer's default). Plan changes are rare
- * commercial events; a re-read per tenant per 30 s keeps them out of the request path at thousands of tenants.
+ * How long a tenant's cached limits are fresh while no plan-change listener vouches for the notices
+ * (PLAN_CACHE_TTL_MS, startServer's default; the cache is plan-limits-cache.ts): the longest a plan change may
+ * take to reach a replica that does not hear it. Plan changes are rare commercial events; a re-read per tenant
+ * per 30 s keeps them out of the request path at thousands of tenants.
  */
 export const DEFAULT_PLAN_CACHE_TTL_MS = 30_000;
 
@@ -96,30 +97,5 @@ function limitsOf(row: PlanRow | undefined, tenantId: string): PlanLimits {
     connectionShare: Number(row.connection_share),
     statementTimeoutMs: row.statement_timeout_ms,
     requestTimeoutMs: row.request_timeout_ms,
-  };
-}
-
-/**
- * A bounded cache in front of a {@link PlanLimitsSource}: at most `maxTenants` entries, each fresh for `ttlMs`,
- * so a plan change (or a change of a plan's limits) reaches every replica without a restart: a tenant's first
- * request after its entry went stale still runs under the old limits while they are re-read in the background
- * (stale-while-revalidate), its later ones under the new. So only a tenant this server has not seen (or has
- * evicted) waits for a plan read; a failed re-read drops the entry, and the next request reads again.
- * Concurrent misses for one tenant share one read. `ttlMs` 0 reads on every call (no cache).
- * `now` is injectable for tests (lru-cache's `perf`).
- */
-export function cachedPlanLimits(source: PlanLimitsSource, options: { ttlMs: number; maxTenants: number; now?: () => number }): PlanLimitsSource {
-  if (options.ttlMs === 0) return source;
-  const cache = new LRUCache<string, PlanLimits>({
-    max: options.maxTenants,
-    ttl: options.ttlMs,
-    allowStale: true,
-    ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
-    fetchMethod: (tenantId) => source(tenantId),
-  });
-  return async (tenantId) => {
-    const limits = await cache.fetch(tenantId);
-    if (!limits) throw new Error(`No plan limits for tenant ${tenantId}`);
-    return limits;
   };
 }

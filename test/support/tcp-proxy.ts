@@ -7,14 +7,23 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accepts and relays again, on the same port. */
   restore(): Promise<void>;
+  /**
+   * The connections open now stop relaying in both directions, without closing (no FIN, no RST): a network that
+   * silently drops their packets. New connections relay as usual.
+   */
+  stall(): void;
   close(): Promise<void>;
 }
 
 /** Relays 127.0.0.1:<port> to `target`; each accepted connection gets its own upstream connection. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((client) => {
     const upstream = net.connect(target);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
     for (const socket of [client, upstream]) {
       open.add(socket);
       socket.on('close', () => open.delete(socket));
@@ -44,6 +53,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     port,
     cut: stop,
     restore: () => listen(port),
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
+    },
     close: () => (server.listening ? stop() : Promise.resolve()),
   };
 }
