@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { DeferredPrologue, statementConfigOf } from './pipelined-prologue.js';
 
 /**
  * Lets the code that begins a transaction learn which `pg` client Kysely checked out for it, so a request
@@ -43,22 +44,95 @@ export function capturingPool(pool: pg.Pool): { connect(): Promise<KyselyClient>
       const client = await pool.connect();
       let view = views.get(client);
       if (!view) {
-        view = {
-          query: ((...args: unknown[]) => {
-            const values = args[1];
-            if (Array.isArray(values) && values.at(-1) instanceof ClientProbe) {
-              (values.pop() as ClientProbe).client = client;
-            }
-            const result: unknown = (client.query as (...a: unknown[]) => unknown)(...args);
-            return result instanceof Promise ? result.then((value: unknown) => (Array.isArray(value) ? value.at(-1) : value)) : result;
-          }) as pg.PoolClient['query'],
-          // Looked up on every call: a request deadline replaces the client's release (discardOnRelease).
-          release: (error?: Error | boolean) => client.release(error),
-        };
+        view = clientView(client);
         views.set(client, view);
       }
       return view;
     },
     end: () => pool.end(),
   };
+}
+
+const DEFERRED_BEGIN = { command: 'BEGIN', rowCount: null, rows: [], fields: [] };
+const NOTHING_TO_ROLL_BACK = { command: 'ROLLBACK', rowCount: null, rows: [], fields: [] };
+
+function clientView(client: pg.PoolClient): KyselyClient {
+  /** The deferred prologue of the transaction on this connection, until its outcome no longer matters. */
+  let deferred: DeferredPrologue | undefined;
+  const send = (args: unknown[]): unknown => {
+    const result: unknown = (client.query as (...a: unknown[]) => unknown)(...args);
+    return result instanceof Promise ? result.then((value: unknown) => (Array.isArray(value) ? value.at(-1) : value)) : result;
+  };
+  const throughPrologue = (prologue: DeferredPrologue, args: unknown[]): unknown => {
+    const [text, values, callback] = args;
+    const plain = typeof text === 'string' && callback === undefined && (values === undefined || Array.isArray(values));
+    const parameters = (values as unknown[] | undefined) ?? [];
+    const rollback = plain && text === 'rollback';
+    switch (prologue.state) {
+      case 'waiting':
+        // Nothing was sent: there is no transaction to roll back.
+        if (rollback) {
+          deferred = undefined;
+          return Promise.resolve(NOTHING_TO_ROLL_BACK);
+        }
+        // SECURITY: one statement with parameters (what Kysely compiles) or COMMIT goes out with the prologue; a
+        // string without parameters may hold several statements, which the extended protocol cannot carry, so the
+        // prologue goes first on its own. A cursor cannot wait for it (its object is returned at once): refused.
+        if (plain && (parameters.length > 0 || text === 'commit')) return prologue.carry(statementConfigOf(client, text, parameters));
+        if (!plain) return refuseStreaming();
+        return prologue.sendAlone().then(() => send(args));
+      case 'sent':
+        if (!plain) return refuseStreaming();
+        return prologue.settled().then(
+          () => send(args),
+          (error: unknown) => {
+            if (!rollback) throw error;
+            deferred = undefined;
+            return send(args);
+          },
+        );
+      case 'entered':
+        deferred = undefined;
+        return send(args);
+      case 'refused':
+        // SECURITY: after a refused prologue only ROLLBACK reaches the connection (it cleans an aborted transaction;
+        // without one it is a no-op); every other statement fails with the refusal, as it did before it was deferred.
+        if (!rollback) return Promise.reject(prologue.error);
+        deferred = undefined;
+        return send(args);
+    }
+  };
+  return {
+    query: ((...args: unknown[]) => {
+      const values = args[1];
+      const last: unknown = Array.isArray(values) ? values.at(-1) : undefined;
+      if (last instanceof ClientProbe) {
+        (values as unknown[]).pop();
+        last.client = client;
+      } else if (last instanceof DeferredPrologue) {
+        // The transaction's begin: nothing is sent now; the next statement carries the prologue.
+        if (deferred) return Promise.reject(new Error('A deferred prologue is already waiting on this connection'));
+        last.attach(client);
+        deferred = last;
+        return Promise.resolve(DEFERRED_BEGIN);
+      }
+      return deferred ? throughPrologue(deferred, args) : send(args);
+    }) as pg.PoolClient['query'],
+    // Looked up on every call: a request deadline replaces the client's release (discardOnRelease).
+    release: (error?: Error | boolean) => {
+      const prologue = deferred;
+      deferred = undefined;
+      // SECURITY: a prologue on the wire, or refused and not rolled back, leaves the connection in an unknown
+      // state: the pool destroys it instead of handing it to the next request.
+      if (!error && prologue && (prologue.state === 'sent' || prologue.state === 'refused')) {
+        client.release(new Error('released with its tenant prologue unsettled or not rolled back'));
+        return;
+      }
+      client.release(error);
+    },
+  };
+}
+
+function refuseStreaming(): never {
+  throw new Error('A cursor cannot be the first statement of a transaction whose prologue is deferred (pipelined-prologue.ts)');
 }

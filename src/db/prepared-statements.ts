@@ -70,6 +70,11 @@ export function preparingClientClass(Base: typeof pg.Client, maxPerConnection: n
       return (super.query as (...a: unknown[]) => unknown).apply(this, args) as never;
     }
 
+    /** How `query(text, values)` would send the statement; for a statement carried with a deferred prologue (pipelined-prologue.ts). */
+    statementConfig(text: string, values: readonly unknown[]): { text: string; values: readonly unknown[]; name?: string } {
+      return values.length > 0 ? { name: this.#nameOf(text), text, values } : { text, values };
+    }
+
     #nameOf(text: string): string {
       const known = this.#names.get(text);
       if (known !== undefined) {

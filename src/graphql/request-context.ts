@@ -28,12 +28,16 @@ export function principalOf(context: RequestContext): Principal {
 
 /**
  * The tenant and member the request acts for, as ids: what the token's names (an external tenant id, an external
- * subject) resolved to in the request transaction's prologue. Begins the transaction if it has not begun.
+ * subject) resolved to in the request transaction's prologue. Begins the transaction if it has not begun, and
+ * waits for its prologue to have run: a deferred prologue (db/pipelined-prologue.ts) that no statement has
+ * carried yet is sent on its own, because a token's subject that looks like a user id may still be an external
+ * subject (app.enter_tenant tries both), so only the prologue's row says which user the request acts for.
+ * Rejects with the prologue's refusal.
  */
 export async function viewerOf(context: RequestContext): Promise<{ tenantId: string; userId: string }> {
   principalOf(context);
   await context.tx();
-  const identity: EnteredIdentity | undefined = context.transaction?.identity;
+  const identity: EnteredIdentity | undefined = await context.transaction?.entered();
   if (!identity?.userId) throw new Error('viewerOf: the request transaction began without a member');
   return { tenantId: identity.tenantId, userId: identity.userId };
 }

@@ -10,8 +10,10 @@ import { isValidTenantId, isValidUserId } from '../ids/entity-ids.js';
 import { joinTenant } from './just-in-time-membership.js';
 import {
   beginTenantTransaction,
-  enteredIdentityOf,
+  knownIdentityOf,
   pooledClientOf,
+  prologueRefusalOf,
+  tenantTransactionEntered,
   type TenantTransaction,
   type TransactionStatementEvent,
 } from './tenant-transaction.js';
@@ -72,8 +74,7 @@ export class RequestTransaction {
   #deadline: NodeJS.Timeout | undefined;
   /** Why the server ended the transaction before the request did (the request deadline); undefined otherwise. */
   cancelReason: AppError | undefined;
-  /** The tenant and user the prologue entered (the ids behind external names); undefined until it succeeded. */
-  identity: EnteredIdentity | undefined;
+  #tx: TenantTransaction | undefined;
   /** The tenant id a refused prologue named (its error's DETAIL), for the audit event of the refusal. */
   #refusedTenantId: string | undefined;
   /** Set once Apollo knows the operation: queries run READ ONLY, mutations READ WRITE. */
@@ -85,7 +86,29 @@ export class RequestTransaction {
     readonly scope: TenantScope,
     private readonly settings: RequestTransactionSettings,
     readonly requestId: string,
+    /**
+     * Send the prologue with the transaction's first statement (TransactionMode.deferPrologue): the GraphQL
+     * request path. A token with just-in-time membership keeps the prologue on its own (a refusal there is
+     * answered by joining and running the prologue again, before any statement).
+     */
+    private readonly options: { readonly deferPrologue?: boolean } = {},
   ) {}
+
+  /**
+   * The tenant and user the prologue entered (the ids behind external names); undefined until it succeeded (with
+   * a deferred prologue: until the first statement's answer, or {@link entered}).
+   */
+  get identity(): EnteredIdentity | undefined {
+    return this.#tx ? knownIdentityOf(this.#tx) : undefined;
+  }
+
+  /**
+   * The entered identity, once the prologue ran: begins the transaction if needed and, when its prologue is
+   * deferred and no statement has carried it yet, sends it on its own. Rejects with the prologue's refusal.
+   */
+  async entered(): Promise<EnteredIdentity> {
+    return tenantTransactionEntered(await this.get());
+  }
 
   /** True once the transaction was admitted and begun (whether or not it has ended). */
   get began(): boolean {
@@ -133,6 +156,7 @@ export class RequestTransaction {
           readOnly: this.operationType !== 'mutation',
           statementTimeoutMs,
           idleInTransactionTimeoutMs: this.settings.idleInTransactionTimeoutMs,
+          deferPrologue: this.options.deferPrologue === true && !this.scope.joinAs,
         },
         observe && ((event) => observe(event, this)),
       );
@@ -147,7 +171,7 @@ export class RequestTransaction {
         return begin();
       });
       this.#client = pooledClientOf(tx);
-      this.identity = enteredIdentityOf(tx);
+      this.#tx = tx;
       return tx;
     } catch (error) {
       const { code, detail } = error as { code?: unknown; detail?: unknown };
@@ -226,6 +250,9 @@ export class RequestTransaction {
         .rollback()
         .execute()
         .catch(() => {});
+      // A deferred prologue refused on the way (carried by the audit insert or by COMMIT itself): nothing was
+      // committed, and the request is a refused context switch, as when the prologue is refused on its own.
+      if (prologueRefusalOf(tx)) return this.#endRefused(tx);
       audit?.enqueue(this.#event('rolled_back'));
       throw error;
     } finally {
@@ -247,8 +274,18 @@ export class RequestTransaction {
       .execute()
       .catch(() => {});
     this.#releasePermit();
+    // SECURITY: a deferred prologue that was refused (its statements failed with the refusal and never ran) is
+    // audited and counted as the refused context switch it is; ROLLBACK above cleaned its connection.
+    if (prologueRefusalOf(tx)) return this.#endRefused(tx);
     this.settings.audit?.enqueue(this.#event('rolled_back'));
     return 'rolled_back';
+  }
+
+  /** Ends a transaction whose deferred prologue was refused, as {@link #begin} ends one refused before it is returned. */
+  #endRefused(tx: TenantTransaction): TransactionOutcome {
+    const { code, detail } = prologueRefusalOf(tx)!.error as { code?: unknown; detail?: unknown };
+    if ((code === 'TG002' || code === 'TG004') && typeof detail === 'string' && isValidTenantId(detail)) this.#refusedTenantId = detail;
+    return this.#endWithoutTransaction();
   }
 
   /** The begun transaction, or undefined when it never began or its begin failed (nothing is checked out then). */

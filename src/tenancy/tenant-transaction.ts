@@ -9,10 +9,17 @@ import {
 } from 'kysely';
 import type pg from 'pg';
 import type { AppDatabase, Database } from '../db/kysely.js';
+import { DeferredPrologue } from '../db/pipelined-prologue.js';
 import { ClientProbe } from '../db/pool-client-capture.js';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { ExternalTenantIds } from './external-tenant-ids.js';
-import { buildTransactionPrologue, type EnteredIdentity, type TenantScope, type TransactionMode } from './transaction-prologue.js';
+import {
+  buildTransactionPrologue,
+  buildTransactionPrologueStatements,
+  type EnteredIdentity,
+  type TenantScope,
+  type TransactionMode,
+} from './transaction-prologue.js';
 
 declare const tenantTransactionBrand: unique symbol;
 
@@ -69,7 +76,12 @@ export async function beginTenantTransaction(
   // Plugins made for this transaction's tenant (AppDatabase.transactionPlugins). SECURITY: they rewrite statements
   // and nothing else; RLS still applies to whatever they send. Without any, the shared executor is used as it is.
   const executor = (database.transactionPlugins?.(scope.tenantId) ?? []).reduce((inner, plugin) => inner.withPlugin(plugin), shared);
-  const driver = new PrologueDriver(lookup ? prologue : () => checked, lookup);
+  // A deferred prologue (db/pipelined-prologue.ts) for a tenant named by id; a name needs its lookup or row first.
+  const deferred =
+    effective.deferPrologue && external === undefined && isValidTenantId(scope.tenantId)
+      ? new DeferredPrologue(buildTransactionPrologueStatements(scope, effective), scope.tenantId)
+      : undefined;
+  const driver = new PrologueDriver(lookup ? prologue : () => checked, lookup, deferred);
   const scoped = new Kysely<Database>({
     config: { dialect: database.dialect },
     dialect: database.dialect,
@@ -79,11 +91,14 @@ export async function beginTenantTransaction(
     driver,
   });
   const tx = (await scoped.startTransaction().execute()) as TenantTransaction;
-  begun.set(tx, { identity: driver.entered!, client: driver.probe.client });
+  begun.set(tx, { identity: driver.entered, client: driver.probe.client, deferred });
   return tx;
 }
 
-const begun = new WeakMap<TenantTransaction, { readonly identity: EnteredIdentity; readonly client: pg.PoolClient | undefined }>();
+const begun = new WeakMap<
+  TenantTransaction,
+  { readonly identity: EnteredIdentity | undefined; readonly client: pg.PoolClient | undefined; readonly deferred: DeferredPrologue | undefined }
+>();
 
 function begunOf(tx: TenantTransaction) {
   const facts = begun.get(tx);
@@ -96,7 +111,36 @@ function begunOf(tx: TenantTransaction) {
  * tenant id, an external subject), learnt in the prologue's own round trip.
  */
 export function enteredIdentityOf(tx: TenantTransaction): EnteredIdentity {
-  return begunOf(tx).identity;
+  const identity = knownIdentityOf(tx);
+  if (!identity) throw new Error('The transaction has not entered its tenant yet (its prologue is deferred): await tenantTransactionEntered');
+  return identity;
+}
+
+/** The entered identity, or undefined while a deferred prologue has not run (or was refused). */
+export function knownIdentityOf(tx: TenantTransaction): EnteredIdentity | undefined {
+  const facts = begunOf(tx);
+  if (facts.identity) return facts.identity;
+  const row = facts.deferred?.entered;
+  return row ? { tenantId: row.enteredTenant, userId: row.enteredUser } : undefined;
+}
+
+/**
+ * Resolves with the entered identity once the transaction's prologue ran: at once for a prologue that was not
+ * deferred; for a deferred one when the statement that carried it is answered, or, if none has yet, after sending
+ * the prologue on its own (one round trip). Rejects with the prologue's refusal, the error beginTenantTransaction
+ * throws for a prologue that is not deferred.
+ */
+export async function tenantTransactionEntered(tx: TenantTransaction): Promise<EnteredIdentity> {
+  const facts = begunOf(tx);
+  if (facts.identity) return facts.identity;
+  const row = await facts.deferred!.whenEntered();
+  return { tenantId: row.enteredTenant, userId: row.enteredUser };
+}
+
+/** The refusal of the transaction's deferred prologue, once it was refused; undefined otherwise. */
+export function prologueRefusalOf(tx: TenantTransaction): { readonly error: unknown } | undefined {
+  const deferred = begunOf(tx).deferred;
+  return deferred?.state === 'refused' ? { error: deferred.error } : undefined;
 }
 
 /**
@@ -127,9 +171,17 @@ class PrologueDriver implements Driver {
   constructor(
     private readonly prologue: (knownTenantId?: string) => string,
     private readonly lookup?: ExternalTenantLookup,
+    private readonly deferred?: DeferredPrologue,
   ) {}
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.deferred) {
+      // Sends nothing: the connection keeps the prologue for the transaction's first statement
+      // (pool-client-capture.ts), which it carries in its round trip, and learns the client now.
+      await connection.executeQuery(CompiledQuery.raw(this.prologue(), [this.deferred]));
+      this.probe.client = this.deferred.client as pg.PoolClient | undefined;
+      return;
+    }
     try {
       const lookup = this.lookup;
       if (!lookup) {

@@ -61,6 +61,13 @@ export interface TransactionMode {
    * 'local'`), never set_config. An external tenant id needs the tenant id remembered for it there.
    */
   readonly tenantContext?: TenantContextMode;
+  /**
+   * Send the prologue with the transaction's first statement, in its round trip, instead of on its own when the
+   * transaction begins (db/pipelined-prologue.ts). beginTenantTransaction applies it only to a scope that names
+   * its tenant by id (in Citus mode an external id needs its lookup first); the transaction is then returned
+   * before the prologue ran, and its first statement fails with the prologue's refusal.
+   */
+  readonly deferPrologue?: boolean;
 }
 
 /**
@@ -70,6 +77,15 @@ export interface TransactionMode {
  * so a stale one fails closed (TG002, DETAIL 'stale_external_id'). beginTenantTransaction supplies it.
  */
 export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMode, knownTenantId?: string): string {
+  return buildTransactionPrologueStatements(scope, mode, knownTenantId).join(';');
+}
+
+/**
+ * The prologue's statements one by one (what {@link buildTransactionPrologue} joins with `;`), each a single
+ * statement without parameters, validated as above: for a prologue sent on the extended protocol together with
+ * the transaction's first statement (db/pipelined-prologue.ts).
+ */
+export function buildTransactionPrologueStatements(scope: TenantScope, mode: TransactionMode, knownTenantId?: string): string[] {
   if (!isValidTenantId(scope.tenantId) && !isValidExternalTenantId(scope.tenantId)) {
     throw new TypeError(`Tenant must be a positive 64-bit decimal id or an external id, received ${JSON.stringify(scope.tenantId)}`);
   }
@@ -103,9 +119,9 @@ export function buildTransactionPrologue(scope: TenantScope, mode: TransactionMo
   const member = scope.userId === null ? 'null' : `'${scope.userId}'`;
   const tenant = knownTenantId ?? scope.tenantId;
   const checkedName = knownTenantId === undefined ? '' : `,'${scope.tenantId}'`;
-  return (
-    `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'};` +
-    (citus ? `set local app.current_tenant = '${tenant}';` : '') +
-    `select * from app.enter_tenant('${tenant}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs}${checkedName})`
-  );
+  return [
+    `start transaction ${mode.isolation === 'repeatable read' ? 'isolation level repeatable read, ' : ''}${mode.readOnly ? 'read only' : 'read write'}`,
+    ...(citus ? [`set local app.current_tenant = '${tenant}'`] : []),
+    `select * from app.enter_tenant('${tenant}',${member},${mode.statementTimeoutMs},${mode.idleInTransactionTimeoutMs}${checkedName})`,
+  ];
 }

@@ -21,7 +21,8 @@ const MESSAGES_PER_CONVERSATION = 7;
  *   1. the prologue (start transaction; app.enter_tenant: tenant, user, timeouts, membership)
  *   2. the conversations page with lastMessage and the first messages of every conversation, with their authors
  *   3. commit
- * messageCount is a column, so it costs nothing.
+ * messageCount is a column, so it costs nothing. They are 2 round trips: the prologue goes out with the first
+ * statement (src/db/pipelined-prologue.ts), COMMIT on its own.
  */
 const MESSAGES_LATERAL = (order: 'desc' | 'asc') =>
   `\\(select "messages"\\.\\*, "users"\\."id" as "author__id", .*` +
@@ -39,6 +40,21 @@ const DASHBOARD_STATEMENTS = [
   expect.stringMatching(CONVERSATIONS_WITH_MESSAGES),
   'commit',
 ];
+
+/** The round trips of the requests themselves: the server's own plan lookups (member null) left out. */
+function requestRoundTrips(server: TestServer): string[][] {
+  return server.roundTrips.filter((texts) => !/app\.enter_tenant\('[^']+',null,/.test(texts[0]!));
+}
+
+/** A request's round trips when its prologue is sent with its first statement: [prologue, first], then one each. */
+function pipelined(statements: readonly unknown[]): unknown[][] {
+  return [[statements[0], statements[1]], ...statements.slice(2).map((statement) => [statement])];
+}
+
+/** A request's round trips when its prologue is sent on its own: one per statement. */
+function oneByOne(statements: readonly unknown[]): unknown[][] {
+  return statements.map((statement) => [statement]);
+}
 
 describe('Query.conversations (Dashboard statement count)', () => {
   let server: TestServer;
@@ -79,14 +95,16 @@ describe('Query.conversations (Dashboard statement count)', () => {
 
   async function dashboard(first: number) {
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.client(tenant.admin.token).request(DashboardDocument, { first, messages: 5 });
-    return { result, statements: [...server.statements] };
+    return { result, statements: [...server.statements], roundTrips: requestRoundTrips(server) };
   }
 
-  it.each([2, 5, 20])('issues exactly 3 statements for a page of %i conversations', async (first) => {
-    const { result, statements } = await dashboard(first);
+  it.each([2, 5, 20])('issues exactly 3 statements in 2 round trips for a page of %i conversations', async (first) => {
+    const { result, statements, roundTrips } = await dashboard(first);
     expect(result.errors).toBeUndefined();
     expect(statements).toEqual(DASHBOARD_STATEMENTS);
+    expect(roundTrips).toEqual(pipelined(DASHBOARD_STATEMENTS));
 
     // The answer is complete and right, so the count is not low because something was skipped.
     const nodes = result.data!.conversations.nodes;
@@ -107,7 +125,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(new Set(nodes.flatMap((n) => n.messages.nodes.map((m) => m.author.id))).size).toBe(4);
   });
 
-  it('issues the same 3 statements when the token names the tenant and the user by their identity provider names', async () => {
+  it('issues the same 3 statements, in 3 round trips, when the token names the tenant and the user by their identity provider names', async () => {
     const org = `org_${randomUUID().slice(0, 12)}`;
     const subject = `auth0|${randomUUID()}`;
     await setTenantExternalId(inject('ownerUrl'), tenant.id, org);
@@ -115,12 +133,16 @@ describe('Query.conversations (Dashboard statement count)', () => {
     try {
       const token = await issueToken({ secret: TEST_JWT_SECRET, tenantId: org, userId: subject });
       server.statements.length = 0;
+      server.roundTrips.length = 0;
       const result = await server.client(token).request(DashboardDocument, { first: 5, messages: 5 });
       expect(result.errors).toBeUndefined();
       expect(result.data!.conversations.nodes).toHaveLength(5);
       // The names are resolved inside the prologue: no statement before it, none added after it.
       expect(server.statements[0]).toMatch(new RegExp(`^start transaction read only;select \\* from app\\.enter_tenant\\('${org}','auth0\\|`));
       expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+      // An external name is resolved by the prologue's own round trip (RequestTransaction keeps it on its own
+      // when the tenant is not named by id).
+      expect(requestRoundTrips(server)).toEqual(oneByOne(DASHBOARD_STATEMENTS));
     } finally {
       await setTenantExternalId(inject('ownerUrl'), tenant.id, null);
     }
@@ -134,18 +156,21 @@ describe('Query.conversations (Dashboard statement count)', () => {
 
   it('stays at 3 statements with 20 messages per conversation', async () => {
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.client(tenant.admin.token).request(DashboardDocument, { first: 20, messages: 20 });
     expect(result.errors).toBeUndefined();
     expect(result.data!.conversations.nodes.every((n) => n.messages.nodes.length === MESSAGES_PER_CONVERSATION)).toBe(true);
     expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+    expect(requestRoundTrips(server)).toEqual(pipelined(DASHBOARD_STATEMENTS));
   });
   it('answers a conversation without messages from the same statement: no lastMessage, no messages', async () => {
     const api = { authorization: `Bearer ${tenant.admin.token}` };
     const created = await server.post({ query: 'mutation { createConversation(input: { title: "Empty" }) { conversation { id } } }' }, api);
     const id = created.json.data.createConversation.conversation.id as string;
     try {
-      const { result, statements } = await dashboard(2);
+      const { result, statements, roundTrips } = await dashboard(2);
       expect(statements).toEqual(DASHBOARD_STATEMENTS);
+      expect(roundTrips).toEqual(pipelined(DASHBOARD_STATEMENTS));
       const [empty, full] = result.data!.conversations.nodes;
       expect(empty).toMatchObject({ id, title: 'Empty', messageCount: 0, lastMessage: null, messages: { nodes: [] } });
       expect(full!.messages.nodes.map((m) => m.body)).toEqual([7, 6, 5, 4, 3].map((j) => `Conversation 1 / message ${j}`));
@@ -161,18 +186,22 @@ describe('Query.conversations (Dashboard statement count)', () => {
   it('fetches the messages of the page itself only when they are selected', async () => {
     const api = { authorization: `Bearer ${tenant.admin.token}` };
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const titles = await server.post({ query: '{ conversations(first: 3) { nodes { title messageCount } } }' }, api);
     expect(titles.json.errors).toBeUndefined();
-    expect(server.statements).toEqual([
+    const expected = [
       DASHBOARD_STATEMENTS[0],
       expect.stringMatching(/^select \* from "conversations" order by "created_at" desc, "id" desc limit \$1$/),
       'commit',
-    ]);
+    ];
+    expect(server.statements).toEqual(expected);
+    expect(requestRoundTrips(server)).toEqual(pipelined(expected));
   });
 
   it('serves aliases and fragments of the message fields from the one statement, each its own window', async () => {
     const api = { authorization: `Bearer ${tenant.admin.token}` };
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.post(
       {
         query: `query ($n: Int) { conversations(first: 2, filter: { archived: false }) { edges { node { ...Parts } } } }
@@ -183,6 +212,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
     );
     expect(result.json.errors).toBeUndefined();
     expect(server.statements).toEqual(DASHBOARD_STATEMENTS);
+    expect(requestRoundTrips(server)).toEqual(pipelined(DASHBOARD_STATEMENTS));
     const [first] = result.json.data.conversations.edges;
     expect(first.node.newest.nodes.map((m: { body: string }) => m.body)).toEqual(['Conversation 1 / message 7']);
     expect(first.node.more.nodes.map((m: { body: string }) => m.body)).toEqual([7, 6, 5].map((j) => `Conversation 1 / message ${j}`));
@@ -194,6 +224,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
     const ids = await server.post({ query: '{ conversations(first: 2) { nodes { id } } }' }, api);
     const [newest, second] = ids.json.data.conversations.nodes.map((n: { id: string }) => n.id) as string[];
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.post(
       {
         query: `query ($a: ID!, $b: ID!, $missing: ID!) {
@@ -206,13 +237,15 @@ describe('Query.conversations (Dashboard statement count)', () => {
     );
     expect(result.json.errors).toBeUndefined();
     // Three conversations (one unknown) with their messages: one statement for all of them.
-    expect(server.statements).toEqual([
+    const expected = [
       DASHBOARD_STATEMENTS[0],
       expect.stringMatching(
         /^select "c"\.\*, .* from \(select \* from "conversations" where "id" = any\(\$1::uuid\[\]\)\) as "c" left join lateral /s,
       ),
       'commit',
-    ]);
+    ];
+    expect(server.statements).toEqual(expected);
+    expect(requestRoundTrips(server)).toEqual(pipelined(expected));
     const { a, b, missing } = result.json.data;
     expect(a.title).toBe('Conversation 1');
     expect(a.lastMessage.body).toBe('Conversation 1 / message 7');
@@ -226,11 +259,12 @@ describe('Query.conversations (Dashboard statement count)', () => {
     expect(missing).toBeNull();
   });
 
-  it('posts a message in 5 statements: its author comes with the insert, the conversation (new count) after it', async () => {
+  it('posts a message in 5 statements and 5 round trips: its author comes with the insert, the conversation (new count) after it', async () => {
     const api = { authorization: `Bearer ${tenant.admin.token}` };
     const ids = await server.post({ query: '{ conversations(first: 1) { nodes { id messageCount } } }' }, api);
     const [conversation] = ids.json.data.conversations.nodes as { id: string; messageCount: number }[];
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.post(
       {
         query: `mutation ($input: PostMessageInput!) { postMessage(input: $input) {
@@ -246,7 +280,7 @@ describe('Query.conversations (Dashboard statement count)', () => {
         author: { id: encodeGlobalId('User', tenant.admin.id), displayName: displayNames.get(tenant.admin.id) },
         conversation: { id: conversation!.id, messageCount: conversation!.messageCount + 1 },
       });
-      expect(server.statements).toEqual([
+      const expected = [
         expect.stringMatching(/^start transaction read write;select \* from app\.enter_tenant\(/),
         expect.stringMatching(
           /^with "inserted" as \(insert into "messages" .* from "inserted" left join "users" on "users"\."id" = "inserted"\."author_id"$/s,
@@ -254,7 +288,11 @@ describe('Query.conversations (Dashboard statement count)', () => {
         'select * from "conversations" where "id" = any($1::uuid[])',
         expect.stringMatching(/^insert into "audit_events" /),
         'commit',
-      ]);
+      ];
+      expect(server.statements).toEqual(expected);
+      // The insert names its author (viewerOf), which only the prologue's row says for certain (a subject shaped
+      // like a user id may be an external subject): the prologue goes out on its own first.
+      expect(requestRoundTrips(server)).toEqual(oneByOne(expected));
     } finally {
       await withOwnerTransaction(inject('ownerUrl'), async (client) => {
         await enterTenant(client, tenant.id);
@@ -270,11 +308,12 @@ describe('Query.conversations (Dashboard statement count)', () => {
    *   prologue, the conversations page (ascending scan), lastMessage (descending LATERAL), messages(last:)
    *   (ascending LATERAL), commit.
    */
-  it.each([2, 5, 12])('issues exactly 5 statements for a backward page of %i conversations with messages(last: 3)', async (last) => {
+  it.each([2, 5, 12])('issues exactly 5 statements in 4 round trips for a backward page of %i conversations with messages(last: 3)', async (last) => {
     const api = { authorization: `Bearer ${tenant.admin.token}` };
     const cursors = await server.post({ query: '{ conversations(first: 20) { edges { cursor } } }' }, api);
     const before = cursors.json.data.conversations.edges[19].cursor as string;
     server.statements.length = 0;
+    server.roundTrips.length = 0;
     const result = await server.post(
       {
         query: `query ($last: Int, $before: String) { conversations(last: $last, before: $before) {
@@ -285,13 +324,15 @@ describe('Query.conversations (Dashboard statement count)', () => {
       api,
     );
     expect(result.json.errors).toBeUndefined();
-    expect(server.statements).toEqual([
+    const expected = [
       DASHBOARD_STATEMENTS[0],
       expect.stringMatching(/^select .* from "conversations" where .*order by "created_at" asc, "id" asc limit \$\d+$/s),
       expect.stringMatching(MESSAGES_WITH_AUTHORS('desc')),
       expect.stringMatching(MESSAGES_WITH_AUTHORS('asc')),
       'commit',
-    ]);
+    ];
+    expect(server.statements).toEqual(expected);
+    expect(requestRoundTrips(server)).toEqual(pipelined(expected));
 
     // Conversations 20 - last .. 19 (Conversation 1 is the newest), in the list's normal order.
     const page = result.json.data.conversations;

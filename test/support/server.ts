@@ -8,6 +8,12 @@ export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 export interface TestServer extends RunningServer {
   /** Every SQL statement the server ran, in order (the transaction prologue, commit and rollback included). */
   statements: string[];
+  /**
+   * Every round trip the app pool's connections made, in order, as the SQL texts each carried: one text for an
+   * ordinary query (a simple-protocol string may hold several statements), two for a tenant prologue sent with
+   * the statement after it (src/db/pipelined-prologue.ts). Counted at pg's `Client#query`, one call per round trip.
+   */
+  roundTrips: string[][];
   client(token?: string): ReturnType<typeof createClient>;
   /** POSTs a raw body, for requests the typed SDK cannot express. */
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
@@ -43,9 +49,24 @@ export async function startTestServer(
     // (fair-share.test.ts, tenant-rate-limiter.test.ts), which pass fairShare.rateLimit themselves.
     fairShare: { rateLimit: false, ...overrides.fairShare },
   });
+  const roundTrips: string[][] = [];
+  const counted = new WeakSet<object>();
+  server.database.pool.on('acquire', (client) => {
+    if (counted.has(client)) return;
+    counted.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((...args: unknown[]) => {
+      const [config] = args;
+      const carried = (config as { texts?: unknown } | null)?.texts;
+      const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
+      roundTrips.push(Array.isArray(carried) ? [...(carried as string[])] : typeof text === 'string' ? [text] : ['(a query without text)']);
+      return query(...args);
+    }) as typeof client.query;
+  });
   return {
     ...server,
     statements,
+    roundTrips,
     client: (token) => createClient({ url: server.url, ...(token ? { token } : {}) }),
     async post(body, headers = {}) {
       const response = await fetch(server.url, {
