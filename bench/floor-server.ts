@@ -3,9 +3,11 @@
  * against it. Plain node:http and a pg Pool; no GraphQL, no Apollo, no DataLoader, no Kysely.
  *
  * Per request it verifies the JWT exactly as the API does (the same jose-based verifier), opens the transaction
- * with the API's own one-round-trip prologue (start transaction, transaction-local tenant and user, timeouts,
- * membership check), sends the same data statements the API sends for that operation, commits, and writes the
- * same JSON the API answers (global ids, ISO timestamps), so both do the same work for the same bytes.
+ * with the API's own prologue (start transaction, transaction-local tenant and user, timeouts, membership check)
+ * in the same round trips as the API: a read's goes out with its data statement (src/db/pipelined-prologue.ts),
+ * a post's on its own (the API's insert names its author, which it learns from the prologue's row); it sends the
+ * same data statements the API sends for that operation, commits, and writes the same JSON the API answers
+ * (global ids, ISO timestamps), so both do the same work for the same bytes.
  *
  * It also keeps the API's audit trail the way the API does (src/audit/audit-log.ts): a mutation inserts its event
  * inside its transaction; reads are buffered and written once a second, one transaction per tenant. What it does
@@ -26,8 +28,9 @@ import { createPool } from '../src/db/pool.js';
 import { DEFAULT_PREPARED_STATEMENTS_PER_CONNECTION } from '../src/db/prepared-statements.js';
 import { decodeGlobalId, encodeGlobalId } from '../src/graphql/global-id.js';
 import { isValidTenantId } from '../src/ids/entity-ids.js';
+import { DeferredPrologue, queryWithPrologue } from '../src/db/pipelined-prologue.js';
 import { literal, runPerTenantBatch } from '../src/tenancy/per-tenant-batch.js';
-import { buildTransactionPrologue } from '../src/tenancy/transaction-prologue.js';
+import { buildTransactionPrologue, buildTransactionPrologueStatements } from '../src/tenancy/transaction-prologue.js';
 import { installStatementCounter, reportStartupFailure, serveParent, serverConfigFromEnv } from './lib/server-process.js';
 
 /** A conversations statement (`c`) joined to each conversation's newest messages with their authors (the API's lookahead join). */
@@ -157,19 +160,38 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
 }
 
+/** What the operations send their statements through: the transaction's client, or for a read its first statement with the prologue. */
+interface Queryable {
+  query<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
 /**
- * begin (one round trip with the tenant), work, [a mutation's audit event,] commit; rollback on any error; the
- * client always goes back to the pool. A read's audit event is buffered after its commit.
+ * begin, work, [a mutation's audit event,] commit; rollback on any error; the client always goes back to the
+ * pool. As in the API, a read's prologue goes out with its first statement, a mutation's in a round trip of its
+ * own. A read's audit event is buffered after its commit.
  */
-async function inTransaction<T>(audit: AuditEvent, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTransaction<T>(audit: AuditEvent, work: (client: Queryable) => Promise<T>): Promise<T> {
   const mutation = audit.operation.type === 'mutation';
   const client = await pool.connect();
   try {
     audit.startedAt = new Date().toISOString();
     audit.startedMs = performance.now();
-    await client.query(buildTransactionPrologue(audit, { readOnly: !mutation, ...timeouts }));
+    const mode = { readOnly: !mutation, ...timeouts };
+    let queryable: Queryable = client;
+    if (mutation) {
+      await client.query(buildTransactionPrologue(audit, mode));
+    } else {
+      let prologue: DeferredPrologue | undefined = new DeferredPrologue(buildTransactionPrologueStatements(audit, mode), audit.tenantId);
+      queryable = {
+        query<R extends pg.QueryResultRow>(text: string, values: unknown[]) {
+          const first = prologue;
+          prologue = undefined;
+          return (first ? queryWithPrologue(client, first, text, values) : client.query(text, values)) as Promise<pg.QueryResult<R>>;
+        },
+      };
+    }
     try {
-      const result = await work(client);
+      const result = await work(queryable);
       if (mutation) await client.query(FLOOR_SQL.insertAuditEvents(1), auditRow(audit, 'committed'));
       await client.query('commit');
       if (!mutation) enqueueAudit(audit);
@@ -228,7 +250,7 @@ async function writeBufferedAudit(): Promise<void> {
   );
 }
 
-async function dashboard(client: pg.PoolClient) {
+async function dashboard(client: Queryable) {
   // The page with lastMessage (1) and messages(first: 5) (5 + 1 to learn hasNextPage) of each conversation and their
   // authors, one statement, as in the API.
   const { conversations: page, messages, users } = await conversationsWithMessages(client, FLOOR_SQL.listConversationsWithMessages, [false, 21, 6]);
@@ -256,7 +278,7 @@ async function dashboard(client: pg.PoolClient) {
   };
 }
 
-async function conversationView(client: pg.PoolClient, globalId: string) {
+async function conversationView(client: Queryable, globalId: string) {
   const { localId } = decodeGlobalId(globalId, 'Conversation');
   // The conversation with its 50 newest messages (+ 1 to learn hasNextPage) and their authors, one statement, as in the API.
   const { conversations, messages, users } = await conversationsWithMessages(client, FLOOR_SQL.findConversationsWithMessagesByIds, [[localId], 51]);
@@ -280,7 +302,7 @@ async function conversationView(client: pg.PoolClient, globalId: string) {
   };
 }
 
-async function postMessage(client: pg.PoolClient, principal: Principal, conversationGlobalId: string, body: string) {
+async function postMessage(client: Queryable, principal: Principal, conversationGlobalId: string, body: string) {
   const { localId } = decodeGlobalId(conversationGlobalId, 'Conversation');
   // The message with its author (the API's insert statement), then the conversation with its new count.
   const message = (await client.query<MessageRow & { author__display_name: string }>(FLOOR_SQL.insertMessage, [principal.userId, body, localId]))
@@ -303,7 +325,7 @@ async function postMessage(client: pg.PoolClient, principal: Principal, conversa
 
 /** Conversations with their newest messages and the messages' authors, from one {@link withMessagesSql} statement. */
 async function conversationsWithMessages(
-  client: pg.PoolClient,
+  client: Queryable,
   sql: string,
   parameters: unknown[],
 ): Promise<{ conversations: ConversationRow[]; messages: Map<string, MessageRow[]>; users: Map<string, UserRow> }> {

@@ -39,8 +39,14 @@ export function installStatementCounter(): void {
   pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
     const [config, values] = args;
     const text = typeof config === 'string' ? config : (config as { text?: string } | null)?.text;
+    // A tenant prologue sent with the statement after it (src/db/pipelined-prologue.ts): one round trip, its
+    // statements counted one by one, its texts kept as the prologue string and the statement.
+    const carried = (config as { texts?: unknown; statementCount?: unknown } | null)?.texts;
     counters.roundTrips++;
-    if (typeof text === 'string') {
+    if (Array.isArray(carried)) {
+      counters.statements += Number((config as { statementCount?: unknown }).statementCount);
+      for (const carriedText of carried as string[]) if (texts.size < 200 && carriedText.length <= MAX_TEXT_LENGTH) texts.add(carriedText);
+    } else if (typeof text === 'string') {
       const hasValues = Array.isArray(values) ? values.length > 0 : Array.isArray((config as { values?: unknown[] })?.values);
       counters.statements += hasValues ? 1 : text.split(';').filter((part) => part.trim()).length;
       if (texts.size < 200 && text.length <= MAX_TEXT_LENGTH) texts.add(text);
