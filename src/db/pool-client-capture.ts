@@ -37,6 +37,10 @@ const views = new WeakMap<pg.PoolClient, KyselyClient>();
  * rows; the tenant prologue (`start transaction …; select * from app.enter_tenant(…)`) needs its second
  * statement's rows, the ids it entered, within its one round trip. Single statements and cursors pass through
  * unchanged.
+ *
+ * A {@link DeferredPrologue} given as a statement's last parameter (PrologueDriver's begin) is kept instead of
+ * sent: the connection's next statement carries it (pipelined-prologue.ts), statements issued meanwhile wait for
+ * its outcome, and after a refusal only ROLLBACK goes through.
  */
 export function capturingPool(pool: pg.Pool): { connect(): Promise<KyselyClient>; end(): Promise<void> } {
   return {
@@ -53,8 +57,8 @@ export function capturingPool(pool: pg.Pool): { connect(): Promise<KyselyClient>
   };
 }
 
-const DEFERRED_BEGIN = { command: 'BEGIN', rowCount: null, rows: [], fields: [] };
-const NOTHING_TO_ROLL_BACK = { command: 'ROLLBACK', rowCount: null, rows: [], fields: [] };
+/** What a statement that is not sent answers (Kysely reads command and rows). */
+const answered = (command: 'BEGIN' | 'ROLLBACK') => Promise.resolve({ command, rowCount: null, rows: [], fields: [] });
 
 function clientView(client: pg.PoolClient): KyselyClient {
   /** The deferred prologue of the transaction on this connection, until its outcome no longer matters. */
@@ -73,7 +77,7 @@ function clientView(client: pg.PoolClient): KyselyClient {
         // Nothing was sent: there is no transaction to roll back.
         if (rollback) {
           deferred = undefined;
-          return Promise.resolve(NOTHING_TO_ROLL_BACK);
+          return answered('ROLLBACK');
         }
         // SECURITY: one statement with parameters (what Kysely compiles) or COMMIT goes out with the prologue; a
         // string without parameters may hold several statements, which the extended protocol cannot carry, so the
@@ -114,7 +118,7 @@ function clientView(client: pg.PoolClient): KyselyClient {
         if (deferred) return Promise.reject(new Error('A deferred prologue is already waiting on this connection'));
         last.attach(client);
         deferred = last;
-        return Promise.resolve(DEFERRED_BEGIN);
+        return answered('BEGIN');
       }
       return deferred ? throughPrologue(deferred, args) : send(args);
     }) as pg.PoolClient['query'],

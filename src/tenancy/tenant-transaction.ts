@@ -50,6 +50,11 @@ export type TransactionStatementObserver = (event: TransactionStatementEvent) =>
  *
  * Throws when the pool has no free connection within its acquire timeout, or when the prologue fails; in
  * both cases no connection stays checked out.
+ *
+ * With `mode.deferPrologue` and a tenant named by id, nothing is sent yet: the prologue goes out with the
+ * transaction's first statement (db/pipelined-prologue.ts), and a refusal comes as that statement's error (and
+ * every later one's) instead; {@link tenantTransactionEntered} waits for it, {@link prologueRefusalOf} tells it
+ * apart. The caller rolls back as after any failed statement, which cleans the connection.
  */
 export async function beginTenantTransaction(
   database: AppDatabase,

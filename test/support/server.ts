@@ -3,6 +3,12 @@ import { inject } from 'vitest';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/create-server.js';
 import { createClient } from '../../src/sdk/client.js';
 
+/** DATABASE_PREPARED_STATEMENTS for the test servers, when the run sets it (the servers' default is `auto`). */
+function preparedStatementsFromEnv(): { preparedStatements?: 'on' | 'off' | 'auto' } {
+  const setting = process.env.DATABASE_PREPARED_STATEMENTS;
+  return setting === 'on' || setting === 'off' || setting === 'auto' ? { preparedStatements: setting } : {};
+}
+
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
 export interface TestServer extends RunningServer {
@@ -35,7 +41,8 @@ export async function startTestServer(
     production: false,
     introspection: true,
     jwt: { secret: TEST_JWT_SECRET, tenantClaim: 'tenant_id' },
-    pool: { max: 4, acquireTimeoutMs: 3000 },
+    // DATABASE_PREPARED_STATEMENTS=off npm test: the suite with unnamed statements, as behind PgBouncer 1.18.
+    pool: { max: 4, acquireTimeoutMs: 3000, ...preparedStatementsFromEnv() },
     transaction: { statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 10000 },
     bodyLimitBytes: 1_000_000,
     corsOrigins: [],
