@@ -39,7 +39,11 @@ async function tenantWith(title: string) {
   return tenant;
 }
 
-describe.each([true, false])('a deferred prologue (prepared statements %s)', (prepared) => {
+// Named statements only on a direct connection: PgBouncer 1.18 in transaction mode (CI's third run) shares a server
+// connection's statements between clients (test/rls/pgbouncer.test.ts), which has nothing to do with the prologue.
+const PREPARED = process.env.TEST_PGBOUNCER_URL ? [false] : [true, false];
+
+describe.each(PREPARED)('a deferred prologue (prepared statements %s)', (prepared) => {
   it('runs the first statement in the tenant and learns the identity from the same round trip', async () => {
     const db = database(prepared);
     const tenant = await tenantWith('mine');
