@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { connectListenClient } from '../db/listen-client.js';
 import {
   coalescingNotifier,
   connectionProblem,
@@ -83,23 +84,19 @@ export class PostgresWakeChannel implements WakeTransport {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, application_name: 'tenantgraph-realtime-listener' });
-    client.on('notification', (message) => {
-      if (message.channel !== WAKE_CHANNEL || !message.payload) return;
-      // Its own wake-ups: this server woke its local feeds already, when it committed.
-      if (message.processId === (client as unknown as { processID?: number }).processID) return;
-      const ids = decodeWakePayload(message.payload);
-      if (ids.length > 0) this.options.onWake(ids);
+    const client = await connectListenClient({
+      url: this.options.url,
+      applicationName: 'tenantgraph-realtime-listener',
+      channel: WAKE_CHANNEL,
+      onNotification: (message, heard) => {
+        if (!message.payload) return;
+        // Its own wake-ups: this server woke its local feeds already, when it committed.
+        if (message.processId === (heard as unknown as { processID?: number }).processID) return;
+        const ids = decodeWakePayload(message.payload);
+        if (ids.length > 0) this.options.onWake(ids);
+      },
+      onLost: (lost, error) => this.#lost(lost, error),
     });
-    client.on('error', (error) => this.#lost(client, error));
-    client.on('end', () => this.#lost(client, new Error('the LISTEN connection ended')));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${WAKE_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;

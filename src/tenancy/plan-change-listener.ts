@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { connectListenClient } from '../db/listen-client.js';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { connectionProblem, RECONNECT_MAX_MS, RECONNECT_MIN_MS, redactedUrl } from '../realtime/wake-transport.js';
 
@@ -105,26 +106,19 @@ export class PlanChangeListener {
 
   async #connect(): Promise<void> {
     // A connect that hangs (a host that drops packets) must fail, or the listener would never try again.
-    const client = new pg.Client({
-      connectionString: this.#options.url,
-      application_name: 'tenantgraph-plan-listener',
+    const client = await connectListenClient({
+      url: this.#options.url,
+      applicationName: 'tenantgraph-plan-listener',
+      channel: PLAN_CHANNEL,
       keepAlive: true,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      onNotification: (message) => {
+        if (message.payload === undefined) return;
+        const notice = decodePlanNotice(message.payload);
+        if (notice !== null) this.#options.onChange(notice === '*' ? null : notice);
+      },
+      onLost: (lost, error) => this.#lost(lost, error),
     });
-    client.on('notification', (message) => {
-      if (message.channel !== PLAN_CHANNEL || message.payload === undefined) return;
-      const notice = decodePlanNotice(message.payload);
-      if (notice !== null) this.#options.onChange(notice === '*' ? null : notice);
-    });
-    client.on('error', (error) => this.#lost(client, error));
-    client.on('end', () => this.#lost(client, new Error('the plan LISTEN connection ended')));
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${PLAN_CHANNEL}`);
-    } catch (error) {
-      await client.end().catch(() => {});
-      throw error;
-    }
     if (this.#closed) {
       await client.end().catch(() => {});
       return;
