@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { connectListenClient } from '../db/listen-client.js';
+import { ListenConnection } from '../db/listen-client.js';
 import {
   coalescingNotifier,
   connectionProblem,
@@ -33,17 +32,31 @@ export interface PostgresWakeChannelOptions extends WakeHandlers {
  */
 export class PostgresWakeChannel implements WakeTransport {
   readonly name = 'postgres';
-  #client: pg.Client | undefined;
-  #reconnectMs = RECONNECT_MIN_MS;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #listen: ListenConnection;
   #closed = false;
-  #everConnected = false;
   readonly #notify: (tenantId: string) => void;
 
   constructor(private readonly options: PostgresWakeChannelOptions) {
+    this.#listen = new ListenConnection({
+      url: options.url,
+      applicationName: 'tenantgraph-realtime-listener',
+      channel: WAKE_CHANNEL,
+      reconnectMs: { min: RECONNECT_MIN_MS, max: RECONNECT_MAX_MS },
+      onNotification: (message, heard) => {
+        if (!message.payload) return;
+        // Its own wake-ups: this server woke its local feeds already, when it committed.
+        if (message.processId === (heard as unknown as { processID?: number }).processID) return;
+        const ids = decodeWakePayload(message.payload);
+        if (ids.length > 0) options.onWake(ids);
+      },
+      onConnected: (_client, again) => {
+        if (again) options.onReconnect();
+      },
+      onLost: (error) => options.onError(error),
+    });
     this.#notify = coalescingNotifier(async (tenantIds) => {
       // Lost with the connection: the polling safety net and the reconnect re-read cover these tenants.
-      const client = this.#client;
+      const client = this.#listen.client;
       if (!client) return;
       for (const payload of encodeWakePayloads(tenantIds, MAX_PAYLOAD_BYTES)) await client.query('select pg_notify($1, $2)', [WAKE_CHANNEL, payload]);
     }, options.onError);
@@ -51,7 +64,7 @@ export class PostgresWakeChannel implements WakeTransport {
 
   async start(): Promise<void> {
     try {
-      await this.#connect();
+      await this.#listen.open();
     } catch (error) {
       throw new WakeTransportUnavailable(
         `REALTIME_LISTEN_DATABASE_URL: the realtime LISTEN connection could not connect to ${redactedUrl(this.options.url)} ` +
@@ -62,68 +75,21 @@ export class PostgresWakeChannel implements WakeTransport {
   }
 
   notify(tenantId: string): void {
-    if (this.#closed || !this.#client) return;
+    if (this.#closed || !this.#listen.client) return;
     this.#notify(tenantId);
   }
 
   /** The backend pid of the LISTEN connection (tests terminate it), or undefined while disconnected. */
   get backendPid(): number | undefined {
-    return (this.#client as unknown as { processID?: number } | undefined)?.processID;
+    return (this.#listen.client as unknown as { processID?: number } | undefined)?.processID;
   }
 
   get connected(): boolean {
-    return this.#client !== undefined;
+    return this.#listen.client !== undefined;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#reconnectTimer);
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => {});
-  }
-
-  async #connect(): Promise<void> {
-    const client = await connectListenClient({
-      url: this.options.url,
-      applicationName: 'tenantgraph-realtime-listener',
-      channel: WAKE_CHANNEL,
-      onNotification: (message, heard) => {
-        if (!message.payload) return;
-        // Its own wake-ups: this server woke its local feeds already, when it committed.
-        if (message.processId === (heard as unknown as { processID?: number }).processID) return;
-        const ids = decodeWakePayload(message.payload);
-        if (ids.length > 0) this.options.onWake(ids);
-      },
-      onLost: (lost, error) => this.#lost(lost, error),
-    });
-    if (this.#closed) {
-      await client.end().catch(() => {});
-      return;
-    }
-    this.#client = client;
-    this.#reconnectMs = RECONNECT_MIN_MS;
-    if (this.#everConnected) this.options.onReconnect();
-    this.#everConnected = true;
-  }
-
-  #lost(client: pg.Client, error: Error): void {
-    if (this.#client !== client || this.#closed) return;
-    this.#client = undefined;
-    client.end().catch(() => {});
-    this.options.onError(error);
-    this.#scheduleReconnect();
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#closed) return;
-    this.#reconnectTimer = setTimeout(() => {
-      this.#connect().catch((error: unknown) => {
-        this.options.onError(error instanceof Error ? error : new Error(String(error)));
-        this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
-        this.#scheduleReconnect();
-      });
-    }, this.#reconnectMs);
-    this.#reconnectTimer.unref();
+    await this.#listen.close();
   }
 }

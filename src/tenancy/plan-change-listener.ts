@@ -1,5 +1,4 @@
-import type pg from 'pg';
-import { connectListenClient } from '../db/listen-client.js';
+import { ListenConnection } from '../db/listen-client.js';
 import { isValidTenantId } from '../ids/entity-ids.js';
 import { connectionProblem, RECONNECT_MAX_MS, RECONNECT_MIN_MS, redactedUrl } from '../realtime/wake-transport.js';
 
@@ -54,35 +53,47 @@ export interface PlanChangeListenerOptions extends PlanChangeHandlers {
 export class PlanChangeListener {
   readonly #options: PlanChangeListenerOptions;
   readonly #now: () => number;
-  #client: pg.Client | undefined;
-  #reconnectMs = RECONNECT_MIN_MS;
-  #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #listen: ListenConnection;
   #heartbeat: NodeJS.Timeout | undefined;
   #heartbeatPending = false;
-  #closed = false;
   /** A failure streak is logged once, at its start. */
   #failing = false;
-  #everConnected = false;
   #reconnects = 0;
 
   constructor(options: PlanChangeListenerOptions) {
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
+    this.#listen = new ListenConnection({
+      url: options.url,
+      applicationName: 'tenantgraph-plan-listener',
+      channel: PLAN_CHANNEL,
+      reconnectMs: { min: RECONNECT_MIN_MS, max: RECONNECT_MAX_MS },
+      // A connect that hangs (a host that drops packets) must fail, or the listener would never try again.
+      keepAlive: true,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      onNotification: (message) => {
+        if (message.payload === undefined) return;
+        const notice = decodePlanNotice(message.payload);
+        if (notice !== null) options.onChange(notice === '*' ? null : notice);
+      },
+      onConnected: (_client, again) => this.#connected(again),
+      onLost: (error) => this.#lost(error),
+    });
   }
 
   /** Connects and LISTENs; on failure reports it (onLost) and retries in the background. Never rejects. */
   async start(): Promise<void> {
     try {
-      await this.#connect();
+      await this.#listen.open();
     } catch (error) {
-      this.#failed(error);
+      this.#listen.retry(error);
     }
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs);
     this.#heartbeat.unref();
   }
 
   get connected(): boolean {
-    return this.#client !== undefined;
+    return this.#listen.client !== undefined;
   }
 
   /** Times the connection came back after a loss (or after a failed start). */
@@ -92,56 +103,30 @@ export class PlanChangeListener {
 
   /** The backend pid of the LISTEN connection (tests terminate it), or undefined while disconnected. */
   get backendPid(): number | undefined {
-    return (this.#client as unknown as { processID?: number } | undefined)?.processID;
+    return (this.#listen.client as unknown as { processID?: number } | undefined)?.processID;
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#reconnectTimer);
     clearInterval(this.#heartbeat);
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.end().catch(() => {});
+    await this.#listen.close();
   }
 
-  async #connect(): Promise<void> {
-    // A connect that hangs (a host that drops packets) must fail, or the listener would never try again.
-    const client = await connectListenClient({
-      url: this.#options.url,
-      applicationName: 'tenantgraph-plan-listener',
-      channel: PLAN_CHANNEL,
-      keepAlive: true,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      onNotification: (message) => {
-        if (message.payload === undefined) return;
-        const notice = decodePlanNotice(message.payload);
-        if (notice !== null) this.#options.onChange(notice === '*' ? null : notice);
-      },
-      onLost: (lost, error) => this.#lost(lost, error),
-    });
-    if (this.#closed) {
-      await client.end().catch(() => {});
-      return;
-    }
-    const afterLoss = this.#failing || this.#everConnected;
-    this.#client = client;
+  #connected(again: boolean): void {
     this.#heartbeatPending = false;
-    this.#reconnectMs = RECONNECT_MIN_MS;
-    if (afterLoss) {
+    if (again) {
       this.#reconnects++;
       this.#options.logger?.info({ reconnects: this.#reconnects }, 'plan change listener connected again; cached plans cleared');
     }
     this.#failing = false;
-    this.#everConnected = true;
     this.#options.onConnected(this.#now());
   }
 
   #beat(): void {
-    const client = this.#client;
-    if (!client || this.#closed) return;
+    const client = this.#listen.client;
+    if (!client) return;
     if (this.#heartbeatPending) {
       // A whole interval without an answer: a connection that died silently (no RST, no FIN) looks like this.
-      this.#lost(client, new Error(`the plan LISTEN connection did not answer a heartbeat within ${this.#options.heartbeatMs} ms`));
+      this.#listen.drop(client, new Error(`the plan LISTEN connection did not answer a heartbeat within ${this.#options.heartbeatMs} ms`));
       (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
       return;
     }
@@ -149,7 +134,7 @@ export class PlanChangeListener {
     const sentAt = this.#now();
     client.query('select 1').then(
       () => {
-        if (this.#client !== client) return;
+        if (this.#listen.client !== client) return;
         this.#heartbeatPending = false;
         this.#options.onConfirmed(sentAt);
       },
@@ -159,15 +144,7 @@ export class PlanChangeListener {
     );
   }
 
-  #lost(client: pg.Client, error: Error): void {
-    if (this.#client !== client || this.#closed) return;
-    this.#client = undefined;
-    client.end().catch(() => {});
-    this.#failed(error);
-  }
-
-  #failed(error: unknown): void {
-    const problem = error instanceof Error ? error : new Error(String(error));
+  #lost(problem: Error): void {
     this.#options.onLost(problem);
     if (!this.#failing) {
       this.#failing = true;
@@ -176,18 +153,5 @@ export class PlanChangeListener {
         'plan change listener not connected; cached plans are re-read every PLAN_CACHE_TTL_MS until it is',
       );
     }
-    this.#scheduleReconnect();
-  }
-
-  #scheduleReconnect(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#reconnectTimer);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#connect().catch((error: unknown) => {
-        this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
-        this.#failed(error);
-      });
-    }, this.#reconnectMs);
-    this.#reconnectTimer.unref();
   }
 }
