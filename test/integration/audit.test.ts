@@ -212,17 +212,7 @@ describe('AuditLog.flush', () => {
   it('writes a batch whose only fault is an unknown tenant in one transaction and one round trip; bad data costs more, only itself', async () => {
     const [a, b] = await Promise.all([createTestTenant(), createTestTenant()]);
     const marker = `one-trip-${randomUUID()}`;
-    const event = (tenantId: string, requestId: string) => ({
-      tenantId,
-      userId: null,
-      requestId,
-      source: 'api' as const,
-      operationType: 'query' as const,
-      operationName: null,
-      outcome: 'rejected' as const,
-      startedAt: new Date().toISOString(),
-      durationMs: 1,
-    });
+    const event = (tenantId: string, requestId: string) => queryEvent(tenantId, requestId, 'rejected');
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     try {
       const poisoned = [event(a.id, `${marker}-a`), event(`7${String(Date.now()).slice(-11)}`, `${marker}-unknown`), event(b.id, `${marker}-b`)];
@@ -255,8 +245,8 @@ describe('AuditLog.flush', () => {
   });
 });
 
-/** A committed query's audit event of `tenantId` with request id `requestId`. */
-function committedQueryEvent(tenantId: string, requestId: string) {
+/** A query's audit event of `tenantId` with request id `requestId` (committed unless told). */
+function queryEvent(tenantId: string, requestId: string, outcome: 'committed' | 'rejected' = 'committed') {
   return {
     tenantId,
     userId: null,
@@ -264,7 +254,7 @@ function committedQueryEvent(tenantId: string, requestId: string) {
     source: 'api' as const,
     operationType: 'query' as const,
     operationName: null,
-    outcome: 'committed' as const,
+    outcome,
     startedAt: new Date().toISOString(),
     durationMs: 1,
   };
@@ -279,7 +269,7 @@ describe('AuditLog batches under steady load', () => {
   it('writes what was buffered when a flush began; events that arrive during the write wait for the next flush', async () => {
     const tenant = await createTestTenant();
     const marker = `steady-${randomUUID()}`;
-    const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
+    const event = (i: number) => queryEvent(tenant.id, `${marker}-${i}`);
     const writes: number[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     const audit = flushedByHand(pool, { dropped: () => {}, retrying: () => {}, written: (count) => writes.push(count) });
@@ -323,7 +313,7 @@ describe('AuditLog batches under steady load', () => {
   it('writes on close also what arrives during its last write', async () => {
     const tenant = await createTestTenant();
     const marker = `closing-${randomUUID()}`;
-    const event = (i: number) => committedQueryEvent(tenant.id, `${marker}-${i}`);
+    const event = (i: number) => queryEvent(tenant.id, `${marker}-${i}`);
     const dropped: string[] = [];
     const pool = new pg.Pool({ connectionString: inject('appUrl'), max: 1 });
     const audit = flushedByHand(pool, { dropped: (reason) => dropped.push(reason), retrying: () => {} });
