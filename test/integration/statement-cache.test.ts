@@ -14,8 +14,8 @@ import { createTestTenant, type TestTenant } from '../support/tenants.js';
 // The statement cache (src/db/statement-cache.ts) against a real server: a shape is built once and its
 // parameters filled per execution, a builder that reads a value it should pass through is caught, plugins see
 // every statement, and the module statements the API runs give exactly their builders' SQL, parameters and rows
-// over many generated arguments. (test/setup/verify-cached-statements.ts makes every cached execution of the
-// whole suite compare itself with its builder too.)
+// over many generated arguments. (test/setup/verify-cached-statements.ts makes every cached execution in the
+// suite's own processes compare itself with its builder too.)
 
 const READ = { readOnly: true, statementTimeoutMs: 5000, idleInTransactionTimeoutMs: 5000 };
 const WRITE = { ...READ, readOnly: false };
